@@ -1,0 +1,93 @@
+// swift-tools-version:6.1
+//
+// SVMKit: the guest side of POWER Secure Virtual Machines (Protected Execution
+// Facility), run against a simulated Ultravisor and hypervisor.
+// The module layout and dependency direction are described in ARCHITECTURE.md
+// (shared/ARCHITECTURE.md in the steering repository).
+
+import PackageDescription
+
+let swift6: [SwiftSetting] = [
+]
+
+let package = Package(
+    name: "SVMKit",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "SVMKit", targets: ["SVMKit"]),
+        .library(name: "DeviceTree", targets: ["DeviceTree"]),
+        .library(name: "ESM", targets: ["ESM"]),
+        .library(name: "PowerABI", targets: ["PowerABI"]),
+        .library(name: "SWIOTLB", targets: ["SWIOTLB"]),
+        .executable(name: "svmkit", targets: ["svmkit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // C: Debian's libfdt-dev ships no pkg-config file, so no pkgConfig here (swift-notes §1.1).
+        .systemLibrary(name: "CLibFDT", path: "Sources/CLibFDT", providers: [.apt(["libfdt-dev"])]),
+
+        .target(name: "PowerABI", swiftSettings: swift6),
+        .target(name: "DeviceTree", dependencies: ["CLibFDT"], swiftSettings: swift6),
+        .target(
+            name: "ESM",
+            dependencies: [
+                "DeviceTree",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swift6),
+        .target(
+            name: "TPM",
+            dependencies: [
+                "PowerABI",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swift6),
+        .target(name: "PEFMachine", dependencies: ["PowerABI"], swiftSettings: swift6),
+        .target(
+            name: "Ultravisor",
+            dependencies: [
+                "PEFMachine", "DeviceTree", "ESM", "TPM",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swift6),
+        .target(name: "Hypervisor", dependencies: ["PEFMachine", "DeviceTree", "TPM"], swiftSettings: swift6),
+        .target(name: "SWIOTLB", swiftSettings: swift6),
+        .target(name: "SecureGuest", dependencies: ["PEFMachine", "DeviceTree", "SWIOTLB"], swiftSettings: swift6),
+        .target(
+            name: "SVMKit",
+            dependencies: [
+                "PowerABI", "DeviceTree", "ESM", "TPM", "PEFMachine", "Ultravisor", "Hypervisor", "SWIOTLB",
+                "SecureGuest",
+            ],
+            swiftSettings: swift6),
+        .executableTarget(
+            name: "svmkit",
+            dependencies: [
+                "SVMKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: swift6),
+
+        .testTarget(name: "PowerABITests", dependencies: ["PowerABI"], swiftSettings: swift6),
+        .testTarget(
+            name: "DeviceTreeTests", dependencies: ["DeviceTree"], resources: [.copy("Fixtures")],
+            swiftSettings: swift6),
+        .testTarget(name: "ESMTests", dependencies: ["ESM", "DeviceTree"], swiftSettings: swift6),
+        .testTarget(name: "TPMTests", dependencies: ["TPM"], swiftSettings: swift6),
+        .testTarget(name: "PEFMachineTests", dependencies: ["PEFMachine", "PowerABI"], swiftSettings: swift6),
+        .testTarget(
+            name: "UltravisorTests",
+            dependencies: ["Ultravisor", "Hypervisor", "PEFMachine", "PowerABI", "DeviceTree", "TPM", "ESM"],
+            swiftSettings: swift6),
+        .testTarget(name: "SWIOTLBTests", dependencies: ["SWIOTLB"], swiftSettings: swift6),
+        .testTarget(name: "SVMKitTests", dependencies: ["SVMKit"], swiftSettings: swift6),
+        .testTarget(name: "CLITests", dependencies: ["svmkit"], swiftSettings: swift6),
+    ]
+)

@@ -1,0 +1,73 @@
+internal import CLibFDT
+
+extension DeviceTree {
+    /// Builds a new tree with libfdt's sequential-write API, keeping nodes and
+    /// properties in the order given (unlike `fdt_add_subnode`, which prepends:
+    /// swift-notes §1.5, pitfall 11).
+    ///
+    /// - Parameters:
+    ///   - root: the root node (its name is ignored).
+    ///   - reserveMap: memory reserve-map entries.
+    ///   - bootCPUIDPhys: the header's `boot_cpuid_phys`.
+    /// - Throws: ``FDTError`` if a name is invalid for libfdt.
+    public init(root: DeviceTreeNode, reserveMap: [DeviceTreeRegion] = [], bootCPUIDPhys: UInt32 = 0) throws(FDTError) {
+        var capacity = 4096
+        while true {
+            var blob = AlignedBlob(byteCount: capacity)
+            let rc = blob.withUnsafeMutableBytes { buf -> Int32 in
+                Self.writeSequentially(buf, root: root, reserveMap: reserveMap)
+            }
+            if rc == -FDT_ERR_NOSPACE, capacity < Int(Int32.max / 2) {
+                capacity *= 2
+                continue
+            }
+            if rc < 0 { throw FDTError(libfdt: rc, "building tree") }
+            let total = Int(blob.withUnsafeBytes { clibfdt_totalsize($0.baseAddress) })
+            blob.resize(to: total)
+            self.init(trusted: blob)
+            self.bootCPUIDPhys = bootCPUIDPhys
+            return
+        }
+    }
+
+    /// Runs the sequential-write calls into `buf`; returns 0 or a negative libfdt code.
+    private static func writeSequentially(
+        _ buf: UnsafeMutableRawBufferPointer, root: DeviceTreeNode, reserveMap: [DeviceTreeRegion]
+    ) -> Int32 {
+        let fdt = buf.baseAddress
+        var rc = fdt_create(fdt, Int32(buf.count))
+        if rc < 0 { return rc }
+        for r in reserveMap {
+            rc = fdt_add_reservemap_entry(fdt, r.address, r.size)
+            if rc < 0 { return rc }
+        }
+        rc = fdt_finish_reservemap(fdt)
+        if rc < 0 { return rc }
+        func emit(_ node: DeviceTreeNode, isRoot: Bool) -> Int32 {
+            var rc = fdt_begin_node(fdt, isRoot ? "" : node.name)
+            if rc < 0 { return rc }
+            for p in node.properties {
+                rc = p.value.withUnsafeBytes { v in fdt_property(fdt, p.name, v.baseAddress, Int32(v.count)) }
+                if rc < 0 { return rc }
+            }
+            for c in node.children {
+                rc = emit(c, isRoot: false)
+                if rc < 0 { return rc }
+            }
+            return fdt_end_node(fdt)
+        }
+        rc = emit(root, isRoot: true)
+        if rc < 0 { return rc }
+        return fdt_finish(fdt)
+    }
+
+    /// The subtree at `path` as a value, properties and children in blob order.
+    public func node(at path: String) throws(FDTError) -> DeviceTreeNode {
+        let name: String = path == "/" ? "" : String(path.split(separator: "/").last ?? "")
+        var node = DeviceTreeNode(name, properties: try properties(at: path))
+        for child in try subnodes(of: path) {
+            node.children.append(try self.node(at: Self.join(path, child)))
+        }
+        return node
+    }
+}

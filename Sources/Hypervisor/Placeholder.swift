@@ -1,0 +1,1 @@
+// Placeholder so the Hypervisor target builds; the module's issue replaces it.

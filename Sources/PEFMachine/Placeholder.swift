@@ -1,0 +1,1 @@
+// Placeholder so the PEFMachine target builds; the module's issue replaces it.

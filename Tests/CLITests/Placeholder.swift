@@ -1,0 +1,1 @@
+// Placeholder so the CLITests target builds; the module's issue replaces it.
