@@ -87,6 +87,7 @@ let package = Package(
             dependencies: ["Ultravisor", "Hypervisor", "PEFMachine", "PowerABI", "DeviceTree", "TPM", "ESM"],
             swiftSettings: swift6),
         .testTarget(name: "SWIOTLBTests", dependencies: ["SWIOTLB"], swiftSettings: swift6),
+        .testTarget(name: "SecureGuestTests", dependencies: ["SecureGuest"], swiftSettings: swift6),
         .testTarget(name: "SVMKitTests", dependencies: ["SVMKit"], swiftSettings: swift6),
         .testTarget(name: "CLITests", dependencies: ["svmkit"], swiftSettings: swift6),
     ]
