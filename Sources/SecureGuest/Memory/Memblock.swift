@@ -1,0 +1,113 @@
+public import PowerABI
+
+/// The guest kernel's early physical-memory allocator.
+///
+/// Models the parts of `mm/memblock.c` the secure-guest code uses:
+/// `memblock_alloc_try_nid()` with a lower and upper limit, bottom-up or top-down
+/// (`alloc_shared_lppaca()` allocates bottom-up below the PACA limit;
+/// reference/linux-guest-facts.md §1.4), `memblock_reserve()` for what firmware
+/// and the boot image occupy (kernel, initrd, device tree, reserve-map entries).
+public struct Memblock: Hashable, Sendable {
+    /// Usable memory: `[0, memorySize)`.
+    public let memorySize: UInt64
+    /// Reserved or allocated ranges, sorted by address, non-overlapping.
+    public private(set) var reserved: [Region] = []
+
+    /// A half-open range of guest-physical addresses with what it holds.
+    public struct Region: Hashable, Sendable, CustomStringConvertible {
+        /// First address.
+        public let start: UInt64
+        /// Length in bytes.
+        public let size: UInt64
+        /// What it is for (e.g. `kernel`, `lppaca`, `swiotlb`).
+        public let purpose: String
+
+        /// One past the last address.
+        public var end: UInt64 { start &+ size }
+
+        /// e.g. `[0x400000, 0x800000) kernel`.
+        public var description: String {
+            "[0x\(String(start, radix: 16)), 0x\(String(end, radix: 16))) \(purpose)"
+        }
+    }
+
+    /// An allocation that could not be satisfied.
+    public struct AllocationError: Error, Hashable, Sendable, CustomStringConvertible {
+        /// Bytes asked for.
+        public let size: UInt64
+        /// Alignment asked for.
+        public let alignment: UInt64
+        /// Limits asked for.
+        public let limit: Range<UInt64>
+        /// Purpose of the allocation.
+        public let purpose: String
+
+        /// A sentence with the numbers.
+        public var description: String {
+            "memblock: cannot allocate \(size) bytes aligned to 0x\(String(alignment, radix: 16)) for \(purpose) within [0x\(String(limit.lowerBound, radix: 16)), 0x\(String(limit.upperBound, radix: 16)))"
+        }
+    }
+
+    /// Memory of `memorySize` bytes with nothing reserved.
+    public init(memorySize: UInt64) { self.memorySize = memorySize }
+
+    /// Models `memblock_reserve()`: marks a range used; overlapping or out-of-memory
+    /// parts are clipped (firmware may describe ranges past the end of RAM).
+    public mutating func reserve(start: UInt64, size: UInt64, purpose: String) {
+        guard size > 0, start < memorySize else { return }
+        let end = min(memorySize, start &+ size < start ? memorySize : start + size)
+        // Split around existing reservations so the list stays non-overlapping.
+        var pieces: [(UInt64, UInt64)] = [(start, end)]
+        for r in reserved {
+            pieces = pieces.flatMap { (s, e) -> [(UInt64, UInt64)] in
+                if e <= r.start || s >= r.end { return [(s, e)] }
+                var out: [(UInt64, UInt64)] = []
+                if s < r.start { out.append((s, r.start)) }
+                if e > r.end { out.append((r.end, e)) }
+                return out
+            }
+        }
+        for (s, e) in pieces where e > s { reserved.append(Region(start: s, size: e - s, purpose: purpose)) }
+        reserved.sort { $0.start < $1.start }
+    }
+
+    /// Models `memblock_alloc_try_nid()`: finds `size` bytes aligned to `alignment`
+    /// inside `limit`, the lowest such range when `bottomUp`, else the highest, and
+    /// reserves it.
+    public mutating func allocate(
+        size: UInt64, alignment: UInt64 = PageSize.bytes, limit: Range<UInt64>? = nil, bottomUp: Bool = false,
+        purpose: String
+    ) throws(AllocationError) -> UInt64 {
+        let window = limit ?? 0..<memorySize
+        let lo = window.lowerBound, hi = min(window.upperBound, memorySize)
+        let align = max(1, alignment)
+        let err = AllocationError(size: size, alignment: align, limit: lo..<hi, purpose: purpose)
+        guard size > 0, align & (align - 1) == 0, hi > lo else { throw err }
+        // Free gaps inside [lo, hi).
+        var gaps: [(UInt64, UInt64)] = []
+        var cursor = lo
+        for r in reserved where r.end > lo && r.start < hi {
+            if r.start > cursor { gaps.append((cursor, min(r.start, hi))) }
+            cursor = max(cursor, r.end)
+        }
+        if cursor < hi { gaps.append((cursor, hi)) }
+        if bottomUp {
+            for (s, e) in gaps {
+                let a = (s + align - 1) & ~(align - 1)
+                if a >= s, a <= e, e - a >= size {
+                    reserve(start: a, size: size, purpose: purpose)
+                    return a
+                }
+            }
+        } else {
+            for (s, e) in gaps.reversed() where e - s >= size {
+                let a = (e - size) & ~(align - 1)
+                if a >= s {
+                    reserve(start: a, size: size, purpose: purpose)
+                    return a
+                }
+            }
+        }
+        throw err
+    }
+}

@@ -1,0 +1,51 @@
+/// The packed LPPACA region of a secure guest.
+///
+/// Models `alloc_shared_lppaca()` in `arch/powerpc/kernel/paca.c`
+/// (reference/linux-guest-facts.md §1.4): when MSR(S) is set, all vCPUs' 1 KiB
+/// LPPACAs come from one page-aligned region of PAGE_ALIGN(nr_cpu_ids × 0x400)
+/// bytes, shared with one `UV_SHARE_PAGE` the first time; each later CPU takes the
+/// next 1 KiB. The overflow check is `used > total`; Linux once had `>=`, which
+/// crashed exactly when the CPU count filled whole 64 KiB pages (64, 128, … CPUs).
+public struct SharedLPPACARegion: Hashable, Sendable {
+    /// `LPPACA_SIZE`: 0x400 bytes.
+    public static let lppacaSize: UInt64 = 0x400
+
+    /// Guest-physical base of the region.
+    public let base: UInt64
+    /// PAGE_ALIGN(nr_cpu_ids × 0x400).
+    public let totalSize: UInt64
+    /// Bytes handed out so far.
+    public private(set) var used: UInt64 = 0
+
+    /// The region's size for `cpuCount` CPUs with 64 KiB pages.
+    public static func totalSize(cpuCount: Int) -> UInt64 {
+        let bytes = UInt64(max(0, cpuCount)) * lppacaSize
+        return (bytes + 0xFFFF) & ~0xFFFF
+    }
+
+    /// A region at `base` for `cpuCount` CPUs.
+    public init(base: UInt64, cpuCount: Int) {
+        self.base = base
+        self.totalSize = Self.totalSize(cpuCount: cpuCount)
+    }
+
+    /// The region is full: the `BUG_ON()` of `alloc_shared_lppaca()`.
+    public struct OverflowError: Error, Hashable, Sendable, CustomStringConvertible {
+        /// Bytes that would be in use.
+        public let used: UInt64
+        /// The region size.
+        public let total: UInt64
+
+        /// A sentence with the numbers.
+        public var description: String { "shared LPPACA region overflow: \(used) bytes needed, \(total) available" }
+    }
+
+    /// Takes the next LPPACA (models the tail of `alloc_shared_lppaca()`).
+    public mutating func next() throws(OverflowError) -> UInt64 {
+        let ptr = base + used
+        let newUsed = used + Self.lppacaSize
+        guard newUsed <= totalSize else { throw OverflowError(used: newUsed, total: totalSize) }
+        used = newUsed
+        return ptr
+    }
+}
