@@ -295,13 +295,22 @@ public struct DeviceTree: Hashable, Sendable {
     }
 
     /// The path of the node at a structure-block offset.
+    /// Paths longer than 4 KiB (possible with long names) get a bigger buffer, up
+    /// to the blob's size, which bounds any path in it.
     func path(ofOffset node: Int32) throws(FDTError) -> String {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let rc = blob.withUnsafeBytes { fdt in
-            buffer.withUnsafeMutableBufferPointer { fdt_get_path(fdt.baseAddress, node, $0.baseAddress, Int32($0.count)) }
+        var capacity = 4096
+        while true {
+            var buffer = [CChar](repeating: 0, count: capacity)
+            let rc = blob.withUnsafeBytes { fdt in
+                buffer.withUnsafeMutableBufferPointer { fdt_get_path(fdt.baseAddress, node, $0.baseAddress, Int32($0.count)) }
+            }
+            if rc == -FDT_ERR_NOSPACE, capacity <= blob.count {
+                capacity *= 2
+                continue
+            }
+            if rc < 0 { throw FDTError(libfdt: rc, "offset \(node)") }
+            return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
-        if rc < 0 { throw FDTError(libfdt: rc, "offset \(node)") }
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// The paths of nodes whose `compatible` list contains `compatible`, in blob order.
