@@ -12,6 +12,9 @@ internal import CLibFDT
 /// var tree = try DeviceTree(bytes: blob)
 /// let args = try tree.string("bootargs", at: "/chosen")
 /// try tree.setString("bootargs", "svm=on", at: "/chosen")
+/// print(tree.renderDTS())          // the text `dtc -I dtb -O dts` prints
+///
+/// let guest = try PseriesTreeBuilder.tree(PseriesTreeOptions(memoryBytes: 4 << 30, cpuCount: 4))
 /// ```
 public struct DeviceTree: Hashable, Sendable {
     var blob: AlignedBlob

@@ -29,10 +29,13 @@ public struct PseriesTreeOptions: Hashable, Sendable {
     /// as two 64-bit values, plus a reserve-map entry (QEMU 7.2 loads an ELF kernel
     /// at 0x400000).
     public var kernel: DeviceTreeRegion?
-    /// When set, `/rtas` also gets the properties SLOF adds at run time when it
-    /// instantiates RTAS at this guest address: `linux,rtas-base`,
-    /// `linux,rtas-entry` and `slof,rtas-size` = 20, the size of SLOF's hv-RTAS
-    /// stub, which the Ultravisor digests (reference/ultravisor-facts.md §2.6, §3.4).
+    /// When set, `/rtas` also gets the run-time properties that describe RTAS
+    /// instantiated at this guest address, which the Ultravisor reads at `UV_ESM`
+    /// (reference/ultravisor-facts.md §2.6, §3.4): `linux,rtas-base` and
+    /// `linux,rtas-entry` (both this address; prom_init's `prom_instantiate_rtas()`
+    /// writes them after SLOF's `instantiate-rtas`) and `slof,rtas-size` = 20, the
+    /// size of SLOF's hv-RTAS stub, whose SHA-512 the ESM blob carries. `rtas-size`
+    /// stays QEMU's value.
     public var rtasBase: UInt32?
     /// `/chosen/rng-seed` bytes (QEMU writes 32 random bytes each boot); omitted
     /// when `nil`, so generated trees are reproducible.

@@ -85,7 +85,7 @@ struct PseriesTreeBuilderTests {
             self.threads = threads
             self.memory = memory
         }
-        var testDescription: String { "\(cpus) vCPUs, \(threads) threads/core, \(memory >> 20) MiB" }
+        var testDescription: String { "\(cpus) vCPUs, \(threads) threads/core, \(memory >> 10) KiB" }
     }
 
     static let shapes: [Shape] = [

@@ -60,7 +60,7 @@ struct FDTPseriesCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Where the kernel was loaded (with --kernel-size).", valueName: "address"))
     var kernelAddress = "0x400000"
 
-    @Option(help: ArgumentHelp("Also write SLOF's run-time RTAS properties (linux,rtas-base, slof,rtas-size) for RTAS at this address.", valueName: "address"))
+    @Option(help: ArgumentHelp("Also write the run-time RTAS properties (linux,rtas-base, linux,rtas-entry, slof,rtas-size = 20) for RTAS instantiated at this address.", valueName: "address"))
     var rtasBase: String?
 
     @Option(help: "Output encoding: dtb (binary) or dts (source text).")
