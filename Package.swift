@@ -77,7 +77,7 @@ let package = Package(
 
         .testTarget(name: "PowerABITests", dependencies: ["PowerABI"], swiftSettings: swift6),
         .testTarget(
-            name: "DeviceTreeTests", dependencies: ["DeviceTree"], resources: [.copy("Fixtures")],
+            name: "DeviceTreeTests", dependencies: ["DeviceTree", "PowerABI"], resources: [.copy("Fixtures")],
             swiftSettings: swift6),
         .testTarget(name: "ESMTests", dependencies: ["ESM", "DeviceTree"], swiftSettings: swift6),
         .testTarget(name: "TPMTests", dependencies: ["TPM"], swiftSettings: swift6),

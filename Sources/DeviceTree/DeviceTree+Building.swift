@@ -63,11 +63,39 @@ extension DeviceTree {
 
     /// The subtree at `path` as a value, properties and children in blob order.
     public func node(at path: String) throws(FDTError) -> DeviceTreeNode {
-        let name: String = path == "/" ? "" : String(path.split(separator: "/").last ?? "")
-        var node = DeviceTreeNode(name, properties: try properties(at: path))
-        for child in try subnodes(of: path) {
-            node.children.append(try self.node(at: Self.join(path, child)))
+        node(atOffset: try offset(of: path))
+    }
+
+    /// The whole tree as a value (the root's name is empty).
+    public var root: DeviceTreeNode { node(atOffset: 0) }
+
+    /// The subtree at a structure-block offset, walked by offset (the blob was
+    /// checked in full when it was opened, so the walk cannot leave it).
+    func node(atOffset offset: Int32) -> DeviceTreeNode {
+        blob.withUnsafeBytes { fdt in
+            func walk(_ node: Int32) -> DeviceTreeNode {
+                let base = fdt.baseAddress
+                let name = fdt_get_name(base, node, nil).map { String(cString: $0) } ?? ""
+                var out = DeviceTreeNode(node == 0 ? "" : name)
+                var prop = fdt_first_property_offset(base, node)
+                while prop >= 0 {
+                    var len: Int32 = 0
+                    var namePtr: UnsafePointer<CChar>? = nil
+                    if let p = fdt_getprop_by_offset(base, prop, &namePtr, &len), let namePtr, len >= 0 {
+                        out.properties.append(
+                            DeviceTreeProperty(
+                                String(cString: namePtr), Array(UnsafeRawBufferPointer(start: p, count: Int(len)))))
+                    }
+                    prop = fdt_next_property_offset(base, prop)
+                }
+                var child = fdt_first_subnode(base, node)
+                while child >= 0 {
+                    out.children.append(walk(child))
+                    child = fdt_next_subnode(base, child)
+                }
+                return out
+            }
+            return walk(offset)
         }
-        return node
     }
 }

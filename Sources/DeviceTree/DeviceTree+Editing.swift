@@ -17,9 +17,15 @@ extension DeviceTree {
         }
     }
 
-    /// Adds `extra` bytes of free space at the end of the blob.
-    mutating func grow(by extra: Int) throws(FDTError) {
+    /// Adds `extra` bytes of free space at the end of the blob (libfdt's
+    /// `fdt_open_into` into a larger buffer), e.g. to leave room for reserve-map
+    /// entries another party adds later. Edits grow the blob by themselves.
+    /// - Throws: `.badValue` if `extra` is negative or the size would pass 2 GiB.
+    public mutating func grow(by extra: Int) throws(FDTError) {
         let old = blob
+        guard extra >= 0, extra <= Int(Int32.max) - old.count else {
+            throw FDTError(.badValue, "growing a \(old.count)-byte tree by \(extra) bytes")
+        }
         var bigger = AlignedBlob(byteCount: old.count + extra)
         let rc = old.withUnsafeBytes { src in
             bigger.withUnsafeMutableBytes { dst in fdt_open_into(src.baseAddress, dst.baseAddress, Int32(dst.count)) }

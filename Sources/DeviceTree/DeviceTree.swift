@@ -12,6 +12,9 @@ internal import CLibFDT
 /// var tree = try DeviceTree(bytes: blob)
 /// let args = try tree.string("bootargs", at: "/chosen")
 /// try tree.setString("bootargs", "svm=on", at: "/chosen")
+/// print(tree.renderDTS())          // the text `dtc -I dtb -O dts` prints
+///
+/// let guest = try PseriesTreeBuilder.tree(PseriesTreeOptions(memoryBytes: 4 << 30, cpuCount: 4))
 /// ```
 public struct DeviceTree: Hashable, Sendable {
     var blob: AlignedBlob
@@ -20,13 +23,18 @@ public struct DeviceTree: Hashable, Sendable {
     public static let headerSize = 40
     /// `FDT_MAGIC`, 0xd00dfeed.
     public static let magic: UInt32 = 0xD00D_FEED
+    /// The deepest node nesting ``init(bytes:)`` accepts below the root: 64, Linux's
+    /// `FDT_MAX_DEPTH` (`drivers/of/fdt.c`). Walks over a tree recurse per level, so
+    /// an untrusted blob must not choose the depth.
+    public static let maximumDepth = 64
 
     /// Parses and validates a blob: header, block offsets and the whole structure
     /// block. The bytes are copied into 8-byte-aligned storage first, so a blob from
     /// any offset of a file or of guest memory is accepted.
     ///
     /// - Throws: ``FDTError`` with `.truncated`, `.badMagic`, `.badVersion`,
-    ///   `.badStructure`, `.badOffset`… and the offset or size that was wrong.
+    ///   `.badStructure` (also for nesting deeper than ``maximumDepth``),
+    ///   `.badOffset`… and the offset or size that was wrong.
     public init(bytes: some Collection<UInt8>) throws(FDTError) {
         let blob = AlignedBlob(bytes)
         guard blob.count >= Self.headerSize else {
@@ -41,6 +49,19 @@ public struct DeviceTree: Hashable, Sendable {
         }
         let rc = blob.withUnsafeBytes { fdt_check_full($0.baseAddress, $0.count) }
         if rc < 0 { throw FDTError(libfdt: rc, "fdt_check_full over \(blob.count) bytes") }
+        let depth = blob.withUnsafeBytes { fdt in
+            var deepest: Int32 = 0
+            var depth: Int32 = 0
+            var node: Int32 = 0
+            while node >= 0, deepest <= Int32(Self.maximumDepth) {
+                deepest = max(deepest, depth)
+                node = fdt_next_node(fdt.baseAddress, node, &depth)
+            }
+            return Int(deepest)
+        }
+        guard depth <= Self.maximumDepth else {
+            throw FDTError(.badStructure, "nodes nested deeper than \(Self.maximumDepth) levels")
+        }
         var trimmed = blob
         trimmed.resize(to: Int(total))
         self.blob = trimmed
@@ -114,6 +135,17 @@ public struct DeviceTree: Hashable, Sendable {
         }
         walk("/")
         return out
+    }
+
+    /// The path of the parent of the node at `path`, checked against the tree
+    /// (libfdt's `fdt_parent_offset`); `/` for a top-level node.
+    /// - Throws: `.notFound` if there is no node at `path`, `.badPath` for `/`.
+    public func parentPath(of path: String) throws(FDTError) -> String {
+        let node = try offset(of: path)
+        guard node != 0 else { throw FDTError(.badPath, "the root node has no parent") }
+        let parent = blob.withUnsafeBytes { fdt_parent_offset($0.baseAddress, node) }
+        if parent < 0 { throw FDTError(libfdt: parent, "parent of \(path)") }
+        return try self.path(ofOffset: parent)
     }
 
     /// Joins a parent path and a child name.
@@ -266,13 +298,22 @@ public struct DeviceTree: Hashable, Sendable {
     }
 
     /// The path of the node at a structure-block offset.
+    /// Paths longer than 4 KiB (possible with long names) get a bigger buffer, up
+    /// to the blob's size, which bounds any path in it.
     func path(ofOffset node: Int32) throws(FDTError) -> String {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let rc = blob.withUnsafeBytes { fdt in
-            buffer.withUnsafeMutableBufferPointer { fdt_get_path(fdt.baseAddress, node, $0.baseAddress, Int32($0.count)) }
+        var capacity = 4096
+        while true {
+            var buffer = [CChar](repeating: 0, count: capacity)
+            let rc = blob.withUnsafeBytes { fdt in
+                buffer.withUnsafeMutableBufferPointer { fdt_get_path(fdt.baseAddress, node, $0.baseAddress, Int32($0.count)) }
+            }
+            if rc == -FDT_ERR_NOSPACE, capacity <= blob.count {
+                capacity *= 2
+                continue
+            }
+            if rc < 0 { throw FDTError(libfdt: rc, "offset \(node)") }
+            return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
-        if rc < 0 { throw FDTError(libfdt: rc, "offset \(node)") }
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// The paths of nodes whose `compatible` list contains `compatible`, in blob order.

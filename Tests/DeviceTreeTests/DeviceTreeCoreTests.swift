@@ -8,7 +8,9 @@ struct DeviceTreeCoreTests {
             root: DeviceTreeNode("", properties: [.u32("#address-cells", 2), .u32("#size-cells", 2)], children: [
                 DeviceTreeNode("chosen", properties: [.string("bootargs", "svm=on console=hvc0")]),
                 DeviceTreeNode("memory@0", properties: [.string("device_type", "memory"), .cells("reg", [0, 0, 1, 0])]),
-                DeviceTreeNode("cpus", children: (0..<3).map { DeviceTreeNode("cpu@\($0)") }),
+                DeviceTreeNode(
+                    "cpus", properties: [.u32("#address-cells", 1), .u32("#size-cells", 0)],
+                    children: (0..<3).map { DeviceTreeNode("cpu@\($0)", properties: [.u32("reg", UInt32($0))]) }),
             ]),
             reserveMap: [DeviceTreeRegion(address: 0x1000, size: 0x2000)], bootCPUIDPhys: 2)
     }
