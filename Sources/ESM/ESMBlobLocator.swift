@@ -72,7 +72,9 @@ public enum ESMBlobLocator {
 
         walk: while cpioLen > 0 {
             guard cur + CPIOArchive.headerSize <= count else {
-                notes.append("the walk reached the end of the initrd at offset \(cur) without a TRAILER!!! entry (the Ultravisor would read on past it)")
+                notes.append(
+                    "the walk reached the end of the initrd at offset \(cur) without a TRAILER!!! entry (the Ultravisor would read on past it"
+                        + (blobOffset != nil ? "; with the blob found, it skips the adjustment and hashes the whole initrd)" : ")"))
                 endedByBadMagic = true
                 break walk
             }
