@@ -35,7 +35,11 @@ public struct ESMIntegrityReport: Sendable, Hashable {
     public var summary: String {
         if passed { return "all \(checks.count) ESM checks passed" }
         let f = failures
-        let head = stoppedEarly ? "ESM check stopped at \(f.last?.name ?? "?")" : "\(f.count) of \(checks.count) ESM checks failed"
-        return head + ": " + f.map { "\($0.name): \($0.detail)" }.joined(separator: "; ")
+        if stoppedEarly, let last = f.last {
+            let earlier = f.dropLast().map { "\($0.name): \($0.detail)" }
+            return "ESM check stopped at \(last.name): \(last.detail)"
+                + (earlier.isEmpty ? "" : "; failed before it: " + earlier.joined(separator: "; "))
+        }
+        return "\(f.count) of \(checks.count) ESM checks failed: " + f.map { "\($0.name): \($0.detail)" }.joined(separator: "; ")
     }
 }

@@ -78,9 +78,8 @@ extension SoftwareTPM {
 
         var auths: [CommandAuth] = []
         if tag == .sessions {
-            guard needsAuth else { throw Failure(.authContext) }
             let authSize = Int(try r.u32(.authSize))
-            guard authSize >= 9, authSize <= r.remaining else { throw Failure(.authSize) }
+            guard authSize >= 9, authSize <= r.remaining else { throw Failure(.size) }
             let end = r.offset + authSize
             while r.offset < end {
                 auths.append(
@@ -89,6 +88,24 @@ extension SoftwareTPM {
                         attributes: TPMSessionAttributes(rawValue: try r.u8(.authSize)), hmac: try r.tpm2b(.authSize)))
             }
             guard r.offset == end, auths.count <= 3 else { throw Failure(.authSize) }
+            // Every session handle must be a session (or TPM_RS_PW in the authorization
+            // position) with an index below MAX_ACTIVE_SESSIONS, and loaded.
+            for (i, a) in auths.enumerated() {
+                let n = UInt32(i + 1)
+                if a.handle == TPMHandle.passwordSession, needsAuth, i == 0 { continue }
+                guard [0x02, 0x03].contains(TPMHandle.type(of: a.handle)), a.handle & 0xFF_FFFF < Self.sessionSlots else {
+                    throw Failure(.value.session(n))
+                }
+                guard s.sessions[a.handle] != nil else { throw Failure(TPMResponseCode(rawValue: TPMResponseCode.referenceS0.rawValue + UInt32(i))) }
+            }
+            // Sessions past the authorizations would be audit or encryption sessions: not supported.
+            let authCount = needsAuth ? 1 : 0
+            if auths.count > authCount {
+                guard !auths[authCount].attributes.intersection([.audit, .decrypt, .encrypt]).isEmpty else {
+                    throw Failure(.attributes.session(UInt32(authCount + 1)))
+                }
+                throw Failure(.authContext)
+            }
         } else if needsAuth {
             throw Failure(.authMissing)
         }
@@ -131,9 +148,25 @@ extension SoftwareTPM {
     /// The policy session behind `handle` (TPM_RC_HANDLE for a non-policy handle,
     /// TPM_RC_REFERENCE_H0 for one not loaded).
     private func policySession(_ handle: UInt32, _ s: State) throws(Failure) -> Session {
-        guard TPMHandle.type(of: handle) == TPMHandle.type(of: TPMHandle.firstPolicySession) else { throw Failure(.handle.handle(1)) }
+        // TPMI_SH_POLICY: a policy-session handle with an index below MAX_ACTIVE_SESSIONS.
+        guard TPMHandle.type(of: handle) == TPMHandle.type(of: TPMHandle.firstPolicySession),
+            handle & 0xFF_FFFF < Self.sessionSlots
+        else { throw Failure(.value.handle(1)) }
         guard let session = s.sessions[handle] else { throw Failure(.referenceH0) }
         return session
+    }
+
+    /// The check of an object handle (TPMI_DH_OBJECT) that must name the key:
+    /// `TPM_RC_HANDLE` for a persistent handle that is not there, `TPM_RC_REFERENCE_H0`
+    /// for an empty transient slot, `TPM_RC_VALUE` for a transient index past the object
+    /// slots or a handle of another type.
+    private func checkKeyHandle(_ handle: UInt32) throws(Failure) {
+        guard handle != keyHandle else { return }
+        switch TPMHandle.type(of: handle) {
+        case 0x81: throw Failure(.handle.handle(1))
+        case 0x80: throw Failure(handle & 0xFF_FFFF < Self.objectSlots ? .referenceH0 : .value.handle(1))
+        default: throw Failure(.value.handle(1))
+        }
     }
 
     private func noMoreParameters(_ r: ParameterReader) throws(Failure) {
@@ -144,7 +177,7 @@ extension SoftwareTPM {
 
     /// TPM2_ReadPublic: the public area, Name and qualified Name of the key.
     func readPublic(_ handle: UInt32, _ parameters: [UInt8]) throws(Failure) -> [UInt8] {
-        guard handle == keyHandle else { throw Failure(.handle.handle(1)) }
+        try checkKeyHandle(handle)
         guard parameters.isEmpty else { throw Failure(.size) }
         var w = TPMWriter()
         w.tpm2b(publicArea.marshalled)
@@ -171,17 +204,17 @@ extension SoftwareTPM {
         }
         let hash = TPMAlgorithm(rawValue: try r.u16(.insufficient.parameter(5)))
         try noMoreParameters(r)
-        guard (16...32).contains(nonceCaller.count) else { throw Failure(.size.parameter(1)) }
-        guard salt.isEmpty else { throw Failure(.value.parameter(2)) }
+        // Unmarshalling checks first (sessionType, authHash), then the action's.
         guard let type = TPMSessionType(rawValue: typeByte) else { throw Failure(.value.parameter(3)) }
         guard hash == .sha256 else { throw Failure(.hash.parameter(5)) }
+        guard (16...32).contains(nonceCaller.count) else { throw Failure(.size.parameter(1)) }
+        guard salt.isEmpty else { throw Failure(.value.parameter(2)) }
         guard s.sessions.count < Self.maximumSessions else { throw Failure(.sessionMemory) }
+        // The handle's index is the lowest free session slot, shared by HMAC and policy sessions.
         let base = type == .hmac ? TPMHandle.firstHMACSession : TPMHandle.firstPolicySession
-        var handle: UInt32
-        repeat {
-            handle = base + s.nextSessionIndex
-            s.nextSessionIndex = (s.nextSessionIndex + 1) & 0xFF_FFFF
-        } while s.sessions[handle] != nil
+        let used = Set(s.sessions.keys.map { $0 & 0xFF_FFFF })
+        guard let slot = (0..<Self.sessionSlots).first(where: { !used.contains($0) }) else { throw Failure(.sessionMemory) }
+        let handle = base + slot
         let nonceTPM = s.random.bytes(32)
         s.sessions[handle] = Session(type: type, nonceTPM: nonceTPM, parameterEncryption: aesCFB)
         var w = TPMWriter()
@@ -195,8 +228,8 @@ extension SoftwareTPM {
         var r = ParameterReader(parameters)
         let code = TPMCommandCode(rawValue: try r.u32(.insufficient.parameter(1)))
         try noMoreParameters(r)
-        guard TPMCommandCode.implemented.contains(code) || code == .objectChangeAuth else { throw Failure(.policyCC.parameter(1)) }
         if let bound = session.commandCode, bound != code { throw Failure(.value.parameter(1)) }
+        guard TPMCommandCode.implemented.contains(code) || code == .objectChangeAuth else { throw Failure(.policyCC.parameter(1)) }
         session.policyDigest = TPMPolicy.commandCode(session.policyDigest, code)
         session.commandCode = code
         s.sessions[handle] = session
@@ -245,6 +278,17 @@ extension SoftwareTPM {
         var r = ParameterReader(parameters)
         let handle = try r.u32(.insufficient.parameter(1))
         try noMoreParameters(r)
+        // TPMI_DH_CONTEXT: a session handle below MAX_ACTIVE_SESSIONS or a transient
+        // object index below the object slots; anything else is TPM_RC_VALUE.
+        switch TPMHandle.type(of: handle) {
+        case 0x02, 0x03:
+            guard handle & 0xFF_FFFF < Self.sessionSlots else { throw Failure(.value.parameter(1)) }
+        case 0x80:
+            guard handle & 0xFF_FFFF < Self.objectSlots else { throw Failure(.value.parameter(1)) }
+            throw Failure(.handle.parameter(1))
+        default:
+            throw Failure(.value.parameter(1))
+        }
         guard s.sessions.removeValue(forKey: handle) != nil else { throw Failure(.handle.parameter(1)) }
         return Self.response()
     }
@@ -261,11 +305,11 @@ extension SoftwareTPM {
 
     /// TPM2_RSA_Decrypt with the key, authorized by a policy session.
     func rsaDecrypt(_ handle: UInt32, _ auth: CommandAuth, _ parameters: [UInt8], _ s: inout State) throws(Failure) -> [UInt8] {
-        guard handle == keyHandle else { throw Failure(.handle.handle(1)) }
+        try checkKeyHandle(handle)
         // Authorization (before the parameters, as the reference TPM checks them).
         guard auth.attributes.intersection(.reserved).isEmpty else { throw Failure(.reservedBits.session(1)) }
         if auth.handle == TPMHandle.passwordSession { throw Failure(.authUnavailable) }
-        guard var session = s.sessions[auth.handle] else { throw Failure(.referenceS0) }
+        guard var session = s.sessions[auth.handle] else { throw Failure(.referenceS0) }  // checked in dispatch; kept for safety
         switch session.type {
         case .hmac: throw Failure(.authUnavailable)
         case .trial: throw Failure(.attributes.session(1))
@@ -306,14 +350,20 @@ extension SoftwareTPM {
         let label = try r.tpm2b(.insufficient.parameter(3))
         try noMoreParameters(r)
         if scheme != .null, scheme != publicArea.scheme || schemeHash != publicArea.schemeHash { throw Failure(.scheme.parameter(2)) }
-        guard label.isEmpty else { throw Failure(.value.parameter(3)) }
-        guard cipherText.count == Int(publicArea.keyBits) / 8 else { throw Failure(.size.parameter(1)) }
+        // A non-empty label must end with a zero octet (TPM 2.0 Part 3 §14.3).
+        if let last = label.last, last != 0 { throw Failure(.value.parameter(3)) }
+        // CryptRsaDecrypt: a cipher text of the wrong size is a bare TPM_RC_SIZE.
+        guard cipherText.count == Int(publicArea.keyBits) / 8 else { throw Failure(.size) }
+        // swift-crypto's OAEP takes no label: a labelled cipher text cannot be opened
+        // here, and fails as a decryption error would.
+        guard label.isEmpty else { throw Failure(.value) }
         let message: [UInt8]
         do {
             let key = try _RSA.Encryption.PrivateKey(derRepresentation: privateKeyDER)
             message = Array(try key.decrypt(cipherText, padding: .PKCS1_OAEP_SHA256))
         } catch {
-            throw Failure(.value.parameter(1))
+            // OAEP decoding failed: the reference implementation's bare TPM_RC_VALUE.
+            throw Failure(.value)
         }
 
         // Response.

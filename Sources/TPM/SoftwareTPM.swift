@@ -16,19 +16,30 @@ import _CryptoExtras
 /// FlushContext, GetRandom. At most 3 sessions are loaded. Commands are limited to 4096
 /// bytes, as the Ultravisor's TSS and bounce page are.
 ///
+/// Response codes were checked against libtpms (swtpm 0.7.1) for the same commands: the
+/// codes, and which handle, parameter or session they name, agree, except where noted.
+///
 /// Not implemented (answered as a real TPM would refuse them, with the code named):
 /// other commands (`TPM_RC_COMMAND_CODE`); salted or bound sessions
-/// (`TPM_RC_HANDLE` for tpmKey/bind ≠ TPM_RH_NULL); audit sessions; RSA_Decrypt
-/// labels (swift-crypto's OAEP has no label: a non-empty label gives `TPM_RC_VALUE`
-/// for parameter 3); dictionary-attack lockout (the key is `noDA`, so a wrong
-/// authorization is `TPM_RC_BAD_AUTH`).
+/// (`TPM_RC_HANDLE` for tpmKey/bind ≠ TPM_RH_NULL); XOR or AES-256 session encryption
+/// and SHA-1 sessions (`TPM_RC_SYMMETRIC`, `TPM_RC_HASH`; libtpms accepts them); audit
+/// sessions and sessions on commands without authorization (`TPM_RC_AUTH_CONTEXT`);
+/// RSA_Decrypt labels (swift-crypto's OAEP has no label, so a labelled cipher text fails
+/// as a decryption error, `TPM_RC_VALUE`); dictionary-attack lockout (the key is `noDA`,
+/// so a wrong authorization is `TPM_RC_BAD_AUTH`). A cipher text that does not decrypt
+/// gives the reference implementation's bare `TPM_RC_VALUE` (libtpms answers
+/// `TPM_RC_FAILURE`).
 ///
 /// Thread-safe: each command runs under one lock, as a TPM executes one command at a time.
 public final class SoftwareTPM: TPMBackend, Sendable {
     /// The largest command accepted (`MAX_COMMAND_SIZE` of the Ultravisor's TSS).
     public static let maximumCommandSize = 4096
-    /// How many sessions can be loaded at once.
+    /// How many sessions can be loaded at once (`MAX_LOADED_SESSIONS` of the reference TPM).
     public static let maximumSessions = 3
+    /// Session handle indexes run from 0 to 63 (`MAX_ACTIVE_SESSIONS`).
+    static let sessionSlots: UInt32 = 64
+    /// Transient object slots (`MAX_LOADED_OBJECTS`).
+    static let objectSlots: UInt32 = 3
 
     /// The key's persistent handle.
     public let keyHandle: UInt32
@@ -54,7 +65,6 @@ public final class SoftwareTPM: TPMBackend, Sendable {
 
     struct State: Sendable {
         var sessions: [UInt32: Session] = [:]
-        var nextSessionIndex: UInt32 = 0
         var random: TPMRandomSource
         var commandsExecuted = 0
         var closes = 0

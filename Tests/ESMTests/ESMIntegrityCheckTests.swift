@@ -170,3 +170,18 @@ struct ESMIntegrityCheckTests {
         #expect(r.masterKey == nil)
     }
 }
+
+@Suite("ESM integrity report summaries")
+struct ESMIntegrityReportTests {
+    @Test("Summaries name the failing checks once, with their reasons")
+    func summaries() {
+        let pass = ESMCheck(name: "rtas", passed: true, detail: "ok")
+        let kernel = ESMCheck(name: "kernel", passed: false, detail: "mismatch")
+        let stop = ESMCheck(name: "initrd", passed: false, detail: "missing property /digests/initrd in the digests FDT")
+        #expect(ESMIntegrityReport(checks: [pass], stoppedEarly: false).summary == "all 1 ESM checks passed")
+        #expect(ESMIntegrityReport(checks: [pass, kernel], stoppedEarly: false).summary == "1 of 2 ESM checks failed: kernel: mismatch")
+        #expect(ESMIntegrityReport(checks: [pass, kernel, stop], stoppedEarly: true).summary
+            == "ESM check stopped at initrd: missing property /digests/initrd in the digests FDT; failed before it: kernel: mismatch")
+        #expect(!ESMIntegrityReport(checks: [], stoppedEarly: false).passed)
+    }
+}

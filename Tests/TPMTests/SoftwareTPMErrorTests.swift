@@ -78,7 +78,7 @@ struct SoftwareTPMErrorTests {
         }
     }
 
-    @Test("Wrong handles: TPM_RC_HANDLE for handle 1 or parameter 1, a name mismatch for the wrong key, REFERENCE for unloaded sessions")
+    @Test("Wrong handles: HANDLE, VALUE or REFERENCE as libtpms answers, and a Name mismatch for another key")
     func wrongHandles() throws {
         let (tpm, config) = try TPMTestKey.provision()
         let client = TPMClient(transport: { try tpm.execute($0) })
@@ -88,12 +88,22 @@ struct SoftwareTPMErrorTests {
         #expect(throws: TPMError.response(command: .readPublic, code: TPMResponseCode.handle.handle(1))) {
             try TPMLockboxUnwrapper(configuration: other).unwrap([1], transport: { try tpm.execute($0) })
         }
-        #expect(throws: TPMError.response(command: .flushContext, code: TPMResponseCode(rawValue: 0x1CB))) { try client.flushContext(0x0300_0077) }
+        // Session handles: in range but not loaded, or past MAX_ACTIVE_SESSIONS (64).
+        #expect(throws: TPMError.response(command: .flushContext, code: TPMResponseCode(rawValue: 0x1CB))) { try client.flushContext(0x0300_0005) }
+        #expect(throws: TPMError.response(command: .flushContext, code: TPMResponseCode(rawValue: 0x1C4))) { try client.flushContext(0x0300_0077) }
+        #expect(throws: TPMError.response(command: .flushContext, code: TPMResponseCode.value.parameter(1))) { try client.flushContext(config.handle) }
         #expect(throws: TPMError.response(command: .policyAuthValue, code: .referenceH0)) {
+            var s = TPMSession(handle: 0x0300_0005, type: .policy, nonceTPM: [], parameterEncryption: true)
+            try client.policyAuthValue(&s)
+        }
+        #expect(throws: TPMError.response(command: .policyAuthValue, code: TPMResponseCode.value.handle(1))) {
             var s = TPMSession(handle: 0x0300_0077, type: .policy, nonceTPM: [], parameterEncryption: true)
             try client.policyAuthValue(&s)
         }
-        #expect(throws: TPMError.response(command: .policyAuthValue, code: TPMResponseCode.handle.handle(1))) {
+        // Transient handles: an empty slot, or an index past the slots.
+        #expect(throws: TPMError.response(command: .readPublic, code: .referenceH0)) { try client.readPublic(0x8000_0002) }
+        #expect(throws: TPMError.response(command: .readPublic, code: TPMResponseCode(rawValue: 0x184))) { try client.readPublic(0x80FF_0000) }
+        #expect(throws: TPMError.response(command: .policyAuthValue, code: TPMResponseCode.value.handle(1))) {
             var s = TPMSession(handle: 0x8180_0001, type: .policy, nonceTPM: [], parameterEncryption: true)
             try client.policyAuthValue(&s)
         }
@@ -114,7 +124,7 @@ struct SoftwareTPMErrorTests {
         }
     }
 
-    @Test("RSA_Decrypt parameters: size, value, scheme and label errors name the parameter")
+    @Test("RSA_Decrypt parameters: size, value, scheme and label errors")
     func decryptParameters() throws {
         let (tpm, config) = try TPMTestKey.provision()
         let wrapped = try tpm.encryptToKey([UInt8](repeating: 7, count: 32))
@@ -129,10 +139,12 @@ struct SoftwareTPMErrorTests {
                 return nil
             }
         }
-        #expect(try attempt([1, 2, 3]) == TPMResponseCode(rawValue: 0x1D5))  // TPM_RC_SIZE, parameter 1
-        #expect(try attempt([UInt8](repeating: 0x42, count: 256)) == TPMResponseCode.value.parameter(1))
+        // CryptRsaDecrypt's codes come back bare, as from libtpms and the reference TPM.
+        #expect(try attempt([1, 2, 3]) == TPMResponseCode(rawValue: 0x095))  // TPM_RC_SIZE
+        #expect(try attempt([UInt8](repeating: 0x42, count: 256)) == .value)
         #expect(try attempt(wrapped, scheme: .rsaes) == TPMResponseCode(rawValue: 0x2D2))  // TPM_RC_SCHEME, parameter 2
-        #expect(try attempt(wrapped, label: Array("label\0".utf8)) == TPMResponseCode.value.parameter(3))
+        #expect(try attempt(wrapped, label: Array("label".utf8)) == TPMResponseCode.value.parameter(3))  // no final NUL
+        #expect(try attempt(wrapped, label: Array("label\0".utf8)) == .value)  // labels unsupported: a decryption failure
         #expect(try attempt(wrapped, scheme: .oaep) == nil)
         #expect(tpm.loadedSessionCount == 0)
     }
@@ -206,11 +218,23 @@ struct SoftwareTPMErrorTests {
         #expect(tpmResponseCode(try tpm.execute(badTag)) == .badTag)
         #expect(tpmResponseCode(try tpm.execute(TPMClient.command(TPMCommandCode(rawValue: 0x144)))) == .commandCode)
         #expect(tpmResponseCode(try tpm.execute([UInt8](repeating: 0, count: 5000))) == .commandSize)
-        // Sessions on a command that takes none.
-        #expect(tpmResponseCode(try tpm.execute(TPMClient.command(.getRandom, authorization: [0, 0, 0, 0, 0, 0, 0, 0, 0], parameters: [0, 4]))) == .authContext)
-        // An authorization size larger than what follows.
+        // A session area on a command that takes none: handle 0 is no session (VALUE, session 1);
+        // a loaded session without audit/encrypt/decrypt (ATTRIBUTES); with them, unsupported (AUTH_CONTEXT).
+        #expect(tpmResponseCode(try tpm.execute(TPMClient.command(.getRandom, authorization: [0, 0, 0, 0, 0, 0, 0, 0, 0], parameters: [0, 4]))) == .value.session(1))
+        let session = try TPMClient(transport: { try tpm.execute($0) }).startAuthSession()
+        for (attributes, code) in [(UInt8(0x01), TPMResponseCode.attributes.session(1)), (UInt8(0x41), .authContext)] {
+            var a = TPMWriter()
+            a.u32(session.handle)
+            a.tpm2b([UInt8](repeating: 1, count: 32))
+            a.u8(attributes)
+            a.tpm2b([])
+            #expect(tpmResponseCode(try tpm.execute(TPMClient.command(.getRandom, authorization: a.bytes, parameters: [0, 4]))) == code)
+        }
+        // An authorization size larger than what follows: TPM_RC_SIZE; one that splits a session: TPM_RC_AUTHSIZE.
         var cmd = TPMClient.command(.rsaDecrypt, handles: [config.handle], authorization: [UInt8](repeating: 0, count: 9))
         cmd[17] = 0x40
+        #expect(tpmResponseCode(try tpm.execute(cmd)) == .size)
+        cmd = TPMClient.command(.rsaDecrypt, handles: [config.handle], authorization: [UInt8](repeating: 0, count: 10), parameters: [0, 0, 0])
         #expect(tpmResponseCode(try tpm.execute(cmd)) == .authSize)
         // Truncated parameters.
         #expect(tpmResponseCode(try tpm.execute(TPMClient.command(.getRandom, parameters: [0]))) == TPMResponseCode.insufficient.parameter(1))
