@@ -39,6 +39,9 @@ public enum ESMIntegrityCheck {
     ///     `[kbase, + size)`, or `nil` if they cannot be paged in.
     ///   - initrd: the hashed initrd range (``ESMBlobLocation/hashedRange``).
     ///   - bootargsProperty: the raw `/chosen/bootargs` property, NUL included.
+    /// - Returns: every check that ran with its reason, the master key and decrypted
+    ///   digests when they were reached, and the blob's files FDT (for UV_ESMB_GET_FILE,
+    ///   decrypt with ``ESMFilesFDT/ultravisorDecrypt(filesFDT:name:masterKey:)``).
     public static func run(
         blob: [UInt8],
         unwrapMasterKey: ([UInt8]) throws -> [UInt8],
@@ -48,9 +51,10 @@ public enum ESMIntegrityCheck {
         bootargsProperty: [UInt8]
     ) -> ESMIntegrityReport {
         var checks: [ESMCheck] = []
+        var filesFDT: [UInt8]?
         func stop(_ name: String, _ detail: String, key: [UInt8]? = nil, fdt: [UInt8]? = nil) -> ESMIntegrityReport {
             checks.append(ESMCheck(name: name, passed: false, detail: detail))
-            return ESMIntegrityReport(checks: checks, stoppedEarly: true, masterKey: key, digestsFDT: fdt)
+            return ESMIntegrityReport(checks: checks, stoppedEarly: true, masterKey: key, digestsFDT: fdt, filesFDT: filesFDT)
         }
 
         // 1. lockbox-1 → master key.
@@ -58,6 +62,8 @@ public enum ESMIntegrityCheck {
         do { tree = try DeviceTree(bytes: blob) } catch {
             return stop("lockbox-1", "the ESM blob is not a valid device tree: \(error)")
         }
+        // Step 5 of svm_esm_blob_chk: the files FDT is copied before the digest check.
+        filesFDT = tree.propertyIfPresent("files-fdt", at: ESMBlob.filePath)
         let lockbox = ESMBlob.lockboxesPath + "/" + ESMBlob.ultravisorLockboxName
         guard tree.hasNode(ESMBlob.lockboxesPath) else { return stop("lockbox-1", "the blob has no \(ESMBlob.lockboxesPath) node") }
         guard tree.hasNode(lockbox) else {
@@ -101,7 +107,7 @@ public enum ESMIntegrityCheck {
         checks.append(ESMCheck(name: "digests-fdt", passed: true, detail: "decrypted \(dpath): \(plaintext.count)-byte digests FDT"))
         var report = ESMIntegrityReport(
             checks: [], stoppedEarly: false, masterKey: key, digestsFDT: plaintext,
-            digests: try? ESMDigests(deviceTreeBytes: plaintext))
+            digests: try? ESMDigests(deviceTreeBytes: plaintext), filesFDT: filesFDT)
         func finish(stopped: Bool) -> ESMIntegrityReport {
             report.checks = checks
             report.stoppedEarly = stopped

@@ -14,14 +14,21 @@ public struct ESMIntegrityReport: Sendable, Hashable {
     public var digestsFDT: [UInt8]?
     /// The decrypted digests, when the digests FDT opened and parsed.
     public var digests: ESMDigests?
+    /// The blob's `/file/files-fdt` bytes (what the Ultravisor copies to its files-FDT page
+    /// before the digest check, whatever its outcome), or `nil` when the blob has none.
+    public var filesFDT: [UInt8]?
 
     /// Makes a report.
-    public init(checks: [ESMCheck], stoppedEarly: Bool, masterKey: [UInt8]? = nil, digestsFDT: [UInt8]? = nil, digests: ESMDigests? = nil) {
+    public init(
+        checks: [ESMCheck], stoppedEarly: Bool, masterKey: [UInt8]? = nil, digestsFDT: [UInt8]? = nil, digests: ESMDigests? = nil,
+        filesFDT: [UInt8]? = nil
+    ) {
         self.checks = checks
         self.stoppedEarly = stoppedEarly
         self.masterKey = masterKey
         self.digestsFDT = digestsFDT
         self.digests = digests
+        self.filesFDT = filesFDT
     }
 
     /// Whether the Ultravisor would accept the guest: every check ran and passed

@@ -16,6 +16,7 @@ struct ESMIntegrityCheckTests {
         #expect(report.masterKey == g.masterKey.bytes)
         #expect(report.digests?.kernelSize == UInt32(g.kernel.count))
         #expect(report.summary == "all 6 ESM checks passed")
+        #expect(report.filesFDT == blob.filesFDTBytes && report.filesFDT != nil)
         #expect(report.checks.first { $0.name == "kernel" }?.expected == ESMHex.encode(ESMDigests.sha512(g.kernel)))
     }
 
@@ -68,6 +69,7 @@ struct ESMIntegrityCheckTests {
         let report = g.check(blob: try Self.tamperDigests(try g.blob(), property: property, at: 5))
         #expect(!report.passed && report.stoppedEarly)
         #expect(report.checks.map(\.name) == ["lockbox-1", "digests-fdt"])
+        #expect(report.filesFDT != nil)  // copied whatever the outcome
         let f = try #require(report.failures.first)
         #expect(f.detail.contains("/digest/digests-fdt") && f.detail.contains("authentication failed"))
         #expect(report.masterKey != nil)
