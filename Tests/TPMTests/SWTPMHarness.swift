@@ -7,7 +7,7 @@ import Glibc
 /// A private swtpm (libtpms) process for conformance tests: started on a free local port
 /// with a fresh state directory, spoken to with raw TPM 2.0 commands over TCP, stopped
 /// by `stop()`. Tests using it are skipped when `swtpm` is not installed.
-final class SWTPMHarness: @unchecked Sendable {
+final class SWTPMHarness {
     // Used from one test, on one thread at a time.
     private let process: Process
     private let stateDirectory: URL

@@ -19,7 +19,7 @@ enum TPMTestKey {
 }
 
 /// Records every command and response going over a transport.
-final class TPMWireLog: @unchecked Sendable {
+final class TPMWireLog {
     // Only used from one test at a time, on one thread.
     var exchanges: [(command: [UInt8], response: [UInt8])] = []
 
