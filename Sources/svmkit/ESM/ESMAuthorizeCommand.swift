@@ -1,0 +1,43 @@
+import ArgumentParser
+import ESM
+import Foundation
+
+/// `svmkit esm authorize`: svm-tool's `esm authorize`.
+struct ESMAuthorizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "authorize",
+        abstract: "Add a lockbox for a recipient's public key.",
+        discussion: """
+            The new lockbox is lockbox-N with N one more than the highest (origin counts as \
+            0). The master key is opened with --key, any authorized private key.
+
+            Example:
+              svmkit esm authorize esmb.dtb --pubkey keys/tpm-pubkey.pem --key keys/owner-seckey.pem
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The blob, edited in place unless -o.", valueName: "FILE"))
+    var file: String
+
+    @Option(help: ArgumentHelp("The recipient's public key file.", valueName: "PEM"))
+    var pubkey: String
+
+    @Option(help: ArgumentHelp("An authorized private key.", valueName: "PEM"))
+    var key: String
+
+    @Option(help: "untrusted-comment of the new lockbox.")
+    var comment = ""
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write the result here instead.", valueName: "FILE"))
+    var output: String?
+
+    func run() throws {
+        let cmd = "authorize"
+        var blob = try ESMCLI.blob(file, command: cmd)
+        let recipient = try ESMCLI.publicKey(pubkey, command: cmd)
+        let master = try ESMCLI.masterKey(blob, try ESMCLI.privateKey(key, command: cmd), keyPath: key, command: cmd)
+        let name = try ESMCLI.run(cmd, pubkey) { () throws(ESMError) in try blob.authorize(recipient, comment: comment, masterKey: master) }
+        try ESMCLI.write(blob.bytes, to: output ?? file, "blob", command: cmd)
+        ESMCLI.stdout("authorized \(pubkey) as \(name)\n")
+    }
+}

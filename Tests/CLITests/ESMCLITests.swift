@@ -1,0 +1,163 @@
+import Foundation
+import Testing
+
+@Suite("svmkit esm, end to end through the built binary")
+struct ESMCLITests {
+    /// keygen for owner and TPM, a kernel, an initrd, a passphrase.
+    static func setUp() throws -> URL {
+        let dir = try ESMCLIHarness.scratch()
+        for name in ["owner", "tpm"] {
+            let r = try ESMCLIHarness.run(["esm", "keygen", "-o", "keys", "--name", name], in: dir)
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.contains("fingerprint (SHA-256) "))
+        }
+        try ESMCLIHarness.write((0..<70000).map { UInt8(truncatingIfNeeded: $0 &* 13) }, "vmlinux.bin", in: dir)
+        try ESMCLIHarness.write((0..<9000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 1) }, "initrd.img", in: dir)
+        try ESMCLIHarness.write(Array("correct horse battery staple".utf8), "pass.txt", in: dir)
+        return dir
+    }
+
+    static let cmdline = "svm=on console=hvc0 root=/dev/mapper/root"
+
+    @Test("keygen → create → inspect → extract → add-to-initrd → verify passes; a changed command line, kernel or key fails with reasons")
+    func endToEnd() throws {
+        let dir = try Self.setUp()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func run(_ args: [String]) throws -> ESMCLIHarness.Result { try ESMCLIHarness.run(args, in: dir) }
+
+        // Key files: svm-tool's layout, private key readable by the owner only.
+        let attrs = try FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent("keys/owner-seckey.pem").path)
+        #expect((attrs[.posixPermissions] as? Int) == 0o600)
+        #expect(String(decoding: try ESMCLIHarness.read("keys/tpm-pubkey.pem", in: dir), as: UTF8.self).hasSuffix("-----END PUBLIC KEY-----\n"))
+
+        var r = try run([
+            "esm", "create", "--origin", "keys/owner-pubkey.pem", "--comment", "owner", "--recipient", "keys/tpm-pubkey.pem",
+            "--kernel", "vmlinux.bin", "--initrd", "initrd.img", "--cmdline", Self.cmdline, "--attach", "rootd=pass.txt", "-o", "esmb.dtb",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("as lockbox-1"))
+
+        // The blob is a clean device tree for dtc.
+        let dtc = Process()
+        dtc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        dtc.arguments = ["dtc", "-I", "dtb", "-O", "dts", "-o", "/dev/null", dir.appendingPathComponent("esmb.dtb").path]
+        let dtcErr = Pipe()
+        dtc.standardError = dtcErr
+        try dtc.run()
+        let dtcMessages = dtcErr.fileHandleForReading.readDataToEndOfFile()
+        dtc.waitUntilExit()
+        #expect(dtc.terminationStatus == 0 && dtcMessages.isEmpty)
+
+        r = try run(["esm", "inspect", "esmb.dtb"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("origin-lockbox") && r.stdout.contains("lockbox-1") && r.stdout.contains("rootd"))
+        r = try run(["esm", "inspect", "esmb.dtb", "--key", "keys/owner-seckey.pem", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(json["keyLockbox"] as? String == "origin-lockbox")
+        let digests = try #require(json["digests"] as? [String: Any])
+        #expect(digests["kernelSize"] as? Int == 70000)
+        #expect(digests["rtasIsSLOFStub"] as? Bool == true)
+        #expect((json["lockboxes"] as? [[String: Any]])?.map { $0["name"] as? String } == ["origin-lockbox", "lockbox-1"])
+        #expect((json["files"] as? [[String: Any]])?.first?["decrypts"] as? Bool == true)
+
+        r = try run(["esm", "extract", "esmb.dtb", "--key", "keys/tpm-seckey.pem", "--name", "rootd"])
+        #expect(r.status == 0 && r.stdout == "correct horse battery staple")
+
+        r = try run(["esm", "add-to-initrd", "esmb.dtb", "initrd.img", "-o", "initrd-esm.img"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let combined = try ESMCLIHarness.read("initrd-esm.img", in: dir)
+        let original = try ESMCLIHarness.read("initrd.img", in: dir)
+        #expect(Array(combined.suffix(9000)) == original)
+        #expect((combined.count - 9000) % 512 == 0)
+        // inspect and extract also find the blob inside the initrd.
+        r = try run(["esm", "extract", "initrd-esm.img", "--key", "keys/owner-seckey.pem", "--name", "rootd", "-o", "out.txt"])
+        let extracted = try ESMCLIHarness.read("out.txt", in: dir)
+        #expect(r.status == 0 && extracted == Array("correct horse battery staple".utf8))
+
+        let verify = ["esm", "verify", "--kernel", "vmlinux.bin", "--initrd", "initrd-esm.img", "--key", "keys/tpm-seckey.pem"]
+        r = try run(verify + ["--cmdline", Self.cmdline])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        #expect(r.stdout.contains("OK: all 6 ESM checks passed"))
+        #expect(r.stdout.contains("opens lockbox-1"))
+
+        // One extra space in the command line.
+        r = try run(verify + ["--cmdline", Self.cmdline.replacingOccurrences(of: " root", with: "  root"), "--json"])
+        #expect(r.status == 1)
+        let v = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(v["passed"] as? Bool == false)
+        let checks = try #require(v["checks"] as? [[String: Any]])
+        #expect(checks.map { $0["check"] as? String } == ["lockbox-1", "digests-fdt", "rtas", "kernel", "initrd", "bootargs"])
+        let failed = checks.filter { $0["passed"] as? Bool == false }
+        #expect(failed.map { $0["check"] as? String } == ["bootargs"])
+        #expect(failed.first?["expected"] as? String != failed.first?["actual"] as? String)
+
+        // A changed kernel byte.
+        var kernel = try ESMCLIHarness.read("vmlinux.bin", in: dir)
+        kernel[5000] ^= 0x10
+        try ESMCLIHarness.write(kernel, "vmlinux-bad.bin", in: dir)
+        r = try run(["esm", "verify", "--kernel", "vmlinux-bad.bin", "--initrd", "initrd-esm.img", "--key", "keys/tpm-seckey.pem", "--cmdline", Self.cmdline])
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("FAIL kernel: SHA-512 of the kernel") && r.stdout.contains("expected ") && r.stdout.contains(", actual "))
+
+        // A key that is not authorized.
+        r = try run(["esm", "keygen", "-o", "keys", "--name", "stranger"])
+        r = try run(["esm", "verify", "--kernel", "vmlinux.bin", "--initrd", "initrd-esm.img", "--key", "keys/stranger-seckey.pem", "--cmdline", Self.cmdline])
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("not an authorized key"))
+        r = try run(["esm", "extract", "esmb.dtb", "--key", "keys/stranger-seckey.pem", "--name", "rootd"])
+        #expect(r.status == 2 && r.stderr.contains("not an authorized key"))
+
+        // Bad input: exit 2, naming it.
+        r = try run(["esm", "verify", "--kernel", "missing.bin", "--initrd", "initrd-esm.img", "--key", "keys/tpm-seckey.pem", "--cmdline", "x"])
+        #expect(r.status == 2 && r.stderr.contains("missing.bin"))
+        r = try run(["esm", "verify", "--kernel", "vmlinux.bin", "--initrd", "initrd.img", "--key", "keys/tpm-seckey.pem", "--cmdline", "x"])
+        #expect(r.status == 2 && r.stderr.contains("070701"))
+        r = try run(["esm", "verify", "--kernel", "vmlinux.bin", "--initrd", "initrd-esm.img", "--key", "keys/tpm-pubkey.pem", "--cmdline", "x"])
+        #expect(r.status == 2 && r.stderr.contains("tpm-pubkey.pem"))
+        r = try run(["esm", "inspect", "vmlinux.bin"])
+        #expect(r.status == 2 && r.stderr.contains("vmlinux.bin"))
+    }
+
+    @Test("authorize, revoke, attach and detach edit a blob in place")
+    func editing() throws {
+        let dir = try Self.setUp()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func run(_ args: [String]) throws -> ESMCLIHarness.Result { try ESMCLIHarness.run(args, in: dir) }
+        var r = try run(["esm", "create", "--origin", "keys/owner-pubkey.pem", "-o", "b.dtb"])
+        #expect(r.status == 0)
+        r = try run(["esm", "authorize", "b.dtb", "--pubkey", "keys/tpm-pubkey.pem", "--key", "keys/owner-seckey.pem", "--comment", "host tpm"])
+        #expect(r.status == 0 && r.stdout.contains("lockbox-1"), "\(r.stderr)")
+        r = try run(["esm", "authorize", "b.dtb", "--pubkey", "keys/tpm-pubkey.pem", "--key", "keys/owner-seckey.pem"])
+        #expect(r.status == 2 && r.stderr.contains("already authorized"))
+        r = try run(["esm", "attach", "b.dtb", "note=pass.txt", "--key", "keys/tpm-seckey.pem"])
+        #expect(r.status == 0, "\(r.stderr)")
+        r = try run(["esm", "attach", "b.dtb", "9bad=pass.txt", "--key", "keys/tpm-seckey.pem"])
+        #expect(r.status == 2 && r.stderr.contains("file name is invalid"))
+        r = try run(["esm", "extract", "b.dtb", "--key", "keys/owner-seckey.pem", "--name", "note"])
+        #expect(r.stdout == "correct horse battery staple")
+        r = try run(["esm", "detach", "b.dtb", "--name", "note"])
+        #expect(r.status == 0)
+        r = try run(["esm", "extract", "b.dtb", "--key", "keys/owner-seckey.pem", "--name", "note"])
+        #expect(r.status == 2 && r.stderr.contains("not attached"))
+        r = try run(["esm", "revoke", "b.dtb", "--pubkey", "keys/tpm-pubkey.pem"])
+        #expect(r.status == 0 && r.stdout.contains("lockbox-1"))
+        r = try run(["esm", "revoke", "b.dtb", "--pubkey", "keys/owner-pubkey.pem"])
+        #expect(r.status == 2 && r.stderr.contains("origin"))
+        r = try run(["esm", "create", "--origin", "keys/owner-pubkey.pem", "--kernel", "vmlinux.bin", "-o", "c.dtb"])
+        #expect(r.status == 2 && r.stderr.contains("go together"))
+    }
+
+    @Test("Help explains each subcommand with examples")
+    func help() throws {
+        let dir = try ESMCLIHarness.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try ESMCLIHarness.run(["esm", "--help"], in: dir)
+        #expect(r.status == 0)
+        for sub in ["keygen", "create", "inspect", "extract", "add-to-initrd", "verify", "authorize", "revoke", "attach", "detach"] {
+            #expect(r.stdout.contains(sub))
+        }
+        let v = try ESMCLIHarness.run(["esm", "verify", "--help"], in: dir)
+        #expect(v.stdout.contains("Examples:") && v.stdout.contains("Exit status"))
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import TPM
+
+#if canImport(Glibc)
+import Glibc
+
+/// A private swtpm (libtpms) process for conformance tests: started on a free local port
+/// with a fresh state directory, spoken to with raw TPM 2.0 commands over TCP, stopped
+/// by `stop()`. Tests using it are skipped when `swtpm` is not installed.
+final class SWTPMHarness {
+    // Used from one test, on one thread at a time.
+    private let process: Process
+    private let stateDirectory: URL
+    private var socketFD: Int32 = -1
+
+    /// Whether swtpm is installed.
+    static var isAvailable: Bool {
+        ["/usr/bin/swtpm", "/usr/local/bin/swtpm"].contains { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    init() throws {
+        stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("swtpm-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
+        let port = UInt16.random(in: 20000...60000)
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "swtpm", "socket", "--tpm2", "--server", "type=tcp,port=\(port),bindaddr=127.0.0.1",
+            "--ctrl", "type=tcp,port=\(port + 1),bindaddr=127.0.0.1", "--tpmstate", "dir=\(stateDirectory.path)",
+            "--flags", "not-need-init,startup-clear",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<100 {
+            if let fd = Self.connect(port: port) {
+                socketFD = fd
+                return
+            }
+            usleep(20_000)
+        }
+        stop()
+        throw TPMTransportError("swtpm did not start on port \(port)")
+    }
+
+    private static func connect(port: UInt16) -> Int32? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if rc == 0 {
+            // Never wait more than 10 s for an answer.
+            var timeout = timeval(tv_sec: 10, tv_usec: 0)
+            _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            return fd
+        }
+        close(fd)
+        return nil
+    }
+
+    /// Sends one command and reads one response.
+    func execute(_ command: [UInt8]) -> [UInt8] {
+        var sent = 0
+        while sent < command.count {
+            let n = command.withUnsafeBytes { send(socketFD, $0.baseAddress?.advanced(by: sent), command.count - sent, 0) }
+            guard n > 0 else { return [] }
+            sent += n
+        }
+        func read(_ count: Int) -> [UInt8] {
+            var out = [UInt8](repeating: 0, count: count)
+            var got = 0
+            while got < count {
+                let n = out.withUnsafeMutableBytes { recv(socketFD, $0.baseAddress?.advanced(by: got), count - got, 0) }
+                guard n > 0 else { return Array(out.prefix(got)) }
+                got += n
+            }
+            return out
+        }
+        let header = read(10)
+        guard header.count == 10 else { return header }
+        let size = Int(header[2]) << 24 | Int(header[3]) << 16 | Int(header[4]) << 8 | Int(header[5])
+        return header + read(max(0, size - 10))
+    }
+
+    /// Closes the connection, ends swtpm, removes its state.
+    func stop() {
+        if socketFD >= 0 { close(socketFD) }
+        socketFD = -1
+        if process.isRunning {
+            // The child inherits the test runner's blocked signal mask, so SIGTERM would
+            // wait forever; SIGKILL cannot be blocked. This is our own child process.
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: stateDirectory)
+    }
+}
+#endif
+
+/// The INTEGERs of a PKCS#1 `RSAPrivateKey` PEM (version, n, e, d, p, q, …), leading zeros removed.
+func tpmRSAIntegers(pem: String) -> [[UInt8]] {
+    let body = pem.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
+    guard let der = Data(base64Encoded: body).map(Array.init) else { return [] }
+    var i = 0
+    func length() -> Int? {
+        guard i < der.count else { return nil }
+        var l = Int(der[i])
+        i += 1
+        if l & 0x80 != 0 {
+            let n = l & 0x7F
+            l = 0
+            for _ in 0..<n {
+                guard i < der.count else { return nil }
+                l = l << 8 | Int(der[i])
+                i += 1
+            }
+        }
+        return l
+    }
+    guard der.first == 0x30 else { return [] }
+    i = 1
+    _ = length()
+    var out: [[UInt8]] = []
+    while i < der.count, der[i] == 0x02 {
+        i += 1
+        guard let l = length(), i + l <= der.count else { break }
+        out.append(Array(der[i..<i + l].drop { $0 == 0 }))
+        i += l
+    }
+    return out
+}
