@@ -1,0 +1,36 @@
+public import ESM
+
+/// What to boot: every input of `svmkit boot`, each optional. With nothing given,
+/// SVMKit makes a TPM key, a kernel, an initrd and an ESM blob whose lockbox-1 opens
+/// with that key and which carries a `rootd` attachment, so the default boot
+/// succeeds (issue "Secure boot end to end", item 2).
+public struct BootConfiguration: Hashable, Sendable {
+    /// Guest RAM (`--memory`, default 4 GiB); ignored when ``deviceTree`` is given.
+    public var memoryBytes: UInt64 = 4 << 30
+    /// vCPUs (`--cpus`, default 4); ignored when ``deviceTree`` is given.
+    public var cpuCount: Int = 4
+    /// The kernel command line (`--cmdline`), written to `/chosen/bootargs`.
+    public var commandLine: String = "svm=on console=hvc0"
+    /// A device tree to boot from (`--fdt`, e.g. a QEMU `dumpdtb` file); memory and
+    /// vCPU count then come from it.
+    public var deviceTree: [UInt8]?
+    /// The kernel image as `objcopy -O binary` makes it (`--kernel`).
+    public var kernel: [UInt8]?
+    /// Where the kernel goes (`--kbase`): else `/chosen/qemu,boot-kernel`, else 0x400000.
+    public var kernelBase: UInt64?
+    /// The initrd as given (`--initrd`). Unless ``wrapperBlob`` is set, SVMKit puts
+    /// an ESM blob in front of it only if it has none and SVMKit made the blob.
+    public var initrd: [UInt8]?
+    /// An ESM blob placed by `/chosen/linux,esm-blob-start/-end` (`--esm`): the
+    /// boot-wrapper path.
+    public var wrapperBlob: [UInt8]?
+    /// The PEM private key the simulated TPM holds at 0x81800001 (`--tpm-key`).
+    public var tpmKeyPEM: String?
+    /// What the Ultravisor does when an integrity check fails (`--esm-check`).
+    public var esmCheckPolicy: ESMCheckPolicy = .enforce
+    /// Seed of the machine's generator (`--seed`).
+    public var seed: UInt64 = 1
+
+    /// The defaults.
+    public init() {}
+}

@@ -1,0 +1,45 @@
+public import DeviceTree
+
+/// A boot image laid out in guest memory, as QEMU and SLOF leave it just before
+/// prom_init runs: the device tree, the kernel at `kbase`, the initrd (with the ESM
+/// blob in front of it), SLOF's hv-RTAS stub at `linux,rtas-base`, and optionally a
+/// boot-wrapper ESM blob.
+public struct BootImage: Sendable {
+    /// A byte range to load at an address.
+    public struct Segment: Hashable, Sendable {
+        /// What it is (`kernel`, `initrd`, `rtas`, `esm-blob`, `fdt`).
+        public let name: String
+        /// Guest-physical load address.
+        public let address: UInt64
+        /// The bytes.
+        public let bytes: [UInt8]
+
+        /// One past the last byte.
+        public var end: UInt64 { address + UInt64(bytes.count) }
+    }
+
+    /// The device tree as it will be placed at ``fdtAddress``.
+    public var deviceTree: DeviceTree
+    /// Where the device tree goes (r5 of `UV_ESM`).
+    public let fdtAddress: UInt64
+    /// The kernel's base and entry point (r4 of `UV_ESM`).
+    public let kernelBase: UInt64
+    /// Kernel, initrd, RTAS and wrapper-blob segments (the FDT is separate).
+    public let segments: [Segment]
+    /// The kernel command line written to `/chosen/bootargs`.
+    public let commandLine: String
+    /// The RAM size.
+    public let memoryBytes: UInt64
+    /// The vCPU count.
+    public let cpuCount: Int
+    /// The PEM private key the simulated TPM holds.
+    public let tpmKeyPEM: String
+    /// Attachments SVMKit put in a blob it made (name → plaintext), to check
+    /// `UV_ESMB_GET_FILE` against; empty when the blob came from outside.
+    public let generatedAttachments: [String: [UInt8]]
+    /// Whether SVMKit made the ESM blob itself.
+    public let blobWasGenerated: Bool
+
+    /// The segment called `name`, if any.
+    public func segment(_ name: String) -> Segment? { segments.first { $0.name == name } }
+}
