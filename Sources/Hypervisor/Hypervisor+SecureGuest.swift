@@ -158,14 +158,13 @@ extension Hypervisor {
         guard withState(machine, { $0.phase }) == .initializing else {
             return call.finish(HypervisorStatus.unsupported)
         }
+        let (secure, shared, pagedOut) = withState(machine) { s in (s.securePages, s.sharedPages, s.pagedOut) }
         for slot in memorySlotLayout(for: machine) {
             let first = slot.start >> PageSize.shift
             let end = (slot.start + slot.size) >> PageSize.shift
             var frame = first
             while frame < end {
-                let known = withState(machine) { s in
-                    s.securePages.contains(frame) || s.sharedPages.contains(frame) || s.pagedOut[frame] != nil
-                }
+                let known = secure.contains(frame) || shared.contains(frame) || pagedOut[frame] != nil
                 if !known {
                     let status = pageIn(
                         frame: frame, flags: Hypercall.pageInNonShared, for: call.caller.vcpu, depth: call.depth,

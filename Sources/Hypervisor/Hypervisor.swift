@@ -61,12 +61,19 @@ struct HypervisorState: Sendable {
     var vpas: [Int: VPARegistration] = [:]
     var log: [String] = []
 
-    init(pageCount: Int, configuration: HypervisorConfiguration) {
-        securePages = FrameBitmap(capacity: pageCount)
-        sharedPages = FrameBitmap(capacity: pageCount)
+    init(configuration: HypervisorConfiguration) {
+        securePages = FrameBitmap(capacity: 0)
+        sharedPages = FrameBitmap(capacity: 0)
         rtasTokens = Dictionary(uniqueKeysWithValues: RTASServiceKind.allCases.map { ($0.qemuToken, $0) })
         nvram = [UInt8](repeating: 0, count: configuration.nvramBytes)
         systemParameters = configuration.systemParameters
+    }
+
+    /// Sizes the page bitmaps for the machine on first use.
+    mutating func prepare(pageCount: Int) {
+        guard securePages.capacity != pageCount else { return }
+        securePages = FrameBitmap(capacity: pageCount)
+        sharedPages = FrameBitmap(capacity: pageCount)
     }
 }
 
@@ -81,59 +88,57 @@ struct HypervisorState: Sendable {
 public final class Hypervisor: HypervisorFirmware, Sendable {
     /// How it was set up.
     public let configuration: HypervisorConfiguration
-    let state: Mutex<HypervisorState?>
+    let state: Mutex<HypervisorState>
 
-    /// A hypervisor; its per-partition state is made on first use (it needs the
-    /// machine's memory size).
+    /// A hypervisor; its page bitmaps are sized on first use (they need the machine's
+    /// memory size).
     public init(configuration: HypervisorConfiguration = HypervisorConfiguration()) {
         self.configuration = configuration
-        self.state = Mutex(nil)
+        self.state = Mutex(HypervisorState(configuration: configuration))
     }
 
-    /// Runs `body` on the state, making it for `machine` on first use.
+    /// Runs `body` on the state, sized for `machine`.
     func withState<R>(_ machine: Machine, _ body: (inout HypervisorState) -> R) -> R {
         state.withLock { s in
-            var current =
-                s.take() ?? HypervisorState(pageCount: machine.memory.pageCount, configuration: configuration)
-            defer { s = consume current }
-            return body(&current)
+            s.prepare(pageCount: machine.memory.pageCount)
+            return body(&s)
         }
     }
 
     // MARK: Inspection
 
     /// The secure-guest phase as the hypervisor sees it.
-    public var phase: SecureGuestPhase { state.withLock { $0?.phase ?? .normal } }
+    public var phase: SecureGuestPhase { state.withLock { $0.phase } }
 
     /// Everything the guest wrote with `H_PUT_TERM_CHAR` (and `display-character`): its
     /// console, i.e. the kernel log.
-    public var consoleOutput: String { String(decoding: state.withLock { $0?.console ?? [] }, as: UTF8.self) }
+    public var consoleOutput: String { String(decoding: state.withLock { $0.console }, as: UTF8.self) }
 
     /// Queues bytes for the guest's `H_GET_TERM_CHAR`.
     public func queueConsoleInput(_ bytes: [UInt8]) {
-        state.withLock { s in s?.consoleInput += bytes }
+        state.withLock { $0.consoleInput += bytes }
     }
 
     /// The VPA/DTL registration of a vCPU.
-    public func registration(of vcpu: Int) -> VPARegistration? { state.withLock { $0?.vpas[vcpu] } }
+    public func registration(of vcpu: Int) -> VPARegistration? { state.withLock { $0.vpas[vcpu] } }
 
     /// The partition's NVRAM.
-    public var nvram: [UInt8] { state.withLock { $0?.nvram ?? [UInt8](repeating: 0, count: configuration.nvramBytes) } }
+    public var nvram: [UInt8] { state.withLock { $0.nvram } }
 
     /// Pages the hypervisor believes are secure / shared / paged out (its own view).
     public var pageView: (secure: Int, shared: Int, pagedOut: Int) {
-        state.withLock { ($0?.securePages.count ?? 0, $0?.sharedPages.count ?? 0, $0?.pagedOut.count ?? 0) }
+        state.withLock { ($0.securePages.count, $0.sharedPages.count, $0.pagedOut.count) }
     }
 
     /// Frames the Ultravisor has shared with the hypervisor (its own view), in order.
-    public var sharedFrames: [UInt64] { state.withLock { $0?.sharedPages.members ?? [] } }
+    public var sharedFrames: [UInt64] { state.withLock { $0.sharedPages.members } }
 
     /// What the hypervisor logged (RTAS calls, refused requests).
-    public var log: [String] { state.withLock { $0?.log ?? [] } }
+    public var log: [String] { state.withLock { $0.log } }
 
     /// The RTAS token table: token → service.
     public var rtasTokens: [UInt32: RTASServiceKind] {
-        state.withLock { $0?.rtasTokens ?? Dictionary(uniqueKeysWithValues: RTASServiceKind.allCases.map { ($0.qemuToken, $0) }) }
+        state.withLock { $0.rtasTokens }
     }
 
     func log(_ machine: Machine, _ line: String) { withState(machine) { $0.log.append(line) } }

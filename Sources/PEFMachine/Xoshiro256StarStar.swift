@@ -6,17 +6,19 @@ public struct Xoshiro256StarStar: RandomNumberGenerator, Hashable, Sendable {
     /// Seeds the four state words from `seed` with SplitMix64 (so seed 0 is fine).
     public init(seed: UInt64) {
         var x = seed
-        func splitMix() -> UInt64 {
-            x &+= 0x9E37_79B9_7F4A_7C15
-            var z = x
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        s0 = splitMix()
-        s1 = splitMix()
-        s2 = splitMix()
-        s3 = splitMix()
+        s0 = Self.splitMix64(&x)
+        s1 = Self.splitMix64(&x)
+        s2 = Self.splitMix64(&x)
+        s3 = Self.splitMix64(&x)
+    }
+
+    /// One step of SplitMix64 (Steele, Lea and Flood), the seeding generator.
+    static func splitMix64(_ x: inout UInt64) -> UInt64 {
+        x &+= 0x9E37_79B9_7F4A_7C15
+        var z = x
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 
     /// The next 64 random bits.

@@ -38,6 +38,8 @@ struct SVMState: Sendable {
         guard length > 0 else { return false }
         let (end, overflow) = address.addingReportingOverflow(length)
         guard !overflow else { return false }
+        // Fast path: one slot holds the whole range.
+        for s in memorySlots.values where s.start.rawValue <= address && end <= s.end { return true }
         var cursor = address
         let slots = memorySlots.values.sorted { $0.start < $1.start }
         var progressed = true

@@ -83,38 +83,12 @@ extension Ultravisor {
             return .p2
         }
         let costs = machine.configuration.costs
-        let current = machine.memory.state(of: GuestFrameNumber(rawValue: frame)) ?? .normal
-
-        if current == .pagedOut {
-            let ciphertext: [UInt8]
-            switch source {
-            case .pool(let bytes): ciphertext = bytes
-            case .sameFrame: ciphertext = machine.memory.editPages { $0.pageBytes(frame: frame) }
-            case .guestFrame(let f): ciphertext = machine.memory.editPages { $0.pageBytes(frame: f) }
-            }
-            machine.clock.advance(by: costs.pageCrypt)
-            guard let record = context.sealed,
-                let plaintext = PageCipher.open(
-                    ciphertext: ciphertext, tag: record.tag, key: context.key, iv: record.iv)
-            else {
-                notes.append("page 0x\(String(frame << PageSize.shift, radix: 16)) failed authentication: tampering")
-                return .p3
-            }
-            let done = machine.memory.editPages { e -> Bool in
-                guard e.state(frame) == .pagedOut else { return false }
-                e.setPageBytes(frame: frame, plaintext)
-                e.setState(.secure, frame: frame)
-                return true
-            }
-            guard done else { return .retry }
-            state.withLock { _ = $0.svms[lpid]?.sealedPages.removeValue(forKey: frame) }
-            return .success
-        }
-
         let secure = context.lifecycle == .secure
-        let result: UltravisorStatus = machine.memory.editPages { e in
+        // Every state but PAGEDOUT is handled under one lock; PAGEDOUT needs decryption first.
+        var found = PageState.normal
+        let result: UltravisorStatus? = machine.memory.editPages { e in
             let now = e.state(frame)
-            guard now == current else { return .retry }
+            found = now
             func copyIn() {
                 switch source {
                 case .sameFrame: break
@@ -123,6 +97,8 @@ extension Ultravisor {
                 }
             }
             switch now {
+            case .pagedOut:
+                return nil
             case .normal:
                 guard flags == Hypercall.pageInNonShared else { return .p2 }
                 copyIn()
@@ -145,16 +121,42 @@ extension Ultravisor {
                 return .p2
             }
         }
-        if result == .success {
-            if case .sameFrame = source {
-                machine.clock.advance(by: costs.pageStateChange)
-            } else {
-                machine.clock.advance(by: costs.pageCopy)
+        if let result {
+            if result == .success {
+                if case .sameFrame = source {
+                    machine.clock.advance(by: costs.pageStateChange)
+                } else {
+                    machine.clock.advance(by: costs.pageCopy)
+                }
+            } else if result == .p2 {
+                notes.append("page \(gpaText(frame)) is \(found): no page-in expected")
             }
-        } else if result == .p2 {
-            notes.append("page 0x\(String(frame << PageSize.shift, radix: 16)) is \(current): no page-in expected")
+            return result
         }
-        return result
+
+        // PAGEDOUT: authenticate and decrypt the hypervisor's ciphertext.
+        let ciphertext: [UInt8]
+        switch source {
+        case .pool(let bytes): ciphertext = bytes
+        case .sameFrame: ciphertext = machine.memory.editPages { $0.pageBytes(frame: frame) }
+        case .guestFrame(let f): ciphertext = machine.memory.editPages { $0.pageBytes(frame: f) }
+        }
+        machine.clock.advance(by: costs.pageCrypt)
+        guard let record = context.sealed,
+            let plaintext = PageCipher.open(ciphertext: ciphertext, tag: record.tag, key: context.key, iv: record.iv)
+        else {
+            notes.append("page \(gpaText(frame)) failed authentication: tampering")
+            return .p3
+        }
+        let done = machine.memory.editPages { e -> Bool in
+            guard e.state(frame) == .pagedOut else { return false }
+            e.setPageBytes(frame: frame, plaintext)
+            e.setState(.secure, frame: frame)
+            return true
+        }
+        guard done else { return .retry }
+        state.withLock { _ = $0.svms[lpid]?.sealedPages.removeValue(forKey: frame) }
+        return .success
     }
 
     /// `UV_PAGE_OUT` (r4 lpid, r5 hv_page, r6 gpa, r7 flags, r8 order): the hypervisor
