@@ -176,6 +176,10 @@ extension Ultravisor {
     /// an `ibm,os-term` of the Ultravisor's own (token 0x201F, nargs 1, nret 1,
     /// args[0] = 0) from page 0 of the RTAS area. If `H_RTAS` returns, the real firmware
     /// `abort()`s: recorded as an anomaly. Returns the hypervisor's status.
+    ///
+    /// With args[0] = 0 the hypervisor looks for the message at GPA 0, which is secure:
+    /// in SVMKit that read fails and is recorded as the hypervisor's isolation violation,
+    /// and the partition stops with no message.
     @discardableResult
     func initiateKill(_ context: UltravisorContext, reason: String) -> HypervisorStatus {
         guard let bounce = rtasBounceState(lpid: context.lpid) else {
