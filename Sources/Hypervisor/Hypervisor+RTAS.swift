@@ -8,22 +8,22 @@ extension Hypervisor {
     /// whose name is a service in ``RTASServiceKind`` and whose value is one cell. Other
     /// services keep no token. Returns the services found.
     @discardableResult
-    public func configureRTAS(from tree: DeviceTree, on machine: Machine) -> [RTASServiceKind] {
+    public func configureRTAS(from tree: DeviceTree) -> [RTASServiceKind] {
         var table: [UInt32: RTASServiceKind] = [:]
         for service in RTASServiceKind.allCases {
             if let value = tree.propertyIfPresent(service.rawValue, at: "/rtas"), value.count == 4 {
                 table[BigEndianCells.u32(value, at: 0)] = service
             }
         }
-        withState(machine) { $0.rtasTokens = table }
+        state.withLock { $0.rtasTokens = table }
         return table.values.sorted { $0.rawValue < $1.rawValue }
     }
 
     /// Sets the token table directly (service → token).
-    public func configureRTAS(tokens: [RTASServiceKind: UInt32], on machine: Machine) {
+    public func configureRTAS(tokens: [RTASServiceKind: UInt32]) {
         var table: [UInt32: RTASServiceKind] = [:]
         for (service, token) in tokens { table[token] = service }
-        withState(machine) { $0.rtasTokens = table }
+        state.withLock { $0.rtasTokens = table }
     }
 
     /// `H_RTAS` (r4 = address of an `rtas_args` block). The hypervisor reads the block

@@ -28,8 +28,11 @@ func callRTAS(
 @Suite struct RTASTests {
     @Test func tokensComeFromTheDeviceTree() throws {
         let t = try TestMachine()
-        let found = t.hypervisor.configureRTAS(from: try qemuTree(), on: t.machine)
+        let found = t.hypervisor.configureRTAS(from: try qemuTree())
         #expect(Set(found) == Set(RTASServiceKind.allCases))
+        t.hypervisor.configureRTAS(tokens: [.osTerm: 0x1234])
+        #expect(t.hypervisor.rtasTokens == [0x1234: .osTerm])
+        t.hypervisor.configureRTAS(from: try qemuTree())
         let tokens = t.hypervisor.rtasTokens
         #expect(tokens[0x201F] == .osTerm)
         #expect(tokens[0x2006] == .startCPU)
