@@ -16,10 +16,14 @@ import Synchronization
 /// It never holds its own lock while it calls out (hypercalls, memory faults), since
 /// the hypervisor answers with ultracalls that take it again.
 public final class Ultravisor: UltravisorFirmware, Sendable {
+    /// How it was built (the ESM check policy, the TPM wrapping key).
+    public let configuration: UltravisorConfiguration
     let state = Mutex(UltravisorState())
 
     /// An Ultravisor with no SVMs.
-    public init() {}
+    public init(configuration: UltravisorConfiguration = UltravisorConfiguration()) {
+        self.configuration = configuration
+    }
 
     // MARK: Inspection
 
@@ -86,8 +90,9 @@ public final class Ultravisor: UltravisorFirmware, Sendable {
         }
     }
 
-    /// Answers or reflects a secure vCPU's `sc 1` (see ``Ultravisor/handleSecureHypercall(_:on:)``
-    /// in `Ultravisor+Reflection.swift`).
+    /// Answers or reflects a secure vCPU's `sc 1` (the rules are on `secureHypercall`
+    /// in `Ultravisor+Reflection.swift`: `H_RANDOM` answered here, `H_RTAS` bounced,
+    /// everything else reflected with scrubbed registers).
     public func handleSecureHypercall(_ call: inout FirmwareCall, on machine: Machine) {
         secureHypercall(&call, on: machine)
     }

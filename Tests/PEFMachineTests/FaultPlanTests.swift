@@ -131,6 +131,24 @@ import Testing
         #expect(limited.totalCalls == 5)
     }
 
+    @Test func aSinkSeesEveryRecordWithoutKeepingThem() throws {
+        let machine = try Machine(
+            configuration: MachineConfiguration(memoryBytes: page, processorCount: 1, traceRecordsDetail: false))
+        let lines = Mutex<[String]>([])
+        machine.trace.setSink { record in lines.withLock { $0.append(record.jsonLine) } }
+        let hv = RecordingHypervisor()
+        machine.attach(hypervisor: hv)
+        for _ in 0..<5 { machine.bootProcessor.hypercall(.cede) }
+        machine.traceEvent("NOTE", caller: .hypervisor(), note: "x")
+        #expect(machine.trace.records.isEmpty)
+        let streamed = lines.withLock { $0 }
+        #expect(streamed.count == 6)
+        #expect(streamed[0].contains("\"opcode\":\"H_CEDE\"") && streamed[0].contains("\"status\":\"H_SUCCESS\""))
+        machine.trace.setSink(nil)
+        machine.bootProcessor.hypercall(.cede)
+        #expect(lines.withLock { $0.count } == 6)
+    }
+
     @Test func clockAdvancesByTheCostModel() throws {
         let (machine, _, _) = try makeMachine()
         machine.bootProcessor.hypercall(.cede)
@@ -141,3 +159,4 @@ import Testing
 }
 
 import Foundation
+import Synchronization

@@ -84,11 +84,11 @@ import Testing
             pageState: .shared, expected: .state),
         Case(name: "gpa outside the slots", call: .pageInvalidate, args: { _ in [1, outside, 16] }, setup: .secure,
             pageState: .shared, expected: .p3),
-    ] + [PageState.secure, .pagedOut, .hypervisorSharing, .hypervisorUnshared, .normal].map { s in
+    ] + [PageState.secure, .pagedOut, .hypervisorSharing, .hypervisorUnshared, .normal].map { (s: PageState) in
         Case(name: "\(s) page", call: .pageInvalidate, args: { _ in [1, target, 16] }, setup: .secure,
             pageState: s, expected: .p2)
     } + [PageState.shared, .sharedImplicit, .pseudoShared, .hypervisorShared, .hypervisorUnsharing, .sharedInvalid]
-        .map { s in
+        .map { (s: PageState) in
             Case(name: "\(s) page", call: .pageInvalidate, args: { _ in [1, target, 16] }, setup: .secure,
                 pageState: s, expected: .success)
         }
