@@ -159,20 +159,25 @@ extension Hypervisor {
             return call.finish(HypervisorStatus.unsupported)
         }
         let (secure, shared, pagedOut) = withState(machine) { s in (s.securePages, s.sharedPages, s.pagedOut) }
+        let hypervisor = Caller.hypervisor(vcpu: call.caller.vcpu)
+        var migrated: [UInt64] = []
+        defer { withState(machine) { s in for f in migrated { s.securePages.insert(f) } } }
         for slot in memorySlotLayout(for: machine) {
-            let first = slot.start >> PageSize.shift
+            var frame = slot.start >> PageSize.shift
             let end = (slot.start + slot.size) >> PageSize.shift
-            var frame = first
             while frame < end {
-                let known = secure.contains(frame) || shared.contains(frame) || pagedOut[frame] != nil
-                if !known {
-                    let status = pageIn(
-                        frame: frame, flags: Hypercall.pageInNonShared, for: call.caller.vcpu, depth: call.depth,
-                        on: machine)
-                    guard status == .success else {
-                        call.notes.append("migrating \(GuestPhysicalAddress(rawValue: frame << 16)): \(status.name)")
+                if !secure.contains(frame) && !shared.contains(frame) && pagedOut[frame] == nil {
+                    let gpa = frame << PageSize.shift
+                    let answer = machine.ultracall(
+                        .pageIn,
+                        [machine.lpid, HostMemory.hostAddress(of: GuestPhysicalAddress(rawValue: gpa)), gpa,
+                            Hypercall.pageInNonShared, PageSize.shift],
+                        from: hypervisor, depth: call.depth + 1)
+                    guard answer.ultravisorStatus == .success else {
+                        call.notes.append("migrating \(GuestPhysicalAddress(rawValue: gpa)): \(answer.ultravisorStatus.name)")
                         return call.finish(HypervisorStatus.state)
                     }
+                    migrated.append(frame)
                 }
                 frame += 1
             }

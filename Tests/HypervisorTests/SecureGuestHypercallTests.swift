@@ -33,6 +33,23 @@ import Testing
         #expect(pageIn([page, 0, 16]) == .parameter)
     }
 
+    @Test func pageOutArgumentChecks() throws {
+        let t = try TestMachine()
+        t.makeSecure()
+        let uv = Caller.ultravisor(vcpu: 0)
+        func pageOut(_ args: [UInt64]) -> HypervisorStatus {
+            t.machine.hypercall(.svmPageOut, args, from: uv, depth: 1).hypervisorStatus
+        }
+        #expect(pageOut([3 * page, 0, 12]) == .p3)
+        #expect(pageOut([3 * page, 1, 16]) == .p2)
+        #expect(pageOut([1 << 40, 0, 16]) == .parameter)
+        #expect(pageOut([3 * page, 0, 16]) == .success)
+        #expect(t.memory.state(of: GuestFrameNumber(3)) == .pagedOut)
+        #expect(t.hypervisor.pageView.pagedOut == 1)
+        #expect(pageOut([3 * page, 0, 16]) == .parameter, "UV_PAGE_OUT refuses a page that is not SECURE")
+        #expect(t.machine.hostMemory.allocatedPageCount == 1, "the refused attempt's pool page was freed")
+    }
+
     @Test func consoleOutputIsCapturedFromNormalAndSecureGuests() throws {
         let t = try TestMachine()
         func put(_ text: String) {
