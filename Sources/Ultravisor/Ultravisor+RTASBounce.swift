@@ -151,6 +151,15 @@ extension Ultravisor {
             return gpa
         }
         func arg(_ i: Int) -> UInt32 { i < args.arguments.count ? args.arguments[i] : 0 }
+        /// Replaces argument `i`; a block too short to have it is left alone (a handler
+        /// problem, only noted, as in the firmware).
+        func setArg(_ i: Int, _ value: UInt32) {
+            if i < args.arguments.count {
+                args.arguments[i] = value
+            } else {
+                notes.append("\(service ?? "RTAS"): nargs \(nargs) has no argument \(i)")
+            }
+        }
         /// Copies `count` guest bytes at `guest` into a new bounce buffer; its address.
         func bounceIn(_ guest: UInt32, count: Int) -> UInt32? {
             guard count <= RTASBounceState.bufferBytes, let buffer = allocate() else {
@@ -180,17 +189,17 @@ extension Ultravisor {
             let (bufferIndex, lengthIndex) = service == "check-exception" ? (4, 5) : (2, 3)
             let length = Int(arg(lengthIndex))
             if length <= RTASBounceState.bufferBytes, let b = bounceIn(arg(bufferIndex), count: 0) {
-                args.arguments[bufferIndex] = b
+                setArg(bufferIndex, b)
             } else {
                 notes.append("\(service ?? ""): length \(length) over 4096")
             }
         case "ibm,configure-connector":
             if arg(1) != 0 { notes.append("ibm,configure-connector: extra memory extent not supported") }
-            if let b = bounceIn(arg(0), count: RTASBounceState.bufferBytes) { args.arguments[0] = b }
+            if let b = bounceIn(arg(0), count: RTASBounceState.bufferBytes) { setArg(0, b) }
         case "ibm,get-system-parameter":
             let length = Int(arg(2))
             if length <= RTASBounceState.bufferBytes, let b = bounceIn(arg(1), count: 0) {
-                args.arguments[1] = b
+                setArg(1, b)
             } else {
                 notes.append("ibm,get-system-parameter: length \(length) over 4096")
             }
@@ -200,7 +209,7 @@ extension Ultravisor {
             // The firmware copies "length" bytes; SVMKit copies the 2-byte length too, so
             // the hypervisor sees the whole parameter.
             if length + 2 <= RTASBounceState.bufferBytes, let b = bounceIn(arg(1), count: length + 2) {
-                args.arguments[1] = b
+                setArg(1, b)
             } else {
                 notes.append("ibm,set-system-parameter: length \(length) over 4096")
             }
@@ -211,19 +220,19 @@ extension Ultravisor {
                     maxLength: RTASBounceState.bufferBytes - 1)) ?? []
             if let buffer = allocate() {
                 try? memory.write(.ultravisor, at: buffer, bytes: message + [0])
-                args.arguments[0] = UInt32(truncatingIfNeeded: buffer.rawValue)
+                setArg(0, UInt32(truncatingIfNeeded: buffer.rawValue))
             }
         case "nvram-fetch":
             let length = Int(arg(2))
             if length <= RTASBounceState.bufferBytes, let b = bounceIn(arg(1), count: 0) {
-                args.arguments[1] = b
+                setArg(1, b)
             } else {
                 notes.append("nvram-fetch: length \(length) over 4096")
             }
         case "nvram-store":
             let length = Int(arg(2))
             if length <= RTASBounceState.bufferBytes, let b = bounceIn(arg(1), count: length) {
-                args.arguments[1] = b
+                setArg(1, b)
             } else {
                 notes.append("nvram-store: length \(length) over 4096")
             }
@@ -237,7 +246,7 @@ extension Ultravisor {
                         lpid: lpid, cpu: cpu, startHere: UInt64(arg(1)), r3: UInt64(arg(2)))
                     return c
                 }
-                args.arguments[2] = UInt32(truncatingIfNeeded: cookie)
+                setArg(2, UInt32(truncatingIfNeeded: cookie))
             } else {
                 notes.append("start-cpu: cpu \(cpu) ≥ vcpus.max \(bounce.maximumProcessors)")
             }

@@ -79,6 +79,26 @@ final class FakeTPM: TPMBackend {
         #expect(t.ultravisor.rtasBuffersInUse(of: 1) == 0)
     }
 
+    /// Every service with every argument count: short blocks, empty blocks, full blocks.
+    @Test(arguments: RTASServiceKind.allCases)
+    func oddArgumentCountsNeverCrash(service: RTASServiceKind) throws {
+        let t = try Self.secureWithBounce()
+        let defined = Set(HypervisorStatus.allNamed)
+        for nargs in [0, 1, 2, 3, 5, 7, 15, 16] {
+            for nret in [0, 1, 2] where nargs + nret <= 16 {
+                let args = (0..<nargs).map { UInt32(truncatingIfNeeded: (UInt64($0) + 120) * page) }
+                let block = RTASArguments(token: Self.token(t, service), arguments: args, returnCount: nret)
+                try t.boot.write(at: .gpa(101 * page), bytes: block.encoded)
+                let status = HypervisorStatus(register: t.boot.hypercall(.rtas, [101 * page]).r3)
+                #expect(defined.contains(status), "\(service) nargs \(nargs) nret \(nret)")
+                #expect(t.ultravisor.rtasBuffersInUse(of: 1) == 0)
+            }
+        }
+        // A block claiming more than 16 cells is refused.
+        try t.boot.write(at: .gpa(101 * page), bytes: [0, 0, 0x20, 0x1F, 0, 0, 0, 15, 0, 0, 0, 4])
+        #expect(HypervisorStatus(register: t.boot.hypercall(.rtas, [101 * page]).r3) == .parameter || t.machine.isStopped)
+    }
+
     @Test func withoutBounceBuffersTheHypervisorCannotReadSecureArgs() throws {
         let t = try TestMachine()
         t.makeSecure()
