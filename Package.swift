@@ -86,6 +86,10 @@ let package = Package(
             name: "UltravisorTests",
             dependencies: ["Ultravisor", "Hypervisor", "PEFMachine", "PowerABI", "DeviceTree", "TPM", "ESM"],
             swiftSettings: swift6),
+        .testTarget(
+            name: "HypervisorTests",
+            dependencies: ["Hypervisor", "Ultravisor", "PEFMachine", "PowerABI", "DeviceTree", "TPM"],
+            resources: [.copy("Fixtures")], swiftSettings: swift6),
         .testTarget(name: "SWIOTLBTests", dependencies: ["SWIOTLB"], swiftSettings: swift6),
         .testTarget(name: "SecureGuestTests", dependencies: ["SecureGuest"], swiftSettings: swift6),
         .testTarget(name: "SVMKitTests", dependencies: ["SVMKit"], swiftSettings: swift6),

@@ -1,0 +1,43 @@
+import PowerABI
+
+/// The state behind `GuestMemory`'s mutex: one ``PageState`` per 64 KiB page, the
+/// hypervisor's copies of pseudo-shared pages, and the isolation records.
+struct PageTable: Sendable {
+    /// One entry per page; index = guest frame number.
+    var states: [PageState]
+    /// How many pages are in each state, indexed by `PageState.rawValue`.
+    var stateCounts: [Int]
+    /// The hypervisor's separate normal copy of each pseudo-shared page, by frame.
+    /// Missing means "still all zero".
+    var pseudoCopies: [UInt64: [UInt8]] = [:]
+    /// The first `GuestMemory.violationRecordLimit` violations.
+    var violations: [IsolationViolation] = []
+    /// Every violation, also those past the record limit.
+    var violationCount = 0
+    /// The first kill, if any.
+    var kill: SVMKill?
+
+    init(pageCount: Int) {
+        states = [PageState](repeating: .normal, count: pageCount)
+        stateCounts = [Int](repeating: 0, count: PageState.allCases.count)
+        stateCounts[Int(PageState.normal.rawValue)] = pageCount
+    }
+
+    /// Sets one page's state, keeping the counts and dropping a pseudo copy that no
+    /// longer has a pseudo-shared page behind it.
+    mutating func set(_ frame: Int, _ new: PageState) {
+        let old = states[frame]
+        guard old != new else { return }
+        states[frame] = new
+        stateCounts[Int(old.rawValue)] -= 1
+        stateCounts[Int(new.rawValue)] += 1
+        if old == .pseudoShared || old == .pseudoSharedInvalid, new != .pseudoShared, new != .pseudoSharedInvalid {
+            pseudoCopies[UInt64(frame)] = nil
+        }
+    }
+
+    mutating func record(_ violation: IsolationViolation) {
+        violationCount += 1
+        if violations.count < GuestMemory.violationRecordLimit { violations.append(violation) }
+    }
+}

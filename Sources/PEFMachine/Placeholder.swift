@@ -1,1 +1,0 @@
-// Placeholder so the PEFMachine target builds; the module's issue replaces it.

@@ -1,0 +1,263 @@
+import PEFMachine
+import PowerABI
+
+extension Ultravisor {
+    /// What the page calls need to know about an SVM, read under the lock.
+    private struct PageCallContext {
+        let lifecycle: SVMLifecycle
+        let covered: Bool
+        let key: [UInt8]
+        let sealed: SealedPageRecord?
+    }
+
+    private func pageCallContext(lpid: UInt64, frame: UInt64) -> PageCallContext? {
+        state.withLock { s in
+            guard let svm = s.svms[lpid] else { return nil }
+            return PageCallContext(
+                lifecycle: svm.lifecycle, covered: svm.slotsCover(frames: frame..<(frame + 1)), key: svm.pageKey,
+                sealed: svm.sealedPages[frame])
+        }
+    }
+
+    /// Where the `hv_page` of a page-in points.
+    private enum HostPage {
+        /// The normal page that backs this very GPA: nothing to copy.
+        case sameFrame
+        /// The normal page of another guest frame.
+        case guestFrame(UInt64)
+        /// A page of the hypervisor's pool, with its contents.
+        case pool([UInt8])
+    }
+
+    private func hostPage(_ address: UInt64, for frame: UInt64, on machine: Machine) -> HostPage? {
+        if let gpa = HostMemory.guestAddress(ofHostAddress: address, memoryBytes: machine.memory.byteCount) {
+            guard gpa.isPageAligned else { return nil }
+            return gpa.frame.rawValue == frame ? .sameFrame : .guestFrame(gpa.frame.rawValue)
+        }
+        return machine.hostMemory.page(at: address).map(HostPage.pool)
+    }
+
+    /// `UV_PAGE_IN` (r4 lpid, r5 hv_page, r6 gpa, r7 flags, r8 order): the hypervisor
+    /// gives the Ultravisor a page (reference/ultravisor-facts.md §6 rows 3, 5–8, 10–11).
+    ///
+    /// | check (in this order) | status |
+    /// |---|---|
+    /// | order ≠ 16 | `U_P5` |
+    /// | hv_page = 0, has the secure-memory bit, or is no page SVMKit knows | `U_P2` |
+    /// | no SVM for the LPID | `U_PARAMETER` |
+    /// | SVM aborted | `U_STATE` |
+    /// | gpa outside the memory slots | `U_P3` |
+    /// | flags not `H_PAGE_IN_NONSHARED` (0) or `H_PAGE_IN_SHARED` (1) | `U_P4` (inference: r7 is the fourth argument) |
+    /// | after secure: the page is `SECURE` or `HV_UNSHARED` | `U_P2` |
+    /// | the page is `PAGEDOUT` and AES-GCM authentication fails ("tampering") | `U_P3` |
+    ///
+    /// Then, by the page's state: a share in progress (`HV_SHARING`) becomes `HV_SHARED`,
+    /// an unshare in progress becomes `HV_UNSHARED`, an invalidated share becomes valid
+    /// again, a paged-out page is decrypted back to `SECURE`, and a normal page (not yet
+    /// paged in) becomes `SECURE`. Before the SVM is secure the firmware simply copies
+    /// the normal page into the secure one (`__handle_page_in`); in SVMKit the normal
+    /// page backing a GPA *is* the same bytes, so an untouched page is paged in without
+    /// copying anything. A page already backed by a normal page (a committed share)
+    /// gets `U_P2` (inference: the firmware has no path for it).
+    /// The GPA is rounded down to its page, as the firmware shifts it.
+    func pageIn(_ call: inout FirmwareCall, on machine: Machine) {
+        let status = pageIn(
+            lpid: call[4], hvPage: call[5], gpa: call[6], flags: call[7], order: call[8], on: machine,
+            notes: &call.notes)
+        call.finish(status)
+    }
+
+    func pageIn(
+        lpid: UInt64, hvPage: UInt64, gpa: UInt64, flags: UInt64, order: UInt64, on machine: Machine,
+        notes: inout [String]
+    ) -> UltravisorStatus {
+        guard order == PageSize.shift else { return .p5 }
+        guard hvPage != 0, hvPage & HostMemory.secureMemoryBit == 0 else { return .p2 }
+        let frame = gpa >> PageSize.shift
+        guard let context = pageCallContext(lpid: lpid, frame: frame) else { return .parameter }
+        guard context.lifecycle != .aborted else { return .state }
+        guard context.covered, frame < UInt64(machine.memory.pageCount) else { return .p3 }
+        guard flags == Hypercall.pageInNonShared || flags == Hypercall.pageInShared else { return .p4 }
+        guard let source = hostPage(hvPage, for: frame, on: machine) else {
+            notes.append("hv_page 0x\(String(hvPage, radix: 16)) is not a page the hypervisor owns")
+            return .p2
+        }
+        let costs = machine.configuration.costs
+        let secure = context.lifecycle == .secure
+        // Every state but PAGEDOUT is handled under one lock; PAGEDOUT needs decryption first.
+        var found = PageState.normal
+        let result: UltravisorStatus? = machine.memory.editPages { e in
+            let now = e.state(frame)
+            found = now
+            func copyIn() {
+                switch source {
+                case .sameFrame: break
+                case .guestFrame(let f): e.copyPage(from: f, to: frame)
+                case .pool(let bytes): e.setPageBytes(frame: frame, bytes)
+                }
+            }
+            switch now {
+            case .pagedOut:
+                return nil
+            case .normal:
+                guard flags == Hypercall.pageInNonShared else { return .p2 }
+                copyIn()
+                e.setState(.secure, frame: frame)
+                return .success
+            case .secure:
+                guard !secure, flags == Hypercall.pageInNonShared else { return .p2 }
+                copyIn()
+                return .success
+            case .hypervisorSharing:
+                e.setState(.hypervisorShared, frame: frame)
+                return .success
+            case .hypervisorUnsharing, .hypervisorUnsharingInvalid:
+                e.setState(.hypervisorUnshared, frame: frame)
+                return .success
+            case .sharedInvalid, .sharedImplicitInvalid, .pseudoSharedInvalid, .hypervisorSharedInvalid:
+                e.setState(now.revalidated, frame: frame)
+                return .success
+            default:
+                return .p2
+            }
+        }
+        if let result {
+            if result == .success {
+                if case .sameFrame = source {
+                    machine.clock.advance(by: costs.pageStateChange)
+                } else {
+                    machine.clock.advance(by: costs.pageCopy)
+                }
+            } else if result == .p2 {
+                notes.append("page \(gpaText(frame)) is \(found): no page-in expected")
+            }
+            return result
+        }
+
+        // PAGEDOUT: authenticate and decrypt the hypervisor's ciphertext.
+        let ciphertext: [UInt8]
+        switch source {
+        case .pool(let bytes): ciphertext = bytes
+        case .sameFrame: ciphertext = machine.memory.editPages { $0.pageBytes(frame: frame) }
+        case .guestFrame(let f): ciphertext = machine.memory.editPages { $0.pageBytes(frame: f) }
+        }
+        machine.clock.advance(by: costs.pageCrypt)
+        guard let record = context.sealed,
+            let plaintext = PageCipher.open(ciphertext: ciphertext, tag: record.tag, key: context.key, iv: record.iv)
+        else {
+            notes.append("page \(gpaText(frame)) failed authentication: tampering")
+            return .p3
+        }
+        let done = machine.memory.editPages { e -> Bool in
+            guard e.state(frame) == .pagedOut else { return false }
+            e.setPageBytes(frame: frame, plaintext)
+            e.setState(.secure, frame: frame)
+            return true
+        }
+        guard done else { return .retry }
+        state.withLock { _ = $0.svms[lpid]?.sealedPages.removeValue(forKey: frame) }
+        return .success
+    }
+
+    /// `UV_PAGE_OUT` (r4 lpid, r5 hv_page, r6 gpa, r7 flags, r8 order): the hypervisor
+    /// takes a secure page back; it gets only ciphertext (reference/ultravisor-facts.md
+    /// §6 rows 3, 5–7, 9, 12–13).
+    ///
+    /// | check (in this order) | status |
+    /// |---|---|
+    /// | order ≠ 16 | `U_P5` |
+    /// | hv_page = 0 or has the secure-memory bit | `U_P2` |
+    /// | no SVM for the LPID | `U_PARAMETER` |
+    /// | gpa outside the memory slots | `U_P3` |
+    /// | SVM aborted | `U_SUCCESS` without copying |
+    /// | the page is `HV_UNSHARED` | `U_RETRY` |
+    /// | the page is not `SECURE` | `U_PARAMETER` |
+    /// | hv_page is not a page of the hypervisor's pool | `U_P2` |
+    ///
+    /// The page is encrypted with AES-128-GCM under the SVM's key and the next IV into
+    /// the hypervisor's page; the IV and tag stay here; the secure page is freed
+    /// (zeroed with `madvise`) and the state becomes `PAGEDOUT`.
+    ///
+    /// In the aborted state the firmware returns success without copying. SVMKit then
+    /// returns the page to the hypervisor as it is (``PageState/normal``, bytes kept):
+    /// the guest continues as a normal VM after a failed `UV_ESM` and needs its memory.
+    func pageOut(_ call: inout FirmwareCall, on machine: Machine) {
+        let lpid = call[4]
+        let hvPage = call[5]
+        let frame = call[6] >> PageSize.shift
+        guard call[8] == PageSize.shift else { return call.finish(UltravisorStatus.p5) }
+        guard hvPage != 0, hvPage & HostMemory.secureMemoryBit == 0 else { return call.finish(UltravisorStatus.p2) }
+        guard let context = pageCallContext(lpid: lpid, frame: frame) else {
+            return call.finish(UltravisorStatus.parameter)
+        }
+        guard context.covered, frame < UInt64(machine.memory.pageCount) else {
+            return call.finish(UltravisorStatus.p3)
+        }
+        if context.lifecycle == .aborted {
+            machine.memory.editPages { e in
+                if e.state(frame) == .secure { e.setState(.normal, frame: frame) }
+            }
+            call.notes.append("SVM aborted: success without copying")
+            return call.finish(UltravisorStatus.success)
+        }
+        let current = machine.memory.state(of: GuestFrameNumber(rawValue: frame)) ?? .normal
+        guard current != .hypervisorUnshared else { return call.finish(UltravisorStatus.retry) }
+        guard current == .secure else { return call.finish(UltravisorStatus.parameter) }
+        guard machine.hostMemory.page(at: hvPage) != nil else {
+            call.notes.append("hv_page 0x\(String(hvPage, radix: 16)) is not a hypervisor pool page")
+            return call.finish(UltravisorStatus.p2)
+        }
+        let (iv, key): ([UInt8], [UInt8]) = state.withLock { s in
+            let counter = s.svms[lpid]?.ivCounter ?? 0
+            s.svms[lpid]?.ivCounter = counter &+ 1
+            return (PageCipher.iv(prefix: s.svms[lpid]?.ivPrefix ?? [0, 0, 0, 0], counter: counter), context.key)
+        }
+        let plaintext = machine.memory.editPages { $0.pageBytes(frame: frame) }
+        machine.clock.advance(by: machine.configuration.costs.pageCrypt)
+        guard let sealed = PageCipher.seal(plaintext, key: key, iv: iv) else {
+            return call.finish(UltravisorStatus.hardware)
+        }
+        let done = machine.memory.editPages { e -> Bool in
+            guard e.state(frame) == .secure else { return false }
+            e.zero(frames: frame..<(frame + 1))
+            e.setState(.pagedOut, frame: frame)
+            return true
+        }
+        guard done else { return call.finish(UltravisorStatus.retry) }
+        machine.hostMemory.setPage(at: hvPage, sealed.ciphertext)
+        state.withLock { $0.svms[lpid]?.sealedPages[frame] = SealedPageRecord(iv: iv, tag: sealed.tag) }
+        call.finish(UltravisorStatus.success)
+    }
+
+    /// `UV_PAGE_INVAL` (r4 lpid, r5 gpa, r6 order): the hypervisor invalidates its
+    /// mapping of a shared page (reference/ultravisor-facts.md §6 rows 4, 6–8, 14).
+    ///
+    /// | check (in this order) | status |
+    /// |---|---|
+    /// | order ≠ 16 | `U_P3` |
+    /// | no SVM for the LPID | `U_PARAMETER` |
+    /// | SVM aborted | `U_STATE` |
+    /// | gpa outside the memory slots | `U_P3` |
+    /// | page `SECURE`, `PAGEDOUT`, `HV_SHARING`, `HV_UNSHARED` (or normal) | `U_P2` |
+    ///
+    /// `SHARED`, `SHARED_IMPLICIT`, `PSEUDO_SHARED`, `HV_SHARED` and `HV_UNSHARING` move
+    /// to their `…_INV` state; a page already invalid gives `U_SUCCESS`.
+    func pageInvalidate(_ call: inout FirmwareCall, on machine: Machine) {
+        let lpid = call[4]
+        let frame = call[5] >> PageSize.shift
+        guard call[6] == PageSize.shift else { return call.finish(UltravisorStatus.p3) }
+        guard let context = pageCallContext(lpid: lpid, frame: frame) else {
+            return call.finish(UltravisorStatus.parameter)
+        }
+        guard context.lifecycle != .aborted else { return call.finish(UltravisorStatus.state) }
+        guard context.covered, frame < UInt64(machine.memory.pageCount) else {
+            return call.finish(UltravisorStatus.p3)
+        }
+        let status: UltravisorStatus = machine.memory.editPages { e in
+            guard let next = e.state(frame).invalidated else { return .p2 }
+            e.setState(next, frame: frame)
+            return .success
+        }
+        call.finish(status)
+    }
+}

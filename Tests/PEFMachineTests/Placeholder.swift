@@ -1,1 +1,0 @@
-// Placeholder so the PEFMachineTests target builds; the module's issue replaces it.

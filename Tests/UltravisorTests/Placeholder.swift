@@ -1,1 +1,0 @@
-// Placeholder so the UltravisorTests target builds; the module's issue replaces it.
