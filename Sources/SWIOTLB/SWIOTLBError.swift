@@ -18,7 +18,8 @@ public enum SWIOTLBError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The original address range wraps past the end of the address space.
     case originalOutOfRange(original: UInt64, size: Int)
     /// After the min-align offset and the alignment round-up the allocation exceeds one
-    /// 256 KiB segment (`swiotlb_max_mapping_size()` gives the caller's limit).
+    /// 256 KiB segment, or its alignment leaves it no room in any segment even of an
+    /// empty pool (`swiotlb_max_mapping_size()` gives the caller's limit).
     case mappingTooLarge(size: Int, allocationSize: Int, maximum: Int)
     /// No run of free slots fits (Linux: "swiotlb buffer is full").
     case exhausted(SWIOTLBExhaustion)

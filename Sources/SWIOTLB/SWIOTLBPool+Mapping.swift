@@ -194,8 +194,15 @@ extension SWIOTLBPool {
     }
 
     /// Builds the exhaustion error (locking each area briefly), counts the failure, and
-    /// logs the kernel's line unless ``DMAAttributes/noWarn``.
+    /// logs the kernel's line unless ``DMAAttributes/noWarn``. A request that could not
+    /// fit even in an empty pool (its alignment leaves no room in any segment) is
+    /// reported as too large instead.
     private func exhaustion(_ r: SlotRequest, startArea: Int, attributes: DMAAttributes) -> SWIOTLBError {
+        if let span = table.emptyPoolShortfall(r) {
+            return .mappingTooLarge(
+                size: r.mappingSize, allocationSize: max(span << SWIOTLB.slotShift, r.allocationSize),
+                maximum: SWIOTLB.maxMappingSize(minAlignMask: r.minAlignMask))
+        }
         table.lock(startArea)
         table.header(startArea).pointee.failures += 1
         table.unlock(startArea)

@@ -71,6 +71,27 @@ extension SlotTable {
         return allowed
     }
 
+    /// Whether the request could be placed in this pool if it were empty; if not, the
+    /// smallest span (in slots, offset into the segment included) it would need.
+    /// Linux reports such requests as "buffer is full"; the pool reports them as too
+    /// large for the device's alignment (e.g. 256 KiB with NVMe's `min_align_mask`).
+    func emptyPoolShortfall(_ r: SlotRequest) -> Int? {
+        let boundaryMatters = r.boundarySlots < baseSlot &+ UInt64(totalSlots)
+        let segmentCount = totalSlots / SWIOTLB.segmentSlots
+        let phases = r.period <= UInt64(SWIOTLB.segmentSlots) ? 1 : Int(min(r.period / 128, UInt64(segmentCount)))
+        let checked = boundaryMatters ? segmentCount : min(segmentCount, phases)
+        var smallest = Int.max
+        for k in 0..<checked {
+            let first = baseSlot &+ UInt64(k &<< 7)
+            var candidates = alignmentCandidates(r, firstSlot: first)
+            if boundaryMatters { candidates &= boundaryCandidates(r, firstSlot: first) }
+            guard candidates != 0 else { continue }
+            if SegmentBits.runStarts(SegmentBits.all, length: r.slots) & candidates != 0 { return nil }
+            smallest = min(smallest, candidates.trailingZeroBitCount + r.slots)
+        }
+        return smallest == Int.max ? r.slots : smallest
+    }
+
     /// First fit in `area`; returns the pool slot of the run's start. The common case,
     /// a fit in the lowest non-full segment, is handled inline.
     @inline(__always)

@@ -11,8 +11,8 @@ extension SlotTable {
         case none
     }
 
-    /// Records a new mapping on its allocated run and counts the slots; returns the
-    /// first data slot (`index + pad_slots`).
+    /// Records a new mapping on its allocated run; returns the first data slot
+    /// (`index + pad_slots`).
     @inline(__always)
     func recordMapping(area: Int, start: Int, _ r: SlotRequest) -> Int {
         let pad = r.offset &>> SWIOTLB.slotShift
@@ -25,10 +25,6 @@ extension SlotTable {
         let bit = UInt128(1) &<< (head & 127)
         segment.pointee.heads |= bit
         segment.pointee.released &= ~bit
-        let h = header(area)
-        let used = h.pointee.used &+ r.slots
-        h.pointee.used = used
-        if used > h.pointee.highWater { h.pointee.highWater = used }
         return head
     }
 

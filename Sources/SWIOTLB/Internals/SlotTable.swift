@@ -164,8 +164,8 @@ final class SlotTable: @unchecked Sendable {
 
     // MARK: Allocation, dispatched on the kind (area lock held)
 
-    /// Finds and takes `request.slots` slots in `area`; returns the pool slot of the
-    /// first (padding included), or `nil`.
+    /// Finds and takes `request.slots` slots in `area` and counts them; returns the pool
+    /// slot of the first (padding included), or `nil`.
     @inline(__always)
     func allocate(area: Int, _ request: SlotRequest) -> Int? {
         let start: Int?
@@ -173,10 +173,17 @@ final class SlotTable: @unchecked Sendable {
         case .fast: start = fastAllocate(area: area, request)
         case .reference: start = referenceAllocate(area: area, request)
         }
+        if start != nil {
+            let h = header(area)
+            let used = h.pointee.used &+ request.slots
+            h.pointee.used = used
+            if used > h.pointee.highWater { h.pointee.highWater = used }
+        }
         return start
     }
 
-    /// Returns `count` slots from pool slot `start` to the free state of `area`.
+    /// Returns `count` slots from pool slot `start` to the free state of `area` and
+    /// uncounts them.
     @inline(__always)
     func free(area: Int, start: Int, count: Int) {
         switch kind {
