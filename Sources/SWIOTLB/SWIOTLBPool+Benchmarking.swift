@@ -10,6 +10,29 @@ extension SWIOTLBPool {
             copyIn: false)
     }
 
+    /// Like ``reserve(original:size:allocAlignMask:device:cpu:)`` but returns `nil` when
+    /// no slots are found, without building the exhaustion report (whose largest-free-run
+    /// scan costs microseconds): for timing the allocator itself at high occupancy.
+    @_spi(Benchmarking)
+    public func tryReserve(original: UInt64, size: Int, cpu: Int = 0) -> UInt64? {
+        guard let request = try? SlotRequest(
+            original: original, size: size, allocAlignMask: 0, device: DMADevice(), pageSize: pageSize)
+        else { return nil }
+        let startArea = cpu & areaMask
+        var area = startArea
+        repeat {
+            table.lock(area)
+            if let start = table.allocate(area: area, request) {
+                let head = table.recordMapping(area: area, start: start, request)
+                table.unlock(area)
+                return base &+ (UInt64(head) &<< UInt64(SWIOTLB.slotShift)) &+ UInt64(request.offset & (SWIOTLB.slotSize - 1))
+            }
+            table.unlock(area)
+            area = (area &+ 1) & areaMask
+        } while area != startArea
+        return nil
+    }
+
     /// Releases a mapping made by ``reserve(original:size:allocAlignMask:device:cpu:)``
     /// (or `map`) with the same checks as `unmap`, without any copy.
     @_spi(Benchmarking)

@@ -109,7 +109,8 @@ extension SlotTable {
     func occupy(area: Int, start: Int, count: Int) {
         switch kind {
         case .fast:
-            segments[start >> 7].free &= ~SegmentBits.run(start & 127, count)
+            let s = (start - area * areaSlots) >> 7
+            take(area: area, segment: s, free: segments[start >> 7].free, at: start & 127, count: count)
         case .reference:
             for i in start..<(start + count) { lists[i] = 0 }
             var c: UInt16 = 0
@@ -127,8 +128,8 @@ extension SlotTable {
     var occupancy: [Bool] { (0..<totalSlots).map { isAllocated($0) } }
 
     /// Linux's `list[]` invariant (reference) or the fast allocator's invariants (tree
-    /// leaves bound the longest free run from above; every segment below the cursor is
-    /// full). Returns a description of the first violation, or `nil`.
+    /// leaves are the exact longest free runs; every segment below the cursor is full).
+    /// Returns a description of the first violation, or `nil`.
     func invariantViolation() -> String? {
         let oracle = SearchOracle(occupied: occupancy, baseSlot: baseSlot)
         switch kind {
@@ -141,7 +142,7 @@ extension SlotTable {
                 let t = tree(a)
                 for s in 0..<areaSegments {
                     let exact = SegmentBits.longestRun(segments[a * areaSegments + s].free)
-                    if Int(t[treeLeaves + s]) < exact { return "area \(a) segment \(s): bound \(t[treeLeaves + s]) < \(exact)" }
+                    if Int(t[treeLeaves + s]) != exact { return "area \(a) segment \(s): leaf \(t[treeLeaves + s]) != \(exact)" }
                 }
                 var node = treeLeaves - 1
                 while node >= 1 {

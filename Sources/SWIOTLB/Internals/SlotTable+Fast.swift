@@ -1,12 +1,13 @@
 /// The fast allocator: first fit over per-segment free bitmaps.
 ///
-/// Each area keeps a max tree over its segments whose leaves are upper bounds of the
-/// segment's longest free run: a free raises a leaf to the exact merged run, an
-/// allocation leaves it (a stale, high bound is corrected the first time a search
-/// finds the segment cannot hold a request). The header's cursor is the lowest
-/// segment that may have a free slot. Picking the lowest fitting run makes a
-/// map-unmap loop reuse the same, cache-hot slots, where Linux's next fit walks the
-/// whole pool.
+/// Each area keeps a max tree over its segments whose leaves are the segments'
+/// longest free runs, kept exact: a free raises a leaf to the merged run; an
+/// allocation lowers it only when it cut a longest run (recounted then, or computed
+/// directly for a segment that was entirely free). A search therefore goes straight
+/// to the lowest segment that can hold the request, however full the pool is. The
+/// header's cursor is the lowest segment that may have a free slot. Picking the lowest
+/// fitting run makes a map-unmap loop reuse the same, cache-hot slots, where Linux's
+/// next fit walks the whole pool.
 extension SlotTable {
     @inline(__always)
     func tree(_ area: Int) -> UnsafeMutablePointer<UInt8> { trees + area &* 2 &* treeLeaves }
@@ -107,11 +108,33 @@ extension SlotTable {
             }
             if candidates != 0 {
                 let p = candidates.trailingZeroBitCount
-                segment.pointee.free = free & ~SegmentBits.run(p, r.slots)
+                take(area: area, segment: s, free: free, at: p, count: r.slots)
                 return (index &<< 7) &+ p
             }
         }
         return fastAllocateSearching(area: area, r)
+    }
+
+    /// Marks `count` slots at `p` of segment `s` of `area` allocated and keeps the
+    /// segment's leaf exact. `free` is the segment's free mask before.
+    @inline(__always)
+    func take(area: Int, segment s: Int, free: UInt128, at p: Int, count n: Int) {
+        let segment = segments + (area &* areaSegments &+ s)
+        let remaining = free & ~SegmentBits.run(p, n)
+        segment.pointee.free = remaining
+        let t = tree(area)
+        let bound = Int(t[treeLeaves &+ s])
+        let longest: Int
+        if free == SegmentBits.all {
+            longest = max(p, SWIOTLB.segmentSlots &- p &- n)
+        } else {
+            // The free run that held p: if it was not a longest one, the longest is
+            // elsewhere and unchanged.
+            let right = (~(free >> (p &+ n))).trailingZeroBitCount
+            let left = p == 0 ? 0 : (~(free &<< (128 &- p))).leadingZeroBitCount
+            longest = left &+ n &+ right < bound ? bound : SegmentBits.longestRun(remaining)
+        }
+        if longest != bound { setLeaf(t, s, longest) }
     }
 
     /// First fit in `area` through the tree, for when the cursor segment has no fit.
@@ -130,7 +153,9 @@ extension SlotTable {
         h.pointee.cursor = s
         let boundaryMatters = r.boundarySlots < baseSlot &+ UInt64(totalSlots)
         let constrained = r.period != 1 || boundaryMatters
-        while s < areaSegments {
+        guard let first = findSegment(t, from: s, atLeast: n) else { return nil }
+        s = first
+        while true {
             let segment = segments + (firstSegment &+ s)
             let free = segment.pointee.free
             let runs = SegmentBits.runStarts(free, length: n)
@@ -142,17 +167,18 @@ extension SlotTable {
             }
             if candidates != 0 {
                 let p = candidates.trailingZeroBitCount
-                segment.pointee.free = free & ~SegmentBits.run(p, n)
+                take(area: area, segment: s, free: free, at: p, count: n)
                 return ((firstSegment &+ s) &<< 7) &+ p
             }
+            // Leaves are exact, so only alignment (or a boundary) can have failed here;
+            // a leaf found too high anyway is corrected rather than trusted.
             if runs == 0 && Int(t[treeLeaves &+ s]) >= n { setLeaf(t, s, SegmentBits.longestRun(free)) }
             guard let next = findSegment(t, from: s + 1, atLeast: n) else { return nil }
             s = next
         }
-        return nil
     }
 
-    /// Frees a run and raises its segment's bound to the merged free run.
+    /// Frees a run and raises its segment's leaf to the merged free run if that is longer.
     func fastFree(area: Int, start: Int, count n: Int) {
         let p = start & 127
         let segment = segments + (start &>> 7)
@@ -161,12 +187,15 @@ extension SlotTable {
         let s = (start &- area &* areaSlots) &>> 7
         let t = tree(area)
         let bound = Int(t[treeLeaves &+ s])
-        if bound < SWIOTLB.segmentSlots {
-            let right = (~(free >> (p + n))).trailingZeroBitCount
-            let left = p == 0 ? 0 : (~(free << (128 - p))).leadingZeroBitCount
-            let merged = left + n + right
-            if merged > bound { setLeaf(t, s, merged) }
+        let merged: Int
+        if free == SegmentBits.all {
+            merged = SWIOTLB.segmentSlots
+        } else {
+            let right = (~(free >> (p &+ n))).trailingZeroBitCount
+            let left = p == 0 ? 0 : (~(free &<< (128 &- p))).leadingZeroBitCount
+            merged = left &+ n &+ right
         }
+        if merged > bound { setLeaf(t, s, merged) }
         let h = header(area)
         if s < h.pointee.cursor { h.pointee.cursor = s }
     }

@@ -44,6 +44,12 @@ struct BenchSWIOTLBCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of the table.")
     var json = false
 
+    @Option(help: "Also write the JSON report to this file.")
+    var output: String?
+
+    @Option(help: "Also write an SVG chart (throughput against size, SWIOTLB beside memcpy) to this file.")
+    var svg: String?
+
     func validate() throws {
         _ = try plan()
     }
@@ -94,10 +100,16 @@ struct BenchSWIOTLBCommand: ParsableCommand {
     func run() throws {
         let runner = try SWIOTLBBenchRunner(plan: try plan())
         let report = try runner.run()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(report)
+        if let output {
+            try (String(decoding: data, as: UTF8.self) + "\n").write(toFile: output, atomically: true, encoding: .utf8)
+        }
+        if let svg {
+            try SWIOTLBBenchChart.svg(report).write(toFile: svg, atomically: true, encoding: .utf8)
+        }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let data = try encoder.encode(report)
             print(String(decoding: data, as: UTF8.self))
         } else {
             print(SWIOTLBBenchFormat.table(report))

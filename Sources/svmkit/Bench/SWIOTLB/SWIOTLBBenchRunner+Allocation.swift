@@ -18,11 +18,13 @@ extension SWIOTLBBenchRunner {
 
     /// A pool kept at a steady occupancy: each step releases one random live mapping and
     /// reserves a new one of a random size (no copies), so only the allocator is timed.
-    final class ChurnState {
+    /// Failed reserves leave their place empty and are counted.
+    struct ChurnState {
         let pool: SWIOTLBPool
-        var live: [(address: UInt64, size: Int)?]
-        var sizes: [Int]
-        var picks: [Int]
+        var addresses: [UInt64] = []
+        var sizes: [Int] = []
+        let drawnSizes: [Int]
+        let picks: [Int]
         var cursor = 0
         var failures = 0
         let original: UInt64
@@ -32,46 +34,60 @@ extension SWIOTLBBenchRunner {
             self.original = original
             var rng = SplitMix64(state: seed)
             let span = UInt64(SWIOTLBBenchRunner.largestMixedSize - SWIOTLBBenchRunner.smallestMixedSize + 1)
-            sizes = (0..<8192).map { _ in SWIOTLBBenchRunner.smallestMixedSize + Int(rng.next() % span) }
+            drawnSizes = (0..<8192).map { _ in SWIOTLBBenchRunner.smallestMixedSize + Int(rng.next() % span) }
             picks = (0..<8192).map { _ in Int(truncatingIfNeeded: rng.next() >> 1) }
-            live = []
             let goal = Int(Double(pool.slotCount) * targetOccupancy)
+            var used = 0
             var i = 0
-            while live.count < minimumLive || pool.statistics.usedSlots < goal {
-                let size = sizes[i % sizes.count]
+            while addresses.count < minimumLive || used < goal {
+                let size = drawnSizes[i % drawnSizes.count]
                 i += 1
-                guard let address = try? pool.reserve(original: original, size: size) else { break }
-                live.append((address, size))
+                guard let address = pool.tryReserve(original: original, size: size) else { break }
+                addresses.append(address)
+                sizes.append(size)
+                used += (size + SWIOTLB.slotSize - 1) / SWIOTLB.slotSize
                 if i > 1 << 22 { break }
             }
         }
 
-        /// One release + reserve.
-        @inline(__always)
-        func step() {
-            let k = cursor & 8191
-            cursor &+= 1
-            let j = picks[k] % live.count
-            if let old = live[j] { try? pool.release(old.address, size: old.size) }
-            let size = sizes[k]
-            if let address = try? pool.reserve(original: original, size: size) {
-                live[j] = (address, size)
-            } else {
-                live[j] = nil
-                failures += 1
-            }
-        }
-
-        /// Nanoseconds per step over about `nanoseconds`.
-        func timedRound(_ nanoseconds: UInt64) -> Double {
-            let start = SWIOTLBBenchClock.now()
+        /// Nanoseconds per release + reserve over about `nanoseconds`.
+        mutating func timedRound(_ nanoseconds: UInt64) -> Double {
+            let pool = self.pool
+            let original = self.original
+            let count = addresses.count
             var steps = 0
+            var failed = 0
+            var k = cursor
+            let start = SWIOTLBBenchClock.now()
             var end = start
-            repeat {
-                for _ in 0..<64 { step() }
-                steps += 64
-                end = SWIOTLBBenchClock.now()
-            } while end - start < nanoseconds
+            addresses.withUnsafeMutableBufferPointer { addresses in
+                sizes.withUnsafeMutableBufferPointer { sizes in
+                    drawnSizes.withUnsafeBufferPointer { drawn in
+                        picks.withUnsafeBufferPointer { picks in
+                            repeat {
+                                for _ in 0..<64 {
+                                    let slot = k & 8191
+                                    k &+= 1
+                                    let j = picks[slot] % count
+                                    if sizes[j] != 0 { try? pool.release(addresses[j], size: sizes[j]) }
+                                    let size = drawn[slot]
+                                    if let address = pool.tryReserve(original: original, size: size) {
+                                        addresses[j] = address
+                                        sizes[j] = size
+                                    } else {
+                                        sizes[j] = 0
+                                        failed += 1
+                                    }
+                                }
+                                steps += 64
+                                end = SWIOTLBBenchClock.now()
+                            } while end - start < nanoseconds
+                        }
+                    }
+                }
+            }
+            cursor = k
+            failures += failed
             return Double(end - start) / Double(steps)
         }
     }
@@ -84,8 +100,8 @@ extension SWIOTLBBenchRunner {
             region: BounceRegion(base: 0, size: plan.poolSize), areas: 1, memory: memory, allocator: allocator)
         let fullPool = try SWIOTLBPool(
             region: BounceRegion(base: 0, size: plan.poolSize), areas: 1, memory: memory, allocator: allocator)
-        let empty = ChurnState(pool: emptyPool, original: original, seed: 1, targetOccupancy: 0, minimumLive: 8)
-        let full = ChurnState(pool: fullPool, original: original, seed: 2, targetOccupancy: 0.9, minimumLive: 8)
+        var empty = ChurnState(pool: emptyPool, original: original, seed: 1, targetOccupancy: 0, minimumLive: 8)
+        var full = ChurnState(pool: fullPool, original: original, seed: 2, targetOccupancy: 0.9, minimumLive: 8)
         _ = empty.timedRound(Self.phaseNanoseconds)
         _ = full.timedRound(Self.phaseNanoseconds)
         var emptyCosts: [Double] = []
