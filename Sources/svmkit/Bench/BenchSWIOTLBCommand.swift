@@ -85,9 +85,9 @@ struct BenchSWIOTLBCommand: ParsableCommand {
         }
         guard seconds > 0, seconds <= 3600 else { throw ValidationError("--seconds: \(seconds) is not in (0, 3600]") }
         guard let pool = SWIOTLBBenchFormat.parseSize(poolSize), pool % SWIOTLB.segmentSize == 0,
-            pool <= 16 << 30
+            pool <= 4 << 30
         else {
-            throw ValidationError("--pool-size: '\(poolSize)' is not a multiple of 256K up to 16G")
+            throw ValidationError("--pool-size: '\(poolSize)' is not a multiple of 256K up to 4G")
         }
         let areaCount = areas ?? SWIOTLBBenchClock.possibleProcessorCount
         guard (0...4096).contains(areaCount) else { throw ValidationError("--areas: \(areaCount) is not in 0...4096") }
