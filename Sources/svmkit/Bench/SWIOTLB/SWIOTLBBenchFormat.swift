@@ -79,7 +79,7 @@ enum SWIOTLBBenchFormat {
         }
         if !report.allocationCost.isEmpty {
             lines.append("")
-            lines.append("Allocator alone (release + reserve, \(report.allocationCost[0].sizes)):")
+            lines.append("Allocator alone (release + reserve, \(report.allocationCost[0].sizes); CPU ns):")
             for c in report.allocationCost {
                 lines.append(
                     "  \(pad(c.allocator, 9)): empty \(fixed(c.emptyNanoseconds, 1)) ns, "
@@ -89,10 +89,26 @@ enum SWIOTLBBenchFormat {
         }
         if !report.scaling.isEmpty {
             lines.append("")
-            lines.append("Two threads over one:")
+            lines.append("N threads over one (median of paired rounds):")
             for s in report.scaling {
-                lines.append("  \(pad(size(s.size), 5)) \(s.direction) \(s.allocator) \(s.areas) areas: \(fixed(s.ratio, 2))x (wall clock \(fixed(s.wallRatio, 2))x)")
+                lines.append(
+                    "  \(pad(size(s.size), 5)) \(s.direction) \(s.allocator), \(s.threads) threads, \(s.areas) areas: "
+                        + "\(fixed(s.ratio, 2))x (wall clock \(fixed(s.wallRatio, 2))x)")
             }
+        }
+        if !report.fastOverReference.isEmpty {
+            lines.append("")
+            lines.append("Fast allocator over reference (speed):")
+            var line = " "
+            for c in report.fastOverReference {
+                let cell = " \(c.name): \(fixed(c.ratio, 1))x;"
+                if line.count + cell.count > 118 {
+                    lines.append(line)
+                    line = " "
+                }
+                line += cell
+            }
+            if line.count > 1 { lines.append(line) }
         }
         if !report.targets.isEmpty {
             lines.append("")

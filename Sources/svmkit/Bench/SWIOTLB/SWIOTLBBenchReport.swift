@@ -85,17 +85,29 @@ struct SWIOTLBBenchReport: Codable, Sendable {
     var results: [SWIOTLBBenchRow]
     /// Allocator-only costs.
     var allocationCost: [SWIOTLBAllocationCost]
-    /// Throughput with 2 threads over 1 thread, per size and direction (fast allocator).
+    /// Throughput with N threads over 1 thread, per size, direction and allocator.
     var scaling: [SWIOTLBBenchScaling]
+    /// The fast allocator's speed over the reference allocator's, where both were run.
+    var fastOverReference: [SWIOTLBBenchComparison]
     /// The targets, where the run measured them.
     var targets: [SWIOTLBBenchTarget]
 }
 
-/// Two-thread over one-thread throughput at one size.
+/// Fast over reference at one point, or for the allocator alone.
+struct SWIOTLBBenchComparison: Codable, Sendable {
+    /// What is compared, e.g. `TO_DEVICE 4K, 1 thread` or `allocation, 90 % full`.
+    var name: String
+    /// fast bytes/s over reference bytes/s (or reference ns over fast ns).
+    var ratio: Double
+}
+
+/// N-thread over one-thread throughput at one size, from the same rounds.
 struct SWIOTLBBenchScaling: Codable, Sendable {
     var size: Int
     var direction: String
     var allocator: String
+    /// N.
+    var threads: Int
     var areas: Int
     /// Over the threads' CPU time (interference between threads: locks, shared lines).
     var ratio: Double

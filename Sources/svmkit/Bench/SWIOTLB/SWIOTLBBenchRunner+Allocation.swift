@@ -50,7 +50,7 @@ extension SWIOTLBBenchRunner {
             }
         }
 
-        /// Nanoseconds per release + reserve over about `nanoseconds`.
+        /// CPU nanoseconds per release + reserve over about `nanoseconds` of wall time.
         mutating func timedRound(_ nanoseconds: UInt64) -> Double {
             let pool = self.pool
             let original = self.original
@@ -59,6 +59,7 @@ extension SWIOTLBBenchRunner {
             var failed = 0
             var k = cursor
             let start = SWIOTLBBenchClock.now()
+            let cpuStart = SWIOTLBBenchClock.threadCPUTime()
             var end = start
             addresses.withUnsafeMutableBufferPointer { addresses in
                 sizes.withUnsafeMutableBufferPointer { sizes in
@@ -86,9 +87,10 @@ extension SWIOTLBBenchRunner {
                     }
                 }
             }
+            let cpu = SWIOTLBBenchClock.threadCPUTime() - cpuStart
             cursor = k
             failures += failed
-            return Double(end - start) / Double(steps)
+            return Double(cpu) / Double(steps)
         }
     }
 

@@ -1,19 +1,29 @@
 extension SWIOTLBBenchRunner {
-    /// Two threads over one thread, for every size and direction measured with both.
-    static func scaling(_ rows: [SWIOTLBBenchRow]) -> [SWIOTLBBenchScaling] {
-        var out: [SWIOTLBBenchScaling] = []
-        for two in rows where two.threads == 2 {
+    /// Fast over reference for every point and for the allocator alone.
+    static func comparisons(rows: [SWIOTLBBenchRow], costs: [SWIOTLBAllocationCost]) -> [SWIOTLBBenchComparison] {
+        var out: [SWIOTLBBenchComparison] = []
+        for fast in rows where fast.allocator == "fast" {
             guard
-                let one = rows.first(where: {
-                    $0.threads == 1 && $0.size == two.size && $0.direction == two.direction
-                        && $0.allocator == two.allocator && $0.areas == two.areas
+                let reference = rows.first(where: {
+                    $0.allocator == "reference" && $0.size == fast.size && $0.direction == fast.direction
+                        && $0.threads == fast.threads
                 })
             else { continue }
             out.append(
-                SWIOTLBBenchScaling(
-                    size: two.size, direction: two.direction, allocator: two.allocator, areas: two.areas,
-                    ratio: two.bytesPerSecond / max(one.bytesPerSecond, 1),
-                    wallRatio: two.wallBytesPerSecond / max(one.wallBytesPerSecond, 1)))
+                SWIOTLBBenchComparison(
+                    name: "\(fast.direction) \(SWIOTLBBenchFormat.size(fast.size)), \(fast.threads) thread\(fast.threads == 1 ? "" : "s")",
+                    ratio: fast.bytesPerSecond / max(reference.bytesPerSecond, 1)))
+        }
+        if let fast = costs.first(where: { $0.allocator == "fast" }),
+            let reference = costs.first(where: { $0.allocator == "reference" })
+        {
+            out.append(
+                SWIOTLBBenchComparison(
+                    name: "allocation alone, empty pool", ratio: reference.emptyNanoseconds / max(fast.emptyNanoseconds, 1e-9)))
+            out.append(
+                SWIOTLBBenchComparison(
+                    name: "allocation alone, about 90 % full",
+                    ratio: reference.occupiedNanoseconds / max(fast.occupiedNanoseconds, 1e-9)))
         }
         return out
     }
@@ -34,7 +44,7 @@ extension SWIOTLBBenchRunner {
         if let r = row(64 << 10, "bidirectional") {
             atLeast("map+unmap BIDIRECTIONAL 64 KiB / two memcpys", r.ratio, 0.85)
         }
-        for s in scaling where s.allocator == "fast" && s.areas >= 2 && s.direction == "to-device" {
+        for s in scaling where s.allocator == "fast" && s.threads == 2 && s.areas >= 2 && s.direction == "to-device" {
             atLeast("2 threads / 1 thread, \(s.areas) areas, TO_DEVICE \(SWIOTLBBenchFormat.size(s.size))", s.ratio, 1.8)
         }
         for c in costs where c.allocator == "fast" {

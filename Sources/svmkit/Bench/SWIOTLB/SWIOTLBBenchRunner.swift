@@ -53,22 +53,27 @@ final class SWIOTLBBenchRunner {
 
     func run() throws -> SWIOTLBBenchReport {
         var rows: [SWIOTLBBenchRow] = []
-        var points: [(Int, Int, DMADirection, SWIOTLBAllocatorKind)] = []
+        var scaling: [SWIOTLBBenchScaling] = []
+        var groups: [(Int, DMADirection, SWIOTLBAllocatorKind)] = []
         for allocator in plan.allocators {
             for direction in plan.directions {
-                for threads in plan.threads {
-                    for size in plan.sizes { points.append((size, threads, direction, allocator)) }
-                }
+                for size in plan.sizes { groups.append((size, direction, allocator)) }
             }
         }
-        for (i, point) in points.enumerated() {
+        let threadCounts = Array(Set(plan.threads)).sorted()
+        for (i, group) in groups.enumerated() {
             if plan.progress {
                 SWIOTLBBenchClock.writeStderr(
-                    "\r\u{1B}[K[\(i + 1)/\(points.count)] \(SWIOTLBBenchFormat.size(point.0)) "
-                        + "\(SWIOTLBBenchFormat.direction(point.2)) \(point.1) thread\(point.1 == 1 ? "" : "s") "
-                        + "\(point.3)")
+                    "\r\u{1B}[K[\(i + 1)/\(groups.count)] \(SWIOTLBBenchFormat.size(group.0)) "
+                        + "\(SWIOTLBBenchFormat.direction(group.1)) \(group.2), threads \(threadCounts.map(String.init).joined(separator: ","))")
             }
-            rows.append(try measure(size: point.0, threads: point.1, direction: point.2, allocator: point.3))
+            let measured = try measure(size: group.0, threadCounts: threadCounts, direction: group.1, allocator: group.2)
+            rows += measured.rows
+            scaling += measured.scaling
+        }
+        rows.sort {
+            ($0.allocator, Self.directionOrder($0.direction), $0.threads, $0.size)
+                < ($1.allocator, Self.directionOrder($1.direction), $1.threads, $1.size)
         }
         var costs: [SWIOTLBAllocationCost] = []
         if plan.allocationCost {
@@ -80,23 +85,28 @@ final class SWIOTLBBenchRunner {
             }
         }
         if plan.progress { SWIOTLBBenchClock.writeStderr("\r\u{1B}[K") }
-        let scaling = Self.scaling(rows)
         return SWIOTLBBenchReport(
             method: Self.method, poolSize: plan.poolSize, pageSize: SWIOTLB.defaultPageSize, seconds: plan.seconds,
             cpus: SWIOTLBBenchClock.processorCount, timerOverheadNanoseconds: Double(timerOverhead), results: rows,
-            allocationCost: costs, scaling: scaling, targets: Self.targets(rows: rows, costs: costs, scaling: scaling))
+            allocationCost: costs, scaling: scaling, fastOverReference: Self.comparisons(rows: rows, costs: costs),
+            targets: Self.targets(rows: rows, costs: costs, scaling: scaling))
     }
 
+    static func directionOrder(_ d: String) -> Int { ["to-device", "from-device", "bidirectional"].firstIndex(of: d) ?? 9 }
+
     static let method =
-        "Each point alternates 10 ms phases of the memcpy baseline and of map+unmap loops on the same threads "
+        "For each size, direction and allocator, every thread count is measured in the same interleaved rounds; each "
+        + "round alternates 10 ms phases of the memcpy baseline and of map+unmap loops on the same threads, each "
+        + "thread count with its own fresh pool "
         + "(each thread: one source buffer, one byte of it changed per iteration; the baseline copies it into one "
         + "fixed destination through libc memcpy behind a call the optimizer keeps, twice per mapping (there and "
         + "back) for from-device and bidirectional). "
         + "Rates count each thread's own CPU time (CLOCK_THREAD_CPUTIME_ID) and add up over threads, so time a thread "
         + "spends descheduled by other processes does not count; wallBytesPerSecond is the same over wall time. "
         + "bytesPerSecond and memcpyBytesPerSecond are medians over the rounds; ratio is the median of the per-round "
-        + "ratios. Latencies time single map+unmap pairs in a separate phase, less the clock's own cost. "
-        + "The pool is new for each point; host pages are touched before measuring."
+        + "ratios; scaling is the median over rounds of (N threads / 1 thread) in the same round. Latencies time "
+        + "single map+unmap pairs in a separate phase, less the clock's own cost. Host pages are touched before "
+        + "measuring."
 
     // MARK: One point
 
@@ -143,13 +153,16 @@ final class SWIOTLBBenchRunner {
             wallRate: Double(ops) / Double(max(end &- start, 1)) * 1e9, failures: all.reduce(0) { $0 + $1.failures })
     }
 
-    func measure(size: Int, threads: Int, direction: DMADirection, allocator: SWIOTLBAllocatorKind) throws
-        -> SWIOTLBBenchRow
-    {
-        let pool = try SWIOTLBPool(
-            region: BounceRegion(base: 0, size: plan.poolSize), areas: plan.areas, memory: memory, allocator: allocator)
-        let copies = direction == .toDevice ? 1 : 2
+    func measure(
+        size: Int, threadCounts: [Int], direction: DMADirection, allocator: SWIOTLBAllocatorKind
+    ) throws -> (rows: [SWIOTLBBenchRow], scaling: [SWIOTLBBenchScaling]) {
         let memory = self.memory
+        let pools = try threadCounts.map { _ in
+            try SWIOTLBPool(
+                region: BounceRegion(base: 0, size: plan.poolSize), areas: plan.areas, memory: memory,
+                allocator: allocator)
+        }
+        let copies = direction == .toDevice ? 1 : 2
         let sources = (0..<(plan.threads.max() ?? 1)).map { sourceAddress($0) }
 
         @Sendable func memcpyLoop(_ member: Int, deadline: UInt64, batch: Int) -> Outcome {
@@ -171,7 +184,7 @@ final class SWIOTLBBenchRunner {
             }) ?? Outcome()
         }
 
-        @Sendable func poolLoop(_ member: Int, deadline: UInt64, batch: Int) -> Outcome {
+        @Sendable func poolLoop(_ pool: SWIOTLBPool, _ member: Int, deadline: UInt64, batch: Int) -> Outcome {
             (try? memory.withUnsafeMutableBytes(at: sources[member], count: Self.threadStride) { buffer -> Outcome in
                 guard let src = buffer.baseAddress else { return Outcome() }
                 let original = sources[member]
@@ -196,86 +209,118 @@ final class SWIOTLBBenchRunner {
 
         // Warm-up, which also sizes the batches between clock reads (about 20 µs).
         let warm = UInt64(max(plan.seconds * 0.05, 0.005) * 1e9)
-        let warmCopy = phase(threads: threads, duration: warm) { memcpyLoop($0, deadline: $1, batch: 1) }
-        let warmPool = phase(threads: threads, duration: warm) { poolLoop($0, deadline: $1, batch: 1) }
-        func batch(_ p: PhaseTotals) -> Int {
+        var copyBatch: [Int] = []
+        var poolBatch: [Int] = []
+        var failures = Array(repeating: 0, count: threadCounts.count)
+        func batch(_ p: PhaseTotals, _ threads: Int) -> Int {
             let perOp = Double(threads) * 1e9 / max(p.wallRate, 1)
             return min(4096, max(1, Int(20_000 / max(perOp, 1))))
         }
-        let copyBatch = batch(warmCopy)
-        let poolBatch = batch(warmPool)
+        for (k, threads) in threadCounts.enumerated() {
+            let pool = pools[k]
+            let warmCopy = phase(threads: threads, duration: warm) { memcpyLoop($0, deadline: $1, batch: 1) }
+            let warmPool = phase(threads: threads, duration: warm) { poolLoop(pool, $0, deadline: $1, batch: 1) }
+            copyBatch.append(batch(warmCopy, threads))
+            poolBatch.append(batch(warmPool, threads))
+            failures[k] += warmPool.failures
+        }
 
-        var copyRates: [Double] = []
-        var poolRates: [Double] = []
-        var poolWallRates: [Double] = []
-        var ratios: [Double] = []
-        var failures = warmPool.failures
+        var copyRates = Array(repeating: [Double](), count: threadCounts.count)
+        var poolRates = Array(repeating: [Double](), count: threadCounts.count)
+        var poolWallRates = Array(repeating: [Double](), count: threadCounts.count)
+        var ratios = Array(repeating: [Double](), count: threadCounts.count)
         let rounds = max(3, Int(plan.seconds * 0.8 * 1e9 / Double(2 * Self.phaseNanoseconds)))
+        let copyBatches = copyBatch
+        let poolBatches = poolBatch
         for round in 0..<rounds {
-            var copyRate = 0.0
-            var poolRate = 0.0
-            for step in 0..<2 {
-                let copyFirst = round % 2 == 0
-                if (step == 0) == copyFirst {
-                    let p = phase(threads: threads, duration: Self.phaseNanoseconds) {
-                        memcpyLoop($0, deadline: $1, batch: copyBatch)
+            let order = round % 2 == 0 ? Array(threadCounts.indices) : threadCounts.indices.reversed()
+            for k in order {
+                let threads = threadCounts[k]
+                let pool = pools[k]
+                var copyRate = 0.0
+                var poolRate = 0.0
+                for step in 0..<2 {
+                    if (step == 0) == (round % 2 == 0) {
+                        let p = phase(threads: threads, duration: Self.phaseNanoseconds) {
+                            memcpyLoop($0, deadline: $1, batch: copyBatches[k])
+                        }
+                        copyRate = p.cpuRate * Double(size)
+                    } else {
+                        let p = phase(threads: threads, duration: Self.phaseNanoseconds) {
+                            poolLoop(pool, $0, deadline: $1, batch: poolBatches[k])
+                        }
+                        poolRate = p.cpuRate * Double(size)
+                        poolWallRates[k].append(p.wallRate * Double(size))
+                        failures[k] += p.failures
                     }
-                    copyRate = p.cpuRate * Double(size)
-                } else {
-                    let p = phase(threads: threads, duration: Self.phaseNanoseconds) {
-                        poolLoop($0, deadline: $1, batch: poolBatch)
-                    }
-                    poolRate = p.cpuRate * Double(size)
-                    poolWallRates.append(p.wallRate * Double(size))
-                    failures += p.failures
                 }
+                copyRates[k].append(copyRate)
+                poolRates[k].append(poolRate)
+                ratios[k].append(poolRate / max(copyRate, 1))
             }
-            copyRates.append(copyRate)
-            poolRates.append(poolRate)
-            ratios.append(poolRate / max(copyRate, 1))
         }
 
         // Latency: time each map + unmap.
-        let histograms = Mutex(Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three))
+        var rows: [SWIOTLBBenchRow] = []
         let overhead = timerOverhead
         let latencyDuration = UInt64(max(plan.seconds * 0.2, 0.01) * 1e9)
-        let latency = phase(threads: threads, duration: latencyDuration) { member, deadline in
-            var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
-            let outcome = (try? memory.withUnsafeMutableBytes(at: sources[member], count: Self.threadStride) {
-                buffer -> Outcome in
-                guard let src = buffer.baseAddress else { return Outcome() }
-                let original = sources[member]
-                var outcome = Outcome()
-                outcome.start = SWIOTLBBenchClock.now()
-                repeat {
-                    src.storeBytes(of: UInt8(truncatingIfNeeded: outcome.ops), as: UInt8.self)
-                    let t0 = SWIOTLBBenchClock.now()
-                    do {
-                        let bounce = try pool.map(original: original, size: size, direction: direction, cpu: member)
-                        try pool.unmap(bounce, size: size, direction: direction)
-                    } catch {
-                        outcome.failures += 1
-                    }
-                    let t1 = SWIOTLBBenchClock.now()
-                    _ = histogram.record(t1 &- t0 > overhead ? t1 &- t0 &- overhead : 0)
-                    outcome.ops += 1
-                    outcome.end = t1
-                } while outcome.end < deadline
+        for (k, threads) in threadCounts.enumerated() {
+            let pool = pools[k]
+            let histograms = Mutex(Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three))
+            let latency = phase(threads: threads, duration: latencyDuration) { member, deadline in
+                var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+                let outcome = (try? memory.withUnsafeMutableBytes(at: sources[member], count: Self.threadStride) {
+                    buffer -> Outcome in
+                    guard let src = buffer.baseAddress else { return Outcome() }
+                    let original = sources[member]
+                    var outcome = Outcome()
+                    outcome.start = SWIOTLBBenchClock.now()
+                    repeat {
+                        src.storeBytes(of: UInt8(truncatingIfNeeded: outcome.ops), as: UInt8.self)
+                        let t0 = SWIOTLBBenchClock.now()
+                        do {
+                            let bounce = try pool.map(original: original, size: size, direction: direction, cpu: member)
+                            try pool.unmap(bounce, size: size, direction: direction)
+                        } catch {
+                            outcome.failures += 1
+                        }
+                        let t1 = SWIOTLBBenchClock.now()
+                        _ = histogram.record(t1 &- t0 > overhead ? t1 &- t0 &- overhead : 0)
+                        outcome.ops += 1
+                        outcome.end = t1
+                    } while outcome.end < deadline
+                    return outcome
+                }) ?? Outcome()
+                histograms.withLock { $0.add(histogram) }
                 return outcome
-            }) ?? Outcome()
-            histograms.withLock { $0.add(histogram) }
-            return outcome
+            }
+            failures[k] += latency.failures
+            let histogram = histograms.withLock { $0 }
+            let bytesPerSecond = Self.median(poolRates[k])
+            rows.append(
+                SWIOTLBBenchRow(
+                    size: size, threads: threads, areas: pool.areaCount, direction: SWIOTLBBenchFormat.direction(direction),
+                    allocator: allocator.rawValue, bytesPerSecond: bytesPerSecond,
+                    mappingsPerSecond: bytesPerSecond / Double(size),
+                    p50Nanoseconds: Double(histogram.valueAtPercentile(50)),
+                    p99Nanoseconds: Double(histogram.valueAtPercentile(99)),
+                    memcpyBytesPerSecond: Self.median(copyRates[k]), ratio: Self.median(ratios[k]),
+                    highWaterSlots: pool.statistics.highWaterSlots, failures: failures[k],
+                    wallBytesPerSecond: Self.median(poolWallRates[k])))
         }
-        failures += latency.failures
-        let histogram = histograms.withLock { $0 }
-        let stats = pool.statistics
-        let bytesPerSecond = Self.median(poolRates)
-        return SWIOTLBBenchRow(
-            size: size, threads: threads, areas: pool.areaCount, direction: SWIOTLBBenchFormat.direction(direction),
-            allocator: allocator.rawValue, bytesPerSecond: bytesPerSecond, mappingsPerSecond: bytesPerSecond / Double(size),
-            p50Nanoseconds: Double(histogram.valueAtPercentile(50)), p99Nanoseconds: Double(histogram.valueAtPercentile(99)),
-            memcpyBytesPerSecond: Self.median(copyRates), ratio: Self.median(ratios), highWaterSlots: stats.highWaterSlots,
-            failures: failures, wallBytesPerSecond: Self.median(poolWallRates))
+
+        var scaling: [SWIOTLBBenchScaling] = []
+        if let first = threadCounts.first, first == 1 {
+            for k in threadCounts.indices.dropFirst() {
+                scaling.append(
+                    SWIOTLBBenchScaling(
+                        size: size, direction: SWIOTLBBenchFormat.direction(direction), allocator: allocator.rawValue,
+                        threads: threadCounts[k], areas: pools[k].areaCount,
+                        ratio: Self.median(zip(poolRates[k], poolRates[0]).map { $0 / max($1, 1) }),
+                        wallRatio: Self.median(zip(poolWallRates[k], poolWallRates[0]).map { $0 / max($1, 1) })))
+            }
+        }
+        return (rows, scaling)
     }
 
     static func median(_ values: [Double]) -> Double {
