@@ -1,1 +1,0 @@
-// Placeholder so the SWIOTLB target builds; the module's issue replaces it.

@@ -1,0 +1,332 @@
+import Foundation
+import Histogram
+@_spi(Benchmarking) import SWIOTLB
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What one run of `svmkit bench swiotlb` measures.
+struct SWIOTLBBenchPlan: Sendable {
+    var sizes: [Int]
+    var threads: [Int]
+    var areas: Int
+    var directions: [DMADirection]
+    var seconds: Double
+    var allocators: [SWIOTLBAllocatorKind]
+    var poolSize: Int
+    var progress: Bool
+    var allocationCost: Bool
+}
+
+/// Runs the plan: for each point, interleaved rounds of the memcpy baseline and of
+/// map + unmap loops (same threads, same source buffers), then a latency phase that
+/// times each mapping; then the allocator alone on an empty and a 90 %-full pool.
+final class SWIOTLBBenchRunner {
+    /// Bytes of host memory per thread after the pool: source buffer, then the memcpy
+    /// baseline's fixed destination half-way.
+    static let threadStride = 1 << 20
+    /// Length of one throughput phase.
+    static let phaseNanoseconds: UInt64 = 10_000_000
+
+    let plan: SWIOTLBBenchPlan
+    let memory: HostBounceMemory
+    let team: SWIOTLBBenchTeam
+    let timerOverhead: UInt64
+
+    init(plan: SWIOTLBBenchPlan) throws {
+        self.plan = plan
+        let maxThreads = plan.threads.max() ?? 1
+        memory = try HostBounceMemory(size: plan.poolSize + maxThreads * Self.threadStride)
+        // Touch every page once so that page faults stay out of the measurements.
+        try memory.fill(at: 0, count: memory.size, with: 0x5A)
+        team = SWIOTLBBenchTeam(size: maxThreads)
+        timerOverhead = SWIOTLBBenchClock.overhead()
+    }
+
+    deinit { team.stop() }
+
+    func sourceAddress(_ member: Int) -> UInt64 { UInt64(plan.poolSize + member * Self.threadStride) }
+
+    func run() throws -> SWIOTLBBenchReport {
+        var rows: [SWIOTLBBenchRow] = []
+        var scaling: [SWIOTLBBenchScaling] = []
+        var groups: [(Int, DMADirection, SWIOTLBAllocatorKind)] = []
+        for allocator in plan.allocators {
+            for direction in plan.directions {
+                for size in plan.sizes { groups.append((size, direction, allocator)) }
+            }
+        }
+        let threadCounts = Array(Set(plan.threads)).sorted()
+        for (i, group) in groups.enumerated() {
+            if plan.progress {
+                SWIOTLBBenchClock.writeStderr(
+                    "\r\u{1B}[K[\(i + 1)/\(groups.count)] \(SWIOTLBBenchFormat.size(group.0)) "
+                        + "\(SWIOTLBBenchFormat.direction(group.1)) \(group.2), threads \(threadCounts.map(String.init).joined(separator: ","))")
+            }
+            let measured = try measure(size: group.0, threadCounts: threadCounts, direction: group.1, allocator: group.2)
+            rows += measured.rows
+            scaling += measured.scaling
+        }
+        rows.sort {
+            ($0.allocator, Self.directionOrder($0.direction), $0.threads, $0.size)
+                < ($1.allocator, Self.directionOrder($1.direction), $1.threads, $1.size)
+        }
+        var costs: [SWIOTLBAllocationCost] = []
+        if plan.allocationCost {
+            for allocator in plan.allocators {
+                if plan.progress {
+                    SWIOTLBBenchClock.writeStderr("\r\u{1B}[K[allocation] \(allocator): empty vs 90 % full")
+                }
+                costs.append(try allocationCost(allocator))
+            }
+        }
+        if plan.progress { SWIOTLBBenchClock.writeStderr("\r\u{1B}[K") }
+        return SWIOTLBBenchReport(
+            method: Self.method, poolSize: plan.poolSize, pageSize: SWIOTLB.defaultPageSize, seconds: plan.seconds,
+            cpus: SWIOTLBBenchClock.processorCount, timerOverheadNanoseconds: Double(timerOverhead), results: rows,
+            allocationCost: costs, scaling: scaling, fastOverReference: Self.comparisons(rows: rows, costs: costs),
+            targets: Self.targets(rows: rows, costs: costs, scaling: scaling))
+    }
+
+    static func directionOrder(_ d: String) -> Int { ["to-device", "from-device", "bidirectional"].firstIndex(of: d) ?? 9 }
+
+    static let method =
+        "For each size, direction and allocator, every thread count is measured in the same interleaved rounds; each "
+        + "round alternates 10 ms phases of the memcpy baseline and of map+unmap loops on the same threads, each "
+        + "thread count with its own fresh pool "
+        + "(each thread: one source buffer, one byte of it changed per iteration; the baseline copies it into one "
+        + "fixed destination through libc memcpy behind a call the optimizer keeps, twice per mapping (there and "
+        + "back) for from-device and bidirectional). "
+        + "Rates count each thread's own CPU time (CLOCK_THREAD_CPUTIME_ID) and add up over threads, so time a thread "
+        + "spends descheduled by other processes does not count; wallBytesPerSecond is the same over wall time. "
+        + "bytesPerSecond and memcpyBytesPerSecond are medians over the rounds; ratio is the median of the per-round "
+        + "ratios; scaling is the median over rounds of (N threads / 1 thread) in the same round. Latencies time "
+        + "single map+unmap pairs in a separate phase, less the clock's own cost. Host pages are touched before "
+        + "measuring."
+
+    // MARK: One point
+
+    struct Outcome: Sendable {
+        var ops = 0
+        var start: UInt64 = 0
+        var end: UInt64 = 0
+        var cpuStart: UInt64 = 0
+        var cpuEnd: UInt64 = 0
+        var failures = 0
+    }
+
+    /// A phase's totals: operations, and rates per second over CPU time (summed over
+    /// threads) and over wall time.
+    struct PhaseTotals {
+        var ops: Int
+        var cpuRate: Double
+        var wallRate: Double
+        var failures: Int
+    }
+
+    /// Runs `body(member, deadline)` on the first `threads` members for about
+    /// `duration` nanoseconds; returns total ops, wall time and failures.
+    func phase(
+        threads: Int, duration: UInt64, _ body: @escaping @Sendable (Int, UInt64) -> Outcome
+    ) -> PhaseTotals {
+        let outcomes = Mutex<[Outcome]>([])
+        let deadline = SWIOTLBBenchClock.now() + duration
+        team.run { member in
+            guard member < threads else { return }
+            let cpuStart = SWIOTLBBenchClock.threadCPUTime()
+            var outcome = body(member, deadline)
+            outcome.cpuStart = cpuStart
+            outcome.cpuEnd = SWIOTLBBenchClock.threadCPUTime()
+            outcomes.withLock { $0.append(outcome) }
+        }
+        let all = outcomes.withLock { $0 }
+        let start = all.map(\.start).min() ?? 0
+        let end = all.map(\.end).max() ?? 0
+        let ops = all.reduce(0) { $0 + $1.ops }
+        return PhaseTotals(
+            ops: ops,
+            cpuRate: all.reduce(0.0) { $0 + Double($1.ops) / Double(max($1.cpuEnd &- $1.cpuStart, 1)) * 1e9 },
+            wallRate: Double(ops) / Double(max(end &- start, 1)) * 1e9, failures: all.reduce(0) { $0 + $1.failures })
+    }
+
+    func measure(
+        size: Int, threadCounts: [Int], direction: DMADirection, allocator: SWIOTLBAllocatorKind
+    ) throws -> (rows: [SWIOTLBBenchRow], scaling: [SWIOTLBBenchScaling]) {
+        let memory = self.memory
+        let pools = try threadCounts.map { _ in
+            try SWIOTLBPool(
+                region: BounceRegion(base: 0, size: plan.poolSize), areas: plan.areas, memory: memory,
+                allocator: allocator)
+        }
+        let copies = direction == .toDevice ? 1 : 2
+        let sources = (0..<(plan.threads.max() ?? 1)).map { sourceAddress($0) }
+
+        @Sendable func memcpyLoop(_ member: Int, deadline: UInt64, batch: Int) -> Outcome {
+            (try? memory.withUnsafeMutableBytes(at: sources[member], count: Self.threadStride) { buffer -> Outcome in
+                guard let src = buffer.baseAddress else { return Outcome() }
+                let dst = src + Self.threadStride / 2
+                var outcome = Outcome()
+                outcome.start = SWIOTLBBenchClock.now()
+                repeat {
+                    for _ in 0..<batch {
+                        src.storeBytes(of: UInt8(truncatingIfNeeded: outcome.ops), as: UInt8.self)
+                        SWIOTLBBenchClock.memcpyOnce(dst, src, size)
+                        if copies == 2 { SWIOTLBBenchClock.memcpyOnce(src, dst, size) }
+                        outcome.ops += 1
+                    }
+                    outcome.end = SWIOTLBBenchClock.now()
+                } while outcome.end < deadline
+                return outcome
+            }) ?? Outcome()
+        }
+
+        @Sendable func poolLoop(_ pool: SWIOTLBPool, _ member: Int, deadline: UInt64, batch: Int) -> Outcome {
+            (try? memory.withUnsafeMutableBytes(at: sources[member], count: Self.threadStride) { buffer -> Outcome in
+                guard let src = buffer.baseAddress else { return Outcome() }
+                let original = sources[member]
+                var outcome = Outcome()
+                outcome.start = SWIOTLBBenchClock.now()
+                repeat {
+                    for _ in 0..<batch {
+                        src.storeBytes(of: UInt8(truncatingIfNeeded: outcome.ops), as: UInt8.self)
+                        do {
+                            let bounce = try pool.map(original: original, size: size, direction: direction, cpu: member)
+                            try pool.unmap(bounce, size: size, direction: direction)
+                        } catch {
+                            outcome.failures += 1
+                        }
+                        outcome.ops += 1
+                    }
+                    outcome.end = SWIOTLBBenchClock.now()
+                } while outcome.end < deadline
+                return outcome
+            }) ?? Outcome()
+        }
+
+        // Warm-up, which also sizes the batches between clock reads (about 20 µs).
+        let warm = UInt64(max(plan.seconds * 0.05, 0.005) * 1e9)
+        var copyBatch: [Int] = []
+        var poolBatch: [Int] = []
+        var failures = Array(repeating: 0, count: threadCounts.count)
+        func batch(_ p: PhaseTotals, _ threads: Int) -> Int {
+            let perOp = Double(threads) * 1e9 / max(p.wallRate, 1)
+            return min(4096, max(1, Int(20_000 / max(perOp, 1))))
+        }
+        for (k, threads) in threadCounts.enumerated() {
+            let pool = pools[k]
+            let warmCopy = phase(threads: threads, duration: warm) { memcpyLoop($0, deadline: $1, batch: 1) }
+            let warmPool = phase(threads: threads, duration: warm) { poolLoop(pool, $0, deadline: $1, batch: 1) }
+            copyBatch.append(batch(warmCopy, threads))
+            poolBatch.append(batch(warmPool, threads))
+            failures[k] += warmPool.failures
+        }
+
+        var copyRates = Array(repeating: [Double](), count: threadCounts.count)
+        var poolRates = Array(repeating: [Double](), count: threadCounts.count)
+        var poolWallRates = Array(repeating: [Double](), count: threadCounts.count)
+        var ratios = Array(repeating: [Double](), count: threadCounts.count)
+        let rounds = max(3, Int(plan.seconds * 0.8 * 1e9 / Double(2 * Self.phaseNanoseconds)))
+        let copyBatches = copyBatch
+        let poolBatches = poolBatch
+        for round in 0..<rounds {
+            let order = round % 2 == 0 ? Array(threadCounts.indices) : threadCounts.indices.reversed()
+            for k in order {
+                let threads = threadCounts[k]
+                let pool = pools[k]
+                var copyRate = 0.0
+                var poolRate = 0.0
+                for step in 0..<2 {
+                    if (step == 0) == (round % 2 == 0) {
+                        let p = phase(threads: threads, duration: Self.phaseNanoseconds) {
+                            memcpyLoop($0, deadline: $1, batch: copyBatches[k])
+                        }
+                        copyRate = p.cpuRate * Double(size)
+                    } else {
+                        let p = phase(threads: threads, duration: Self.phaseNanoseconds) {
+                            poolLoop(pool, $0, deadline: $1, batch: poolBatches[k])
+                        }
+                        poolRate = p.cpuRate * Double(size)
+                        poolWallRates[k].append(p.wallRate * Double(size))
+                        failures[k] += p.failures
+                    }
+                }
+                copyRates[k].append(copyRate)
+                poolRates[k].append(poolRate)
+                ratios[k].append(poolRate / max(copyRate, 1))
+            }
+        }
+
+        // Latency: time each map + unmap.
+        var rows: [SWIOTLBBenchRow] = []
+        let overhead = timerOverhead
+        let latencyDuration = UInt64(max(plan.seconds * 0.2, 0.01) * 1e9)
+        for (k, threads) in threadCounts.enumerated() {
+            let pool = pools[k]
+            let histograms = Mutex(Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three))
+            let latency = phase(threads: threads, duration: latencyDuration) { member, deadline in
+                var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+                let outcome = (try? memory.withUnsafeMutableBytes(at: sources[member], count: Self.threadStride) {
+                    buffer -> Outcome in
+                    guard let src = buffer.baseAddress else { return Outcome() }
+                    let original = sources[member]
+                    var outcome = Outcome()
+                    outcome.start = SWIOTLBBenchClock.now()
+                    repeat {
+                        src.storeBytes(of: UInt8(truncatingIfNeeded: outcome.ops), as: UInt8.self)
+                        let t0 = SWIOTLBBenchClock.now()
+                        do {
+                            let bounce = try pool.map(original: original, size: size, direction: direction, cpu: member)
+                            try pool.unmap(bounce, size: size, direction: direction)
+                        } catch {
+                            outcome.failures += 1
+                        }
+                        let t1 = SWIOTLBBenchClock.now()
+                        _ = histogram.record(t1 &- t0 > overhead ? t1 &- t0 &- overhead : 0)
+                        outcome.ops += 1
+                        outcome.end = t1
+                    } while outcome.end < deadline
+                    return outcome
+                }) ?? Outcome()
+                histograms.withLock { $0.add(histogram) }
+                return outcome
+            }
+            failures[k] += latency.failures
+            let histogram = histograms.withLock { $0 }
+            let bytesPerSecond = Self.median(poolRates[k])
+            rows.append(
+                SWIOTLBBenchRow(
+                    size: size, threads: threads, areas: pool.areaCount, direction: SWIOTLBBenchFormat.direction(direction),
+                    allocator: allocator.rawValue, bytesPerSecond: bytesPerSecond,
+                    mappingsPerSecond: bytesPerSecond / Double(size),
+                    p50Nanoseconds: Double(histogram.valueAtPercentile(50)),
+                    p99Nanoseconds: Double(histogram.valueAtPercentile(99)),
+                    memcpyBytesPerSecond: Self.median(copyRates[k]), ratio: Self.median(ratios[k]),
+                    highWaterSlots: pool.statistics.highWaterSlots, failures: failures[k],
+                    wallBytesPerSecond: Self.median(poolWallRates[k])))
+        }
+
+        var scaling: [SWIOTLBBenchScaling] = []
+        if let first = threadCounts.first, first == 1 {
+            for k in threadCounts.indices.dropFirst() {
+                scaling.append(
+                    SWIOTLBBenchScaling(
+                        size: size, direction: SWIOTLBBenchFormat.direction(direction), allocator: allocator.rawValue,
+                        threads: threadCounts[k], areas: pools[k].areaCount,
+                        ratio: Self.median(zip(poolRates[k], poolRates[0]).map { $0 / max($1, 1) }),
+                        wallRatio: Self.median(zip(poolWallRates[k], poolWallRates[0]).map { $0 / max($1, 1) })))
+            }
+        }
+        return (rows, scaling)
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1
+            ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+}

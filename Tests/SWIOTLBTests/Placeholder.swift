@@ -1,1 +1,0 @@
-// Placeholder so the SWIOTLBTests target builds; the module's issue replaces it.
