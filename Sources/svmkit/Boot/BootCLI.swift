@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+
+/// Input handling and output helpers shared by `svmkit boot` and the commands built on it.
+enum BootCLI {
+    /// Exit status for bad input.
+    static let badInput = ExitCode(2)
+
+    /// Prints `svmkit boot: <message>` to standard error and returns exit status 2 to throw.
+    static func fail(_ message: String) -> ExitCode {
+        FileHandle.standardError.write(Data("svmkit boot: \(message)\n".utf8))
+        return badInput
+    }
+
+    /// The bytes of the file given for `option`.
+    static func read(_ path: String, _ option: String) throws(ExitCode) -> [UInt8] {
+        do {
+            return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        } catch {
+            let reason = FileManager.default.fileExists(atPath: path) ? "cannot be read" : "does not exist"
+            throw fail("\(option) \(path): \(reason)")
+        }
+    }
+
+    /// A size or address given for `option` (512M, 4G, 0x400000).
+    static func size(_ text: String, _ option: String) throws(ExitCode) -> UInt64 {
+        do { return try ByteCount.parse(text, option: option) } catch { throw fail(error.description) }
+    }
+
+    /// Prints `value` as pretty, key-sorted JSON.
+    static func printJSON(_ value: some Encodable) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        if let data = try? encoder.encode(value) { print(String(decoding: data, as: UTF8.self)) }
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+import SVMKit
+
+/// The human form of a boot: the kernel log, then a summary.
+enum BootConsole {
+    static func render(_ r: BootReport, image: BootImage) -> String {
+        var out: [String] = r.kernelLog
+        if !r.console.isEmpty { out.append(contentsOf: r.console.split(separator: "\n").map { "hvc0: \($0)" }) }
+        out.append("")
+        out.append("== svmkit boot summary")
+        out.append("  guest        \(ByteCountText.describe(image.memoryBytes)), \(image.cpuCount) vCPU(s), kbase 0x\(String(image.kernelBase, radix: 16)), fdt 0x\(String(image.fdtAddress, radix: 16))")
+        out.append("  secure       \(r.secure ? "yes" : "no") (asked: \(r.requestedSecure ? "svm=on" : "svm off"))  /sys/devices/system/cpu/svm = \(r.sysfsSVM)")
+        out.append("  UV_ESM       \(r.esmResult.map(String.init) ?? "not called")")
+        if let f = r.esmFailure { out.append("  ESM failure  \(f)") }
+        if let o = r.osTerm { out.append("  os-term      \"\(o)\"") }
+        if let s = r.stopReason { out.append("  stopped      \(s)") }
+        if !r.esmChecks.isEmpty {
+            out.append("  ESM checks")
+            for c in r.esmChecks { out.append("    [\(c.passed ? "pass" : "FAIL")] \(c.check): \(c.detail)") }
+        }
+        if !r.reservedRegions.isEmpty { out.append("  reserve map  " + r.reservedRegions.joined(separator: ", ")) }
+        let shared = r.sharedPages.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        out.append("  shared pages \(shared.isEmpty ? "none" : shared)")
+        out.append("  isolation    \(r.isolationViolations) violation(s)")
+        if !r.invariantFailures.isEmpty { for f in r.invariantFailures { out.append("  INVARIANT    \(f)") } }
+        for d in r.commandLineDiagnostics { out.append("  cmdline      \(d)") }
+        let calls = r.calls.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+            .map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        out.append("  calls        \(calls)")
+        out.append(String(format: "  time         %.6f s simulated, %.3f s wall", r.simulatedSeconds, r.wallSeconds))
+        return out.joined(separator: "\n")
+    }
+}
+
+/// Sizes as people read them.
+enum ByteCountText {
+    static func describe(_ bytes: UInt64) -> String { ByteCount.describe(bytes) }
+}
