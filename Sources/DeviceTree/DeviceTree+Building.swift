@@ -9,8 +9,10 @@ extension DeviceTree {
     ///   - root: the root node (its name is ignored).
     ///   - reserveMap: memory reserve-map entries.
     ///   - bootCPUIDPhys: the header's `boot_cpuid_phys`.
-    /// - Throws: ``FDTError`` if a name is invalid for libfdt.
+    /// - Throws: ``FDTError`` if a name is invalid for libfdt; `.badValue` for a
+    ///   reserve-map entry of size 0, which readers take as the end of the map.
     public init(root: DeviceTreeNode, reserveMap: [DeviceTreeRegion] = [], bootCPUIDPhys: UInt32 = 0) throws(FDTError) {
+        for r in reserveMap { try Self.checkReserveEntry(r) }
         var capacity = 4096
         while true {
             var blob = AlignedBlob(byteCount: capacity)

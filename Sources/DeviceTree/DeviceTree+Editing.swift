@@ -108,7 +108,11 @@ extension DeviceTree {
     }
 
     /// Appends a memory reserve-map entry.
+    /// - Throws: `.badValue` for a zero-size region: an entry of size 0 ends the map
+    ///   for every reader (libfdt's `fdt_num_mem_rsv`, Linux's early FDT scan), so it
+    ///   would vanish, and hide any entry after it (found by fuzzing, Fuzz/README.md).
     public mutating func addReserveEntry(_ region: DeviceTreeRegion) throws(FDTError) {
+        try Self.checkReserveEntry(region)
         try editing("reserve map entry \(region)") { fdt_add_mem_rsv($0, region.address, region.size) }
     }
 
@@ -118,5 +122,12 @@ extension DeviceTree {
             throw FDTError(.notFound, "reserve map entry \(index) of \(reserveMap.count)")
         }
         try editing("reserve map entry \(index)") { fdt_del_mem_rsv($0, Int32(index)) }
+    }
+
+    /// Refuses a reserve-map entry of size 0, which readers take as the end of the map.
+    static func checkReserveEntry(_ region: DeviceTreeRegion) throws(FDTError) {
+        guard region.size != 0 else {
+            throw FDTError(.badValue, "reserve map entry \(region) has size 0, which would end the map")
+        }
     }
 }

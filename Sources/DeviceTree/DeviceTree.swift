@@ -127,14 +127,26 @@ public struct DeviceTree: Hashable, Sendable {
     }
 
     /// The absolute paths of every node, depth first, in blob order (root first).
+    ///
+    /// The walk goes by structure-block offset, so every node is listed once with
+    /// its own children even where a path does not name it alone (sibling nodes with
+    /// the same name, which dtc refuses but a blob can hold: both are listed, under
+    /// the same path; found by fuzzing, Fuzz/README.md).
     public func allNodePaths() -> [String] {
-        var out: [String] = []
-        func walk(_ path: String) {
-            out.append(path)
-            for name in (try? subnodes(of: path)) ?? [] { walk(Self.join(path, name)) }
+        blob.withUnsafeBytes { fdt in
+            var out: [String] = []
+            func walk(_ node: Int32, _ path: String) {
+                out.append(path)
+                var child = fdt_first_subnode(fdt.baseAddress, node)
+                while child >= 0 {
+                    let name = fdt_get_name(fdt.baseAddress, child, nil).map { String(cString: $0) } ?? ""
+                    walk(child, Self.join(path, name))
+                    child = fdt_next_subnode(fdt.baseAddress, child)
+                }
+            }
+            walk(0, "/")
+            return out
         }
-        walk("/")
-        return out
     }
 
     /// The path of the parent of the node at `path`, checked against the tree
@@ -297,23 +309,32 @@ public struct DeviceTree: Hashable, Sendable {
         return try path(ofOffset: node)
     }
 
-    /// The path of the node at a structure-block offset.
-    /// Paths longer than 4 KiB (possible with long names) get a bigger buffer, up
-    /// to the blob's size, which bounds any path in it.
+    /// The path of the node at a structure-block offset: the names of its
+    /// ancestors and its own, joined with `/` exactly as ``allNodePaths()`` joins them.
+    ///
+    /// Walks the structure block from the root keeping a stack of names. libfdt's
+    /// `fdt_get_path` instead pops a component by scanning back to the previous `/`,
+    /// so after a node whose name holds a `/` (which dtc refuses but a blob can
+    /// hold) it gave wrong paths for later nodes, e.g. `/vty@/uv` for `/uv` (found
+    /// by fuzzing, Fuzz/README.md). No length limit applies.
     func path(ofOffset node: Int32) throws(FDTError) -> String {
-        var capacity = 4096
-        while true {
-            var buffer = [CChar](repeating: 0, count: capacity)
-            let rc = blob.withUnsafeBytes { fdt in
-                buffer.withUnsafeMutableBufferPointer { fdt_get_path(fdt.baseAddress, node, $0.baseAddress, Int32($0.count)) }
+        let (path, rc): (String?, Int32) = blob.withUnsafeBytes { fdt in
+            var names: [String] = []
+            var offset: Int32 = 0
+            var depth: Int32 = 0
+            while offset >= 0, offset <= node, depth >= 0 {
+                if depth > 0 {
+                    guard names.count >= Int(depth) - 1 else { return (nil, -FDT_ERR_BADSTRUCTURE) }
+                    names.removeSubrange(Int(depth - 1)...)
+                    names.append(fdt_get_name(fdt.baseAddress, offset, nil).map { String(cString: $0) } ?? "")
+                }
+                if offset == node { return ("/" + names.joined(separator: "/"), 0) }
+                offset = fdt_next_node(fdt.baseAddress, offset, &depth)
             }
-            if rc == -FDT_ERR_NOSPACE, capacity <= blob.count {
-                capacity *= 2
-                continue
-            }
-            if rc < 0 { throw FDTError(libfdt: rc, "offset \(node)") }
-            return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            return (nil, offset < 0 && offset != -FDT_ERR_NOTFOUND ? offset : -FDT_ERR_BADOFFSET)
         }
+        guard let path else { throw FDTError(libfdt: rc, "offset \(node)") }
+        return path
     }
 
     /// The paths of nodes whose `compatible` list contains `compatible`, in blob order.

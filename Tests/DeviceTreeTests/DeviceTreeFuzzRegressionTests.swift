@@ -1,0 +1,53 @@
+import Testing
+
+@testable import DeviceTree
+
+/// Inputs the `devicetree` fuzz target (Fuzz/, Scripts/fuzz) found, each reduced to
+/// the smallest tree that shows the problem. Each test failed before its fix.
+@Suite("DeviceTree fuzz regressions")
+struct DeviceTreeFuzzRegressionTests {
+    /// Two siblings called `x` with different children: a blob can hold them (dtc
+    /// refuses them in source; `dtc -f` writes them), and `fdt_path_offset("/x")`
+    /// finds only the first. `allNodePaths()` used to walk by path, so it listed the
+    /// first `x`'s children twice and never the second's.
+    @Test("allNodePaths() lists every node of siblings with the same name")
+    func duplicateSiblingNames() throws {
+        let tree = try DeviceTree(root: DeviceTreeNode("", children: [
+            DeviceTreeNode("x", properties: [.u32("p", 1)], children: [DeviceTreeNode("child")]),
+            DeviceTreeNode("x", properties: [.u32("p", 3)], children: [DeviceTreeNode("other")]),
+        ]))
+        let reopened = try DeviceTree(bytes: tree.bytes)
+        #expect(reopened.allNodePaths() == ["/", "/x", "/x/child", "/x", "/x/other"])
+    }
+
+    /// A reserve-map entry of size 0 is where every reader stops (`fdt_num_mem_rsv`),
+    /// so adding one used to succeed and then vanish from `reserveMap`, and building
+    /// with one hid every entry after it. Both now throw `.badValue`.
+    @Test("Zero-size reserve-map entries are refused, not silently lost")
+    func zeroSizeReserveEntry() throws {
+        var tree = try DeviceTree(root: DeviceTreeNode(""), reserveMap: [DeviceTreeRegion(address: 0x1000, size: 0x1000)])
+        #expect(throws: FDTError(.badValue, "reserve map entry 0x20c3bdf8 + 0x0 has size 0, which would end the map")) {
+            try tree.addReserveEntry(DeviceTreeRegion(address: 0x20C3_BDF8, size: 0))
+        }
+        #expect(tree.reserveMap == [DeviceTreeRegion(address: 0x1000, size: 0x1000)])
+        let hidden = [DeviceTreeRegion(address: 0x1000, size: 0), DeviceTreeRegion(address: 0x2000, size: 0x1000)]
+        #expect(throws: FDTError.self) { try DeviceTree(root: DeviceTreeNode(""), reserveMap: hidden) }
+    }
+
+    /// A node name holding a `/` (dtc refuses it; `fdt_check_full` accepts it).
+    /// Paths of later nodes came from libfdt's `fdt_get_path`, which pops a
+    /// component by scanning back to a `/`, so the compatible search, the phandle
+    /// lookup and `parentPath(of:)` named `/uv` as `/vty@/uv`.
+    @Test("Paths from offsets agree with allNodePaths() after a name holding '/'")
+    func slashInNodeName() throws {
+        let tree = try DeviceTree(bytes: try DeviceTree(root: DeviceTreeNode("", children: [
+            DeviceTreeNode("vty@/1", properties: [.string("compatible", "hvterm1")]),
+            DeviceTreeNode("uv", properties: [.string("compatible", "ibm,ultravisor"), .u32("phandle", 7)],
+                children: [DeviceTreeNode("leaf")]),
+        ])).bytes)
+        #expect(tree.allNodePaths() == ["/", "/vty@/1", "/uv", "/uv/leaf"])
+        #expect(tree.nodes(compatibleWith: "ibm,ultravisor") == ["/uv"])
+        #expect(try tree.path(ofPhandle: 7) == "/uv")
+        #expect(try tree.parentPath(of: "/uv/leaf") == "/uv")
+    }
+}
