@@ -49,6 +49,7 @@ public struct DeviceTree: Hashable, Sendable {
         }
         let rc = blob.withUnsafeBytes { fdt_check_full($0.baseAddress, $0.count) }
         if rc < 0 { throw FDTError(libfdt: rc, "fdt_check_full over \(blob.count) bytes") }
+        try Self.checkReserveMapLayout(blob)
         let depth = blob.withUnsafeBytes { fdt in
             var deepest: Int32 = 0
             var depth: Int32 = 0
@@ -65,6 +66,38 @@ public struct DeviceTree: Hashable, Sendable {
         var trimmed = blob
         trimmed.resize(to: Int(total))
         self.blob = trimmed
+    }
+
+    /// Checks that the memory reserve map, up to and including its terminating
+    /// entry, ends inside the blob and overlaps neither the structure block nor the
+    /// strings block.
+    ///
+    /// `fdt_check_full` checks only where the map starts, and libfdt's read-write
+    /// functions assume a map of one entry when they check the block order
+    /// (`fdt_blocks_misordered_`), while `fdt_pack` moves the blocks by the real
+    /// entry count (`fdt_num_mem_rsv`): a map running into the structure block made
+    /// `pack()` write past the end of the buffer (a heap overflow found by fuzzing
+    /// under AddressSanitizer, Fuzz/README.md).
+    static func checkReserveMapLayout(_ blob: AlignedBlob) throws(FDTError) {
+        let (count, map, structure, strings) = blob.withUnsafeBytes { raw in
+            let fdt = raw.baseAddress
+            let version = clibfdt_version(fdt)
+            let structSize = version >= 17 ? Int(clibfdt_size_dt_struct(fdt)) : 0
+            return (
+                Int(fdt_num_mem_rsv(fdt)),
+                Int(clibfdt_off_mem_rsvmap(fdt)),
+                Int(clibfdt_off_dt_struct(fdt))..<Int(clibfdt_off_dt_struct(fdt)) + structSize,
+                Int(clibfdt_off_dt_strings(fdt))..<Int(clibfdt_off_dt_strings(fdt)) + Int(clibfdt_size_dt_strings(fdt)))
+        }
+        guard count >= 0 else {
+            throw FDTError(libfdt: Int32(count), "memory reserve map at offset \(map) has no terminating entry")
+        }
+        let entrySize = 16  // sizeof(struct fdt_reserve_entry)
+        let extent = map..<map + (count + 1) * entrySize
+        for (name, block) in [("structure", structure), ("strings", strings)] where extent.overlaps(block) {
+            throw FDTError(.badLayout,
+                "memory reserve map (\(count) entries and the terminator, bytes \(extent.lowerBound)..<\(extent.upperBound)) overlaps the \(name) block (bytes \(block.lowerBound)..<\(block.upperBound))")
+        }
     }
 
     /// An empty tree (a root node only) with room to grow.

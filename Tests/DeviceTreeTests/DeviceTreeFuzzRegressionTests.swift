@@ -50,4 +50,33 @@ struct DeviceTreeFuzzRegressionTests {
         #expect(try tree.path(ofPhandle: 7) == "/uv")
         #expect(try tree.parentPath(of: "/uv/leaf") == "/uv")
     }
+
+    /// A reserve map whose entries run on into the structure block: the header's
+    /// offsets pass `fdt_check_full`, but `fdt_pack` moved the blocks by the real
+    /// entry count and wrote past the end of the buffer (AddressSanitizer:
+    /// heap-buffer-overflow in `fdt_pack`). Opening such a blob now throws
+    /// `.badLayout`.
+    @Test("A reserve map overlapping the structure block is refused")
+    func reserveMapOverlapsStructure() throws {
+        // The reserve map holds one entry and the terminator (32 bytes), and the
+        // structure block follows it. The root's property of 12 zero bytes gives a
+        // zero size 32 bytes into the structure block, which ends the map there once
+        // the terminator's size is not 0.
+        let good = try DeviceTree(
+            root: DeviceTreeNode("", properties: [DeviceTreeProperty("a", [UInt8](repeating: 0, count: 12))]),
+            reserveMap: [DeviceTreeRegion(address: 0x1000, size: 0x1000)]
+        ).bytes
+        let map = Int(BigEndianCells.u32(good, at: 16))  // off_mem_rsvmap
+        try #require(Int(BigEndianCells.u32(good, at: 8)) == map + 32)  // off_dt_struct
+        var bad = good
+        bad[map + 31] = 1  // the terminator's size: now 1, so the map reads on into the structure block
+        do {
+            var tree = try DeviceTree(bytes: bad)
+            Issue.record("opened a blob whose reserve map overlaps the structure block: \(tree.reserveMap)")
+            try? tree.pack()
+        } catch {
+            #expect(error.code == .badLayout)
+            #expect(error.context.contains("overlaps the structure block"))
+        }
+    }
 }
