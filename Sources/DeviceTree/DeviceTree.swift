@@ -199,9 +199,14 @@ public struct DeviceTree: Hashable, Sendable {
     }
 
     /// The parent path of `path` (`/` for a top-level node and for `/`).
+    ///
+    /// Splits at the last `/` scalar, as libfdt splits the bytes: a `/` followed by
+    /// a combining mark is one `Character` in Swift, and splitting by `Character`
+    /// missed it (found by fuzzing, Fuzz/README.md).
     public static func parent(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }
-        return String(path[..<slash])
+        let scalars = path.unicodeScalars
+        guard let slash = scalars.lastIndex(of: "/"), slash != scalars.startIndex else { return "/" }
+        return String(scalars[..<slash])
     }
 
     // MARK: Properties

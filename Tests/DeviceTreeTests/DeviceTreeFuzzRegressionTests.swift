@@ -79,4 +79,20 @@ struct DeviceTreeFuzzRegressionTests {
             #expect(error.context.contains("overlaps the structure block"))
         }
     }
+
+    /// `/` followed by a combining mark (U+05BD) is one Swift `Character`, so the
+    /// path helpers, which split by `Character`, did not see that `/`: `ensureNode`
+    /// added one node named `a/\u{5BD}b` under the root (libfdt does not check
+    /// names) and then could not find `/a/\u{5BD}b`.
+    @Test("Paths split at every '/' scalar, even one a combining mark follows")
+    func slashBeforeCombiningMark() throws {
+        let path = "/a/\u{5BD}b"
+        #expect(DeviceTree.parent(of: path) == "/a")
+        var tree = DeviceTree()
+        #expect(try tree.ensureNode(path) == path)
+        #expect(tree.hasNode(path))
+        #expect(tree.allNodePaths() == ["/", "/a", path])
+        #expect(throws: FDTError.self) { try tree.addNode("x/\u{5BD}y", under: "/") }
+        #expect(throws: FDTError.self) { try tree.addNode("x\0y", under: "/") }
+    }
 }

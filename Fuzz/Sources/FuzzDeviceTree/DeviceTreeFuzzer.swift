@@ -315,7 +315,7 @@ struct WalkedNode {
             out.append(WalkedNode(path: path, node: node, isExact: exact))
             for (i, child) in node.children.enumerated() {
                 let first = node.children.firstIndex { lookupMatches($0.name, query: child.name) }
-                let ok = exact && first == i && DeviceTreeFuzzer.isPlain(child.name) && !child.name.contains("/")
+                let ok = exact && first == i && DeviceTreeFuzzer.isPlain(child.name) && !child.name.unicodeScalars.contains("/")
                 visit(child, DeviceTree.join(path, child.name), ok)
             }
         }
