@@ -95,4 +95,20 @@ struct DeviceTreeFuzzRegressionTests {
         #expect(throws: FDTError.self) { try tree.addNode("x/\u{5BD}y", under: "/") }
         #expect(throws: FDTError.self) { try tree.addNode("x\0y", under: "/") }
     }
+
+    /// Property names that together outgrow the builder's first 4 KiB buffer:
+    /// libfdt 1.6.1's sequential writer then computed the room left with unsigned
+    /// wrap-around and copied the second name in front of the buffer
+    /// (AddressSanitizer: a heap overflow in `fdt_property`), leaving a name offset
+    /// outside the strings block. The builder now sizes its buffer for the worst case.
+    @Test("Long property names build and read back")
+    func longPropertyNames() throws {
+        let first = String(repeating: "a", count: 3000), second = String(repeating: "b", count: 1500)
+        let tree = try DeviceTree(root: DeviceTreeNode("", properties: [
+            DeviceTreeProperty(first, [1]), DeviceTreeProperty(second, [2]),
+        ]))
+        let reopened = try DeviceTree(bytes: tree.bytes)
+        #expect(reopened.root.properties.map(\.name) == [first, second])
+        #expect(try reopened.property(second, at: "/") == [2])
+    }
 }
