@@ -9,9 +9,11 @@ extension DeviceTree {
     ///   - root: the root node (its name is ignored).
     ///   - reserveMap: memory reserve-map entries.
     ///   - bootCPUIDPhys: the header's `boot_cpuid_phys`.
-    /// - Throws: ``FDTError`` if a name is invalid for libfdt.
+    /// - Throws: ``FDTError`` if a name is invalid for libfdt; `.badValue` for a
+    ///   reserve-map entry of size 0, which readers take as the end of the map.
     public init(root: DeviceTreeNode, reserveMap: [DeviceTreeRegion] = [], bootCPUIDPhys: UInt32 = 0) throws(FDTError) {
-        var capacity = 4096
+        for r in reserveMap { try Self.checkReserveEntry(r) }
+        var capacity = max(4096, Self.sizeBound(root: root, reserveMap: reserveMap))
         while true {
             var blob = AlignedBlob(byteCount: capacity)
             let rc = blob.withUnsafeMutableBytes { buf -> Int32 in
@@ -28,6 +30,28 @@ extension DeviceTree {
             self.bootCPUIDPhys = bootCPUIDPhys
             return
         }
+    }
+
+    /// An upper bound of the blob's size (header, reserve map, every node and
+    /// property tag, and every property name in the strings block as if none were
+    /// shared), so the sequential writer never runs out of room.
+    ///
+    /// It must not: libfdt 1.6.1's `fdt_find_add_string_()` (sequential write)
+    /// computes the room left in unsigned arithmetic that wraps when a name does not
+    /// fit, and then copies the name in front of the buffer, a heap overflow that
+    /// fuzzing found under AddressSanitizer (Fuzz/README.md). Growing the buffer on
+    /// `-FDT_ERR_NOSPACE` is kept only as a fallback.
+    static func sizeBound(root: DeviceTreeNode, reserveMap: [DeviceTreeRegion]) -> Int {
+        func aligned(_ n: Int) -> Int { (n + 3) & ~3 }
+        // Header (40, reserve map aligned to 16), entries and terminator, FDT_END, slack.
+        var size = 48 + 16 * (reserveMap.count + 1) + 4 + 64
+        func add(_ node: DeviceTreeNode) {
+            size += 4 + aligned(node.name.utf8.count + 1) + 4  // FDT_BEGIN_NODE, name, FDT_END_NODE
+            for p in node.properties { size += 12 + aligned(p.value.count) + p.name.utf8.count + 1 }
+            for child in node.children { add(child) }
+        }
+        add(root)
+        return size
     }
 
     /// Runs the sequential-write calls into `buf`; returns 0 or a negative libfdt code.

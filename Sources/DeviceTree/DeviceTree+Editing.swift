@@ -80,10 +80,15 @@ extension DeviceTree {
     /// libfdt inserts a new node before its existing siblings (swift-notes §1.5,
     /// pitfall 11); svm-tool's blobs rely on that order (reference §3.1). To build a
     /// tree in order, use ``init(root:reserveMap:bootCPUIDPhys:)``.
-    /// - Throws: `.exists` if it is already there, `.badPath` for an invalid name.
+    /// - Throws: `.exists` if it is already there, `.badPath` for an invalid name
+    ///   (empty, or holding a `/` or a NUL byte; the test is on Unicode scalars,
+    ///   since a `/` followed by a combining mark is one `Character` but still a `/`
+    ///   byte to libfdt: found by fuzzing, Fuzz/README.md).
     @discardableResult
     public mutating func addNode(_ name: String, under parent: String) throws(FDTError) -> String {
-        guard !name.isEmpty, !name.contains("/") else { throw FDTError(.badPath, "node name \"\(name)\"") }
+        guard !name.isEmpty, !name.unicodeScalars.contains("/"), !name.utf8.contains(0) else {
+            throw FDTError(.badPath, "node name \"\(name)\"")
+        }
         let node = try offset(of: parent)
         try editing(Self.join(parent, name)) { fdt_add_subnode($0, node, name) }
         return Self.join(parent, name)
@@ -93,11 +98,13 @@ extension DeviceTree {
     @discardableResult
     public mutating func ensureNode(_ path: String) throws(FDTError) -> String {
         if hasNode(path) { return path }
-        guard path.hasPrefix("/"), path != "/" else { throw FDTError(.badPath, path) }
+        let scalars = path.unicodeScalars
+        guard scalars.first == "/", path != "/", let slash = scalars.lastIndex(of: "/") else {
+            throw FDTError(.badPath, path)
+        }
         let parent = Self.parent(of: path)
         try ensureNode(parent)
-        guard let slash = path.lastIndex(of: "/") else { throw FDTError(.badPath, path) }
-        return try addNode(String(path[path.index(after: slash)...]), under: parent)
+        return try addNode(String(scalars[scalars.index(after: slash)...]), under: parent)
     }
 
     /// Deletes the node at `path` and its subtree.
@@ -108,7 +115,11 @@ extension DeviceTree {
     }
 
     /// Appends a memory reserve-map entry.
+    /// - Throws: `.badValue` for a zero-size region: an entry of size 0 ends the map
+    ///   for every reader (libfdt's `fdt_num_mem_rsv`, Linux's early FDT scan), so it
+    ///   would vanish, and hide any entry after it (found by fuzzing, Fuzz/README.md).
     public mutating func addReserveEntry(_ region: DeviceTreeRegion) throws(FDTError) {
+        try Self.checkReserveEntry(region)
         try editing("reserve map entry \(region)") { fdt_add_mem_rsv($0, region.address, region.size) }
     }
 
@@ -118,5 +129,12 @@ extension DeviceTree {
             throw FDTError(.notFound, "reserve map entry \(index) of \(reserveMap.count)")
         }
         try editing("reserve map entry \(index)") { fdt_del_mem_rsv($0, Int32(index)) }
+    }
+
+    /// Refuses a reserve-map entry of size 0, which readers take as the end of the map.
+    static func checkReserveEntry(_ region: DeviceTreeRegion) throws(FDTError) {
+        guard region.size != 0 else {
+            throw FDTError(.badValue, "reserve map entry \(region) has size 0, which would end the map")
+        }
     }
 }

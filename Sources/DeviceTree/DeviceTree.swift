@@ -49,6 +49,7 @@ public struct DeviceTree: Hashable, Sendable {
         }
         let rc = blob.withUnsafeBytes { fdt_check_full($0.baseAddress, $0.count) }
         if rc < 0 { throw FDTError(libfdt: rc, "fdt_check_full over \(blob.count) bytes") }
+        try Self.checkReserveMapLayout(blob)
         let depth = blob.withUnsafeBytes { fdt in
             var deepest: Int32 = 0
             var depth: Int32 = 0
@@ -65,6 +66,38 @@ public struct DeviceTree: Hashable, Sendable {
         var trimmed = blob
         trimmed.resize(to: Int(total))
         self.blob = trimmed
+    }
+
+    /// Checks that the memory reserve map, up to and including its terminating
+    /// entry, ends inside the blob and overlaps neither the structure block nor the
+    /// strings block.
+    ///
+    /// `fdt_check_full` checks only where the map starts, and libfdt's read-write
+    /// functions assume a map of one entry when they check the block order
+    /// (`fdt_blocks_misordered_`), while `fdt_pack` moves the blocks by the real
+    /// entry count (`fdt_num_mem_rsv`): a map running into the structure block made
+    /// `pack()` write past the end of the buffer (a heap overflow found by fuzzing
+    /// under AddressSanitizer, Fuzz/README.md).
+    static func checkReserveMapLayout(_ blob: AlignedBlob) throws(FDTError) {
+        let (count, map, structure, strings) = blob.withUnsafeBytes { raw in
+            let fdt = raw.baseAddress
+            let version = clibfdt_version(fdt)
+            let structSize = version >= 17 ? Int(clibfdt_size_dt_struct(fdt)) : 0
+            return (
+                Int(fdt_num_mem_rsv(fdt)),
+                Int(clibfdt_off_mem_rsvmap(fdt)),
+                Int(clibfdt_off_dt_struct(fdt))..<Int(clibfdt_off_dt_struct(fdt)) + structSize,
+                Int(clibfdt_off_dt_strings(fdt))..<Int(clibfdt_off_dt_strings(fdt)) + Int(clibfdt_size_dt_strings(fdt)))
+        }
+        guard count >= 0 else {
+            throw FDTError(libfdt: Int32(count), "memory reserve map at offset \(map) has no terminating entry")
+        }
+        let entrySize = 16  // sizeof(struct fdt_reserve_entry)
+        let extent = map..<map + (count + 1) * entrySize
+        for (name, block) in [("structure", structure), ("strings", strings)] where extent.overlaps(block) {
+            throw FDTError(.badLayout,
+                "memory reserve map (\(count) entries and the terminator, bytes \(extent.lowerBound)..<\(extent.upperBound)) overlaps the \(name) block (bytes \(block.lowerBound)..<\(block.upperBound))")
+        }
     }
 
     /// An empty tree (a root node only) with room to grow.
@@ -127,14 +160,26 @@ public struct DeviceTree: Hashable, Sendable {
     }
 
     /// The absolute paths of every node, depth first, in blob order (root first).
+    ///
+    /// The walk goes by structure-block offset, so every node is listed once with
+    /// its own children even where a path does not name it alone (sibling nodes with
+    /// the same name, which dtc refuses but a blob can hold: both are listed, under
+    /// the same path; found by fuzzing, Fuzz/README.md).
     public func allNodePaths() -> [String] {
-        var out: [String] = []
-        func walk(_ path: String) {
-            out.append(path)
-            for name in (try? subnodes(of: path)) ?? [] { walk(Self.join(path, name)) }
+        blob.withUnsafeBytes { fdt in
+            var out: [String] = []
+            func walk(_ node: Int32, _ path: String) {
+                out.append(path)
+                var child = fdt_first_subnode(fdt.baseAddress, node)
+                while child >= 0 {
+                    let name = fdt_get_name(fdt.baseAddress, child, nil).map { String(cString: $0) } ?? ""
+                    walk(child, Self.join(path, name))
+                    child = fdt_next_subnode(fdt.baseAddress, child)
+                }
+            }
+            walk(0, "/")
+            return out
         }
-        walk("/")
-        return out
     }
 
     /// The path of the parent of the node at `path`, checked against the tree
@@ -154,9 +199,14 @@ public struct DeviceTree: Hashable, Sendable {
     }
 
     /// The parent path of `path` (`/` for a top-level node and for `/`).
+    ///
+    /// Splits at the last `/` scalar, as libfdt splits the bytes: a `/` followed by
+    /// a combining mark is one `Character` in Swift, and splitting by `Character`
+    /// missed it (found by fuzzing, Fuzz/README.md).
     public static func parent(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }
-        return String(path[..<slash])
+        let scalars = path.unicodeScalars
+        guard let slash = scalars.lastIndex(of: "/"), slash != scalars.startIndex else { return "/" }
+        return String(scalars[..<slash])
     }
 
     // MARK: Properties
@@ -297,23 +347,32 @@ public struct DeviceTree: Hashable, Sendable {
         return try path(ofOffset: node)
     }
 
-    /// The path of the node at a structure-block offset.
-    /// Paths longer than 4 KiB (possible with long names) get a bigger buffer, up
-    /// to the blob's size, which bounds any path in it.
+    /// The path of the node at a structure-block offset: the names of its
+    /// ancestors and its own, joined with `/` exactly as ``allNodePaths()`` joins them.
+    ///
+    /// Walks the structure block from the root keeping a stack of names. libfdt's
+    /// `fdt_get_path` instead pops a component by scanning back to the previous `/`,
+    /// so after a node whose name holds a `/` (which dtc refuses but a blob can
+    /// hold) it gave wrong paths for later nodes, e.g. `/vty@/uv` for `/uv` (found
+    /// by fuzzing, Fuzz/README.md). No length limit applies.
     func path(ofOffset node: Int32) throws(FDTError) -> String {
-        var capacity = 4096
-        while true {
-            var buffer = [CChar](repeating: 0, count: capacity)
-            let rc = blob.withUnsafeBytes { fdt in
-                buffer.withUnsafeMutableBufferPointer { fdt_get_path(fdt.baseAddress, node, $0.baseAddress, Int32($0.count)) }
+        let (path, rc): (String?, Int32) = blob.withUnsafeBytes { fdt in
+            var names: [String] = []
+            var offset: Int32 = 0
+            var depth: Int32 = 0
+            while offset >= 0, offset <= node, depth >= 0 {
+                if depth > 0 {
+                    guard names.count >= Int(depth) - 1 else { return (nil, -FDT_ERR_BADSTRUCTURE) }
+                    names.removeSubrange(Int(depth - 1)...)
+                    names.append(fdt_get_name(fdt.baseAddress, offset, nil).map { String(cString: $0) } ?? "")
+                }
+                if offset == node { return ("/" + names.joined(separator: "/"), 0) }
+                offset = fdt_next_node(fdt.baseAddress, offset, &depth)
             }
-            if rc == -FDT_ERR_NOSPACE, capacity <= blob.count {
-                capacity *= 2
-                continue
-            }
-            if rc < 0 { throw FDTError(libfdt: rc, "offset \(node)") }
-            return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            return (nil, offset < 0 && offset != -FDT_ERR_NOTFOUND ? offset : -FDT_ERR_BADOFFSET)
         }
+        guard let path else { throw FDTError(libfdt: rc, "offset \(node)") }
+        return path
     }
 
     /// The paths of nodes whose `compatible` list contains `compatible`, in blob order.
