@@ -171,3 +171,19 @@ public final class SecureVirtualMachine: Sendable {
             sysfsSVM: secure ? "1" : "0")
     }
 }
+
+extension SecureVirtualMachine {
+    /// Shared frames by the owner the guest's ledger names (empty until the guest
+    /// kernel has shared anything).
+    public var sharedPageOwners: [UInt64: String] { [:] }
+
+    /// Guest memory as an SVG picture: page states, owners, and the image's regions.
+    public func memoryMapSVG() -> String {
+        var regions = image.segments.map {
+            MemoryMapPicture.Region(name: $0.name, address: $0.address, size: UInt64($0.bytes.count))
+        }
+        regions.append(.init(name: "fdt", address: image.fdtAddress, size: UInt64(image.deviceTree.totalSize)))
+        let title = "Guest memory: \(image.memoryBytes >> 20) MiB, \(image.cpuCount) vCPU(s), " + (machine.bootProcessor.isSecure ? "secure" : "normal")
+        return MemoryMapPicture.svg(memory: machine.memory, owners: sharedPageOwners, regions: regions, title: title)
+    }
+}

@@ -48,6 +48,10 @@ struct BootCommand: ParsableCommand {
     var esmCheck: String = "enforce"
     @Option(help: "Seed of the machine's generator: the same seed gives the same trace.") var seed: UInt64 = 1
     @Option(help: "Write every call as JSON lines to FILE.") var trace: String?
+    @Option(help: "Write the boot as Chrome trace-event JSON (open in ui.perfetto.dev): lanes per vCPU, Ultravisor, hypervisor.")
+    var timeline: String?
+    @Option(name: .customLong("memory-map"), help: "Draw guest memory by page state and owner as SVG.")
+    var memoryMap: String?
     @Flag(help: "Print the summary as JSON instead of the console.") var json = false
 
     func run() throws {
@@ -59,12 +63,12 @@ struct BootCommand: ParsableCommand {
             throw BootCLI.fail("\(error)")
         }
         let report = vm.boot()
-        if let trace {
-            do {
-                try Data(vm.machine.trace.jsonLines().utf8).write(to: URL(fileURLWithPath: trace))
-            } catch {
-                throw BootCLI.fail("--trace \(trace): cannot write: \(error.localizedDescription)")
-            }
+        if let trace { try BootCLI.write(vm.machine.trace.jsonLines(), to: trace, "--trace") }
+        if let timeline {
+            try BootCLI.write(ChromeTraceTimeline.json(vm.machine.trace.records), to: timeline, "--timeline")
+        }
+        if let memoryMap {
+            try BootCLI.write(vm.memoryMapSVG(), to: memoryMap, "--memory-map")
         }
         if json {
             BootCLI.printJSON(report)
