@@ -168,11 +168,13 @@ extension Hypervisor {
             while frame < end {
                 if !secure.contains(frame) && !shared.contains(frame) && pagedOut[frame] == nil {
                     let gpa = frame << PageSize.shift
-                    let answer = machine.ultracall(
-                        .pageIn,
-                        [machine.lpid, HostMemory.hostAddress(of: GuestPhysicalAddress(rawValue: gpa)), gpa,
-                            Hypercall.pageInNonShared, PageSize.shift],
-                        from: hypervisor, depth: call.depth + 1)
+                    var registers = Registers(r3: Ultracall.pageIn.rawValue)
+                    registers[4] = machine.lpid
+                    registers[5] = HostMemory.hostAddress(of: GuestPhysicalAddress(rawValue: gpa))
+                    registers[6] = gpa
+                    registers[7] = Hypercall.pageInNonShared
+                    registers[8] = PageSize.shift
+                    let answer = machine.ultracall(registers, from: hypervisor, depth: call.depth + 1)
                     guard answer.ultravisorStatus == .success else {
                         call.notes.append("migrating \(GuestPhysicalAddress(rawValue: gpa)): \(answer.ultravisorStatus.name)")
                         return call.finish(HypervisorStatus.state)

@@ -89,4 +89,12 @@ struct UltravisorState: Sendable {
     var scom: [UInt64: UInt64] = [:]
     var terminatedLPIDs: [UInt64] = []
     var anomalies: [UltravisorAnomaly] = []
+
+    /// Runs `body` on the SVM record of `lpid` in place, or returns `nil` if there is
+    /// none. Reading a record through the dictionary's getter copies the whole struct
+    /// (bitmap, keys, tables): too slow for calls made once per page.
+    mutating func withSVM<R>(_ lpid: UInt64, _ body: (inout SVMState) -> R) -> R? {
+        guard let i = svms.index(forKey: lpid) else { return nil }
+        return body(&svms.values[i])
+    }
 }

@@ -12,10 +12,11 @@ extension Ultravisor {
 
     private func pageCallContext(lpid: UInt64, frame: UInt64) -> PageCallContext? {
         state.withLock { s in
-            guard let svm = s.svms[lpid] else { return nil }
-            return PageCallContext(
-                lifecycle: svm.lifecycle, covered: svm.slotsCover(frames: frame..<(frame + 1)), key: svm.pageKey,
-                sealed: svm.sealedPages[frame])
+            s.withSVM(lpid) { svm in
+                PageCallContext(
+                    lifecycle: svm.lifecycle, covered: svm.slotsCover(frames: frame..<(frame + 1)), key: svm.pageKey,
+                    sealed: svm.sealedPages[frame])
+            }
         }
     }
 
