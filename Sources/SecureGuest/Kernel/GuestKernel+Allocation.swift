@@ -1,0 +1,33 @@
+import PowerABI
+
+/// Kernel memory for callers (buffers for I/O, test data): whole 64 KiB pages from the
+/// kernel's allocator. Private (secure on a secure guest) unless shared explicitly.
+extension GuestKernel {
+    /// Models `alloc_pages()`: page-aligned memory of at least `bytes` bytes, taken from
+    /// the top of free memory; `purpose` names it in fault reports.
+    public func allocateMemory(bytes: UInt64, purpose: String = "kmalloc") throws(GuestKernelError) -> UInt64 {
+        try requireRunning()
+        let size = (max(bytes, 1) + PageSize.offsetMask) & ~PageSize.offsetMask
+        let result: Result<UInt64, Memblock.AllocationError> = state.withLock { s in
+            guard var m = s.memblock else {
+                return .failure(Memblock.AllocationError(size: size, alignment: PageSize.bytes, limit: 0..<0, purpose: purpose))
+            }
+            defer { s.memblock = m }
+            do throws(Memblock.AllocationError) {
+                return .success(try m.allocate(size: size, alignment: PageSize.bytes, purpose: purpose))
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch result {
+        case .success(let a): return a
+        case .failure(let e): throw .allocation(e)
+        }
+    }
+
+    /// Models `__free_pages()`: gives back memory from ``allocateMemory(bytes:purpose:)``
+    /// (quarantined pages are kept).
+    public func freeMemory(_ address: UInt64, bytes: UInt64) {
+        releaseUnlessQuarantined(address, bytes: (bytes + PageSize.offsetMask) & ~PageSize.offsetMask)
+    }
+}
