@@ -70,7 +70,7 @@ struct BlockDeviceDMATests {
         #expect(t.ultracallCount == 0)
     }
 
-    @Test("A secure guest without bouncing (swiotlb=noforce) cannot do DMA: the device hits a secure page")
+    @Test("A secure guest without a bounce pool refuses streaming DMA with the reason; nothing secure reaches the device")
     func secureWithoutBouncing() throws {
         let t = try GuestTestMachine(cpus: 1, bootargs: "swiotlb=noforce", diskSectors: 1024)
         try t.makeSecure()
@@ -78,17 +78,36 @@ struct BlockDeviceDMATests {
         #expect(report.swiotlb == nil)
         let disk = try kernel.probeVirtualBlockDevice()
         let buffer = try kernel.allocateMemory(bytes: 4096, purpose: "test buffer")
+        #expect(throws: BlockIOError.dma(.noBouncePool(reason: "swiotlb=noforce"))) {
+            try disk.write(sector: 0, from: buffer, byteCount: 4096)
+        }
+        #expect(t.memory.violationCount == 0)
+        #expect(t.disk?.statistics.kicks == 0)
+        #expect(kernel.log.contains("streaming DMA will be refused"))
+    }
+
+    @Test("If sharing the pool fails, the pool is not used and DMA is refused, naming the failure")
+    func poolShareFails() throws {
+        let t = try GuestTestMachine(cpus: 1, bootargs: "swiotlb=512", diskSectors: 1024)
+        try t.makeSecure()
+        // The first guest share is the LPPACA region, the second the pool.
+        t.machine.faults.add(
+            FaultRule(
+                opcode: .ultracall(.sharePage), caller: .guest, trigger: .nth(2),
+                action: .status(UltravisorStatus.p2.rawValue)))
+        let (kernel, report) = try t.boot()
+        #expect(report.swiotlb == nil)
+        #expect(report.audit.isClean)
+        #expect(report.faults.contains { $0.kind == .shareFailed && $0.owner == .swiotlb })
+        let disk = try kernel.probeVirtualBlockDevice()
+        let buffer = try kernel.allocateMemory(bytes: 4096)
         #expect {
             try disk.write(sector: 0, from: buffer, byteCount: 4096)
         } throws: { error in
-            guard case .request(_, _, let dma, let status) = error as? BlockIOError else { return false }
-            return dma == buffer && status == .dmaError
+            guard case .dma(.noBouncePool(let why)) = error as? BlockIOError else { return false }
+            return why.contains("U_P2")
         }
-        let violation = try #require(t.memory.violations.first)
-        #expect(violation.address.rawValue == buffer)
-        #expect(violation.pageState == .secure)
-        let fault = try #require(kernel.diagnose().first { $0.kind == .isolationViolation })
-        #expect(fault.region == "test buffer")
+        #expect(t.memory.violationCount == 0)
     }
 
     @Test("Transfers larger than the pool are split and still arrive intact")

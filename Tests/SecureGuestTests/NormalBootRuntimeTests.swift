@@ -34,6 +34,17 @@ struct NormalBootRuntimeTests {
         #expect(report.audit.explicitlyShared == 0)
     }
 
+    @Test("A normal guest starts its stopped secondaries through the hypervisor's RTAS")
+    func startCPU() throws {
+        let t = try GuestTestMachine(cpus: 3)
+        #expect(!t.machine.processors[2].snapshot.isRunning)
+        let (_, report) = try t.boot()
+        #expect(t.machine.processors.allSatisfy { $0.snapshot.isRunning && !$0.isSecure })
+        #expect(t.hypervisor.log.contains { $0.hasPrefix("RTAS start-cpu 2") })
+        #expect(t.hypervisor.registration(of: 2)?.vpa?.rawValue == report.lppacas[2])
+        #expect(t.ultracallCount == 0)
+    }
+
     @Test("set_memory_decrypted and set_memory_encrypted are no-ops on a normal guest")
     func encryptionNoOps() throws {
         let t = try GuestTestMachine(cpus: 1)

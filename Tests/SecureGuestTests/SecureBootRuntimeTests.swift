@@ -146,6 +146,43 @@ struct SecureBootRuntimeTests {
         #expect(decoded?.timebase == 12345)
     }
 
+    @Test("Stopped secondaries are started with RTAS start-cpu; the Ultravisor makes them secure")
+    func startCPU() throws {
+        let t = try GuestTestMachine(cpus: 4)
+        try t.makeSecure(startSecondaries: false)
+        #expect(!t.machine.processors[1].isSecure)
+        let (kernel, report) = try t.boot()
+        #expect(t.machine.processors.allSatisfy { $0.isSecure && $0.snapshot.isRunning })
+        let rtas = t.records("H_RTAS")
+        #expect(rtas.filter { $0.caller.kind == .guest }.count == 3)
+        // The Ultravisor bounced each through its implicitly shared RTAS pages.
+        let bounced = rtas.filter { $0.caller.kind == .ultravisor }
+        #expect(bounced.count == 3)
+        #expect(bounced.allSatisfy { t.rtasBouncePages.contains($0.arguments.first ?? 0) })
+        #expect(report.vpaFailures.isEmpty)
+        #expect((1..<4).allSatisfy { t.hypervisor.registration(of: $0)?.vpa?.rawValue == report.lppacas[$0] })
+        #expect(kernel.log.contains("smp: Brought up 1 node, 4 CPUs"))
+        #expect(t.memory.violationCount == 0)
+        #expect(report.audit.isClean)
+    }
+
+    @Test("If the LPPACA share fails, no VPA is registered and the hypervisor never sees a secure page")
+    func lppacaShareFails() throws {
+        let t = try GuestTestMachine(cpus: 2)
+        try t.makeSecure()
+        t.machine.faults.add(
+            FaultRule(
+                opcode: .ultracall(.sharePage), caller: .guest, trigger: .nth(1),
+                action: .partial(pages: 0, status: UltravisorStatus.p2.rawValue)))
+        let (kernel, report) = try t.boot()
+        #expect(t.records("H_REGISTER_VPA").filter { $0.level == .sc1 && ($0.arguments.first ?? 0) >> 45 == 1 }.isEmpty)
+        #expect(t.hypervisor.registration(of: 0)?.vpa == nil)
+        #expect(report.faults.contains { $0.kind == .shareFailed && $0.owner == .lppaca })
+        #expect(kernel.log.contains("not registering the VPA of cpu 0"))
+        #expect(t.memory.violationCount == 0)
+        #expect(report.audit.isClean)
+    }
+
     @Test("A second start is refused; an unreadable device tree is named")
     func startErrors() throws {
         let t = try GuestTestMachine(cpus: 1)

@@ -16,6 +16,9 @@ public enum DMAError: Error, Hashable, Sendable, CustomStringConvertible {
     case memoryEncryption(MemoryEncryptionError)
     /// `dma_free_coherent()` of an address that is not a live coherent allocation.
     case notCoherent(address: UInt64)
+    /// A secure guest has no bounce pool (why, in words), so no streaming mapping can
+    /// reach the hypervisor.
+    case noBouncePool(reason: String)
 
     /// A sentence naming the culprit.
     public var description: String {
@@ -27,6 +30,7 @@ public enum DMAError: Error, Hashable, Sendable, CustomStringConvertible {
         case .allocation(let e): e.description
         case .memoryEncryption(let e): e.description
         case .notCoherent(let a): "0x\(String(a, radix: 16)) is not a live dma-coherent allocation"
+        case .noBouncePool(let why): "secure guest without a SWIOTLB bounce pool (\(why)): DMA refused"
         }
     }
 }

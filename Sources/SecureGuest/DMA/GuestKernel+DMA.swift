@@ -18,7 +18,11 @@ extension GuestKernel {
     /// else `address` itself. The first bounced mapping of a secure guest prints
     /// "Memory encryption is active and system is using DMA bounce buffers" (§2.5).
     /// - Throws: ``DMAError/swiotlb(_:)`` (exhaustion, bad masks, a refused copy),
-    ///   ``DMAError/outOfRange(address:size:)``, ``DMAError/invalidSize(_:)``.
+    ///   ``DMAError/outOfRange(address:size:)``, ``DMAError/invalidSize(_:)``, and
+    ///   ``DMAError/noBouncePool(reason:)`` on a secure guest that has no bounce pool
+    ///   (Linux would hand the device the secure address and the device would fail; SVMKit
+    ///   refuses the mapping with the reason instead, so no secure address reaches the
+    ///   hypervisor).
     public func dmaMapSingle(
         _ address: UInt64, size: Int, direction: DMADirection, attributes: DMAAttributes = [],
         device: DMADevice = DMADevice(), cpu: Int = 0
@@ -28,7 +32,8 @@ extension GuestKernel {
         guard machine.memory.contains(GuestPhysicalAddress(address), count: UInt64(size)) else {
             throw .outOfRange(address: address, size: size)
         }
-        let (pool, force) = state.withLock { ($0.pool, $0.forceBounce) }
+        let (pool, force, unavailable) = state.withLock { ($0.pool, $0.forceBounce, $0.bounceUnavailable) }
+        if pool == nil, let unavailable, isSecureGuest { throw .noBouncePool(reason: unavailable) }
         guard force, let pool else {
             state.withLock { s in
                 s.dma.mappings += 1
@@ -108,22 +113,8 @@ extension GuestKernel {
         guard phase == .running else { throw .kernelNotRunning }
         guard size > 0 else { throw .invalidSize(size) }
         let bytes = (UInt64(size) + PageSize.offsetMask) & ~PageSize.offsetMask
-        let allocated: Result<UInt64, Memblock.AllocationError> = state.withLock { s in
-            guard var m = s.memblock else {
-                return .failure(
-                    Memblock.AllocationError(
-                        size: bytes, alignment: PageSize.bytes, limit: 0..<0, purpose: SharedPageOwner.dmaCoherent.rawValue))
-            }
-            defer { s.memblock = m }
-            do throws(Memblock.AllocationError) {
-                return .success(
-                    try m.allocate(size: bytes, alignment: PageSize.bytes, purpose: SharedPageOwner.dmaCoherent.rawValue))
-            } catch {
-                return .failure(error)
-            }
-        }
         let address: UInt64
-        switch allocated {
+        switch allocatePages(bytes: bytes, purpose: SharedPageOwner.dmaCoherent.rawValue) {
         case .success(let a): address = a
         case .failure(let e): throw .allocation(e)
         }

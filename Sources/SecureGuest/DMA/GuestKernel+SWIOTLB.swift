@@ -28,9 +28,7 @@ extension GuestKernel {
         for d in option.diagnostics { printk("swiotlb: \(d)") }
         if option.forceMode == .noforce {
             printk("software IO TLB: disabled by swiotlb=noforce")
-            if secure {
-                printk("SVMKit: secure guest without SWIOTLB: DMA cannot bounce and the hypervisor cannot reach its buffers")
-            }
+            if secure { noBouncePool("swiotlb=noforce") }
             return
         }
         let force = secure || option.forceMode == .force
@@ -41,6 +39,7 @@ extension GuestKernel {
                 slabs: option.slabs, areas: option.areas, force: true, possibleCPUs: max(1, cpuCount))
         } catch {
             printk("software IO TLB: \(error)")
+            if secure { noBouncePool("\(error)") }
             return
         }
         let limit: Range<UInt64>? = secure ? nil : 0..<min(memblock.memorySize, 1 << 32)
@@ -53,6 +52,7 @@ extension GuestKernel {
             } catch {
                 guard let smaller = configuration.halved() else {
                     printk("software IO TLB: Cannot allocate buffer")
+                    if secure { noBouncePool("the pool could not be allocated") }
                     return
                 }
                 configuration = smaller
@@ -78,6 +78,7 @@ extension GuestKernel {
             printk("software IO TLB: \(error)")
             let quarantined = state.withLock { s in s.ledger.isQuarantined(GuestPhysicalAddress(base).frame) }
             if !quarantined { memblock.free(start: base, size: UInt64(configuration.size)) }
+            if secure { noBouncePool("\(error)") }
             return
         }
         for m in pool.messages { printk(m.hasPrefix("software IO TLB") ? m : "software IO TLB: \(m)") }
@@ -88,5 +89,12 @@ extension GuestKernel {
         printk(
             "SVMKit: DMA ops: dma-direct, every streaming mapping bounced through SWIOTLB"
                 + (secure ? " (init_svm: SWIOTLB_ANY | SWIOTLB_FORCE)" : " (swiotlb=force)"))
+    }
+
+    /// Notes that a secure guest has no bounce pool: streaming DMA is then refused with
+    /// the reason (``DMAError/noBouncePool(reason:)``).
+    private func noBouncePool(_ reason: String) {
+        printk("SVMKit: secure guest without a SWIOTLB bounce pool (\(reason)): streaming DMA will be refused")
+        state.withLock { $0.bounceUnavailable = reason }
     }
 }

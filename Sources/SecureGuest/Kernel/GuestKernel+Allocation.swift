@@ -7,8 +7,16 @@ extension GuestKernel {
     /// the top of free memory; `purpose` names it in fault reports.
     public func allocateMemory(bytes: UInt64, purpose: String = "kmalloc") throws(GuestKernelError) -> UInt64 {
         try requireRunning()
+        switch allocatePages(bytes: bytes, purpose: purpose) {
+        case .success(let a): return a
+        case .failure(let e): throw .allocation(e)
+        }
+    }
+
+    /// Page-aligned memory from the kernel's allocator, in any phase after memory setup.
+    func allocatePages(bytes: UInt64, purpose: String) -> Result<UInt64, Memblock.AllocationError> {
         let size = (max(bytes, 1) + PageSize.offsetMask) & ~PageSize.offsetMask
-        let result: Result<UInt64, Memblock.AllocationError> = state.withLock { s in
+        return state.withLock { s in
             guard var m = s.memblock else {
                 return .failure(Memblock.AllocationError(size: size, alignment: PageSize.bytes, limit: 0..<0, purpose: purpose))
             }
@@ -18,10 +26,6 @@ extension GuestKernel {
             } catch {
                 return .failure(error)
             }
-        }
-        switch result {
-        case .success(let a): return a
-        case .failure(let e): throw .allocation(e)
         }
     }
 

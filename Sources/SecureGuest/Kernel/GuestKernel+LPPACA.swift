@@ -38,12 +38,15 @@ extension GuestKernel {
             if options.bugs.skipLPPACAShare {
                 printk("SVMKit bug: alloc_shared_lppaca() skips uv_share_page()")
             } else {
-                // Linux ignores uv_share_page()'s result here; the registration then fails.
-                _ = uvSharePage(
+                // Linux ignores uv_share_page()'s result here and its registration then fails;
+                // SVMKit remembers the failure and does not hand the hypervisor secure pages.
+                let shared = uvSharePage(
                     first: GuestPhysicalAddress(base).frame, count: size >> PageSize.shift, owner: .lppaca,
                     callSite: "alloc_shared_lppaca")
+                if case .failure = shared { state.withLock { $0.lppacaUsable = false } }
                 printk(
-                    "SVMKit: alloc_shared_lppaca: \(cpuCount) LPPACA(s) in [mem 0x\(String(base, radix: 16))-0x\(String(base + size - 1, radix: 16))], shared with one UV_SHARE_PAGE")
+                    "SVMKit: alloc_shared_lppaca: \(cpuCount) LPPACA(s) in [mem 0x\(String(base, radix: 16))-0x\(String(base + size - 1, radix: 16))], shared with one UV_SHARE_PAGE"
+                        + (state.withLock { $0.lppacaUsable } ? "" : " (which failed)"))
             }
             for _ in 0..<cpuCount {
                 do {
@@ -105,6 +108,10 @@ extension GuestKernel {
             (s.lppacas.indices.contains(cpu) ? s.lppacas[cpu] : nil, s.dtls.indices.contains(cpu) ? s.dtls[cpu] : nil)
         }
         guard let vpa else { return }
+        guard state.withLock({ $0.lppacaUsable }) else {
+            printk("SVMKit: not registering the VPA of cpu \(cpu): alloc_shared_lppaca() could not share it")
+            return
+        }
         let status = vpaCall(Self.registerVPA, cpu: cpu, address: vpa)
         if status != .success {
             printk(
@@ -120,6 +127,11 @@ extension GuestKernel {
 
     /// Models `register_dtl_buffer()`: `H_REGISTER_VPA` (DTL) for `cpu`.
     func registerDTL(cpu: Int, address: UInt64) {
+        let shared = state.withLock { $0.dtlSharedPages.contains(GuestPhysicalAddress(address).frame) }
+        if isSecureGuest, !shared, !options.bugs.skipDTLShare {
+            printk("SVMKit: not registering the DTL of cpu \(cpu): dtl_cache_ctor() could not share its page")
+            return
+        }
         let status = vpaCall(Self.registerDTL, cpu: cpu, address: address)
         guard status != .success else { return }
         printk("WARNING: DTL registration of cpu \(cpu) (hw \(cpu)) failed with \(status.rawValue)")

@@ -20,16 +20,19 @@ extension GuestKernel {
     ///    bouncing) — see `setUpSWIOTLB`;
     /// 5. `alloc_dispatch_log_kmem_cache()`: the `dtl` cache (constructor shares each
     ///    backing page once on a secure guest), a DTL per CPU, the boot CPU's registered;
-    /// 6. `pSeries_smp_probe()`: the IPI choice, logged; then each secondary CPU's
-    ///    `vpa_init()` (VPA and DTL) on its own vCPU;
+    /// 6. `pSeries_smp_probe()`: the IPI choice, logged; then each secondary CPU is
+    ///    brought up (`smp_startup_cpu()`: RTAS `start-cpu` for a vCPU that is not
+    ///    running yet; on a secure guest the Ultravisor bounces the call and starts the
+    ///    vCPU in secure mode) and runs `vpa_init()` (VPA and DTL) on its own vCPU;
     /// 7. `topology_init()`: the sysfs `svm` file.
     ///
     /// A refused registration prints Linux's WARNING and boot goes on; a failed share
     /// is recorded as a ``GuestFault``.
     ///
     /// - Parameters:
-    ///   - processors: the vCPUs, boot vCPU first (default: all of the machine's);
-    ///     secondaries must already have been started in the same security state.
+    ///   - processors: the vCPUs, boot vCPU first (default: all of the machine's).
+    ///     Stopped secondaries are started with RTAS `start-cpu`; running ones must be
+    ///     in the boot vCPU's security state.
     ///   - fdtAddress: the device tree (default: the boot vCPU's r3).
     ///   - kernelBase: the kernel base (default: the boot vCPU's r4).
     /// - Throws: ``GuestKernelError`` for an unusable device tree, an early allocation
@@ -88,7 +91,6 @@ extension GuestKernel {
 
         // 2. is_secure_guest()
         let secure = boot.isSecure
-        for p in cpus.dropFirst() where p.isSecure != secure { throw .mixedSecurity(vcpu: p.index, bootIsSecure: secure) }
         printk(secure ? "SVMKit: secure guest (MSR[S] = 1)" : "SVMKit: normal guest (MSR[S] = 0)")
         if inherited > 0 {
             printk("SVMKit: \(inherited) page(s) are still shared with the hypervisor from the previous kernel")
@@ -129,11 +131,24 @@ extension GuestKernel {
         let ipi = IPIChoice.probe(hypervisor: platform, xive: info.xive, secure: secure)
         state.withLock { $0.ipi = ipi }
         printk("smp: \(ipi)")
+        var online = 1
         if cpus.count > 1 {
             printk("smp: Bringing up secondary CPUs ...")
-            for cpu in 1..<cpus.count { vpaInit(cpu: cpu) }
+            for cpu in 1..<cpus.count {
+                if !cpus[cpu].snapshot.isRunning {
+                    guard smpStartupCPU(cpu, entry: kernelBase, tree: info) else {
+                        printk("Processor \(cpu) is stuck.")
+                        continue
+                    }
+                }
+                guard cpus[cpu].isSecure == secure else {
+                    throw .mixedSecurity(vcpu: cpus[cpu].index, bootIsSecure: secure)
+                }
+                vpaInit(cpu: cpu)
+                online += 1
+            }
         }
-        printk("smp: Brought up 1 node, \(cpus.count) CPU\(cpus.count == 1 ? "" : "s")")
+        printk("smp: Brought up 1 node, \(online) CPU\(online == 1 ? "" : "s")")
 
         // 7. topology_init(): the sysfs view exists from here.
         state.withLock { $0.phase = .running }

@@ -55,11 +55,14 @@ public final class GuestKernel: Sendable {
 
     let state: Mutex<KernelState>
 
-    /// A kernel for `machine`, not started yet.
-    public init(machine: Machine, options: GuestKernelOptions = GuestKernelOptions()) {
+    /// A kernel for `machine`, not started yet. `log` is the log so far (what prom_init
+    /// printed), which the kernel continues.
+    public init(machine: Machine, options: GuestKernelOptions = GuestKernelOptions(), log: KernelLog = KernelLog()) {
         self.machine = machine
         self.options = options
-        self.state = Mutex(KernelState())
+        var initial = KernelState()
+        initial.log = log
+        self.state = Mutex(initial)
     }
 
     // MARK: Inspection
@@ -182,4 +185,11 @@ struct KernelState: Sendable {
     var unsharedBy: [GuestFrameNumber: String] = [:]
     /// Explicit shares found at boot, left by an earlier kernel.
     var inheritedShares = 0
+    /// The page holding the RTAS argument block (`rtas_args`).
+    var rtasArgs: UInt64?
+    /// Why a secure guest has no bounce pool, if it has none.
+    var bounceUnavailable: String?
+    /// Whether the LPPACAs may be registered: shared (or, for the buggy variant,
+    /// believed shared), or a normal guest.
+    var lppacaUsable = true
 }

@@ -69,9 +69,12 @@ struct GuestTestMachine {
         try machine.bootProcessor.write(at: GuestPhysicalAddress(Self.fdtAddress), bytes: tree.bytes)
     }
 
-    /// Takes the partition secure; every vCPU then has MSR(S) set and the boot vCPU
-    /// r3 = fdt, r4 = kbase, as after `UV_ESM`.
-    func makeSecure() throws {
+    /// Takes the partition secure; the boot vCPU then has MSR(S) set and r3 = fdt,
+    /// r4 = kbase, as after `UV_ESM`. With `startSecondaries` every other vCPU is also
+    /// running in secure mode (as if already brought up); without, they stay stopped and
+    /// the Ultravisor's RTAS bounce buffering is set up so the kernel can start them with
+    /// RTAS `start-cpu`.
+    func makeSecure(startSecondaries: Bool = true) throws {
         let call = FirmwareCall(
             registers: Registers(r3: Ultracall.enterSecureMode.rawValue, arguments: [Self.kernelBase, Self.fdtAddress]),
             caller: boot.caller, level: .sc2, depth: 0)
@@ -88,7 +91,23 @@ struct GuestTestMachine {
         try #require(ultravisor.finishInitialization(ctx) == .success)
         var c = call
         ultravisor.commit(ctx, call: &c, entry: Self.kernelBase, registers: [3: Self.fdtAddress, 4: Self.kernelBase, 5: 0])
-        for p in machine.processors { p.msr = p.msr.union(.secure) }
+        if startSecondaries {
+            for p in machine.processors {
+                p.update { s in
+                    s.msr = s.msr.union(.secure)
+                    s.isRunning = true
+                }
+            }
+        } else {
+            boot.msr = boot.msr.union(.secure)
+            var tokens: [String: UInt32] = [:]
+            for name in ["start-cpu", "stop-self", "ibm,os-term", "query-cpu-stopped-state"] {
+                tokens[name] = PseriesTreeBuilder.rtasToken(name)
+            }
+            ultravisor.configureRTASBounce(
+                lpid: machine.lpid, base: GuestPhysicalAddress(rtasBouncePages.lowerBound), tokens: tokens,
+                maximumProcessors: machine.processors.count)
+        }
         boot.update { s in
             s.registers[3] = Self.fdtAddress
             s.registers[4] = Self.kernelBase
