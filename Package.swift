@@ -91,7 +91,10 @@ let package = Package(
             dependencies: ["Hypervisor", "Ultravisor", "PEFMachine", "PowerABI", "DeviceTree", "TPM"],
             resources: [.copy("Fixtures")], swiftSettings: swift6),
         .testTarget(name: "SWIOTLBTests", dependencies: ["SWIOTLB"], swiftSettings: swift6),
-        .testTarget(name: "SecureGuestTests", dependencies: ["SecureGuest"], swiftSettings: swift6),
+        .testTarget(
+            name: "SecureGuestTests",
+            dependencies: ["SecureGuest", "Ultravisor", "Hypervisor", "PEFMachine", "PowerABI", "SWIOTLB", "DeviceTree"],
+            swiftSettings: swift6),
         .testTarget(name: "SVMKitTests", dependencies: ["SVMKit"], swiftSettings: swift6),
         .testTarget(name: "CLITests", dependencies: ["svmkit"], swiftSettings: swift6),
     ]
