@@ -52,6 +52,8 @@ struct BootCommand: ParsableCommand {
     var timeline: String?
     @Option(name: .customLong("memory-map"), help: "Draw guest memory by page state and owner as SVG.")
     var memoryMap: String?
+    @Option(help: "After boot, kexec: normal (UV_UNSHARE_ALL_PAGES first) or crash (shares left in place); the next kernel boots and both audits are reported.")
+    var kexec: String?
     @Flag(help: "Print the summary as JSON instead of the console.") var json = false
 
     func run() throws {
@@ -62,7 +64,11 @@ struct BootCommand: ParsableCommand {
         } catch {
             throw BootCLI.fail("\(error)")
         }
-        let report = vm.boot()
+        var report = vm.boot()
+        if let kexec {
+            guard let kind = KexecKind(rawValue: kexec) else { throw BootCLI.fail("--kexec \(kexec): expected normal or crash") }
+            report = vm.kexec(kind)
+        }
         if let trace { try BootCLI.write(vm.machine.trace.jsonLines(), to: trace, "--trace") }
         if let timeline {
             try BootCLI.write(ChromeTraceTimeline.json(vm.machine.trace.records), to: timeline, "--timeline")
