@@ -84,7 +84,9 @@ let package = Package(
         .testTarget(name: "PEFMachineTests", dependencies: ["PEFMachine", "PowerABI"], swiftSettings: swift6),
         .testTarget(
             name: "UltravisorTests",
-            dependencies: ["Ultravisor", "Hypervisor", "PEFMachine", "PowerABI", "DeviceTree", "TPM", "ESM"],
+            dependencies: [
+                "Ultravisor", "Hypervisor", "PEFMachine", "PowerABI", "DeviceTree", "TPM", "ESM", "SecureGuest", "SVMKit",
+            ],
             swiftSettings: swift6),
         .testTarget(
             name: "HypervisorTests",
