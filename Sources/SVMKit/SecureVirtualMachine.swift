@@ -228,11 +228,20 @@ public final class SecureVirtualMachine: Sendable {
         let reserved = secure
             ? (PromInit.readDeviceTree(vcpu: machine.bootProcessor, at: image.fdtAddress)?.reserveMap.map(\.description) ?? [])
             : []
+        let esm = ultravisor.esmReport(lpid: machine.lpid)
+        let checks = (esm?.checks ?? []).map { BootReport.Check(check: $0.name, passed: $0.passed, detail: $0.detail) }
+        var esmFailure: String? = nil
+        if let esm, let cause = esm.cause {
+            esmFailure = (esm.failedStep.map { "\($0): " } ?? "") + cause
+        }
+        if let esm, esm.outcome == .secureDespiteFailedCheck {
+            invariants.append("UV_ESM: \(esm.failedChecks.count) check(s) failed, continued under --esm-check warn")
+        }
         return BootReport(
-            secure: secure, esmResult: esmResult, osTerm: osTerm, esmChecks: [], sharedPages: shared,
+            secure: secure, esmResult: esmResult, osTerm: osTerm, esmChecks: checks, sharedPages: shared,
             isolationViolations: machine.memory.violationCount, calls: machine.trace.counts,
             simulatedSeconds: machine.clock.seconds, wallSeconds: wallSeconds, requestedSecure: svm.enabled,
-            commandLineDiagnostics: svm.diagnostics.map(\.description), esmFailure: nil,
+            commandLineDiagnostics: svm.diagnostics.map(\.description), esmFailure: esmFailure,
             stopReason: machine.stopReason?.description.trimmingCharacters(in: .whitespacesAndNewlines),
             invariantFailures: invariants,
             kernelLog: (kernel?.log ?? log).lines.map(\.description), console: hypervisor.consoleOutput,
