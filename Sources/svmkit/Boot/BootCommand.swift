@@ -54,13 +54,17 @@ struct BootCommand: ParsableCommand {
     var memoryMap: String?
     @Option(help: "After boot, kexec: normal (UV_UNSHARE_ALL_PAGES first) or crash (shares left in place); the next kernel boots and both audits are reported.")
     var kexec: String?
+    @Option(help: ArgumentHelp(
+        "Inject faults into ultracalls and hypercalls, e.g. UV_SHARE_PAGE@2=U_P2,uv:H_SVM_PAGE_IN@*=H_BUSY.",
+        discussion: "OPCODE@N (the Nth call), @* (every call) or @P% (a seeded fraction) = a status name; add :after=K to stop a share range after K pages; prefix guest:, uv: or hv: to pick the caller."))
+    var faults: String?
     @Flag(help: "Print the summary as JSON instead of the console.") var json = false
 
     func run() throws {
         let config = try makeConfiguration()
         let vm: SecureVirtualMachine
         do {
-            vm = try SecureVirtualMachine(configuration: config)
+            vm = try SecureVirtualMachine(configuration: config, faults: try faultRules())
         } catch {
             throw BootCLI.fail("\(error)")
         }
@@ -82,6 +86,11 @@ struct BootCommand: ParsableCommand {
             print(BootConsole.render(report, image: vm.image))
         }
         if !report.endedAsRequested { throw ExitCode(1) }
+    }
+
+    func faultRules() throws(BootError) -> [FaultRule] {
+        guard let faults else { return [] }
+        do { return try FaultSpecParser.parse(faults) } catch { throw BootError(input: "--faults \(faults)", "\(error)") }
     }
 
     func makeConfiguration() throws(ExitCode) -> BootConfiguration {
