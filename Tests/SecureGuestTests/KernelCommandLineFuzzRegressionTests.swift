@@ -39,3 +39,20 @@ struct KernelCommandLineFuzzRegressionTests {
         #expect(again.parameters == c.parameters)
     }
 }
+
+/// `swiotlb=` values the fuzz target found read differently from
+/// `setup_io_tlb_npages()` and `simple_strtoul()`.
+@Suite("swiotlb= fuzz regressions")
+struct SWIOTLBOptionFuzzRegressionTests {
+    /// A digit followed by a combining mark is one `Character`, which the parser took
+    /// for a non-digit and stopped at (655 read as 65); the kernel reads bytes and
+    /// stops only at the mark. Fullwidth digits, which `Character.hexDigitValue`
+    /// accepts, are no digits to the kernel.
+    @Test("Digits are ASCII scalars, as the kernel reads them")
+    func digitsAreASCIIScalars() {
+        #expect(SWIOTLBOption(value: "655\u{065A}t37,3").slabs == 768)
+        #expect(SWIOTLBOption(value: "1\u{FF12}9").slabs == 128)  // "1", then a fullwidth 2: stops at 1
+        #expect(SWIOTLBOption(value: "0x\u{FF11}0").slabs == 0)  // no hex digit after 0x: octal 0
+        #expect(SWIOTLBOption(value: "1\u{301},2,force").slabs == 128)
+    }
+}
