@@ -56,3 +56,18 @@ struct SWIOTLBOptionFuzzRegressionTests {
         #expect(SWIOTLBOption(value: "1\u{301},2,force").slabs == 128)
     }
 }
+
+/// `svm=` lines the fuzz target found read differently from prom_init.
+@Suite("svm= fuzz regressions")
+struct SVMOptionFuzzRegressionTests {
+    /// prom_init's `prom_strstr(cmdline, "svm=")` finds the first four bytes
+    /// `svm=`; a search by `Character` skipped an `svm=` whose `=` a combining mark
+    /// (U+0485) follows, and read a later `svm=on`.
+    @Test("prom_init's reading finds the first svm= bytes, even before a combining mark")
+    func combiningMarkAfterEquals() {
+        let o = SVMOption(KernelCommandLine("svm=\u{0485}x svm=on"))
+        #expect(!o.promInitEnabled)
+        #expect(o.enabled)
+        #expect(o.diagnostics.contains { $0.kind == .linuxDiffers && $0.message.contains("Linux would boot normal") })
+    }
+}
