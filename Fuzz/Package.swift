@@ -29,5 +29,19 @@ let package = Package(
         .executableTarget(
             name: "FuzzCommandLine",
             dependencies: ["FuzzSupport", .product(name: "SVMKit", package: "SVMKit")]),
+        .executableTarget(
+            name: "FuzzCPIO",
+            dependencies: ["FuzzSupport", .product(name: "ESM", package: "SVMKit")]),
+        .executableTarget(
+            name: "FuzzESMBlob",
+            dependencies: [
+                "FuzzSupport", .product(name: "ESM", package: "SVMKit"), .product(name: "DeviceTree", package: "SVMKit"),
+            ]),
+        .executableTarget(
+            name: "FuzzTPMResponse",
+            dependencies: ["FuzzSupport", .product(name: "SVMKit", package: "SVMKit")]),
+        .executableTarget(
+            name: "FuzzABI",
+            dependencies: ["FuzzSupport", .product(name: "SVMKit", package: "SVMKit")]),
     ]
 )

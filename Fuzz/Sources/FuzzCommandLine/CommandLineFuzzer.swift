@@ -71,7 +71,7 @@ enum CommandLineFuzzer {
         let (params, initArgs) = ModelC.parseArgs(Array(line.text.utf8))
         let got = line.parameters.map { ModelC.Param(name: Array($0.name.utf8), value: $0.value.map { Array($0.utf8) }) }
         fuzzRequire(got == params,
-            "tokens differ from parse_args()/next_arg() for \(line.text.debugDescription): SVMKit \(line.parameters.map(\.raw)), kernel \(params.map(\.text))")
+            "tokens differ from parse_args()/next_arg() for \(line.text.debugDescription): SVMKit \(got.map(\.text)), kernel \(params.map(\.text))")
         fuzzRequire(line.initArguments.map { Array($0.utf8) } == initArgs,
             "init arguments differ from parse_args() for \(line.text.debugDescription)")
     }

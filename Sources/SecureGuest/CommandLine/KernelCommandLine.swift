@@ -17,19 +17,26 @@ public struct KernelCommandLine: Hashable, Sendable {
     public static let maximumLength = 2048
 
     /// Splits `text`.
+    ///
+    /// The line is read one Unicode scalar at a time, as the kernel reads bytes:
+    /// reading by `Character` merged a space with a combining mark after it into one
+    /// grapheme, which swallowed the mark (found by fuzzing, Fuzz/README.md).
     public init(_ text: String) {
         self.text = text
+        let scalars = Array(text.unicodeScalars)
         var params: [KernelParameter] = []
-        var rest = Substring(text).drop { $0 == " " || $0 == "\t" || $0 == "\n" }
+        // parse_args() starts with skip_spaces(): every isspace() character, the
+        // same set next_arg() stops at (\v, \f and \r too).
+        var i = Self.skipSpaces(scalars, from: 0)
         var initArgs: String? = nil
-        while !rest.isEmpty {
-            let (param, next) = Self.nextArgument(rest)
+        while i < scalars.count {
+            let (param, next) = Self.nextArgument(scalars, from: i)
             if param.value == nil && param.name == "--" {
-                initArgs = String(next)
+                initArgs = Self.string(scalars[next...])
                 break
             }
             params.append(param)
-            rest = next
+            i = next
         }
         parameters = params
         initArguments = initArgs
@@ -44,15 +51,33 @@ public struct KernelCommandLine: Hashable, Sendable {
 
     static func normalized(_ name: String) -> String { String(name.map { $0 == "-" ? "_" : $0 }) }
 
-    /// Models `next_arg()`: one parameter off the front, and the rest with
-    /// leading spaces skipped.
-    static func nextArgument(_ args: Substring) -> (KernelParameter, Substring) {
-        var chars = Array(args)
+    /// The kernel's `isspace()` (lib/ctype.c) on ASCII: `\t \n \v \f \r` and space.
+    /// (Its table also marks the byte 0xA0, which in UTF-8 text only occurs inside
+    /// a multi-byte character; SVMKit does not split there.)
+    static func isSpace(_ c: Unicode.Scalar) -> Bool { c == " " || (0x09...0x0D).contains(c.value) }
+
+    /// Models `skip_spaces()`: the first index at or after `index` that is not a space.
+    static func skipSpaces(_ scalars: [Unicode.Scalar], from index: Int) -> Int {
+        var i = index
+        while i < scalars.count && isSpace(scalars[i]) { i += 1 }
+        return i
+    }
+
+    /// The text of some scalars.
+    static func string(_ scalars: ArraySlice<Unicode.Scalar>) -> String {
+        var view = String.UnicodeScalarView()
+        view.append(contentsOf: scalars)
+        return String(view)
+    }
+
+    /// Models `next_arg()`: one parameter starting at `base`, and the index after it
+    /// with the following spaces skipped.
+    static func nextArgument(_ chars: [Unicode.Scalar], from base: Int) -> (KernelParameter, Int) {
         var quoted = false
         var inQuote = false
-        var start = 0
-        if chars.first == "\"" {
-            start = 1
+        var start = base
+        if start < chars.count && chars[start] == "\"" {
+            start += 1
             inQuote = true
             quoted = true
         }
@@ -60,8 +85,10 @@ public struct KernelCommandLine: Hashable, Sendable {
         var equals: Int? = nil
         while i < chars.count {
             let c = chars[i]
-            if c.isWhitespace && !inQuote { break }
-            if equals == nil && c == "=" { equals = i }
+            if isSpace(c) && !inQuote { break }
+            // next_arg() keeps `equals` = 0 for "not found", so an `=` that opens
+            // the parameter is part of its name (`=x` is a flag named `=x`).
+            if equals == nil && c == "=" && i != start { equals = i }
             if c == "\"" { inQuote.toggle() }
             i += 1
         }
@@ -71,24 +98,22 @@ public struct KernelCommandLine: Hashable, Sendable {
         var value: String?
         var lastIncluded = end  // exclusive
         if let eq = equals {
-            name = String(chars[start..<eq])
+            name = string(chars[start..<eq])
             var valueStart = eq + 1
             if valueStart < end && chars[valueStart] == "\"" {
                 valueStart += 1
-                if end > 0 && chars[end - 1] == "\"" && end - 1 >= valueStart { lastIncluded = end - 1 }
+                if end > base && chars[end - 1] == "\"" && end - 1 >= valueStart { lastIncluded = end - 1 }
             }
-            if quoted && end > 0 && chars[end - 1] == "\"" && end - 1 >= valueStart { lastIncluded = end - 1 }
-            value = valueStart <= lastIncluded ? String(chars[valueStart..<lastIncluded]) : ""
+            if quoted && end > base && chars[end - 1] == "\"" && end - 1 >= valueStart { lastIncluded = end - 1 }
+            value = valueStart <= lastIncluded ? string(chars[valueStart..<lastIncluded]) : ""
         } else {
             if quoted && end > start && chars[end - 1] == "\"" { lastIncluded = end - 1 }
-            name = start <= lastIncluded ? String(chars[start..<lastIncluded]) : ""
+            name = start <= lastIncluded ? string(chars[start..<lastIncluded]) : ""
             value = nil
         }
-        let raw = String(chars[0..<end])
-        var nextIndex = end < chars.count ? end + 1 : end
-        while nextIndex < chars.count && chars[nextIndex].isWhitespace { nextIndex += 1 }
-        chars.removeFirst(nextIndex)
-        return (KernelParameter(name: name, value: value, raw: raw), Substring(String(chars)))
+        let raw = string(chars[base..<end])
+        let next = skipSpaces(chars, from: end < chars.count ? end + 1 : end)
+        return (KernelParameter(name: name, value: value, raw: raw), next)
     }
 }
 

@@ -43,15 +43,18 @@ public struct SVMOption: Hashable, Sendable {
             effective = token
         }
 
-        // Linux: the first "svm=" substring anywhere in the raw line.
-        let text = commandLine.text
+        // Linux: the first "svm=" substring anywhere in the raw line, found in its
+        // bytes as prom_strstr() does (a search by `Character` missed an `=` that a
+        // combining mark follows: found by fuzzing, Fuzz/README.md).
+        let bytes = Array(commandLine.text.utf8)
+        let needle = Array("svm=".utf8)
         var linux = false
-        if let r = text.firstRange(of: "svm=") {
-            let after = String(text[r.upperBound...])
+        if let at = bytes.indices.first(where: { bytes[$0...].starts(with: needle) }) {
+            let after = String(decoding: bytes[(at + needle.count)...], as: UTF8.self)
             linux = KernelBoolean.promStrToBool(after) ?? false
-            let start = text[..<r.lowerBound]
-            let tokenStart = start.lastIndex(where: { $0 == " " || $0 == "\t" }).map { text.index(after: $0) } ?? text.startIndex
-            let tokenText = String(text[tokenStart...].prefix { $0 != " " && $0 != "\t" })
+            func isBlank(_ b: UInt8) -> Bool { b == UInt8(ascii: " ") || b == UInt8(ascii: "\t") }
+            let tokenStart = bytes[..<at].lastIndex(where: isBlank).map { $0 + 1 } ?? 0
+            let tokenText = String(decoding: bytes[tokenStart...].prefix { !isBlank($0) }, as: UTF8.self)
             if tokenText != tokens.first?.raw {
                 let reading = KernelBoolean.promStrToBool(after).map { $0 ? "on" : "off" } ?? "invalid, so off"
                 diags.append(.init(.linuxDiffers, parameter: tokenText,

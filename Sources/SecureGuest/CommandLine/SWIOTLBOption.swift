@@ -43,8 +43,11 @@ public struct SWIOTLBOption: Hashable, Sendable {
             diagnostics.append(.init(.ignored, parameter: p.raw, "ignored: swiotlb needs a value"))
             return
         }
-        var s = Substring(value)
-        if let first = s.first, first.isASCII, first.isNumber {
+        // Read by Unicode scalar, as the kernel reads bytes: a digit followed by a
+        // combining mark is one `Character`, which the parser used to take for a
+        // non-digit (found by fuzzing, Fuzz/README.md).
+        var s = Substring(value).unicodeScalars
+        if let first = s.first, Self.isDigit(first) {
             let (n, rest, overflow) = Self.simpleStrtoul(s)
             s = rest
             let aligned = Self.alignUp(n, Self.segmentSlots)
@@ -58,7 +61,7 @@ public struct SWIOTLBOption: Hashable, Sendable {
             }
         }
         if s.first == "," { s = s.dropFirst() }
-        if let first = s.first, first.isASCII, first.isNumber {
+        if let first = s.first, Self.isDigit(first) {
             let (n, rest, overflow) = Self.simpleStrtoul(s)
             s = rest
             if overflow || n > 1 << 20 {
@@ -72,28 +75,43 @@ public struct SWIOTLBOption: Hashable, Sendable {
             }
         }
         if s.first == "," { s = s.dropFirst() }
-        if s == "force" {
+        let rest = String(Substring(s))
+        if s.elementsEqual("force".unicodeScalars) {
             forceMode = .force
-        } else if s == "noforce" {
+        } else if s.elementsEqual("noforce".unicodeScalars) {
             forceMode = .noforce
         } else if !s.isEmpty {
-            diagnostics.append(.init(.ignored, parameter: p.raw, "\"\(s)\" is not understood; Linux ignores it silently"))
+            diagnostics.append(.init(.ignored, parameter: p.raw, "\"\(rest)\" is not understood; Linux ignores it silently"))
+        }
+    }
+
+    /// The kernel's `isdigit()`: ASCII `0`–`9` only.
+    static func isDigit(_ c: Unicode.Scalar) -> Bool { ("0"..."9").contains(c) }
+
+    /// An ASCII hex digit's value (`hex_to_bin()`); fullwidth and other digits are not digits.
+    static func hexValue(_ c: Unicode.Scalar) -> Int? {
+        switch c.value {
+        case 0x30...0x39: Int(c.value - 0x30)
+        case 0x61...0x66: Int(c.value - 0x61 + 10)
+        case 0x41...0x46: Int(c.value - 0x41 + 10)
+        default: nil
         }
     }
 
     /// Models `simple_strtoul(s, &end, 0)`: the value, the unread rest, and whether it overflowed.
-    static func simpleStrtoul(_ s: Substring) -> (Int, Substring, Bool) {
+    static func simpleStrtoul(_ s: Substring.UnicodeScalarView) -> (Int, Substring.UnicodeScalarView, Bool) {
         var base = 10
         var rest = s
-        if rest.hasPrefix("0x") || rest.hasPrefix("0X"), let c = rest.dropFirst(2).first, c.isHexDigit {
+        let first = rest.first, second = rest.dropFirst().first, third = rest.dropFirst(2).first
+        if first == "0", second == "x" || second == "X", let third, hexValue(third) != nil {
             base = 16
             rest = rest.dropFirst(2)
-        } else if rest.hasPrefix("0"), rest.count > 1 {
+        } else if first == "0" {
             base = 8
         }
         var value = 0
         var overflow = false
-        while let c = rest.first, let d = c.hexDigitValue, d < base {
+        while let c = rest.first, let d = hexValue(c), d < base {
             let (m, o1) = value.multipliedReportingOverflow(by: base)
             let (a, o2) = m.addingReportingOverflow(d)
             overflow = overflow || o1 || o2
