@@ -1,26 +1,9 @@
-/// JSON string literals for the hand-written JSON and SVG/XML outputs.
+import PEFMachine
+
+/// Escaping for the hand-written JSON and SVG/XML outputs.
 enum JSONText {
-    /// `text` as a JSON string literal, quotes included.
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for u in text.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
-    }
+    /// `text` as a JSON string literal, quotes included (the trace's own escaping).
+    static func quote(_ text: String) -> String { TraceRecord.quote(text) }
 
     /// `text` escaped for XML character data and attribute values.
     static func xml(_ text: String) -> String {
