@@ -104,7 +104,7 @@ struct StartCPURequest: Sendable {
 
 /// Everything the Ultravisor keeps, behind one mutex.
 struct UltravisorState: Sendable {
-    var svms: [UInt64: SVMState] = [:]
+    var svms = SVMTable()
     var partitionTable: [UInt64: PartitionTableEntry] = [:]
     var reflections: [UInt64: PendingReflection] = [:]
     var nextCookie: UInt64 = 0x55AA_0000
