@@ -104,7 +104,7 @@ struct StartCPURequest: Sendable {
 
 /// Everything the Ultravisor keeps, behind one mutex.
 struct UltravisorState: Sendable {
-    var svms: [UInt64: SVMState] = [:]
+    var svms = SVMTable()
     var partitionTable: [UInt64: PartitionTableEntry] = [:]
     var reflections: [UInt64: PendingReflection] = [:]
     var nextCookie: UInt64 = 0x55AA_0000
@@ -116,12 +116,4 @@ struct UltravisorState: Sendable {
     var anomalies: [UltravisorAnomaly] = []
     /// Every UV_ESM's report, per LPID, oldest first (kept after the SVM is gone).
     var esmReports: [UInt64: [ESMReport]] = [:]
-
-    /// Runs `body` on the SVM record of `lpid` in place, or returns `nil` if there is
-    /// none. Reading a record through the dictionary's getter copies the whole struct
-    /// (bitmap, keys, tables): too slow for calls made once per page.
-    mutating func withSVM<R>(_ lpid: UInt64, _ body: (inout SVMState) -> R) -> R? {
-        guard let i = svms.index(forKey: lpid) else { return nil }
-        return body(&svms.values[i])
-    }
 }
