@@ -53,11 +53,26 @@ enum TPMResponseFuzzer {
             checkSoftwareTPM(Array(input.dropFirst()))
             return
         }
-        var r = TPMReader(Array(input.dropFirst()))
+        guard let (result, commands) = unwrap(Array(input.dropFirst())) else { return }
+        if case .failure(let e) = result { fuzzRequire(!e.description.isEmpty, "TPMError without a description") }
+        // Commands: ReadPublic, StartAuthSession, then (if a session started) up to
+        // four more and always FlushContext last.
+        let codes = commands.compactMap { $0.count >= 10 ? UInt32($0[6]) << 24 | UInt32($0[7]) << 16 | UInt32($0[8]) << 8 | UInt32($0[9]) : nil }
+        if codes.count > 2 {
+            fuzzRequire(codes.last == TPMCommandCode.flushContext.rawValue,
+                "the unwrapper started a session and did not flush it last: \(codes.map { String($0, radix: 16) })")
+        }
+        if case .success = result { fuzzRequire(codes.count == 7, "an unwrap succeeded after \(codes.count) commands") }
+    }
+
+    /// Runs the unwrap over a mode-0 input (without its mode byte): the result and the
+    /// commands sent, or `nil` when the input is too short for a configuration.
+    static func unwrap(_ input: [UInt8]) -> (Result<[UInt8], TPMError>, [[UInt8]])? {
+        var r = TPMReader(input)
         guard let handle = try? r.u32("handle"), let password = try? r.tpm2b("password"),
               let name = try? r.tpm2b("name"), let policyA = try? r.tpm2b("policyA"),
               let policyB = try? r.tpm2b("policyB"), let cipher = try? r.tpm2b("cipher")
-        else { return }
+        else { return nil }
         let configuration = TPMWrappingKeyConfiguration(
             handle: handle, password: password, publicName: name, policyA: policyA, policyB: policyB)
         var commands: [[UInt8]] = []
@@ -72,15 +87,7 @@ enum TPMResponseFuzzer {
         } catch {
             result = .failure(error)
         }
-        if case .failure(let e) = result { fuzzRequire(!e.description.isEmpty, "TPMError without a description") }
-        // Commands: ReadPublic, StartAuthSession, then (if a session started) up to
-        // four more and always FlushContext last.
-        let codes = commands.compactMap { $0.count >= 10 ? UInt32($0[6]) << 24 | UInt32($0[7]) << 16 | UInt32($0[8]) << 8 | UInt32($0[9]) : nil }
-        if codes.count > 2 {
-            fuzzRequire(codes.last == TPMCommandCode.flushContext.rawValue,
-                "the unwrapper started a session and did not flush it last: \(codes.map { String($0, radix: 16) })")
-        }
-        if case .success = result { fuzzRequire(codes.count == 7, "an unwrap succeeded after \(codes.count) commands") }
+        return (result, commands)
     }
 
     static func checkSoftwareTPM(_ command: [UInt8]) {
@@ -117,6 +124,9 @@ enum TPMResponseFuzzer {
             fuzzFail("recording an unwrap: \(error)")
         }
         let good = [0] + header(c, cipher: cipher) + recorded.bytes
+        guard case .success(let key)? = unwrap(Array(good.dropFirst()))?.0, key == (1...32).map({ UInt8($0) }) else {
+            fuzzFail("the recorded session does not replay to the master key")
+        }
         var wrongName = c
         wrongName.publicName = [0, 11] + [UInt8](repeating: 0xEE, count: 32)
         var getRandom = TPMWriter()
