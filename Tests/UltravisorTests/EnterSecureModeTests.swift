@@ -268,6 +268,32 @@ import Testing
         #expect(t.report?.cause?.contains("FDT_ERR_NOSPACE") == true)
     }
 
+    @Test func noRoomBelowTheRMOTopIsUPermission() throws {
+        let base = try Self.image()
+        // A guest reserve entry over the whole RMO: every candidate below the RMO top
+        // overlaps it, the search falls below 0 and out of the memory slots.
+        let tree = try base.deviceTree.edited { try $0.addReserveEntry(DeviceTreeRegion(address: 0, size: 256 << 20)) }
+        let t = try SecureBoot(base, tree: tree)
+        #expect(HypervisorStatus(register: t.enterSecureMode().r3) == .parameter)
+        Self.expectCleanAbort(t)
+        #expect(t.report?.failedStep == .esmbReservation)
+        #expect(t.report?.cause?.hasSuffix("U_PERMISSION, SVM is very low on memory") == true)
+    }
+
+    @Test func reservationsSkipTheGuestsOwnReserveEntries() throws {
+        let base = try Self.image()
+        // A guest entry over [RMO top − 128 KiB, RMO top − 64 KiB) pushes files-fdt and
+        // everything after it below it (svm_overlaps_fdt_rsv_addr).
+        let tree = try base.deviceTree.edited {
+            try $0.addReserveEntry(DeviceTreeRegion(address: 0xffe0000, size: 0x10000))
+        }
+        let t = try SecureBoot(base, tree: tree)
+        t.enterSecureMode()
+        #expect(t.boot.isSecure)
+        #expect(
+            t.report?.reservedRegions.map(\.address) == [0xfff0000, 0xffd0000, 0xff70000, 0xff50000])
+    }
+
     @Test func aBadFDTHeaderAborts() throws {
         let t = try SecureBoot(try Self.image())
         try t.memory.write(.hypervisor, at: .gpa(t.fdtAddress), bytes: [0xDE, 0xAD, 0xBE, 0xEF])
