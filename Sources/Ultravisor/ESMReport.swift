@@ -33,8 +33,9 @@ public struct ESMReservedRegion: Hashable, Sendable, Codable, CustomStringConver
 /// What one `UV_ESM` did, with the exact cause of a failure: the report the real
 /// firmware cannot give (its `H_SVM_INIT_ABORT` has no field for a reason; reference/
 /// ultravisor-facts.md §2.9). Read it after the call with
-/// ``Ultravisor/esmReport(lpid:)``.
-public struct ESMReport: Hashable, Sendable {
+/// ``Ultravisor/esmReport(lpid:)``. Encodes as JSON with its property names as keys
+/// (the checks as `{check, passed, detail, expected?, actual?}`).
+public struct ESMReport: Hashable, Sendable, Codable {
     /// How the call ended.
     public enum Outcome: String, Hashable, Sendable, Codable {
         /// Refused before any state was kept (§2.1): the code is in r3.

@@ -51,7 +51,8 @@ extension Ultravisor {
                 lpid: lpid, kernelBase: kbase, fdtAddress: fdt, policy: policy, outcome: outcome, status: status,
                 failedStep: failure?.step, cause: failure?.cause, checks: run?.checks ?? [],
                 reservedRegions: run?.regions ?? [], pseudoShared: run?.pseudoShared ?? [], blobSource: run?.blobSource,
-                attachments: run?.attachments ?? [], log: (run?.log ?? []) + (failure.map { ["failed at \($0.step): \($0.cause)"] } ?? []),
+                attachments: run?.attachments ?? [],
+                log: run?.log ?? failure.map { ["UV_ESM refused at \($0.step): \($0.cause)"] } ?? [],
                 pagesPagedIn: pagedIn, simulatedNanoseconds: machine.clock.now &- simulatedStart,
                 wallSeconds: Self.seconds(ContinuousClock.now - started))
         }
@@ -111,6 +112,7 @@ extension Ultravisor {
             run.note("UV_ESM failed at \(error.step): \(error.cause)")
             call.notes += run.log
             abortInitialization(context, call: &call)
+            run.note("H_SVM_INIT_ABORT: the guest's UV_ESM returns \(HypervisorStatus(register: call.registers.r3).name)")
             store(report(.aborted, status: Int64(bitPattern: call.registers.r3), run: run, failure: error, pagedIn: pagedIn))
             return
         }

@@ -268,6 +268,32 @@ import Testing
         #expect(t.report?.cause?.contains("FDT_ERR_NOSPACE") == true)
     }
 
+    @Test func noRoomBelowTheRMOTopIsUPermission() throws {
+        let base = try Self.image()
+        // A guest reserve entry over the whole RMO: every candidate below the RMO top
+        // overlaps it, the search falls below 0 and out of the memory slots.
+        let tree = try base.deviceTree.edited { try $0.addReserveEntry(DeviceTreeRegion(address: 0, size: 256 << 20)) }
+        let t = try SecureBoot(base, tree: tree)
+        #expect(HypervisorStatus(register: t.enterSecureMode().r3) == .parameter)
+        Self.expectCleanAbort(t)
+        #expect(t.report?.failedStep == .esmbReservation)
+        #expect(t.report?.cause?.hasSuffix("U_PERMISSION, SVM is very low on memory") == true)
+    }
+
+    @Test func reservationsSkipTheGuestsOwnReserveEntries() throws {
+        let base = try Self.image()
+        // A guest entry over [RMO top − 128 KiB, RMO top − 64 KiB) pushes files-fdt and
+        // everything after it below it (svm_overlaps_fdt_rsv_addr).
+        let tree = try base.deviceTree.edited {
+            try $0.addReserveEntry(DeviceTreeRegion(address: 0xffe0000, size: 0x10000))
+        }
+        let t = try SecureBoot(base, tree: tree)
+        t.enterSecureMode()
+        #expect(t.boot.isSecure)
+        #expect(
+            t.report?.reservedRegions.map(\.address) == [0xfff0000, 0xffd0000, 0xff70000, 0xff50000])
+    }
+
     @Test func aBadFDTHeaderAborts() throws {
         let t = try SecureBoot(try Self.image())
         try t.memory.write(.hypervisor, at: .gpa(t.fdtAddress), bytes: [0xDE, 0xAD, 0xBE, 0xEF])
@@ -422,6 +448,40 @@ import Testing
         t.enterSecureMode()
         #expect(t.boot.isSecure)
         #expect(t.ultravisor.esmReports(lpid: 1).map(\.outcome) == [.aborted, .secure])
+    }
+
+    @Test func aFailingHSVMInitDoneAborts() throws {
+        let done = FaultRule(opcode: .hypercall(.svmInitDone), trigger: .every, action: .status(HypervisorStatus.state.rawValue))
+        let t = try SecureBoot(try Self.image(), faults: [done])
+        #expect(HypervisorStatus(register: t.enterSecureMode().r3) == .parameter)
+        Self.expectCleanAbort(t)
+        #expect(t.report?.failedStep == .initDone && t.report?.cause == "H_SVM_INIT_DONE answered H_STATE")
+        // Every check passed before it.
+        #expect(t.report?.checks.allSatisfy { $0.passed } == true)
+    }
+
+    @Test func aFailingHTPMCommFailsLockbox1() throws {
+        let tpm = FaultRule(opcode: .hypercall(.tpmComm), trigger: .nth(2), action: .status(HypervisorStatus.notAvailable.rawValue))
+        let t = try SecureBoot(try Self.image(), faults: [tpm])
+        #expect(HypervisorStatus(register: t.enterSecureMode().r3) == .parameter)
+        Self.expectCleanAbort(t)
+        let cause = try #require(t.report?.cause)
+        #expect(cause.contains("lockbox-1") && cause.contains("H_TPM_COMM failed with") && cause.contains("errno -19"))
+    }
+
+    @Test func aFailingHSVMInitStartAbortsBeforeAnyPageMoves() throws {
+        let start = FaultRule(opcode: .hypercall(.svmInitStart), trigger: .every, action: .status(HypervisorStatus.state.rawValue))
+        let t = try SecureBoot(try Self.image(), faults: [start])
+        let r = t.enterSecureMode()
+        // The hypervisor never started an init, so it answers H_SVM_INIT_ABORT with
+        // H_UNSUPPORTED and never terminates the SVM: the guest gets that code, and
+        // the record stays aborted (a second UV_ESM gets U_RETRY), as on hardware.
+        #expect(HypervisorStatus(register: r.r3) == .unsupported)
+        #expect(!t.boot.isSecure)
+        #expect(t.report?.failedStep == .initStart && t.report?.cause == "H_SVM_INIT_START answered H_STATE")
+        #expect(t.memory.pageCountsByState == [.normal: t.memory.pageCount])
+        #expect(t.ultravisor.lifecycle(of: 1) == .aborted)
+        #expect(UltravisorStatus(register: t.enterSecureMode().r3) == .retry)
     }
 
     @Test func theSameSeedGivesTheSameTrace() throws {

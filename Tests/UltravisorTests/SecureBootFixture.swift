@@ -96,7 +96,7 @@ struct SecureBoot {
     ///   - wrappingKey: `false` for an Ultravisor whose boot FDT has no `ibm,uv-tpm` node.
     init(
         _ image: BootImage, tree: DeviceTree? = nil, policy: ESMCheckPolicy = .enforce, tpmKeyPEM: String? = nil,
-        wrappingKey: Bool = true, traceDetail: Bool = true, seed: UInt64 = 7
+        wrappingKey: Bool = true, traceDetail: Bool = true, seed: UInt64 = 7, faults: [FaultRule] = []
     ) throws {
         self.image = image
         let (tpm, key) = try TPMProvisioning.provision(
@@ -104,7 +104,7 @@ struct SecureBoot {
         machine = try Machine(
             configuration: MachineConfiguration(
                 memoryBytes: image.memoryBytes, processorCount: image.cpuCount, seed: seed,
-                traceRecordsDetail: traceDetail))
+                traceRecordsDetail: traceDetail, faults: faults))
         ultravisor = Ultravisor(
             configuration: UltravisorConfiguration(esmCheckPolicy: policy, wrappingKey: wrappingKey ? key : nil))
         hypervisor = Hypervisor(configuration: HypervisorConfiguration(tpm: tpm))
