@@ -47,7 +47,7 @@ let getRandomCommand = TPMClient.command(.getRandom, parameters: [0, 8])
 
 /// SwtpmBackend's addressing and its failures, with no swtpm needed: nothing listening,
 /// a peer that answers garbage, closes mid-response, or never answers.
-@Suite("SwtpmBackend transport failures")
+@Suite("SwtpmBackend transport failures", .timeLimit(.minutes(1)))
 struct SwtpmBackendTests {
     @Test("swtpm:HOST:PORT specs parse; bad ones get a typed error naming the problem")
     func specs() throws {

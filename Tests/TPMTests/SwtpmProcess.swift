@@ -12,8 +12,12 @@ final class SwtpmProcess: @unchecked Sendable {
     let stateDirectory: URL
     private let process: Process
 
-    /// The path of swtpm, if installed.
-    static let executable: String? = ["/usr/bin/swtpm", "/usr/local/bin/swtpm"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    /// The path of swtpm, if installed: `$SVMKIT_SWTPM` when set (set it to a missing
+    /// path to see the skip path), else /usr/bin or /usr/local/bin.
+    static let executable: String? = {
+        let candidates = ProcessInfo.processInfo.environment["SVMKIT_SWTPM"].map { [$0] } ?? ["/usr/bin/swtpm", "/usr/local/bin/swtpm"]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }()
 
     /// Why the swtpm tests are skipped, or nil when swtpm starts here (tried once).
     static let skipReason: String? = {

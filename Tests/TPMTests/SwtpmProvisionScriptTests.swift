@@ -4,17 +4,18 @@ import TPM
 import Testing
 
 #if canImport(Glibc)
+/// Whether tpm2-tools (which the script uses) is installed.
+let tpm2ToolsInstalled = FileManager.default.isExecutableFile(atPath: "/usr/bin/tpm2_createprimary")
+
 /// `Scripts/swtpm-provision` (swtpm + tpm2-tools) provisions a key SVMKit can use: its
 /// files load (the Name matches the PEM under SVMKit's template, so the two templates
 /// are byte-identical), its policy digests are TPMPolicy's, and the Ultravisor's
 /// sequence opens a lockbox made for its PEM. `--stop` stops swtpm.
 @Suite(
-    "Scripts/swtpm-provision", .serialized,
+    "Scripts/swtpm-provision", .serialized, .timeLimit(.minutes(1)),
     .enabled(if: SwtpmProcess.isUsable, Comment(rawValue: SwtpmProcess.skipReason ?? "swtpm is usable")),
-    .enabled(if: SwtpmProvisionScriptTests.hasTPM2Tools, "tpm2-tools is not installed (Scripts/bootstrap tpm2-tools)"))
+    .enabled(if: tpm2ToolsInstalled, "tpm2-tools is not installed (Scripts/bootstrap tpm2-tools)"))
 struct SwtpmProvisionScriptTests {
-    static let hasTPM2Tools = FileManager.default.isExecutableFile(atPath: "/usr/bin/tpm2_createprimary")
-
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Scripts/swtpm-provision")
 
@@ -24,13 +25,18 @@ struct SwtpmProvisionScriptTests {
         p.executableURL = script
         p.arguments = arguments
         p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
+        // A file, not a pipe: a daemon that kept the pipe open would make reading it hang.
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("swtpm-provision-\(UUID().uuidString).log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: log) }
+        let handle = try FileHandle(forWritingTo: log)
+        p.standardOutput = handle
+        p.standardError = handle
+        p.standardInput = FileHandle.nullDevice
         try p.run()
-        let out = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: out, as: UTF8.self))
+        try handle.close()
+        return (p.terminationStatus, String(decoding: (try? Data(contentsOf: log)) ?? Data(), as: UTF8.self))
     }
 
     @Test("Provision with the script, load its files, unwrap lockbox-1 through swtpm, stop")

@@ -13,7 +13,7 @@ import Glibc
 /// 0x81800001, and used to open an ESM blob's lockbox-1 made for its public PEM.
 /// Skipped, with the reason, where swtpm is not installed or cannot start.
 @Suite(
-    "swtpm behind the Ultravisor's unwrap", .serialized,
+    "swtpm behind the Ultravisor's unwrap", .serialized, .timeLimit(.minutes(1)),
     .enabled(if: SwtpmProcess.isUsable, Comment(rawValue: SwtpmProcess.skipReason ?? "swtpm is usable")))
 struct SwtpmSequenceTests {
     static let password = Array("swtpm-wrapping-key-passwd".utf8)
@@ -33,7 +33,7 @@ struct SwtpmSequenceTests {
 
     /// A blob whose lockbox-1 is wrapped to `pem` (as `esm create` + `esm authorize`), and its master key.
     static func blob(for pem: String) throws -> (ESMBlob, ESMMasterKey, [UInt8]) {
-        let origin = try ESMPublicKey(fileBytes: Array(try TPMProvisioning.publicKeyPEM(otherArea()).utf8), source: "origin")
+        let origin = try ESMPublicKey(fileBytes: Array(try SoftwareTPM(keyPEM: TPMTestKey.pem, authValue: password).publicKeyPEM.utf8), source: "origin")
         let master = ESMMasterKey.random()
         var blob = try ESMBlob.create(origin: origin, masterKey: master)
         let name = try blob.authorize(ESMPublicKey(fileBytes: Array(pem.utf8), source: "TPM key"), masterKey: master)
