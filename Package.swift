@@ -80,7 +80,7 @@ let package = Package(
             name: "DeviceTreeTests", dependencies: ["DeviceTree", "PowerABI"], resources: [.copy("Fixtures")],
             swiftSettings: swift6),
         .testTarget(name: "ESMTests", dependencies: ["ESM", "DeviceTree"], swiftSettings: swift6),
-        .testTarget(name: "TPMTests", dependencies: ["TPM"], swiftSettings: swift6),
+        .testTarget(name: "TPMTests", dependencies: ["TPM", "ESM", "Hypervisor", "PEFMachine", "PowerABI"], swiftSettings: swift6),
         .testTarget(name: "PEFMachineTests", dependencies: ["PEFMachine", "PowerABI"], swiftSettings: swift6),
         .testTarget(
             name: "UltravisorTests",
