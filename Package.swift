@@ -80,7 +80,11 @@ let package = Package(
             name: "DeviceTreeTests", dependencies: ["DeviceTree", "PowerABI"], resources: [.copy("Fixtures")],
             swiftSettings: swift6),
         .testTarget(name: "ESMTests", dependencies: ["ESM", "DeviceTree"], swiftSettings: swift6),
-        .testTarget(name: "TPMTests", dependencies: ["TPM", "ESM", "Hypervisor", "PEFMachine", "PowerABI"], swiftSettings: swift6),
+        // The swtpm test harness, shared by the test targets that start swtpm.
+        .target(name: "SwtpmTestSupport", dependencies: ["TPM"], path: "Tests/SwtpmTestSupport", swiftSettings: swift6),
+        .testTarget(
+            name: "TPMTests", dependencies: ["TPM", "ESM", "Hypervisor", "PEFMachine", "PowerABI", "SwtpmTestSupport"],
+            swiftSettings: swift6),
         .testTarget(name: "PEFMachineTests", dependencies: ["PEFMachine", "PowerABI"], swiftSettings: swift6),
         .testTarget(
             name: "UltravisorTests",
@@ -97,7 +101,7 @@ let package = Package(
             name: "SecureGuestTests",
             dependencies: ["SecureGuest", "Ultravisor", "Hypervisor", "PEFMachine", "PowerABI", "SWIOTLB", "DeviceTree"],
             swiftSettings: swift6),
-        .testTarget(name: "SVMKitTests", dependencies: ["SVMKit"], swiftSettings: swift6),
-        .testTarget(name: "CLITests", dependencies: ["svmkit"], swiftSettings: swift6),
+        .testTarget(name: "SVMKitTests", dependencies: ["SVMKit", "SwtpmTestSupport"], swiftSettings: swift6),
+        .testTarget(name: "CLITests", dependencies: ["svmkit", "SwtpmTestSupport"], swiftSettings: swift6),
     ]
 )

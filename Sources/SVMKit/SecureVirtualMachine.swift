@@ -18,9 +18,10 @@ import Ultravisor
 /// print(report.secure)   // true: prom_init's UV_ESM passed the Ultravisor's checks
 /// ```
 ///
-/// Building it lays out the ``BootImage``, makes the ``Machine``, provisions the
-/// simulated TPM with the image's key (persistent handle 0x81800001), gives the
-/// Ultravisor the matching wrapping-key parameters (its `ibm,uv-tpm` node), and
+/// Building it lays out the ``BootImage``, makes the ``Machine``, sets up the TPM
+/// behind `H_TPM_COMM` (the embedded software TPM provisioned with the image's key at
+/// persistent handle 0x81800001, or the configured external TPM such as swtpm), gives
+/// the Ultravisor the matching wrapping-key parameters (its `ibm,uv-tpm` node), and
 /// loads the image into guest memory as QEMU and SLOF would, through the
 /// hypervisor's accessor. ``boot()`` then runs the guest kernel: prom_init
 /// (`svm=`, `UV_ESM`, the os-term path) and, when the guest is up, its runtime.
@@ -33,8 +34,16 @@ public final class SecureVirtualMachine: Sendable {
     public let ultravisor: Ultravisor
     /// The simulated hypervisor.
     public let hypervisor: Hypervisor
-    /// The simulated TPM holding the image's key.
-    public let tpm: SoftwareTPM
+    /// The TPM holding the image's key, which the hypervisor's `H_TPM_COMM` forwards to:
+    /// the embedded ``TPM/SoftwareTPM`` or the external TPM's backend (e.g. a
+    /// ``TPM/SwtpmBackend``).
+    public let tpm: any TPMBackend
+    /// The embedded software TPM, or nil when the key is in an external TPM.
+    public let softwareTPM: SoftwareTPM?
+    /// What went over `H_TPM_COMM`: the hypervisor's backend is this wrapper around
+    /// ``tpm``, which counts commands and keeps the transport failures (the causes of
+    /// `H_RESOURCE`).
+    public let tpmActivity: RecordingTPMBackend
     /// What the guest booted with.
     public let configuration: BootConfiguration
 
@@ -67,21 +76,28 @@ public final class SecureVirtualMachine: Sendable {
         self.configuration = configuration
         let image = try BootImageBuilder.build(configuration)
         self.image = image
-        do {
-            let provisioned = try TPMProvisioning.provision(
-                keyPEM: image.tpmKeyPEM, authValue: Self.tpmAuthValue, seed: configuration.seed)
-            tpm = provisioned.tpm
-            let c = provisioned.configuration
-            ultravisor = Ultravisor(
-                configuration: UltravisorConfiguration(
-                    esmCheckPolicy: configuration.esmCheckPolicy == .warn ? .warn : .enforce,
-                    wrappingKey: .init(
-                        handle: c.handle, password: c.password, publicName: c.publicName, policyA: c.policyA,
-                        policyB: c.policyB)))
-        } catch {
-            throw BootError(input: configuration.tpmKeyPEM == nil ? "TPM key" : "--tpm-key", "\(error)")
+        let wrappingKey: TPMWrappingKeyConfiguration
+        switch configuration.tpm {
+        case .embedded:
+            do {
+                let provisioned = try TPMProvisioning.provision(
+                    keyPEM: image.tpmKeyPEM, authValue: Self.tpmAuthValue, seed: configuration.seed)
+                softwareTPM = provisioned.tpm
+                tpm = provisioned.tpm
+                wrappingKey = provisioned.configuration
+            } catch {
+                throw BootError(input: configuration.tpmKeyPEM == nil ? "TPM key" : "--tpm-key", "\(error)")
+            }
+        case .external(let external):
+            softwareTPM = nil
+            tpm = external.backend
+            wrappingKey = external.wrappingKey
         }
-        hypervisor = Hypervisor(configuration: HypervisorConfiguration(tpm: tpm))
+        ultravisor = Ultravisor(
+            configuration: UltravisorConfiguration(
+                esmCheckPolicy: configuration.esmCheckPolicy == .warn ? .warn : .enforce, wrappingKey: wrappingKey))
+        tpmActivity = RecordingTPMBackend(tpm)
+        hypervisor = Hypervisor(configuration: HypervisorConfiguration(tpm: tpmActivity))
         do {
             machine = try Machine(
                 configuration: MachineConfiguration(

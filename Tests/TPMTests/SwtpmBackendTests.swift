@@ -2,6 +2,7 @@ import Foundation
 import Hypervisor
 import PEFMachine
 import PowerABI
+import SwtpmTestSupport
 import TPM
 import Testing
 

@@ -1,5 +1,6 @@
 import ESM
 import Foundation
+import SwtpmTestSupport
 import TPM
 import Testing
 

@@ -2,6 +2,7 @@ import ESM
 import Foundation
 import Synchronization
 import Hypervisor
+import SwtpmTestSupport
 import TPM
 import Testing
 

@@ -1,9 +1,9 @@
 public import ESM
 
 /// What to boot: every input of `svmkit boot`, each optional. With nothing given,
-/// SVMKit makes a TPM key, a kernel, an initrd and an ESM blob whose lockbox-1 opens
-/// with that key and which carries a `rootd` attachment, so the default boot
-/// succeeds (issue "Secure boot end to end", item 2).
+/// SVMKit makes a TPM key (held by the embedded software TPM), a kernel, an initrd
+/// and an ESM blob whose lockbox-1 opens with that key and which carries a `rootd`
+/// attachment, so the default boot succeeds (issue "Secure boot end to end", item 2).
 public struct BootConfiguration: Hashable, Sendable {
     /// Guest RAM (`--memory`, default 4 GiB); ignored when ``deviceTree`` is given.
     public var memoryBytes: UInt64 = 4 << 30
@@ -24,7 +24,12 @@ public struct BootConfiguration: Hashable, Sendable {
     /// An ESM blob placed by `/chosen/linux,esm-blob-start/-end` (`--esm`): the
     /// boot-wrapper path.
     public var wrapperBlob: [UInt8]?
-    /// The PEM private key the simulated TPM holds at 0x81800001 (`--tpm-key`).
+    /// Which TPM holds the wrapping key (`--tpm`): the embedded software TPM (the
+    /// default) or an external one such as swtpm (`--tpm swtpm:HOST:PORT --tpm-dir DIR`),
+    /// whose public key `lockbox-1` of a blob SVMKit makes is wrapped to.
+    public var tpm: BootTPM = .embedded
+    /// The PEM private key the embedded TPM holds at 0x81800001 (`--tpm-key`). Only with
+    /// ``tpm`` `.embedded`: an external TPM keeps its private key.
     public var tpmKeyPEM: String?
     /// What the Ultravisor does when an integrity check fails (`--esm-check`).
     public var esmCheckPolicy: ESMCheckPolicy = .enforce

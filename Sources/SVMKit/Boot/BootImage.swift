@@ -32,8 +32,12 @@ public struct BootImage: Sendable {
     public let memoryBytes: UInt64
     /// The vCPU count.
     public let cpuCount: Int
-    /// The PEM private key the simulated TPM holds.
+    /// The PEM private key the embedded TPM holds; empty when the key is in an external
+    /// TPM (``BootTPM/external(_:)``), which keeps its private key.
     public let tpmKeyPEM: String
+    /// The TPM key's public half as PEM: the recipient of `lockbox-1` in a blob SVMKit
+    /// makes (derived from ``tpmKeyPEM``, or the external TPM's public key).
+    public let tpmPublicKeyPEM: String
     /// Attachments SVMKit put in a blob it made (name → plaintext), to check
     /// `UV_ESMB_GET_FILE` against; empty when the blob came from outside.
     public let generatedAttachments: [String: [UInt8]]

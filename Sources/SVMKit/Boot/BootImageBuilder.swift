@@ -52,12 +52,7 @@ public enum BootImageBuilder {
         }
 
         // Content.
-        let tpmKeyPEM: String
-        if let given = c.tpmKeyPEM {
-            tpmKeyPEM = given
-        } else {
-            do { tpmKeyPEM = try TPMProvisioning.generateKeyPEM() } catch { throw BootError(input: "TPM key", "\(error)") }
-        }
+        let (tpmKeyPEM, tpmPublicKeyPEM) = try tpmKeys(c)
         let kernel = c.kernel ?? DefaultGuestContent.kernel()
         guard !kernel.isEmpty else { throw BootError(input: "--kernel", "the kernel image is empty") }
         var attachments: [String: [UInt8]] = [:]
@@ -71,7 +66,7 @@ public enum BootImageBuilder {
             let base = c.initrd ?? DefaultGuestContent.initrd()
             let rootd = DefaultGuestContent.rootPassphrase()
             let blob = try makeBlob(
-                tpmKeyPEM: tpmKeyPEM, kernel: kernel, initrd: base, commandLine: c.commandLine, attachments: ["rootd": rootd])
+                tpmPublicKeyPEM: tpmPublicKeyPEM, kernel: kernel, initrd: base, commandLine: c.commandLine, attachments: ["rootd": rootd])
             attachments["rootd"] = rootd
             generated = true
             do { initrd = try ESMInitrd.addBlob(blob, to: base) } catch { throw BootError(input: "initrd", "\(error)") }
@@ -124,22 +119,67 @@ public enum BootImageBuilder {
         }
         return BootImage(
             deviceTree: tree, fdtAddress: fdtAddress, kernelBase: kbase, segments: segments, commandLine: c.commandLine,
-            memoryBytes: memory, cpuCount: cpus, tpmKeyPEM: tpmKeyPEM, generatedAttachments: attachments,
+            memoryBytes: memory, cpuCount: cpus, tpmKeyPEM: tpmKeyPEM, tpmPublicKeyPEM: tpmPublicKeyPEM,
+            generatedAttachments: attachments,
             blobWasGenerated: generated)
     }
 
+    /// The embedded TPM's private key PEM (given or made; empty for an external TPM)
+    /// and the public key PEM lockbox-1 is wrapped to.
+    /// - Throws: ``BootError`` naming `--tpm-key` (unusable, or given with an external TPM).
+    static func tpmKeys(_ c: BootConfiguration) throws(BootError) -> (privatePEM: String, publicPEM: String) {
+        if let external = c.tpm.external {
+            guard c.tpmKeyPEM == nil else {
+                throw BootError(
+                    input: "--tpm-key",
+                    "cannot be used with --tpm \(external.label): that TPM holds the key, and lockbox-1 is wrapped to its public key (--tpm-dir)")
+            }
+            return ("", external.publicKeyPEM)
+        }
+        let privatePEM: String
+        if let given = c.tpmKeyPEM {
+            privatePEM = given
+        } else {
+            do { privatePEM = try TPMProvisioning.generateKeyPEM() } catch { throw BootError(input: "TPM key", "\(error)") }
+        }
+        do {
+            let key = try ESMPrivateKey(pemFileBytes: Array(privatePEM.utf8), source: "TPM key")
+            return (privatePEM, String(decoding: key.publicKey.fileBytes, as: UTF8.self))
+        } catch {
+            throw BootError(input: c.tpmKeyPEM == nil ? "TPM key" : "--tpm-key", "\(error)")
+        }
+    }
+
     /// An ESM blob whose origin is a fresh key, whose lockbox-1 opens with the TPM's
-    /// key, with the digests of `kernel`, `initrd` (before the blob is put in front
-    /// of it) and `commandLine`, and the given attachments.
+    /// key (given as its private PEM), with the digests of `kernel`, `initrd` (before
+    /// the blob is put in front of it) and `commandLine`, and the given attachments.
     public static func makeBlob(
         tpmKeyPEM: String, kernel: [UInt8], initrd: [UInt8], commandLine: String, attachments: [String: [UInt8]]
     ) throws(BootError) -> [UInt8] {
+        let publicPEM: String
         do {
-            let tpmKey = try ESMPrivateKey(pemFileBytes: Array(tpmKeyPEM.utf8), source: "TPM key")
+            let key = try ESMPrivateKey(pemFileBytes: Array(tpmKeyPEM.utf8), source: "TPM key")
+            publicPEM = String(decoding: key.publicKey.fileBytes, as: UTF8.self)
+        } catch {
+            throw BootError(input: "ESM blob", "\(error)")
+        }
+        return try makeBlob(
+            tpmPublicKeyPEM: publicPEM, kernel: kernel, initrd: initrd, commandLine: commandLine, attachments: attachments)
+    }
+
+    /// An ESM blob whose origin is a fresh key, whose lockbox-1 is wrapped to the TPM
+    /// key's public half (e.g. swtpm's `tpmrsapubkey.pem`, as `svm-tool esm authorize`
+    /// does), with the digests of `kernel`, `initrd` (before the blob is put in front of
+    /// it) and `commandLine`, and the given attachments.
+    public static func makeBlob(
+        tpmPublicKeyPEM: String, kernel: [UInt8], initrd: [UInt8], commandLine: String, attachments: [String: [UInt8]]
+    ) throws(BootError) -> [UInt8] {
+        do {
+            let tpmKey = try ESMPublicKey(fileBytes: Array(tpmPublicKeyPEM.utf8), source: "TPM public key")
             let origin = try ESMPrivateKey.generate()
             let master = ESMMasterKey.random()
             var blob = try ESMBlob.create(origin: origin.publicKey, comment: "SVMKit origin", masterKey: master)
-            _ = try blob.authorize(tpmKey.publicKey, comment: "TPM wrapping key 0x81800001", masterKey: master)
+            _ = try blob.authorize(tpmKey, comment: "TPM wrapping key 0x81800001", masterKey: master)
             try blob.setDigests(ESMDigests(kernel: kernel, initrd: initrd, bootargs: commandLine), masterKey: master)
             for (name, contents) in attachments.sorted(by: { $0.key < $1.key }) {
                 try blob.attach(name: name, contents: contents, masterKey: master)

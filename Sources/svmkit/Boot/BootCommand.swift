@@ -19,6 +19,15 @@ struct BootCommand: ParsableCommand {
             summary as one JSON object instead (keys: secure, esmResult, osTerm, esmChecks,
             sharedPages, isolationViolations, calls, simulatedSeconds, wallSeconds, …).
 
+            TPM: by default the embedded software TPM holds the wrapping key. With
+            --tpm swtpm:HOST:PORT the key is held only by a running swtpm (the TPM 2.0
+            emulator QEMU uses) that Scripts/swtpm-provision DIR PORT started and
+            provisioned: --tpm-dir DIR gives its wrapping-key.json (the Ultravisor's
+            ibm,uv-tpm parameters) and tpmrsapubkey.pem (lockbox-1 of the blob SVMKit makes
+            is wrapped to it). The Ultravisor's H_TPM_COMM commands then go to swtpm; if it
+            is not reachable they fail with H_RESOURCE, UV_ESM aborts at lockbox-1 and the
+            guest terminates (exit 1; the cause is printed on standard error).
+
             Exit status: 0 when the guest ends where the command line asked (secure for
             svm=on, normal otherwise) and every invariant holds; 1 when UV_ESM failed and the
             guest terminated (or an invariant failed); 2 for bad input, with a message naming
@@ -31,6 +40,8 @@ struct BootCommand: ParsableCommand {
               svmkit boot --fdt qemu.dtb --kernel vmlinux.bin --initrd initrd.img --tpm-key tpm.pem
               svmkit boot --esm-check warn --cmdline "svm=on  console=hvc0"   # mismatching bootargs, warn mode
               svmkit boot --trace trace.jsonl --seed 7
+              Scripts/swtpm-provision /tmp/tpm 2321
+              svmkit boot --tpm swtpm:127.0.0.1:2321 --tpm-dir /tmp/tpm
             """)
 
     @Option(help: "Guest RAM, e.g. 512M, 4G (ignored with --fdt).") var memory: String = "4G"
@@ -42,8 +53,16 @@ struct BootCommand: ParsableCommand {
     @Option(help: "Kernel base address (default: /chosen/qemu,boot-kernel, else 0x400000).") var kbase: String?
     @Option(help: "Initrd; an ESM blob is put in front of it unless it has one (or --esm is given).") var initrd: String?
     @Option(help: "ESM blob placed by /chosen/linux,esm-blob-start/-end (the boot-wrapper path).") var esm: String?
-    @Option(name: .customLong("tpm-key"), help: "PEM private key the simulated TPM holds at 0x81800001.")
+    @Option(name: .customLong("tpm-key"), help: "PEM private key the embedded TPM holds at 0x81800001 (not with --tpm swtpm:…).")
     var tpmKey: String?
+    @Option(help: ArgumentHelp(
+        "Which TPM holds the wrapping key: embedded (the simulated TPM) or swtpm:HOST:PORT (a running swtpm; needs --tpm-dir).",
+        valueName: "embedded|swtpm:HOST:PORT"))
+    var tpm: String = "embedded"
+    @Option(name: .customLong("tpm-dir"), help: ArgumentHelp(
+        "With --tpm swtpm:…: the directory Scripts/swtpm-provision wrote (wrapping-key.json, tpmrsapubkey.pem).",
+        valueName: "DIR"))
+    var tpmDir: String?
     @Option(name: .customLong("esm-check"), help: "enforce (abort UV_ESM on a failed check) or warn (continue, as the firmware's default build).")
     var esmCheck: String = "enforce"
     @Option(help: "Seed of the machine's generator: the same seed gives the same trace.") var seed: UInt64 = 1
@@ -85,7 +104,28 @@ struct BootCommand: ParsableCommand {
         } else {
             print(BootConsole.render(report, image: vm.image))
         }
+        if let external = config.tpm.external, let failure = vm.tpmActivity.failures.first {
+            // The Ultravisor saw only H_RESOURCE; say what the hypervisor's backend saw.
+            FileHandle.standardError.write(Data("svmkit boot: TPM \(external.label): \(failure)\n".utf8))
+        }
         if !report.endedAsRequested { throw ExitCode(1) }
+    }
+
+    /// `--tpm embedded` or `--tpm swtpm:HOST:PORT --tpm-dir DIR`.
+    func tpmChoice() throws(ExitCode) -> BootTPM {
+        if tpm == "embedded" {
+            if let tpmDir { throw BootCLI.fail("--tpm-dir \(tpmDir): only used with --tpm swtpm:HOST:PORT") }
+            return .embedded
+        }
+        guard tpm.hasPrefix(SwtpmAddress.specPrefix) else {
+            throw BootCLI.fail("--tpm \(tpm): expected embedded or swtpm:HOST:PORT (e.g. swtpm:127.0.0.1:2321)")
+        }
+        do { _ = try SwtpmAddress.parse(tpm) } catch { throw BootCLI.fail("--tpm \(tpm): \(error)") }
+        guard let tpmDir else {
+            throw BootCLI.fail(
+                "--tpm \(tpm): needs --tpm-dir DIR, the directory Scripts/swtpm-provision wrote (wrapping-key.json, tpmrsapubkey.pem)")
+        }
+        do { return .external(try ExternalTPM.swtpm(spec: tpm, directory: tpmDir)) } catch { throw BootCLI.fail(error.description) }
     }
 
     func faultRules() throws(BootError) -> [FaultRule] {
@@ -104,6 +144,10 @@ struct BootCommand: ParsableCommand {
         if let kbase { c.kernelBase = try BootCLI.size(kbase, "--kbase") }
         if let initrd { c.initrd = try BootCLI.read(initrd, "--initrd") }
         if let esm { c.wrapperBlob = try BootCLI.read(esm, "--esm") }
+        if let tpmKey, tpm != "embedded" {
+            throw BootCLI.fail("--tpm-key \(tpmKey): cannot be used with --tpm \(tpm): that TPM holds the key (its public key comes from --tpm-dir)")
+        }
+        c.tpm = try tpmChoice()
         if let tpmKey { c.tpmKeyPEM = String(decoding: try BootCLI.read(tpmKey, "--tpm-key"), as: UTF8.self) }
         guard let policy = ESMCheckPolicy(rawValue: esmCheck) else {
             throw BootCLI.fail("--esm-check \(esmCheck): expected enforce or warn")
