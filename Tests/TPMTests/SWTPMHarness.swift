@@ -1,46 +1,26 @@
 import Foundation
+import SwtpmTestSupport
 import TPM
 
 #if canImport(Glibc)
 import Glibc
 
-/// A private swtpm (libtpms) process for conformance tests: started on a free local port
-/// with a fresh state directory, spoken to with raw TPM 2.0 commands over TCP, stopped
-/// by `stop()`. Tests using it are skipped when `swtpm` is not installed.
+/// A private swtpm (libtpms) for conformance tests, spoken to with raw TPM 2.0 commands
+/// over its own blocking socket. The process is a ``SwtpmProcess`` (the shared harness:
+/// free port pair, fresh state directory, bounded start-up); tests using it are skipped
+/// with ``SwtpmProcess/skipReason`` when swtpm is not usable.
 final class SWTPMHarness {
     // Used from one test, on one thread at a time.
-    private let process: Process
-    private let stateDirectory: URL
+    private let process: SwtpmProcess
     private var socketFD: Int32 = -1
 
-    /// Whether swtpm is installed.
-    static var isAvailable: Bool {
-        ["/usr/bin/swtpm", "/usr/local/bin/swtpm"].contains { FileManager.default.isExecutableFile(atPath: $0) }
-    }
-
     init() throws {
-        stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("swtpm-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
-        let port = UInt16.random(in: 20000...60000)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "swtpm", "socket", "--tpm2", "--server", "type=tcp,port=\(port),bindaddr=127.0.0.1",
-            "--ctrl", "type=tcp,port=\(port + 1),bindaddr=127.0.0.1", "--tpmstate", "dir=\(stateDirectory.path)",
-            "--flags", "not-need-init,startup-clear",
-        ]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        for _ in 0..<100 {
-            if let fd = Self.connect(port: port) {
-                socketFD = fd
-                return
-            }
-            usleep(20_000)
+        process = try SwtpmProcess()
+        guard let fd = Self.connect(port: process.port) else {
+            process.stop()
+            throw TPMTransportError("cannot connect to swtpm on 127.0.0.1:\(process.port)")
         }
-        stop()
-        throw TPMTransportError("swtpm did not start on port \(port)")
+        socketFD = fd
     }
 
     private static func connect(port: UInt16) -> Int32? {
@@ -91,13 +71,7 @@ final class SWTPMHarness {
     func stop() {
         if socketFD >= 0 { close(socketFD) }
         socketFD = -1
-        if process.isRunning {
-            // The child inherits the test runner's blocked signal mask, so SIGTERM would
-            // wait forever; SIGKILL cannot be blocked. This is our own child process.
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-        try? FileManager.default.removeItem(at: stateDirectory)
+        process.stop()
     }
 }
 #endif

@@ -1,4 +1,5 @@
 import Foundation
+import SwtpmTestSupport
 import TPM
 import Testing
 
@@ -7,7 +8,9 @@ import Testing
 /// same Name, the Ultravisor's sequence (HMACs, AES-128-CFB parameter encryption, policy
 /// digests) must work against the real implementation, and the same mistakes must get
 /// the same response codes.
-@Suite("Software TPM conformance with libtpms (swtpm)", .enabled(if: SWTPMHarness.isAvailable), .serialized)
+@Suite(
+    "Software TPM conformance with libtpms (swtpm)", .serialized,
+    .enabled(if: SwtpmProcess.isUsable, Comment(rawValue: SwtpmProcess.skipReason ?? "swtpm is usable")))
 struct SoftwareTPMConformanceTests {
     /// swtpm with the test key loaded by TPM2_LoadExternal (fixedTPM/fixedParent clear,
     /// as LoadExternal requires), and the SoftwareTPM holding the same key.

@@ -99,14 +99,14 @@ struct BootCommand: ParsableCommand {
         if let memoryMap {
             try BootCLI.write(vm.memoryMapSVG(), to: memoryMap, "--memory-map")
         }
+        if let external = config.tpm.external, let failure = vm.tpmActivity.failures.first {
+            // The Ultravisor saw only H_RESOURCE; say what the hypervisor's backend saw.
+            FileHandle.standardError.write(Data("svmkit boot: TPM \(external.label): \(failure)\n".utf8))
+        }
         if json {
             BootCLI.printJSON(report)
         } else {
             print(BootConsole.render(report, image: vm.image))
-        }
-        if let external = config.tpm.external, let failure = vm.tpmActivity.failures.first {
-            // The Ultravisor saw only H_RESOURCE; say what the hypervisor's backend saw.
-            FileHandle.standardError.write(Data("svmkit boot: TPM \(external.label): \(failure)\n".utf8))
         }
         if !report.endedAsRequested { throw ExitCode(1) }
     }
