@@ -16,10 +16,10 @@ struct ExternalTPMBootTests {
         try TPMProvisioning.provision(keyPEM: TestKeys.tpmKeyPEM, authValue: authValue, seed: 5)
     }
 
+    /// A 1 GiB, 2-vCPU secure boot with `tpm` (the embedded TPM without a given key).
     static func config(_ tpm: BootTPM) -> BootConfiguration {
-        var c = BootConfiguration()
-        c.memoryBytes = 1 << 30
-        c.cpuCount = 2
+        var c = SecureVirtualMachineTests.config("svm=on console=hvc0")
+        c.tpmKeyPEM = nil
         c.tpm = tpm
         return c
     }

@@ -26,13 +26,7 @@ struct SwtpmBootTests {
         }
     }
 
-    static func config(_ external: ExternalTPM) -> BootConfiguration {
-        var c = BootConfiguration()
-        c.memoryBytes = 1 << 30
-        c.cpuCount = 2
-        c.tpm = .external(external)
-        return c
-    }
+    static func config(_ external: ExternalTPM) -> BootConfiguration { ExternalTPMBootTests.config(.external(external)) }
 
     /// Checks a boot that UV_ESM aborted at lockbox-1 because the TPM was unreachable.
     static func expectTPMAbort(_ vm: SecureVirtualMachine, _ r: BootReport) {

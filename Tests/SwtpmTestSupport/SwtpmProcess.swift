@@ -121,15 +121,18 @@ public func freeLoopbackPortPair() -> UInt16? {
     return nil
 }
 
-/// A TCP socket bound to 127.0.0.1:`port` (0 = any free port).
-public func boundLoopbackSocket(port: UInt16) -> Int32? {
+/// A TCP socket on which `body` (bind or connect) was called with 127.0.0.1:`port`;
+/// nil (and the socket closed) when that failed.
+func loopbackSocket(port: UInt16, _ body: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Int32) -> Int32? {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { return nil }
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
     addr.sin_port = port.bigEndian
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    let rc = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
     guard rc == 0 else {
         close(fd)
         return nil
@@ -137,17 +140,20 @@ public func boundLoopbackSocket(port: UInt16) -> Int32? {
     return fd
 }
 
+/// A TCP socket bound to 127.0.0.1:`port` (0 = any free port).
+public func boundLoopbackSocket(port: UInt16) -> Int32? {
+    loopbackSocket(port: port) { bind($0, $1, $2) }
+}
+
+/// A blocking TCP connection to 127.0.0.1:`port`, or nil when nothing accepts it.
+public func connectedLoopbackSocket(port: UInt16) -> Int32? {
+    loopbackSocket(port: port) { Glibc.connect($0, $1, $2) }
+}
+
 /// Whether something accepts connections on 127.0.0.1:`port`.
 public func canConnect(port: UInt16) -> Bool {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = port.bigEndian
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    return withUnsafePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    } == 0
+    guard let fd = connectedLoopbackSocket(port: port) else { return false }
+    close(fd)
+    return true
 }
 #endif
