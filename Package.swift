@@ -80,18 +80,23 @@ let package = Package(
             name: "DeviceTreeTests", dependencies: ["DeviceTree", "PowerABI"], resources: [.copy("Fixtures")],
             swiftSettings: swift6),
         .testTarget(name: "ESMTests", dependencies: ["ESM", "DeviceTree"], swiftSettings: swift6),
-        .testTarget(name: "TPMTests", dependencies: ["TPM"], swiftSettings: swift6),
+        .testTarget(name: "TPMTests", dependencies: ["TPM", "ESM", "Hypervisor", "PEFMachine", "PowerABI"], swiftSettings: swift6),
         .testTarget(name: "PEFMachineTests", dependencies: ["PEFMachine", "PowerABI"], swiftSettings: swift6),
         .testTarget(
             name: "UltravisorTests",
-            dependencies: ["Ultravisor", "Hypervisor", "PEFMachine", "PowerABI", "DeviceTree", "TPM", "ESM"],
+            dependencies: [
+                "Ultravisor", "Hypervisor", "PEFMachine", "PowerABI", "DeviceTree", "TPM", "ESM", "SecureGuest", "SVMKit",
+            ],
             swiftSettings: swift6),
         .testTarget(
             name: "HypervisorTests",
             dependencies: ["Hypervisor", "Ultravisor", "PEFMachine", "PowerABI", "DeviceTree", "TPM"],
             resources: [.copy("Fixtures")], swiftSettings: swift6),
         .testTarget(name: "SWIOTLBTests", dependencies: ["SWIOTLB"], swiftSettings: swift6),
-        .testTarget(name: "SecureGuestTests", dependencies: ["SecureGuest"], swiftSettings: swift6),
+        .testTarget(
+            name: "SecureGuestTests",
+            dependencies: ["SecureGuest", "Ultravisor", "Hypervisor", "PEFMachine", "PowerABI", "SWIOTLB", "DeviceTree"],
+            swiftSettings: swift6),
         .testTarget(name: "SVMKitTests", dependencies: ["SVMKit"], swiftSettings: swift6),
         .testTarget(name: "CLITests", dependencies: ["svmkit"], swiftSettings: swift6),
     ]

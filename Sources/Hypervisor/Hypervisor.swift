@@ -89,6 +89,8 @@ public final class Hypervisor: HypervisorFirmware, Sendable {
     /// How it was set up.
     public let configuration: HypervisorConfiguration
     let state: Mutex<HypervisorState>
+    /// Virtual block devices by unit address (`Hypervisor+VirtualBlockDevice.swift`).
+    let blockDeviceTable = Mutex<[UInt32: VirtualBlockDevice]>([:])
 
     /// A hypervisor; its page bitmaps are sized on first use (they need the machine's
     /// memory size).
@@ -171,7 +173,8 @@ public final class Hypervisor: HypervisorFirmware, Sendable {
                 }
             }
             call.finish(HypervisorStatus.success)
-        case .confer, .prod, .setMode, .eoi, .cppr, .ipi, .vioSignal, .intSetQueueConfig, .putTCE, .stuffTCE:
+        case .vioSignal: vioSignal(&call, on: machine)
+        case .confer, .prod, .setMode, .eoi, .cppr, .ipi, .intSetQueueConfig, .putTCE, .stuffTCE:
             call.finish(HypervisorStatus.success)
         case .xirr:
             call[4] = 0

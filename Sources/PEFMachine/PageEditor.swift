@@ -94,14 +94,12 @@ public struct PageEditor: ~Copyable {
 }
 
 extension GuestMemory {
-    private static let placeholder = PageTable(pageCount: 0)
-
     /// Runs `body` with exclusive access to the page table (see ``PageEditor``).
     /// `body` must not touch this `GuestMemory` through any other method or make
     /// calls: it runs under the memory's mutex.
     public func editPages<R>(_ body: (inout PageEditor) -> R) -> R {
         table.withLock { t in
-            var editor = PageEditor(table: Self.placeholder, ram: ram)
+            var editor = PageEditor(table: .empty, ram: ram)
             swap(&editor.table, &t)
             let r = body(&editor)
             swap(&editor.table, &t)

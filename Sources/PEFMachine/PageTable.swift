@@ -17,6 +17,14 @@ struct PageTable: Sendable {
     /// The first kill, if any.
     var kill: SVMKill?
 
+    /// A table with no pages and no allocations (the stand-in `editPages` swaps in).
+    static let empty = PageTable(states: [], stateCounts: [])
+
+    private init(states: [PageState], stateCounts: [Int]) {
+        self.states = states
+        self.stateCounts = stateCounts
+    }
+
     init(pageCount: Int) {
         states = [PageState](repeating: .normal, count: pageCount)
         stateCounts = [Int](repeating: 0, count: PageState.allCases.count)

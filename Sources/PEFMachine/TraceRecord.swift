@@ -47,8 +47,8 @@ public struct TraceRecord: Hashable, Sendable {
         return s
     }
 
-    /// A JSON string literal.
-    static func quote(_ text: String) -> String {
+    /// `text` as a JSON string literal, quotes included.
+    public static func quote(_ text: String) -> String {
         var out = "\""
         for u in text.unicodeScalars {
             switch u {

@@ -60,6 +60,11 @@ public struct BootReport: Hashable, Sendable, Codable {
     public var reservedRegions: [String]
     /// `/sys/devices/system/cpu/svm` as the guest reads it ("0" or "1").
     public var sysfsSVM: String
+    /// Shared-page audits (guest ledger against the page states), in order: after
+    /// boot, after kexec, after the next kernel's boot.
+    public var audits: [String] = []
+    /// The kexec report, when one ran.
+    public var kexec: String?
 
     /// Whether the guest ended where the command line asked, with every invariant holding.
     public var endedAsRequested: Bool { secure == requestedSecure && osTerm == nil && invariantFailures.isEmpty }
@@ -69,7 +74,7 @@ extension BootReport {
     private enum CodingKeys: String, CodingKey {
         case secure, esmResult, osTerm, esmChecks, sharedPages, isolationViolations, calls, simulatedSeconds,
             wallSeconds, requestedSecure, commandLineDiagnostics, esmFailure, stopReason, invariantFailures, kernelLog,
-            console, reservedRegions, sysfsSVM
+            console, reservedRegions, sysfsSVM, audits, kexec
     }
 
     /// Encodes every key, writing `null` for absent optionals (`esmResult`, `osTerm`,
@@ -94,5 +99,7 @@ extension BootReport {
         try c.encode(console, forKey: .console)
         try c.encode(reservedRegions, forKey: .reservedRegions)
         try c.encode(sysfsSVM, forKey: .sysfsSVM)
+        try c.encode(audits, forKey: .audits)
+        try c.encode(kexec, forKey: .kexec)
     }
 }

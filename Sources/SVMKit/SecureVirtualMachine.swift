@@ -42,6 +42,11 @@ public final class SecureVirtualMachine: Sendable {
     private struct State: Sendable {
         var log = KernelLog()
         var outcome: PromInit.Outcome?
+        var kernel: GuestKernel?
+        var guestReport: GuestBootReport?
+        var kernelError: String?
+        var kexec: KexecReport?
+        var audits: [SharedPageAuditReport] = []
     }
 
     /// The auth value SVMKit provisions the TPM key with.
@@ -110,11 +115,16 @@ public final class SecureVirtualMachine: Sendable {
         boot.registers = regs
     }
 
-    /// The kernel log so far.
-    public var kernelLog: KernelLog { state.withLock { $0.log } }
+    /// The kernel log so far (prom_init's lines, then the running kernel's).
+    public var kernelLog: KernelLog { state.withLock { $0.kernel?.log ?? $0.log } }
 
-    /// Boots the guest: prom_init, then (unless the partition stopped) the kernel.
-    public func boot() -> BootReport {
+    /// The running guest kernel, once ``boot()`` got that far.
+    public var kernel: GuestKernel? { state.withLock { $0.kernel } }
+
+    /// Boots the guest: prom_init (`svm=`, `UV_ESM`, the os-term path), then, unless
+    /// the partition stopped, the kernel proper (shared LPPACAs, SWIOTLB, DTLs, sysfs).
+    /// - Parameter kernelOptions: the guest kernel's options (deliberate bugs included).
+    public func boot(kernelOptions: GuestKernelOptions = GuestKernelOptions()) -> BootReport {
         let started = Date()
         var log = KernelLog()
         let outcome = PromInit.run(
@@ -124,7 +134,51 @@ public final class SecureVirtualMachine: Sendable {
             $0.log = log
             $0.outcome = outcome
         }
+        switch outcome {
+        case .secure, .normal, .failedButContinued:
+            startKernel(log: log, options: kernelOptions)
+        case .terminated:
+            break
+        }
         return report(wallSeconds: Date().timeIntervalSince(started))
+    }
+
+    /// Starts a guest kernel on the image's device tree (after prom_init, or after kexec).
+    private func startKernel(log: KernelLog, options: GuestKernelOptions) {
+        var o = options
+        o.kernelSize = UInt64(image.segment("kernel")?.bytes.count ?? 0)
+        let kernel = GuestKernel(machine: machine, options: o, log: log)
+        state.withLock { $0.kernel = kernel }
+        do {
+            let r = try kernel.start(fdtAddress: image.fdtAddress, kernelBase: image.kernelBase)
+            state.withLock {
+                $0.guestReport = r
+                $0.audits.append(r.audit)
+            }
+        } catch {
+            state.withLock { $0.kernelError = "\(error)" }
+        }
+    }
+
+    /// Models `default_machine_kexec()` followed by the next kernel's boot: a normal
+    /// kexec of a secure guest unshares everything (`UV_UNSHARE_ALL_PAGES`), a crash
+    /// or preserve-context kexec does not; the next kernel starts with MSR(S) still
+    /// set and shares its own structures again. Both audits go into the report.
+    @discardableResult
+    public func kexec(_ kind: KexecKind) -> BootReport {
+        guard let kernel = self.kernel else { return report() }
+        do {
+            let k = try kernel.kexec(kind)
+            state.withLock {
+                $0.kexec = k
+                $0.audits.append(k.audit)
+            }
+        } catch {
+            state.withLock { $0.kernelError = "kexec: \(error)" }
+            return report()
+        }
+        startKernel(log: kernel.log, options: kernel.options)
+        return report()
     }
 
     /// The report of the current state.
@@ -149,7 +203,21 @@ public final class SecureVirtualMachine: Sendable {
         if implicitCount > 0 { shared["ultravisor-implicit"] = implicitCount }
         if pseudoCount > 0 { shared["ultravisor-pseudo"] = pseudoCount }
         if explicitCount > 0 { shared["guest"] = explicitCount }
+        let (kernel, guestReport, kernelError, kexecReport, audits) = state.withLock {
+            ($0.kernel, $0.guestReport, $0.kernelError, $0.kexec, $0.audits)
+        }
+        if let kernel {
+            shared.removeValue(forKey: "guest")
+            for (owner, n) in kernel.ledger.countsByOwner { shared[owner.rawValue] = n }
+        }
         var invariants: [String] = []
+        if let kernelError { invariants.append("guest kernel: \(kernelError)") }
+        if let last = audits.last, !last.isClean, kexecReport?.kind != .crash {
+            invariants.append("shared-page audit \(last.description)")
+        }
+        if let k = kexecReport, k.kind == .normal, k.secure, k.audit.explicitlyShared != 0 {
+            invariants.append("after a normal kexec \(k.audit.explicitlyShared) explicit share(s) remain")
+        }
         if machine.memory.violationCount > 0 {
             invariants.append("\(machine.memory.violationCount) isolation violation(s): "
                 + machine.memory.violations.prefix(3).map(\.description).joined(separator: "; "))
@@ -160,14 +228,43 @@ public final class SecureVirtualMachine: Sendable {
         let reserved = secure
             ? (PromInit.readDeviceTree(vcpu: machine.bootProcessor, at: image.fdtAddress)?.reserveMap.map(\.description) ?? [])
             : []
+        let esm = ultravisor.esmReport(lpid: machine.lpid)
+        let checks = (esm?.checks ?? []).map { BootReport.Check(check: $0.name, passed: $0.passed, detail: $0.detail) }
+        var esmFailure: String? = nil
+        if let esm, let cause = esm.cause {
+            esmFailure = (esm.failedStep.map { "\($0): " } ?? "") + cause
+        }
+        if let esm, esm.outcome == .secureDespiteFailedCheck {
+            invariants.append("UV_ESM: \(esm.failedChecks.count) check(s) failed, continued under --esm-check warn")
+        }
         return BootReport(
-            secure: secure, esmResult: esmResult, osTerm: osTerm, esmChecks: [], sharedPages: shared,
+            secure: secure, esmResult: esmResult, osTerm: osTerm, esmChecks: checks, sharedPages: shared,
             isolationViolations: machine.memory.violationCount, calls: machine.trace.counts,
             simulatedSeconds: machine.clock.seconds, wallSeconds: wallSeconds, requestedSecure: svm.enabled,
-            commandLineDiagnostics: svm.diagnostics.map(\.description), esmFailure: nil,
+            commandLineDiagnostics: svm.diagnostics.map(\.description), esmFailure: esmFailure,
             stopReason: machine.stopReason?.description.trimmingCharacters(in: .whitespacesAndNewlines),
             invariantFailures: invariants,
-            kernelLog: log.lines.map(\.description), console: hypervisor.consoleOutput, reservedRegions: reserved,
-            sysfsSVM: secure ? "1" : "0")
+            kernelLog: (kernel?.log ?? log).lines.map(\.description), console: hypervisor.consoleOutput,
+            reservedRegions: reserved, sysfsSVM: guestReport?.sysfsSVM.trimmingCharacters(in: .whitespacesAndNewlines) ?? (secure ? "1" : "0"),
+            audits: audits.map(\.description), kexec: kexecReport?.description)
+    }
+}
+
+extension SecureVirtualMachine {
+    /// Shared frames by the owner the guest's ledger names (empty until the guest
+    /// kernel has shared anything).
+    public var sharedPageOwners: [UInt64: String] {
+        guard let kernel else { return [:] }
+        return Dictionary(uniqueKeysWithValues: kernel.ledger.entries.map { ($0.key.rawValue, $0.value.owner.rawValue) })
+    }
+
+    /// Guest memory as an SVG picture: page states, owners, and the image's regions.
+    public func memoryMapSVG() -> String {
+        var regions = image.segments.map {
+            MemoryMapPicture.Region(name: $0.name, address: $0.address, size: UInt64($0.bytes.count))
+        }
+        regions.append(.init(name: "fdt", address: image.fdtAddress, size: UInt64(image.deviceTree.totalSize)))
+        let title = "Guest memory: \(image.memoryBytes >> 20) MiB, \(image.cpuCount) vCPU(s), " + (machine.bootProcessor.isSecure ? "secure" : "normal")
+        return MemoryMapPicture.svg(memory: machine.memory, owners: sharedPageOwners, regions: regions, title: title)
     }
 }

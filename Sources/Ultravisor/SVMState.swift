@@ -22,6 +22,13 @@ struct SVMState: Sendable {
     var rtas: RTASBounceState?
     /// The implicitly shared TPM bounce page, once UV_ESM reserved it.
     var tpmBouncePage: GuestPhysicalAddress?
+    /// The private TPM transfer page (`struct svm_tss_xfer`), once UV_ESM reserved it.
+    var tpmTransferPage: GuestPhysicalAddress?
+    /// The pages `svm_esmb` reserved: `struct svm_esmb` (master key, digests) and the
+    /// copy of the blob's files FDT.
+    var esmb: ESMBPages?
+    /// UV_ESMB_GET_FILE's per-file read state (`struct esmb_file_ctx`), by file name.
+    var fileContexts: [String: ESMFileContext] = [:]
 
     /// Frames the page-in tracking bitmap can hold (2^24, reference/ultravisor-facts.md §2.2).
     static let trackableFrames = 1 << 24
@@ -62,6 +69,24 @@ struct SVMState: Sendable {
     }
 }
 
+/// The two pages `svm_esmb` reserves (reference/ultravisor-facts.md §2.5): `struct
+/// svm_esmb` (`buf_key[4096]`, then `buf_digest[4096]`) and the files FDT.
+struct ESMBPages: Sendable, Hashable {
+    let data: GuestPhysicalAddress
+    let filesFDT: GuestPhysicalAddress
+
+    /// `buf_key`: the unwrapped master key.
+    var key: GuestPhysicalAddress { data }
+    /// `buf_digest`: the decrypted digests FDT.
+    var digest: GuestPhysicalAddress { GuestPhysicalAddress(rawValue: data.rawValue + 4096) }
+}
+
+/// `struct esmb_file_ctx`: who first read a file (PIDR) and how far.
+struct ESMFileContext: Sendable, Hashable {
+    let pid: UInt64
+    var lastByteRead: UInt64
+}
+
 /// A reflected hcall waiting for the hypervisor's `UV_RETURN`.
 struct PendingReflection: Sendable {
     let vcpu: Int?
@@ -79,7 +104,7 @@ struct StartCPURequest: Sendable {
 
 /// Everything the Ultravisor keeps, behind one mutex.
 struct UltravisorState: Sendable {
-    var svms: [UInt64: SVMState] = [:]
+    var svms = SVMTable()
     var partitionTable: [UInt64: PartitionTableEntry] = [:]
     var reflections: [UInt64: PendingReflection] = [:]
     var nextCookie: UInt64 = 0x55AA_0000
@@ -89,4 +114,6 @@ struct UltravisorState: Sendable {
     var scom: [UInt64: UInt64] = [:]
     var terminatedLPIDs: [UInt64] = []
     var anomalies: [UltravisorAnomaly] = []
+    /// Every UV_ESM's report, per LPID, oldest first (kept after the SVM is gone).
+    var esmReports: [UInt64: [ESMReport]] = [:]
 }

@@ -104,7 +104,7 @@ extension Ultravisor {
             return false
         }
         for frame in first...last {
-            if state.withLock({ $0.svms[context.lpid]?.pageInTracking.contains(frame) ?? false }) { continue }
+            if state.withLock({ $0.svms.access(context.lpid) { $0.pageInTracking.contains(frame) } ?? false }) { continue }
             let current = context.machine.memory.state(of: GuestFrameNumber(rawValue: frame))
             if current == .normal {
                 let answer = context.hypercall(

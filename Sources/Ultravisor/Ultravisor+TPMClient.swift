@@ -51,7 +51,8 @@ extension Ultravisor {
 
     /// Sends one TPM command the way `svm-tss.c` does: copy it into the implicitly shared
     /// bounce page, `H_SVM_TPM_COMM(1, page, length, page, 4096)`, take r4 as the response
-    /// length, copy the response out, zero the bounce page.
+    /// length, copy the response out (into the private transfer page too, once UV_ESM
+    /// reserved it), zero the bounce page.
     func tpmExecute(_ command: [UInt8], lpid: UInt64, for caller: Caller, depth: Int, on machine: Machine)
         -> Result<[UInt8], TPMClientError>
     {
@@ -73,11 +74,20 @@ extension Ultravisor {
         }
         let length = answer.registers[4]
         guard length <= UInt64(Self.tpmBufferBytes) else { return .failure(.responseTooLarge(length)) }
+        let response: [UInt8]
         do {
-            return .success(try machine.memory.read(.ultravisor, at: page, count: Int(length), purpose: "TPM response"))
+            response = try machine.memory.read(.ultravisor, at: page, count: Int(length), purpose: "TPM response")
         } catch {
             return .failure(.memory(error))
         }
+        // `svm_tss_resp_set`: the response goes to the private `struct svm_tss_xfer`
+        // (payload[4096], then response[4096]) before the bounce page is cleared.
+        if let xfer = state.withLock({ $0.svms[lpid]?.tpmTransferPage }) {
+            try? machine.memory.write(
+                .ultravisor, at: GuestPhysicalAddress(rawValue: xfer.rawValue + UInt64(Self.tpmBufferBytes)),
+                bytes: response, purpose: "svm_tss_xfer response")
+        }
+        return .success(response)
     }
 
     /// Ends the TPM session: `H_SVM_TPM_COMM(2)`.

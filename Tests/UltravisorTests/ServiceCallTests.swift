@@ -43,14 +43,13 @@ import Testing
         #expect(t.machine.ultracall(.readSCOM, [4, 0x2000], from: .hypervisor(), depth: 0).registers[4] == 0)
     }
 
-    /// UV_ESM and UV_ESMB_GET_FILE belong to the secure-boot issue; until then they answer
-    /// U_FUNCTION (UV_ESMB_GET_FILE from every privilege state: the router admits anyone).
-    @Test func esmCallsAreNotImplementedYet() throws {
+    /// UV_ESMB_GET_FILE is admitted from every privilege state (the firmware has no MSR
+    /// check for it); without an SVM for the LPIDR it answers U_PARAMETER (§4.2 step 1).
+    @Test func esmbGetFileWithoutAnSVMIsUParameterFromEveryState() throws {
         let t = try TestMachine()
-        #expect(UltravisorStatus(register: t.boot.ultracall(.enterSecureMode, [0x40_0000, 0x100_0000]).r3) == .function)
         for state in PrivilegeState.allCombinations {
             t.boot.msr = state.msr
-            #expect(UltravisorStatus(register: t.boot.ultracall(.getESMFile, [0]).r3) == .function)
+            #expect(UltravisorStatus(register: t.boot.ultracall(.getESMFile, [0]).r3) == .parameter)
         }
         #expect(t.ultravisor.lifecycle(of: 1) == nil)
     }

@@ -110,4 +110,40 @@ public struct Memblock: Hashable, Sendable {
         }
         throw err
     }
+
+    /// Models `memblock_phys_free()`: gives `[start, start + size)` back. Parts of
+    /// reservations inside the range are removed (a reservation that straddles an end
+    /// is cut); parts of the range that were not reserved are ignored.
+    public mutating func free(start: UInt64, size: UInt64) {
+        guard size > 0 else { return }
+        let end = start &+ size < start ? UInt64.max : start + size
+        var kept: [Region] = []
+        for r in reserved {
+            if r.end <= start || r.start >= end {
+                kept.append(r)
+                continue
+            }
+            if r.start < start { kept.append(Region(start: r.start, size: start - r.start, purpose: r.purpose)) }
+            if r.end > end { kept.append(Region(start: end, size: r.end - end, purpose: r.purpose)) }
+        }
+        reserved = kept.sorted { $0.start < $1.start }
+    }
+
+    /// The reserved or allocated range holding `address`, if any (what a fault
+    /// report uses to name the owner of an address).
+    public func region(containing address: UInt64) -> Region? {
+        var lo = 0
+        var hi = reserved.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if reserved[mid].end <= address { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo < reserved.count, reserved[lo].start <= address else { return nil }
+        return reserved[lo]
+    }
+
+    /// Bytes reserved or allocated for `purpose`.
+    public func reservedBytes(for purpose: String) -> UInt64 {
+        reserved.filter { $0.purpose == purpose }.reduce(0) { $0 + $1.size }
+    }
 }

@@ -17,6 +17,10 @@ public struct SharedPageLedger: Hashable, Sendable {
 
     /// Shared pages by frame.
     public private(set) var entries: [GuestFrameNumber: Entry] = [:]
+    /// Pages whose unshare failed: the guest no longer knows whether the hypervisor
+    /// can see them, so they are kept out of normal use (never freed, never reused)
+    /// and out of the audit's leak and loss lists.
+    public private(set) var quarantined: [GuestFrameNumber: Entry] = [:]
 
     /// An empty ledger.
     public init() {}
@@ -26,13 +30,37 @@ public struct SharedPageLedger: Hashable, Sendable {
         for i in 0..<count { entries[GuestFrameNumber(first.rawValue &+ i)] = Entry(owner: owner, callSite: callSite) }
     }
 
-    /// Forgets `count` pages from `first` (they were unshared).
+    /// Forgets `count` pages from `first` (they were unshared), quarantined ones included.
     public mutating func recordUnshare(first: GuestFrameNumber, count: UInt64) {
-        for i in 0..<count { entries[GuestFrameNumber(first.rawValue &+ i)] = nil }
+        for i in 0..<count {
+            entries[GuestFrameNumber(first.rawValue &+ i)] = nil
+            if !quarantined.isEmpty { quarantined[GuestFrameNumber(first.rawValue &+ i)] = nil }
+        }
     }
 
-    /// Forgets everything (after `UV_UNSHARE_ALL_PAGES`).
-    public mutating func removeAll() { entries.removeAll() }
+    /// Forgets everything (after `UV_UNSHARE_ALL_PAGES`, which also settles the
+    /// quarantined pages: every explicit share is undone).
+    public mutating func removeAll() {
+        entries.removeAll()
+        quarantined.removeAll()
+    }
+
+    /// Moves `count` pages from `first` into quarantine (their unshare failed). Pages
+    /// the ledger did not know are quarantined with `owner` and `callSite`.
+    public mutating func quarantine(
+        first: GuestFrameNumber, count: UInt64, owner: SharedPageOwner, callSite: String
+    ) {
+        for i in 0..<count {
+            let f = GuestFrameNumber(first.rawValue &+ i)
+            quarantined[f] = entries.removeValue(forKey: f) ?? Entry(owner: owner, callSite: callSite)
+        }
+    }
+
+    /// Whether a frame is quarantined.
+    public func isQuarantined(_ frame: GuestFrameNumber) -> Bool { quarantined[frame] != nil }
+
+    /// The entry for a frame, shared or quarantined.
+    public func entry(for frame: GuestFrameNumber) -> Entry? { entries[frame] ?? quarantined[frame] }
 
     /// Shared page counts by owner.
     public var countsByOwner: [SharedPageOwner: Int] {
@@ -40,10 +68,12 @@ public struct SharedPageLedger: Hashable, Sendable {
     }
 
     /// Compares with the frames the Ultravisor holds as explicitly shared by this guest.
+    /// Quarantined frames are neither leaks nor losses: their state is unknown by
+    /// definition.
     public func audit(againstExplicitlyShared shared: Set<GuestFrameNumber>) -> SharedPageAudit {
         let known = Set(entries.keys)
         return SharedPageAudit(
-            leaks: shared.subtracting(known).sorted(),
+            leaks: shared.subtracting(known).filter { quarantined[$0] == nil }.sorted(),
             losses: known.subtracting(shared).sorted().compactMap { f in entries[f].map { (f, $0) } }.map {
                 SharedPageAudit.Loss(frame: $0.0, owner: $0.1.owner, callSite: $0.1.callSite)
             })

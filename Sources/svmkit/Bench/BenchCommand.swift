@@ -5,6 +5,6 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks, each reported against a physical limit measured in the same run.",
-        subcommands: [BenchSWIOTLBCommand.self]
+        subcommands: [BenchSWIOTLBCommand.self, BenchBootCommand.self]
     )
 }

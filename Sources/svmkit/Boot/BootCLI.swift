@@ -27,6 +27,15 @@ enum BootCLI {
         do { return try ByteCount.parse(text, option: option) } catch { throw fail(error.description) }
     }
 
+    /// Writes `text` to the file given for `option`.
+    static func write(_ text: String, to path: String, _ option: String) throws(ExitCode) {
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        } catch {
+            throw fail("\(option) \(path): cannot write: \(error.localizedDescription)")
+        }
+    }
+
     /// Prints `value` as pretty, key-sorted JSON.
     static func printJSON(_ value: some Encodable) {
         let encoder = JSONEncoder()

@@ -48,23 +48,37 @@ struct BootCommand: ParsableCommand {
     var esmCheck: String = "enforce"
     @Option(help: "Seed of the machine's generator: the same seed gives the same trace.") var seed: UInt64 = 1
     @Option(help: "Write every call as JSON lines to FILE.") var trace: String?
+    @Option(help: "Write the boot as Chrome trace-event JSON (open in ui.perfetto.dev): lanes per vCPU, Ultravisor, hypervisor.")
+    var timeline: String?
+    @Option(name: .customLong("memory-map"), help: "Draw guest memory by page state and owner as SVG.")
+    var memoryMap: String?
+    @Option(help: "After boot, kexec: normal (UV_UNSHARE_ALL_PAGES first) or crash (shares left in place); the next kernel boots and both audits are reported.")
+    var kexec: String?
+    @Option(help: ArgumentHelp(
+        "Inject faults into ultracalls and hypercalls, e.g. UV_SHARE_PAGE@2=U_P2,uv:H_SVM_PAGE_IN@*=H_BUSY.",
+        discussion: "OPCODE@N (the Nth call), @* (every call) or @P% (a seeded fraction) = a status name; add :after=K to stop a share range after K pages; prefix guest:, uv: or hv: to pick the caller."))
+    var faults: String?
     @Flag(help: "Print the summary as JSON instead of the console.") var json = false
 
     func run() throws {
         let config = try makeConfiguration()
         let vm: SecureVirtualMachine
         do {
-            vm = try SecureVirtualMachine(configuration: config)
+            vm = try SecureVirtualMachine(configuration: config, faults: try faultRules())
         } catch {
             throw BootCLI.fail("\(error)")
         }
-        let report = vm.boot()
-        if let trace {
-            do {
-                try Data(vm.machine.trace.jsonLines().utf8).write(to: URL(fileURLWithPath: trace))
-            } catch {
-                throw BootCLI.fail("--trace \(trace): cannot write: \(error.localizedDescription)")
-            }
+        var report = vm.boot()
+        if let kexec {
+            guard let kind = KexecKind(rawValue: kexec) else { throw BootCLI.fail("--kexec \(kexec): expected normal or crash") }
+            report = vm.kexec(kind)
+        }
+        if let trace { try BootCLI.write(vm.machine.trace.jsonLines(), to: trace, "--trace") }
+        if let timeline {
+            try BootCLI.write(ChromeTraceTimeline.json(vm.machine.trace.records), to: timeline, "--timeline")
+        }
+        if let memoryMap {
+            try BootCLI.write(vm.memoryMapSVG(), to: memoryMap, "--memory-map")
         }
         if json {
             BootCLI.printJSON(report)
@@ -72,6 +86,11 @@ struct BootCommand: ParsableCommand {
             print(BootConsole.render(report, image: vm.image))
         }
         if !report.endedAsRequested { throw ExitCode(1) }
+    }
+
+    func faultRules() throws(BootError) -> [FaultRule] {
+        guard let faults else { return [] }
+        do { return try FaultSpecParser.parse(faults) } catch { throw BootError(input: "--faults \(faults)", "\(error)") }
     }
 
     func makeConfiguration() throws(ExitCode) -> BootConfiguration {

@@ -21,6 +21,8 @@ enum BootConsole {
         if !r.reservedRegions.isEmpty { out.append("  reserve map  " + r.reservedRegions.joined(separator: ", ")) }
         let shared = r.sharedPages.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         out.append("  shared pages \(shared.isEmpty ? "none" : shared)")
+        for a in r.audits { out.append("  audit        \(a)") }
+        if let k = r.kexec { out.append("  kexec        \(k)") }
         out.append("  isolation    \(r.isolationViolations) violation(s)")
         if !r.invariantFailures.isEmpty { for f in r.invariantFailures { out.append("  INVARIANT    \(f)") } }
         for d in r.commandLineDiagnostics { out.append("  cmdline      \(d)") }

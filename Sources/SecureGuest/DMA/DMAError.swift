@@ -1,0 +1,36 @@
+public import SWIOTLB
+
+/// Why a DMA API call failed; each case names the culprit.
+public enum DMAError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The kernel is not running.
+    case kernelNotRunning
+    /// The SWIOTLB library refused (exhaustion, double unmap, sync past the end, …).
+    case swiotlb(SWIOTLBError)
+    /// The buffer lies outside guest memory.
+    case outOfRange(address: UInt64, size: Int)
+    /// A size that is zero or negative.
+    case invalidSize(Int)
+    /// No memory for a coherent allocation.
+    case allocation(Memblock.AllocationError)
+    /// `set_memory_decrypted()` / `set_memory_encrypted()` of a coherent buffer failed.
+    case memoryEncryption(MemoryEncryptionError)
+    /// `dma_free_coherent()` of an address that is not a live coherent allocation.
+    case notCoherent(address: UInt64)
+    /// A secure guest has no bounce pool (why, in words), so no streaming mapping can
+    /// reach the hypervisor.
+    case noBouncePool(reason: String)
+
+    /// A sentence naming the culprit.
+    public var description: String {
+        switch self {
+        case .kernelNotRunning: "the kernel is not running"
+        case .swiotlb(let e): "swiotlb: \(e)"
+        case .outOfRange(let a, let n): "\(n) bytes at 0x\(String(a, radix: 16)) are outside guest memory"
+        case .invalidSize(let n): "invalid DMA size \(n)"
+        case .allocation(let e): e.description
+        case .memoryEncryption(let e): e.description
+        case .notCoherent(let a): "0x\(String(a, radix: 16)) is not a live dma-coherent allocation"
+        case .noBouncePool(let why): "secure guest without a SWIOTLB bounce pool (\(why)): DMA refused"
+        }
+    }
+}

@@ -1,0 +1,45 @@
+public import PEFMachine
+import PowerABI
+public import SWIOTLB
+
+/// The SWIOTLB pool's memory on a guest: every bounce copy is one
+/// `GuestMemory.copy` made as the guest (the vCPU's privilege read at the time of
+/// the copy), so page states are checked once per copy, and a copy the guest may not
+/// make (the SVM was killed, a page is unavailable) is refused with the range named.
+///
+/// On a secure guest the original buffer is a secure page and the bounce buffer a
+/// shared one; the secure vCPU may touch both, the hypervisor only the latter.
+public final class GuestBounceMemory: BounceMemory {
+    /// The vCPU whose privilege the copies use.
+    public let vcpu: VirtualProcessor
+    /// Guest RAM.
+    public let memory: GuestMemory
+
+    /// Copies through `memory` as `vcpu`.
+    public init(vcpu: VirtualProcessor, memory: GuestMemory) {
+        self.vcpu = vcpu
+        self.memory = memory
+    }
+
+    /// One checked copy inside guest memory (the pool calls this once per bounce).
+    public func copy(from source: UInt64, to destination: UInt64, count: Int) throws(BounceMemoryError) {
+        do {
+            try memory.copy(
+                .guest(vcpu), from: GuestPhysicalAddress(source), to: GuestPhysicalAddress(destination), count: count,
+                purpose: "swiotlb_bounce")
+        } catch {
+            let address: UInt64
+            switch error {
+            case .isolationViolation(let v): address = v.address.rawValue
+            case .svmKilled(let k): address = k.address?.rawValue ?? source
+            case .pageUnavailable(let a, _, _): address = a.rawValue
+            case .outOfRange(let a, _, _): address = a.rawValue
+            case .notContiguous(let a, _): address = a.rawValue
+            }
+            let inSource = address >= source && address &- source < UInt64(count)
+            throw BounceMemoryError(
+                address: inSource ? source : destination, count: count,
+                reason: "\(inSource ? "source" : "destination"): \(error)")
+        }
+    }
+}

@@ -1,0 +1,191 @@
+import PEFMachine
+import PowerABI
+public import SWIOTLB
+
+/// The DMA API as a pseries guest's dma-direct implements it (`kernel/dma/direct.c`,
+/// `kernel/dma/mapping.c`): streaming mappings bounce through the default SWIOTLB
+/// pool whenever bouncing is forced (always on a secure guest: `force_dma_unencrypted()`
+/// is true for every device, reference/linux-guest-facts.md §1.0, §1.3), and coherent
+/// allocations are shared with the hypervisor (`set_memory_decrypted()`, owner
+/// `dma-coherent`). Without forced bouncing the DMA address is the buffer's
+/// guest-physical address and the device reaches the buffer directly.
+///
+/// (Mainline pseries uses the IOMMU ops with TCEs for VIO and PCI devices,
+/// §1.9; SVMKit models no TCE tables, so DMA addresses are guest-physical.)
+extension GuestKernel {
+    /// Models `dma_map_single()` / `dma_direct_map_page()`: returns the DMA address the
+    /// device must use: a bounce address (`swiotlb_map()`) when bouncing is forced,
+    /// else `address` itself. The first bounced mapping of a secure guest prints
+    /// "Memory encryption is active and system is using DMA bounce buffers" (§2.5).
+    /// - Throws: ``DMAError/swiotlb(_:)`` (exhaustion, bad masks, a refused copy),
+    ///   ``DMAError/outOfRange(address:size:)``, ``DMAError/invalidSize(_:)``, and
+    ///   ``DMAError/noBouncePool(reason:)`` on a secure guest that has no bounce pool
+    ///   (Linux would hand the device the secure address and the device would fail; SVMKit
+    ///   refuses the mapping with the reason instead, so no secure address reaches the
+    ///   hypervisor).
+    public func dmaMapSingle(
+        _ address: UInt64, size: Int, direction: DMADirection, attributes: DMAAttributes = [],
+        device: DMADevice = DMADevice(), cpu: Int = 0
+    ) throws(DMAError) -> UInt64 {
+        guard phase == .running else { throw .kernelNotRunning }
+        guard size > 0 else { throw .invalidSize(size) }
+        guard machine.memory.contains(GuestPhysicalAddress(address), count: UInt64(size)) else {
+            throw .outOfRange(address: address, size: size)
+        }
+        let (pool, force, unavailable) = state.withLock { ($0.pool, $0.forceBounce, $0.bounceUnavailable) }
+        if pool == nil, let unavailable, isSecureGuest { throw .noBouncePool(reason: unavailable) }
+        guard force, let pool else {
+            state.withLock { s in
+                s.dma.mappings += 1
+                s.dma.mappedBytes += UInt64(size)
+            }
+            return address
+        }
+        let bounce: UInt64
+        do {
+            bounce = try pool.map(
+                original: address, size: size, direction: direction, attributes: attributes, device: device, cpu: cpu)
+        } catch {
+            noteSWIOTLBError(error, address: address, operation: "dma_map_single")
+            throw .swiotlb(error)
+        }
+        let announce = state.withLock { s -> Bool in
+            s.dma.mappings += 1
+            s.dma.bouncedMappings += 1
+            s.dma.mappedBytes += UInt64(size)
+            s.dma.bouncedBytes += UInt64(size)
+            defer { s.bounceAnnounced = true }
+            return !s.bounceAnnounced
+        }
+        if announce && isSecureGuest { printk("Memory encryption is active and system is using DMA bounce buffers") }
+        return bounce
+    }
+
+    /// Models `dma_unmap_single()`: a bounce address is released through the pool
+    /// (copying back for `DMA_FROM_DEVICE` and `DMA_BIDIRECTIONAL`); any other address
+    /// needs nothing, as in dma-direct.
+    /// - Throws: ``DMAError/swiotlb(_:)``: double unmap, size mismatch, not the start of
+    ///   a mapping, a refused copy. Misuse is also recorded as a ``GuestFault``.
+    public func dmaUnmapSingle(
+        _ dmaAddress: UInt64, size: Int, direction: DMADirection, attributes: DMAAttributes = []
+    ) throws(DMAError) {
+        let pool = state.withLock { $0.pool }
+        state.withLock { $0.dma.unmappings += 1 }
+        guard let pool, pool.contains(dmaAddress) else { return }
+        do {
+            try pool.unmap(dmaAddress, size: size, direction: direction, attributes: attributes)
+        } catch {
+            noteSWIOTLBError(error, address: dmaAddress, operation: "dma_unmap_single")
+            throw .swiotlb(error)
+        }
+    }
+
+    /// Models `dma_sync_single_for_cpu()`: bounce → original for the directions that
+    /// copy back; nothing for a direct mapping.
+    public func dmaSyncSingleForCPU(_ dmaAddress: UInt64, size: Int, direction: DMADirection) throws(DMAError) {
+        guard let pool = state.withLock({ $0.pool }), pool.contains(dmaAddress) else { return }
+        do {
+            try pool.syncForCPU(dmaAddress, size: size, direction: direction)
+        } catch {
+            noteSWIOTLBError(error, address: dmaAddress, operation: "dma_sync_single_for_cpu")
+            throw .swiotlb(error)
+        }
+    }
+
+    /// Models `dma_sync_single_for_device()`: original → bounce for the directions
+    /// that copy in; nothing for a direct mapping.
+    public func dmaSyncSingleForDevice(_ dmaAddress: UInt64, size: Int, direction: DMADirection) throws(DMAError) {
+        guard let pool = state.withLock({ $0.pool }), pool.contains(dmaAddress) else { return }
+        do {
+            try pool.syncForDevice(dmaAddress, size: size, direction: direction)
+        } catch {
+            noteSWIOTLBError(error, address: dmaAddress, operation: "dma_sync_single_for_device")
+            throw .swiotlb(error)
+        }
+    }
+
+    /// Models `dma_alloc_coherent()` → `dma_direct_alloc()`: whole zeroed pages whose
+    /// CPU and DMA addresses are the same guest-physical address; on a secure guest
+    /// they are shared with `set_memory_decrypted()` (owner `dma-coherent`, because
+    /// `force_dma_unencrypted()` is true). If the share fails the pages are freed
+    /// (unless quarantined) and the allocation fails.
+    public func dmaAllocCoherent(size: Int, cpu: Int = 0) throws(DMAError) -> UInt64 {
+        guard phase == .running else { throw .kernelNotRunning }
+        guard size > 0 else { throw .invalidSize(size) }
+        let bytes = (UInt64(size) + PageSize.offsetMask) & ~PageSize.offsetMask
+        let address: UInt64
+        switch allocatePages(bytes: bytes, purpose: SharedPageOwner.dmaCoherent.rawValue) {
+        case .success(let a): address = a
+        case .failure(let e): throw .allocation(e)
+        }
+        do {
+            try setMemoryDecrypted(
+                address, pageCount: Int(bytes >> PageSize.shift), owner: .dmaCoherent, callSite: "dma_direct_alloc",
+                cpu: cpu)
+        } catch {
+            releaseUnlessQuarantined(address, bytes: bytes)
+            throw .memoryEncryption(error)
+        }
+        if !isSecureGuest {
+            try? machine.memory.zero(.guest(processor(cpu)), at: GuestPhysicalAddress(address), count: Int(bytes))
+        }
+        state.withLock { s in
+            s.coherent[address] = Int(bytes)
+            s.dma.coherentAllocations += 1
+            s.dma.coherentBytes += bytes
+        }
+        return address
+    }
+
+    /// Models `dma_free_coherent()` → `dma_direct_free()`: unshares the pages
+    /// (`set_memory_encrypted()`) and frees them; if the unshare fails the pages stay
+    /// quarantined and are not freed (the error says so).
+    public func dmaFreeCoherent(_ address: UInt64, cpu: Int = 0) throws(DMAError) {
+        guard let bytes = state.withLock({ $0.coherent.removeValue(forKey: address) }) else {
+            throw .notCoherent(address: address)
+        }
+        state.withLock { s in
+            s.dma.coherentAllocations -= 1
+            s.dma.coherentBytes -= UInt64(bytes)
+        }
+        do {
+            try setMemoryEncrypted(address, pageCount: bytes >> Int(PageSize.shift), callSite: "dma_direct_free", cpu: cpu)
+        } catch {
+            throw .memoryEncryption(error)
+        }
+        releaseUnlessQuarantined(address, bytes: UInt64(bytes))
+    }
+
+    /// Gives pages back to the allocator unless one of them is quarantined.
+    func releaseUnlessQuarantined(_ address: UInt64, bytes: UInt64) {
+        state.withLock { s in
+            let first = address >> PageSize.shift
+            let pages = bytes >> PageSize.shift
+            guard !(first..<(first + pages)).contains(where: { s.ledger.isQuarantined(GuestFrameNumber($0)) }) else {
+                return
+            }
+            s.memblock?.free(start: address, size: bytes)
+        }
+    }
+
+    /// Records SWIOTLB misuse as a fault naming the mapping (exhaustion is only logged
+    /// by the pool, as Linux does).
+    func noteSWIOTLBError(_ error: SWIOTLBError, address: UInt64, operation: String) {
+        let culprit: String
+        switch error {
+        case .exhausted, .mappingTooLarge, .invalidMask, .invalidSize, .originalOutOfRange, .invalidConfiguration,
+            .invalidRegion, .shareFailed:
+            return
+        case .alreadyUnmapped: culprit = "\(operation) on a mapping that was already unmapped (double unmap)"
+        case .notMapped, .notBounceAddress: culprit = "\(operation) of an address that is not mapped"
+        case .notMappingStart: culprit = "\(operation) given an address inside a mapping, not its start"
+        case .sizeMismatch: culprit = "\(operation) with a size different from the mapped size"
+        case .syncOutOfBounds: culprit = "\(operation) past the end of the mapping"
+        case .copyFailed: culprit = "\(operation): the bounce copy was refused"
+        }
+        record(
+            GuestFault(
+                kind: .swiotlbMisuse, address: address, owner: .swiotlb, region: SharedPageOwner.swiotlb.rawValue,
+                culprit: culprit, detail: error.description))
+    }
+}

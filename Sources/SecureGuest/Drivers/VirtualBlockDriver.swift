@@ -1,0 +1,263 @@
+import DeviceTree
+import PEFMachine
+import PowerABI
+import SWIOTLB
+import Synchronization
+
+/// The guest driver of SVMKit's virtual block device (protocol in
+/// ``VirtualBlockProtocol``), written the way a Linux block driver for a
+/// paravirtual device is: a descriptor queue in `dma_alloc_coherent()` memory, data
+/// buffers mapped with `dma_map_single()` (so on a secure guest every transfer
+/// bounces through the shared SWIOTLB pool), a doorbell hcall, and unmapping after
+/// completion (which copies read data back out of the bounce buffers).
+///
+/// Requests are split into transfers of at most 256 KiB (one SWIOTLB segment, like a
+/// device's `max_sectors_kb`) and submitted in batches of up to 64 descriptors per
+/// doorbell, fewer when the bounce pool is short. Calls are serialized.
+public final class VirtualBlockDriver: Sendable {
+    /// The kernel the driver runs in.
+    public let kernel: GuestKernel
+    /// The device's unit address.
+    public let unitAddress: UInt32
+    /// The disk size in sectors, if the device tree said.
+    public let sectorCount: UInt64?
+    /// The queue page (a dma-coherent allocation).
+    public let queueAddress: UInt64
+
+    private struct QueueState: Sendable {
+        var producer: UInt64 = 0
+        var nextTag: UInt64 = 1
+        var statistics = BlockIOStatistics()
+        var bugsFired: Set<String> = []
+    }
+
+    private let queue: Mutex<QueueState>
+
+    /// Transfers per doorbell, at most.
+    public static let batchLimit = 64
+
+    init(kernel: GuestKernel, unitAddress: UInt32, sectorCount: UInt64?, queueAddress: UInt64) {
+        self.kernel = kernel
+        self.unitAddress = unitAddress
+        self.sectorCount = sectorCount
+        self.queueAddress = queueAddress
+        self.queue = Mutex(QueueState())
+    }
+
+    /// Counters so far.
+    public var statistics: BlockIOStatistics { queue.withLock { $0.statistics } }
+
+    /// Writes `byteCount` bytes from the guest buffer at `buffer` to the disk from
+    /// `sector` on, as Linux CPU `cpu`.
+    public func write(sector: UInt64, from buffer: UInt64, byteCount: Int, cpu: Int = 0) throws(BlockIOError) {
+        try transfer(.write, sector: sector, buffer: buffer, byteCount: byteCount, cpu: cpu)
+    }
+
+    /// Reads `byteCount` bytes from the disk from `sector` on into the guest buffer at
+    /// `buffer`, as Linux CPU `cpu`.
+    public func read(sector: UInt64, into buffer: UInt64, byteCount: Int, cpu: Int = 0) throws(BlockIOError) {
+        try transfer(.read, sector: sector, buffer: buffer, byteCount: byteCount, cpu: cpu)
+    }
+
+    private struct Inflight {
+        let slot: UInt64
+        let dma: UInt64
+        let sector: UInt64
+        let length: Int
+    }
+
+    private func transfer(
+        _ op: VirtualBlockProtocol.Operation, sector: UInt64, buffer: UInt64, byteCount: Int, cpu: Int
+    ) throws(BlockIOError) {
+        guard kernel.phase == .running else { throw .kernelNotRunning }
+        guard byteCount > 0, byteCount % VirtualBlockProtocol.sectorSize == 0 else { throw .invalidLength(byteCount) }
+        guard kernel.machine.memory.contains(GuestPhysicalAddress(buffer), count: UInt64(byteCount)) else {
+            throw .outOfRange(address: buffer, byteCount: byteCount)
+        }
+        try queue.withLock { (state: inout QueueState) throws(BlockIOError) in
+            try run(op, sector: sector, buffer: buffer, byteCount: byteCount, cpu: cpu, state: &state)
+        }
+    }
+
+    /// One request, with the queue lock held (nothing the driver calls re-enters it).
+    private func run(
+        _ op: VirtualBlockProtocol.Operation, sector: UInt64, buffer: UInt64, byteCount: Int, cpu: Int,
+        state: inout QueueState
+    ) throws(BlockIOError) {
+        let direction: DMADirection = op == .write ? .toDevice : .fromDevice
+        let vcpu = kernel.processor(cpu)
+        let bugs = kernel.options.bugs
+        state.statistics.requests += 1
+        var offset = 0
+        while offset < byteCount {
+            // Map as many transfers as fit (in the batch limit and in the pool).
+            var batch: [Inflight] = []
+            while offset < byteCount, batch.count < Self.batchLimit {
+                let length = min(VirtualBlockProtocol.maximumTransfer, byteCount - offset)
+                let dma: UInt64
+                do {
+                    dma = try kernel.dmaMapSingle(
+                        buffer + UInt64(offset), size: length, direction: direction, cpu: cpu)
+                } catch {
+                    if case .swiotlb(.exhausted) = error, !batch.isEmpty { break }
+                    unmapAll(batch, direction: direction)
+                    throw .dma(error)
+                }
+                let slot = state.producer + UInt64(batch.count)
+                batch.append(
+                    Inflight(
+                        slot: slot, dma: dma, sector: sector + UInt64(offset / VirtualBlockProtocol.sectorSize),
+                        length: length))
+                offset += length
+            }
+            // Deliberate bugs, once each.
+            if let first = batch.first, let pool = kernel.swiotlbPool, pool.contains(first.dma) {
+                if bugs.unshareBouncePageWhileMapped, state.bugsFired.insert("unshare").inserted {
+                    kernel.printk("SVMKit bug: unsharing the bounce page under a live DMA mapping")
+                    try? kernel.setMemoryEncrypted(
+                        first.dma & ~PageSize.offsetMask, pageCount: 1, callSite: "virtual block driver (bug)", cpu: cpu)
+                }
+                if bugs.syncPastMappingEnd, state.bugsFired.insert("sync").inserted {
+                    kernel.printk("SVMKit bug: syncing one sector past the end of a mapping")
+                    try? kernel.dmaSyncSingleForDevice(
+                        first.dma, size: first.length + VirtualBlockProtocol.sectorSize, direction: direction)
+                }
+            }
+            // Descriptors, producer index, doorbell.
+            do {
+                for item in batch {
+                    let tag = state.nextTag
+                    state.nextTag += 1
+                    try vcpu.write(
+                        at: descriptorAddress(item.slot),
+                        bytes: Self.descriptor(op, length: item.length, sector: item.sector, dma: item.dma, tag: tag),
+                        purpose: "virtual block descriptor")
+                }
+                state.producer += UInt64(batch.count)
+                try kernel.machine.memory.writeBigEndian(
+                    .guest(vcpu), at: GuestPhysicalAddress(queueAddress + UInt64(VirtualBlockProtocol.producerOffset)),
+                    state.producer, purpose: "virtual block producer index")
+            } catch {
+                unmapAll(batch, direction: direction)
+                throw .queue(error)
+            }
+            state.statistics.descriptors += batch.count
+            state.statistics.kicks += 1
+            let kick = HypervisorStatus(
+                register: vcpu.hypercall(.vioSignal, [UInt64(unitAddress), VirtualBlockProtocol.Mode.kick.rawValue]).r3)
+            // Completion: statuses, then unmap (which copies read data back).
+            var failure: BlockIOError?
+            if kick != .success { failure = .kick(unitAddress: unitAddress, status: kick) }
+            for item in batch {
+                let raw = (try? vcpu.read(at: descriptorAddress(item.slot), count: 2, purpose: "virtual block status"))?
+                    .last ?? 0
+                let status = VirtualBlockProtocol.Status(rawValue: raw) ?? .malformed
+                if status != .done, failure == nil {
+                    failure = .request(sector: item.sector, byteCount: item.length, dmaAddress: item.dma, status: status)
+                    if status == .dmaError {
+                        let region = kernel.memblock?.region(containing: item.dma)?.purpose
+                        kernel.record(
+                            GuestFault(
+                                kind: .dmaFailed, address: item.dma,
+                                owner: region.flatMap { SharedPageOwner(memblockPurpose: $0) }, region: region,
+                                culprit: "the device could not reach the DMA buffer of sector \(item.sector)",
+                                detail: "unit 0x\(String(unitAddress, radix: 16)): \(status)"))
+                    }
+                }
+            }
+            for (i, item) in batch.enumerated() {
+                do {
+                    try kernel.dmaUnmapSingle(item.dma, size: item.length, direction: direction)
+                } catch {
+                    if failure == nil { failure = .dma(error) }
+                }
+                if i == 0, bugs.doubleUnmap, state.bugsFired.insert("double").inserted {
+                    kernel.printk("SVMKit bug: unmapping a bounce buffer twice")
+                    try? kernel.dmaUnmapSingle(item.dma, size: item.length, direction: direction)
+                }
+            }
+            if let failure { throw failure }
+            let done = UInt64(batch.reduce(0) { $0 + $1.length })
+            if op == .write { state.statistics.bytesWritten += done } else { state.statistics.bytesRead += done }
+        }
+    }
+
+    private func unmapAll(_ batch: [Inflight], direction: DMADirection) {
+        for item in batch { try? kernel.dmaUnmapSingle(item.dma, size: item.length, direction: direction) }
+    }
+
+    private func descriptorAddress(_ index: UInt64) -> GuestPhysicalAddress {
+        let slot = index % UInt64(VirtualBlockProtocol.descriptorCount)
+        return GuestPhysicalAddress(
+            queueAddress + UInt64(VirtualBlockProtocol.descriptorsOffset) + slot * UInt64(VirtualBlockProtocol.descriptorSize))
+    }
+
+    static func descriptor(
+        _ op: VirtualBlockProtocol.Operation, length: Int, sector: UInt64, dma: UInt64, tag: UInt64
+    ) -> [UInt8] {
+        var d: [UInt8] = [op.rawValue, VirtualBlockProtocol.Status.pending.rawValue, 0, 0]
+        d += BigEndianCells.bytes(UInt32(length))
+        d += BigEndianCells.bytes(sector)
+        d += BigEndianCells.bytes(dma)
+        d += BigEndianCells.bytes(tag)
+        return d
+    }
+}
+
+extension GuestKernel {
+    /// Models the probe of the virtual block driver: finds the device (the
+    /// `/vdevice` node compatible with ``VirtualBlockProtocol/compatible``, or
+    /// `unitAddress` when given), allocates its queue with `dma_alloc_coherent()`
+    /// (shared with the hypervisor on a secure guest, owner `dma-coherent`), writes
+    /// the queue header and hands the queue to the device with `H_VIO_SIGNAL` (set
+    /// queue). If the device refuses, the queue is freed again.
+    public func probeVirtualBlockDevice(unitAddress: UInt32? = nil, cpu: Int = 0) throws(BlockIOError)
+        -> VirtualBlockDriver
+    {
+        guard phase == .running else { throw .kernelNotRunning }
+        var unit = unitAddress
+        var sectors: UInt64?
+        if let tree = deviceTree?.tree {
+            for path in tree.nodes(compatibleWith: VirtualBlockProtocol.compatible) {
+                guard let reg = try? tree.u32("reg", at: path) else { continue }
+                if unit == nil || unit == reg {
+                    unit = reg
+                    if let s = tree.propertyIfPresent(VirtualBlockProtocol.sectorsProperty, at: path), s.count == 8 {
+                        sectors = BigEndianCells.u64(s, at: 0)
+                    }
+                    break
+                }
+            }
+        }
+        guard let unit else {
+            throw .noDevice("no /vdevice node is compatible with \"\(VirtualBlockProtocol.compatible)\"")
+        }
+        let queue: UInt64
+        do {
+            queue = try dmaAllocCoherent(size: Int(PageSize.bytes), cpu: cpu)
+        } catch {
+            throw .dma(error)
+        }
+        let vcpu = processor(cpu)
+        var header = BigEndianCells.bytes(VirtualBlockProtocol.magic) + BigEndianCells.bytes(VirtualBlockProtocol.version)
+        header += BigEndianCells.bytes(UInt32(VirtualBlockProtocol.descriptorCount)) + [0, 0, 0, 0]
+        header += [UInt8](repeating: 0, count: 16)
+        do {
+            try vcpu.write(at: GuestPhysicalAddress(queue), bytes: header, purpose: "virtual block queue header")
+        } catch {
+            try? dmaFreeCoherent(queue, cpu: cpu)
+            throw .queue(error)
+        }
+        let status = HypervisorStatus(
+            register: vcpu.hypercall(.vioSignal, [UInt64(unit), queue | VirtualBlockProtocol.Mode.setQueue.rawValue]).r3)
+        guard status == .success else {
+            try? dmaFreeCoherent(queue, cpu: cpu)
+            throw .setup(unitAddress: unit, status: status)
+        }
+        state.withLock { $0.blockQueues[unit] = queue }
+        printk(
+            "vblk 0x\(String(unit, radix: 16)): queue at 0x\(String(queue, radix: 16))"
+                + (sectors.map { ", \($0) sectors (\(($0 * 512) >> 20) MiB)" } ?? ""))
+        return VirtualBlockDriver(kernel: self, unitAddress: unit, sectorCount: sectors, queueAddress: queue)
+    }
+}

@@ -1,0 +1,37 @@
+import PowerABI
+
+/// Kernel memory for callers (buffers for I/O, test data): whole 64 KiB pages from the
+/// kernel's allocator. Private (secure on a secure guest) unless shared explicitly.
+extension GuestKernel {
+    /// Models `alloc_pages()`: page-aligned memory of at least `bytes` bytes, taken from
+    /// the top of free memory; `purpose` names it in fault reports.
+    public func allocateMemory(bytes: UInt64, purpose: String = "kmalloc") throws(GuestKernelError) -> UInt64 {
+        try requireRunning()
+        switch allocatePages(bytes: bytes, purpose: purpose) {
+        case .success(let a): return a
+        case .failure(let e): throw .allocation(e)
+        }
+    }
+
+    /// Page-aligned memory from the kernel's allocator, in any phase after memory setup.
+    func allocatePages(bytes: UInt64, purpose: String) -> Result<UInt64, Memblock.AllocationError> {
+        let size = (max(bytes, 1) + PageSize.offsetMask) & ~PageSize.offsetMask
+        return state.withLock { s in
+            guard var m = s.memblock else {
+                return .failure(Memblock.AllocationError(size: size, alignment: PageSize.bytes, limit: 0..<0, purpose: purpose))
+            }
+            defer { s.memblock = m }
+            do throws(Memblock.AllocationError) {
+                return .success(try m.allocate(size: size, alignment: PageSize.bytes, purpose: purpose))
+            } catch {
+                return .failure(error)
+            }
+        }
+    }
+
+    /// Models `__free_pages()`: gives back memory from ``allocateMemory(bytes:purpose:)``
+    /// (quarantined pages are kept).
+    public func freeMemory(_ address: UInt64, bytes: UInt64) {
+        releaseUnlessQuarantined(address, bytes: (bytes + PageSize.offsetMask) & ~PageSize.offsetMask)
+    }
+}

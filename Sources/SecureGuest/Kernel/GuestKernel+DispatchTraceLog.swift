@@ -1,0 +1,138 @@
+import PEFMachine
+import PowerABI
+
+/// Dispatch Trace Logs (reference/linux-guest-facts.md §1.5).
+extension GuestKernel {
+    /// `DISPATCH_LOG_BYTES`: each CPU's DTL buffer.
+    public static let dispatchLogBytes: UInt64 = 4096
+    /// `N_DISPATCH_LOG`: entries per buffer (85).
+    public static let dispatchLogEntries = Int(dispatchLogBytes) / DispatchLogEntry.byteCount
+
+    /// Models `alloc_dispatch_log_kmem_cache()` and `allocate_dtl_buffer()` for every
+    /// CPU: a `dtl` kmem_cache of 4096-byte, 4096-aligned objects whose slab pages (one
+    /// 64 KiB page holds 16 objects) come from the page allocator. On a secure guest the
+    /// cache has a constructor (`get_dtl_cache_ctor()`), run for every object of a new
+    /// slab, which shares the object's backing page unless that page is already in
+    /// its set of shared pages. Linux keeps a fixed array of `NR_DTL_PAGE` pages and
+    /// WARNs when it fills; SVMKit keeps a set with no limit, and remembers a page only
+    /// once its share succeeded. Each buffer gets its length at offset 4, as Linux
+    /// writes it before registering.
+    func allocateDispatchLogs(cpuCount: Int, secure: Bool, memblock: inout Memblock) throws(GuestKernelError) -> [UInt64?] {
+        let perPage = Int(PageSize.bytes / Self.dispatchLogBytes)
+        let ctor = secure && !options.bugs.skipDTLShare
+        if secure && options.bugs.skipDTLShare { printk("SVMKit bug: the dtl cache has no constructor") }
+        var out: [UInt64?] = []
+        out.reserveCapacity(cpuCount)
+        var slab: UInt64 = 0
+        let boot = processor(0)
+        for cpu in 0..<cpuCount {
+            if cpu % perPage == 0 {
+                do {
+                    slab = try memblock.allocate(
+                        size: PageSize.bytes, alignment: PageSize.bytes, purpose: SharedPageOwner.dtl.rawValue)
+                } catch {
+                    printk("Failed to allocate dispatch trace log for cpu \(cpu)")
+                    out += [UInt64?](repeating: nil, count: cpuCount - cpu)
+                    return out
+                }
+                if ctor {
+                    for i in 0..<perPage { dtlCacheConstructor(object: slab + UInt64(i) * Self.dispatchLogBytes) }
+                }
+            }
+            let object = slab + UInt64(cpu % perPage) * Self.dispatchLogBytes
+            let length = UInt32(Self.dispatchLogBytes)
+            let header: [UInt8] = [
+                0, 0, 0, 0, UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF),
+                UInt8(length & 0xFF),
+            ]
+            do {
+                try boot.write(at: GuestPhysicalAddress(object), bytes: header, purpose: "allocate_dtl_buffer")
+            } catch {
+                throw .memory(error, purpose: "DTL buffer of cpu \(cpu) at 0x\(String(object, radix: 16))")
+            }
+            out.append(object)
+        }
+        return out
+    }
+
+    /// Models `dtl_cache_ctor()` (`arch/powerpc/platforms/pseries/svm.c`): share the
+    /// object's page once.
+    func dtlCacheConstructor(object: UInt64) {
+        let frame = GuestPhysicalAddress(object).frame
+        guard !state.withLock({ $0.dtlSharedPages.contains(frame) }) else { return }
+        if case .success = uvSharePage(first: frame, count: 1, owner: .dtl, callSite: "dtl_cache_ctor") {
+            state.withLock { _ = $0.dtlSharedPages.insert(frame) }
+        }
+    }
+
+    /// Pages the `dtl` cache constructor shared.
+    public var dispatchLogSharedPages: Set<GuestFrameNumber> { state.withLock { $0.dtlSharedPages } }
+
+    /// Models `scan_dispatch_log()` (`arch/powerpc/kernel/time.c`) on `cpu`: reads
+    /// `dtl_idx` from the CPU's VPA and every entry the hypervisor wrote since the
+    /// last scan from its DTL (as that CPU, through guest memory), skipping entries the
+    /// hypervisor already overwrote, and adds their stolen time to the CPU's total.
+    /// - Throws: ``GuestKernelError/memory(_:purpose:)`` if the VPA or DTL cannot be read.
+    public func scanDispatchLog(cpu: Int) throws(GuestKernelError) -> DispatchLogScan {
+        let (vpa, dtl, start) = state.withLock { s in
+            (
+                s.lppacas.indices.contains(cpu) ? s.lppacas[cpu] : nil,
+                s.dtls.indices.contains(cpu) ? s.dtls[cpu] : nil,
+                s.dtlReadIndex.indices.contains(cpu) ? s.dtlReadIndex[cpu] : 0
+            )
+        }
+        guard let vpa, let dtl else { return DispatchLogScan(entries: [], stolenTicks: 0, skipped: 0) }
+        let vcpu = processor(cpu)
+        let memory = machine.memory
+        let purpose = "scan_dispatch_log of cpu \(cpu)"
+        let n = UInt64(Self.dispatchLogEntries)
+        do {
+            let written = try memory.readBigEndian(
+                .guest(vcpu), at: GuestPhysicalAddress(vpa + UInt64(LPPACAFields.dtlIndex)), as: UInt64.self,
+                purpose: purpose)
+            var i = start
+            var skipped: UInt64 = 0
+            if written > i + n {
+                skipped = written - n - i
+                i = written - n
+            }
+            var entries: [DispatchLogEntry] = []
+            var stolen: UInt64 = 0
+            while i < written {
+                let bytes = try vcpu.read(
+                    at: GuestPhysicalAddress(dtl + (i % n) * UInt64(DispatchLogEntry.byteCount)),
+                    count: DispatchLogEntry.byteCount, purpose: purpose)
+                if let e = DispatchLogEntry(decoding: bytes) {
+                    entries.append(e)
+                    stolen += e.stolenTicks
+                }
+                i += 1
+            }
+            let end = i
+            let total = stolen
+            state.withLock { s in
+                if s.dtlReadIndex.indices.contains(cpu) { s.dtlReadIndex[cpu] = end }
+                if s.stolenTicks.indices.contains(cpu) { s.stolenTicks[cpu] += total }
+            }
+            return DispatchLogScan(entries: entries, stolenTicks: stolen, skipped: Int(skipped))
+        } catch {
+            throw .memory(error, purpose: purpose)
+        }
+    }
+
+    /// Stolen time of `cpu` accumulated by ``scanDispatchLog(cpu:)``, in timebase ticks
+    /// (512 MHz).
+    public func stolenTicks(cpu: Int) -> UInt64 {
+        state.withLock { $0.stolenTicks.indices.contains(cpu) ? $0.stolenTicks[cpu] : 0 }
+    }
+}
+
+/// What one ``GuestKernel/scanDispatchLog(cpu:)`` found.
+public struct DispatchLogScan: Hashable, Sendable {
+    /// The new entries, oldest first.
+    public let entries: [DispatchLogEntry]
+    /// Their stolen time, in timebase ticks.
+    public let stolenTicks: UInt64
+    /// Entries the hypervisor overwrote before the guest read them.
+    public let skipped: Int
+}

@@ -1,0 +1,152 @@
+import PEFMachine
+import PowerABI
+
+/// LPPACAs (Virtual Processor Areas) and their registration
+/// (reference/linux-guest-facts.md §1.4).
+extension GuestKernel {
+    /// `H_VPA_FUNC_SHIFT`: the `H_REGISTER_VPA` sub-function sits at bit 45 of r4.
+    static let vpaFunctionShift: UInt64 = 45
+    /// `H_VPA_REG_VPA`, `H_VPA_REG_DTL`, `H_VPA_DEREG_VPA`, `H_VPA_DEREG_DTL`.
+    static let registerVPA: UInt64 = 1, registerDTL: UInt64 = 2, deregisterVPA: UInt64 = 5, deregisterDTL: UInt64 = 6
+
+    /// Models `allocate_paca()` → `new_lppaca()` for every CPU.
+    ///
+    /// On a secure guest `alloc_shared_lppaca()` carves all LPPACAs from one
+    /// page-aligned region of PAGE_ALIGN(nr_cpu_ids × 0x400) bytes, allocated bottom-up
+    /// below the PACA limit, and shares it with one `UV_SHARE_PAGE` the first time
+    /// (before `init_lppaca()` writes into it, since sharing zeroes the pages). The
+    /// PACA limit is min(`ppc64_bolted_size()`, `ppc64_rma_size`), which is unlimited
+    /// under radix, the only MMU mode of a secure guest. Otherwise each CPU gets its own
+    /// 1 KiB, 1 KiB-aligned LPPACA and nothing is shared.
+    func allocateLPPACAs(cpuCount: Int, secure: Bool, memblock: inout Memblock) throws(GuestKernelError) -> (
+        addresses: [UInt64], region: SharedLPPACARegion?
+    ) {
+        var addresses: [UInt64] = []
+        addresses.reserveCapacity(cpuCount)
+        var region: SharedLPPACARegion?
+        if secure {
+            let size = SharedLPPACARegion.totalSize(cpuCount: cpuCount)
+            let base: UInt64
+            do {
+                base = try memblock.allocate(
+                    size: size, alignment: PageSize.bytes, limit: 0..<memblock.memorySize, bottomUp: true,
+                    purpose: SharedPageOwner.lppaca.rawValue)
+            } catch {
+                throw .allocation(error)
+            }
+            var r = SharedLPPACARegion(base: base, cpuCount: cpuCount)
+            if options.bugs.skipLPPACAShare {
+                printk("SVMKit bug: alloc_shared_lppaca() skips uv_share_page()")
+            } else {
+                // Linux ignores uv_share_page()'s result here and its registration then fails;
+                // SVMKit remembers the failure and does not hand the hypervisor secure pages.
+                let shared = uvSharePage(
+                    first: GuestPhysicalAddress(base).frame, count: size >> PageSize.shift, owner: .lppaca,
+                    callSite: "alloc_shared_lppaca")
+                if case .failure = shared { state.withLock { $0.lppacaUsable = false } }
+                printk(
+                    "SVMKit: alloc_shared_lppaca: \(cpuCount) LPPACA(s) in [mem 0x\(String(base, radix: 16))-0x\(String(base + size - 1, radix: 16))], shared with one UV_SHARE_PAGE"
+                        + (state.withLock { $0.lppacaUsable } ? "" : " (which failed)"))
+            }
+            for _ in 0..<cpuCount {
+                do {
+                    addresses.append(try r.next())
+                } catch {
+                    throw .lppacaOverflow(error)
+                }
+            }
+            region = r
+        } else {
+            for _ in 0..<cpuCount {
+                do {
+                    addresses.append(
+                        try memblock.allocate(
+                            size: LPPACAFields.allocationSize, alignment: LPPACAFields.allocationSize,
+                            purpose: SharedPageOwner.lppaca.rawValue))
+                } catch {
+                    throw .allocation(error)
+                }
+            }
+        }
+        let boot = processor(0)
+        for a in addresses { try initLPPACA(at: a, vcpu: boot) }
+        return (addresses, region)
+    }
+
+    /// Models `init_lppaca()`: `desc` and `size`, the rest zero.
+    func initLPPACA(at address: UInt64, vcpu: VirtualProcessor) throws(GuestKernelError) {
+        var bytes = [UInt8](repeating: 0, count: 8)
+        let d = LPPACAFields.descriptorValue
+        bytes[0] = UInt8(d >> 24)
+        bytes[1] = UInt8(d >> 16 & 0xFF)
+        bytes[2] = UInt8(d >> 8 & 0xFF)
+        bytes[3] = UInt8(d & 0xFF)
+        bytes[4] = UInt8(LPPACAFields.allocationSize >> 8)
+        bytes[5] = UInt8(LPPACAFields.allocationSize & 0xFF)
+        do {
+            try vcpu.write(at: GuestPhysicalAddress(address), bytes: bytes, purpose: "init_lppaca")
+        } catch {
+            throw .memory(error, purpose: "init_lppaca at 0x\(String(address, radix: 16))")
+        }
+    }
+
+    /// Models `register_vpa()` / `register_dtl()` (`vpa_call()` in
+    /// `arch/powerpc/platforms/pseries/plpar_wrappers.h`): `H_REGISTER_VPA` with the
+    /// sub-function at bit 45 of r4, the hardware CPU in r5 and the area in r6, made on
+    /// that CPU's own vCPU.
+    func vpaCall(_ subFunction: UInt64, cpu: Int, address: UInt64) -> HypervisorStatus {
+        let vcpu = processor(cpu)
+        let r = vcpu.hypercall(.registerVPA, [subFunction << Self.vpaFunctionShift, UInt64(cpu), address])
+        return HypervisorStatus(register: r.r3)
+    }
+
+    /// Models `vpa_init(cpu)` (`arch/powerpc/platforms/pseries/lpar.c`): registers the
+    /// CPU's VPA and, if one was allocated, its DTL, printing Linux's WARNING lines when
+    /// the hypervisor refuses.
+    func vpaInit(cpu: Int) {
+        let (vpa, dtl) = state.withLock { s in
+            (s.lppacas.indices.contains(cpu) ? s.lppacas[cpu] : nil, s.dtls.indices.contains(cpu) ? s.dtls[cpu] : nil)
+        }
+        guard let vpa else { return }
+        guard state.withLock({ $0.lppacaUsable }) else {
+            printk("SVMKit: not registering the VPA of cpu \(cpu): alloc_shared_lppaca() could not share it")
+            return
+        }
+        let status = vpaCall(Self.registerVPA, cpu: cpu, address: vpa)
+        if status != .success {
+            printk(
+                "WARNING: VPA registration for cpu \(cpu) (hw \(cpu)) of area \(String(vpa, radix: 16)) failed with \(status.rawValue)"
+            )
+            let failure = RegistrationFailure(cpu: cpu, area: .vpa, address: vpa, status: status)
+            state.withLock { $0.vpaFailures.append(failure) }
+            record(registrationFault(failure, owner: .lppaca))
+            return
+        }
+        if let dtl { registerDTL(cpu: cpu, address: dtl) }
+    }
+
+    /// Models `register_dtl_buffer()`: `H_REGISTER_VPA` (DTL) for `cpu`.
+    func registerDTL(cpu: Int, address: UInt64) {
+        let shared = state.withLock { $0.dtlSharedPages.contains(GuestPhysicalAddress(address).frame) }
+        if isSecureGuest, !shared, !options.bugs.skipDTLShare {
+            printk("SVMKit: not registering the DTL of cpu \(cpu): dtl_cache_ctor() could not share its page")
+            return
+        }
+        let status = vpaCall(Self.registerDTL, cpu: cpu, address: address)
+        guard status != .success else { return }
+        printk("WARNING: DTL registration of cpu \(cpu) (hw \(cpu)) failed with \(status.rawValue)")
+        let failure = RegistrationFailure(cpu: cpu, area: .dtl, address: address, status: status)
+        state.withLock { $0.dtlFailures.append(failure) }
+        record(registrationFault(failure, owner: .dtl))
+    }
+
+    private func registrationFault(_ f: RegistrationFailure, owner: SharedPageOwner) -> GuestFault {
+        let shared = state.withLock { $0.ledger.entries[GuestPhysicalAddress(f.address).frame] != nil }
+        return GuestFault(
+            kind: .registrationFailed, address: f.address, owner: owner, region: owner.rawValue,
+            culprit: shared
+                ? "the hypervisor refused the \(f.area.rawValue) of cpu \(f.cpu)"
+                : "\(owner.sharingFunction) did not share the \(f.area.rawValue) of cpu \(f.cpu)",
+            detail: f.description)
+    }
+}

@@ -1,0 +1,176 @@
+import DeviceTree
+public import PEFMachine
+import PowerABI
+import SWIOTLB
+
+/// Boot: from the kernel entry after prom_init to `init`.
+extension GuestKernel {
+    /// Boots the kernel. The façade calls this after prom_init succeeded (the
+    /// Ultravisor re-entered the kernel in secure mode with r3 = fdt, r4 = kbase) or
+    /// was skipped (a normal guest). Models, in Linux's order:
+    ///
+    /// 1. `early_init_devtree()`: reads the FDT from guest memory (``DeviceTreeBootInfo``)
+    ///    and sets up ``Memblock`` from `/memory@0`, reserving the kernel (it runs from
+    ///    0 up to kbase + its size), the FDT, the reserve map (QEMU's kernel and
+    ///    initrd entries and the Ultravisor's reserved pages), the initrd and RTAS;
+    /// 2. `is_secure_guest()` from the boot vCPU's MSR(S) (every vCPU must agree);
+    /// 3. `allocate_paca()` / `new_lppaca()` for every CPU (one shared region and one
+    ///    `UV_SHARE_PAGE` on a secure guest), then `vpa_init()` of the boot CPU;
+    /// 4. `swiotlb_init()` and `init_svm()` (pool anywhere, shared in one call, forced
+    ///    bouncing) — see `setUpSWIOTLB`;
+    /// 5. `alloc_dispatch_log_kmem_cache()`: the `dtl` cache (constructor shares each
+    ///    backing page once on a secure guest), a DTL per CPU, the boot CPU's registered;
+    /// 6. `pSeries_smp_probe()`: the IPI choice, logged; then each secondary CPU is
+    ///    brought up (`smp_startup_cpu()`: RTAS `start-cpu` for a vCPU that is not
+    ///    running yet; on a secure guest the Ultravisor bounces the call and starts the
+    ///    vCPU in secure mode) and runs `vpa_init()` (VPA and DTL) on its own vCPU;
+    /// 7. `topology_init()`: the sysfs `svm` file.
+    ///
+    /// A refused registration prints Linux's WARNING and boot goes on; a failed share
+    /// is recorded as a ``GuestFault``.
+    ///
+    /// - Parameters:
+    ///   - processors: the vCPUs, boot vCPU first (default: all of the machine's).
+    ///     Stopped secondaries are started with RTAS `start-cpu`; running ones must be
+    ///     in the boot vCPU's security state.
+    ///   - fdtAddress: the device tree (default: the boot vCPU's r3).
+    ///   - kernelBase: the kernel base (default: the boot vCPU's r4).
+    /// - Throws: ``GuestKernelError`` for an unusable device tree, an early allocation
+    ///   failure, an LPPACA overflow, inconsistent vCPUs, or a second start.
+    @discardableResult
+    public func start(processors: [VirtualProcessor]? = nil, fdtAddress: UInt64? = nil, kernelBase: UInt64? = nil)
+        throws(GuestKernelError) -> GuestBootReport
+    {
+        let cpus = processors ?? machine.processors
+        guard let boot = cpus.first else { throw .noProcessors }
+        for p in cpus where p.machine !== machine { throw .foreignProcessor(index: p.index) }
+        let began: Bool = state.withLock { s in
+            guard s.phase == .created else { return false }
+            s.phase = .booting
+            s.processors = cpus
+            s.lppacas = []
+            s.dtls = [UInt64?](repeating: nil, count: cpus.count)
+            s.dtlReadIndex = [UInt64](repeating: 0, count: cpus.count)
+            s.stolenTicks = [UInt64](repeating: 0, count: cpus.count)
+            return true
+        }
+        guard began else { throw .alreadyStarted }
+        do throws(GuestKernelError) {
+            return try bootKernel(
+                cpus: cpus, bootProcessor: boot, fdtAddress: fdtAddress ?? boot.registers.r3,
+                kernelBase: kernelBase ?? boot.registers[4])
+        } catch {
+            state.withLock { $0.phase = .failed(reason: error.description) }
+            throw error
+        }
+    }
+
+    private func bootKernel(cpus: [VirtualProcessor], bootProcessor boot: VirtualProcessor, fdtAddress: UInt64, kernelBase: UInt64)
+        throws(GuestKernelError) -> GuestBootReport
+    {
+        // 1. early_init_devtree
+        let info = try DeviceTreeBootInfo.read(at: fdtAddress) { address, count in
+            try boot.read(at: GuestPhysicalAddress(address), count: count, purpose: "early_init_devtree")
+        }.get()
+        let commandLine = KernelCommandLine(options.commandLine ?? info.bootargs)
+        printk("Using pSeries machine description")
+        printk("Kernel command line: \(commandLine.text)")
+        let memorySize = min(info.memoryBytes == 0 ? machine.memory.byteCount : info.memoryBytes, machine.memory.byteCount)
+        var memblock = Memblock(memorySize: memorySize)
+        let kernelSize = info.kernel?.size ?? options.kernelSize
+        memblock.reserve(start: 0, size: kernelBase &+ kernelSize, purpose: "kernel")
+        memblock.reserve(start: fdtAddress, size: info.totalSize, purpose: "device tree")
+        for r in info.reserveMap { memblock.reserve(start: r.address, size: r.size, purpose: "reserve-map") }
+        if let r = info.initrd { memblock.reserve(start: r.address, size: r.size, purpose: "initrd") }
+        if let r = info.rtas { memblock.reserve(start: r.address, size: r.size, purpose: "rtas") }
+        state.withLock { s in
+            s.boot = info
+            s.commandLine = commandLine.text
+        }
+        let inherited = machine.memory.frames(where: \.isExplicitShare).count
+
+        // 2. is_secure_guest()
+        let secure = boot.isSecure
+        printk(secure ? "SVMKit: secure guest (MSR[S] = 1)" : "SVMKit: normal guest (MSR[S] = 0)")
+        if inherited > 0 {
+            printk("SVMKit: \(inherited) page(s) are still shared with the hypervisor from the previous kernel")
+        }
+        state.withLock { $0.inheritedShares = inherited }
+
+        // 3. LPPACAs, boot CPU's VPA
+        let lppacas = try allocateLPPACAs(cpuCount: cpus.count, secure: secure, memblock: &memblock)
+        state.withLock { s in
+            s.lppacas = lppacas.addresses
+            s.lppacaRegion = lppacas.region
+            s.memblock = memblock
+        }
+        vpaInit(cpu: 0)
+
+        // 4. SWIOTLB and init_svm()
+        setUpSWIOTLB(commandLine: commandLine, cpuCount: cpus.count, secure: secure, memblock: &memblock)
+        state.withLock { $0.memblock = memblock }
+
+        // 5. The dtl cache and a DTL per CPU; the boot CPU's is registered now.
+        if options.dispatchTraceLogs {
+            let dtls = try allocateDispatchLogs(cpuCount: cpus.count, secure: secure, memblock: &memblock)
+            state.withLock { s in
+                s.dtls = dtls
+                s.memblock = memblock
+            }
+            let sharedPages = state.withLock { $0.dtlSharedPages.count }
+            printk(
+                "SVMKit: dtl cache: \(dtls.compactMap { $0 }.count) buffer(s) of \(Self.dispatchLogBytes) bytes"
+                    + (secure ? ", \(sharedPages) page(s) shared by dtl_cache_ctor" : ""))
+            if let first = dtls.first, let dtl = first, state.withLock({ $0.vpaFailures.isEmpty }) {
+                registerDTL(cpu: 0, address: dtl)
+            }
+        }
+
+        // 6. pSeries_smp_probe(), then the secondaries come up.
+        let platform = options.hypervisor ?? ((info.hypervisorIsKVM ?? true) ? .kvm : .powerVM)
+        let ipi = IPIChoice.probe(hypervisor: platform, xive: info.xive, secure: secure)
+        state.withLock { $0.ipi = ipi }
+        printk("smp: \(ipi)")
+        var online = 1
+        if cpus.count > 1 {
+            printk("smp: Bringing up secondary CPUs ...")
+            for cpu in 1..<cpus.count {
+                if !cpus[cpu].snapshot.isRunning {
+                    guard smpStartupCPU(cpu, entry: kernelBase, tree: info) else {
+                        printk("Processor \(cpu) is stuck.")
+                        continue
+                    }
+                }
+                guard cpus[cpu].isSecure == secure else {
+                    throw .mixedSecurity(vcpu: cpus[cpu].index, bootIsSecure: secure)
+                }
+                vpaInit(cpu: cpu)
+                online += 1
+            }
+        }
+        printk("smp: Brought up 1 node, \(online) CPU\(online == 1 ? "" : "s")")
+
+        // 7. topology_init(): the sysfs view exists from here.
+        state.withLock { $0.phase = .running }
+        let svm = sysfs.read(SysfsView.svmPath) ?? ""
+
+        if let address = options.bugs.touchAddressAfterBoot {
+            printk("SVMKit bug: touching 0x\(String(address, radix: 16)) after boot")
+            _ = try? boot.read(at: GuestPhysicalAddress(address), count: 8, purpose: "buggy guest access")
+        }
+
+        let (snapshot, pool) = state.withLock { ($0, $0.pool) }
+        let swiotlb = pool.map { p in
+            SWIOTLBSummary(
+                base: p.region.base, bytes: p.region.size, slots: p.slotCount, areas: p.areaCount,
+                shared: snapshot.ledger.entries[GuestPhysicalAddress(p.region.base).frame]?.owner == .swiotlb)
+        }
+        return GuestBootReport(
+            secure: secure, processors: cpus.count, commandLine: commandLine.text, memoryBytes: memorySize,
+            lppacas: snapshot.lppacas, sharedLPPACARegion: snapshot.lppacaRegion, vpaFailures: snapshot.vpaFailures,
+            dispatchTraceLogs: snapshot.dtls, dtlFailures: snapshot.dtlFailures,
+            dtlSharedPages: snapshot.dtlSharedPages.count, swiotlb: swiotlb, dmaForcedBounce: snapshot.forceBounce,
+            ipi: ipi, shareCalls: snapshot.shareCalls, inheritedShares: inherited, audit: audit("after boot"),
+            faults: diagnose(), sysfsSVM: svm)
+    }
+}

@@ -1,0 +1,195 @@
+public import PEFMachine
+import PowerABI
+import SWIOTLB
+import Synchronization
+
+/// Where a ``GuestKernel`` is in its life.
+public enum GuestKernelPhase: Hashable, Sendable, CustomStringConvertible {
+    /// Built, not started.
+    case created
+    /// Inside ``GuestKernel/start(processors:fdtAddress:kernelBase:)``.
+    case booting
+    /// Booted: workloads may run.
+    case running
+    /// It kexec'ed into the next kernel and is gone.
+    case kexeced(KexecKind)
+    /// `start` failed; build a new kernel to try again.
+    case failed(reason: String)
+
+    /// In words.
+    public var description: String {
+        switch self {
+        case .created: "created"
+        case .booting: "booting"
+        case .running: "running"
+        case .kexeced(let k): "kexec'ed (\(k.rawValue))"
+        case .failed(let why): "failed to boot: \(why)"
+        }
+    }
+}
+
+/// The guest kernel after prom_init: what a pseries Linux kernel does between
+/// `early_setup()` and `init` that matters to a Secure Virtual Machine
+/// (reference/linux-guest-facts.md §1.2–1.9, §2).
+///
+/// ```swift
+/// let kernel = GuestKernel(machine: machine)
+/// let report = try kernel.start(fdtAddress: fdt, kernelBase: kbase)   // after prom_init
+/// let disk = try kernel.probeVirtualBlockDevice()
+/// try disk.write(sector: 0, from: buffer, byteCount: 1 << 20)
+/// let audit = kernel.audit()
+/// let kexec = kernel.kexec(.normal)             // then build the next kernel and start it
+/// ```
+///
+/// The kernel reaches firmware only through its vCPUs (`sc 1`, `sc 2`) and guest
+/// memory, as the ARCHITECTURE's one rule demands; it never sees the Ultravisor or
+/// the hypervisor objects. It reads the machine's page-state table only for its own
+/// bookkeeping checks (the shared-page audit), never to decide what to do.
+///
+/// All state is behind one mutex; no lock is held while the kernel makes a call.
+public final class GuestKernel: Sendable {
+    /// The machine the kernel runs on.
+    public let machine: Machine
+    /// How it was built.
+    public let options: GuestKernelOptions
+
+    let state: Mutex<KernelState>
+
+    /// A kernel for `machine`, not started yet. `log` is the log so far (what prom_init
+    /// printed), which the kernel continues.
+    public init(machine: Machine, options: GuestKernelOptions = GuestKernelOptions(), log: KernelLog = KernelLog()) {
+        self.machine = machine
+        self.options = options
+        var initial = KernelState()
+        initial.log = log
+        self.state = Mutex(initial)
+    }
+
+    // MARK: Inspection
+
+    /// Where the kernel is in its life.
+    public var phase: GuestKernelPhase { state.withLock { $0.phase } }
+
+    /// The kernel log so far.
+    public var log: KernelLog { state.withLock { $0.log } }
+
+    /// Every page the kernel shared and has not unshared, with owner and call site.
+    public var ledger: SharedPageLedger { state.withLock { $0.ledger } }
+
+    /// Models `is_secure_guest()`: reads MSR(S) of the boot vCPU now; nothing is
+    /// cached (reference/linux-guest-facts.md §1.0).
+    public var isSecureGuest: Bool {
+        (state.withLock { $0.processors.first } ?? machine.bootProcessor).isSecure
+    }
+
+    /// The vCPUs the kernel runs on (empty before start).
+    public var processors: [VirtualProcessor] { state.withLock { $0.processors } }
+
+    /// The early allocator's view of memory (nil before start).
+    public var memblock: Memblock? { state.withLock { $0.memblock } }
+
+    /// What the device tree said (nil before start).
+    public var deviceTree: DeviceTreeBootInfo? { state.withLock { $0.boot } }
+
+    /// The default SWIOTLB pool, if the kernel made one.
+    public var swiotlbPool: SWIOTLBPool? { state.withLock { $0.pool } }
+
+    /// The guest-physical address of each vCPU's LPPACA (VPA), by vCPU.
+    public var lppacaAddresses: [UInt64] { state.withLock { $0.lppacas } }
+
+    /// The shared LPPACA region (secure guests only).
+    public var sharedLPPACARegion: SharedLPPACARegion? { state.withLock { $0.lppacaRegion } }
+
+    /// The guest-physical address of each vCPU's DTL buffer (`nil` where none).
+    public var dispatchTraceLogAddresses: [UInt64?] { state.withLock { $0.dtls } }
+
+    /// The IPI mechanism `pSeries_smp_probe()` chose (nil before start).
+    public var ipiChoice: IPIChoice? { state.withLock { $0.ipi } }
+
+    /// Mistakes the kernel itself noticed (SWIOTLB misuse, failed shares and unshares,
+    /// quarantines), oldest first. ``diagnose()`` adds the machine's records.
+    public var faults: [GuestFault] { state.withLock { $0.faults } }
+
+    /// `UV_SHARE_PAGE` calls the kernel made, by owner.
+    public var shareCalls: [SharedPageOwner: Int] { state.withLock { $0.shareCalls } }
+
+    /// DMA counters.
+    public var dmaStatistics: DMAStatistics { state.withLock { $0.dma } }
+
+    // MARK: Internals
+
+    /// `printk`: one line at the machine's simulated time.
+    func printk(_ message: String) {
+        let now = machine.clock.seconds
+        state.withLock { $0.log.print(message, at: now) }
+    }
+
+    /// Records a fault and logs its line.
+    func record(_ fault: GuestFault) {
+        let now = machine.clock.seconds
+        state.withLock { s in
+            s.faults.append(fault)
+            s.log.print(fault.logLine, at: now)
+        }
+    }
+
+    /// The vCPU for Linux CPU `cpu` (the boot vCPU if out of range).
+    func processor(_ cpu: Int) -> VirtualProcessor {
+        state.withLock { s in s.processors.indices.contains(cpu) ? s.processors[cpu] : s.processors.first }
+            ?? machine.bootProcessor
+    }
+
+    /// Throws unless the kernel is running.
+    func requireRunning() throws(GuestKernelError) {
+        let phase = state.withLock { $0.phase }
+        guard phase == .running else { throw .notRunning(phase: phase.description) }
+    }
+}
+
+/// Everything the kernel keeps, behind its mutex.
+struct KernelState: Sendable {
+    var phase: GuestKernelPhase = .created
+    var log = KernelLog()
+    var ledger = SharedPageLedger()
+    var memblock: Memblock?
+    var boot: DeviceTreeBootInfo?
+    var processors: [VirtualProcessor] = []
+    var commandLine = ""
+    var lppacas: [UInt64] = []
+    var lppacaRegion: SharedLPPACARegion?
+    var dtls: [UInt64?] = []
+    /// `dtl_page_store`: backing pages the `dtl` cache constructor has shared.
+    var dtlSharedPages: Set<GuestFrameNumber> = []
+    /// Per-CPU read index into the DTL (`dtl_ridx`).
+    var dtlReadIndex: [UInt64] = []
+    /// Per-CPU stolen time read from the DTL, in timebase ticks.
+    var stolenTicks: [UInt64] = []
+    var pool: SWIOTLBPool?
+    /// dma-direct bounces every streaming mapping (`SWIOTLB_FORCE` / `force_dma_unencrypted()`).
+    var forceBounce = false
+    /// "Memory encryption is active …" was printed.
+    var bounceAnnounced = false
+    /// Live dma-coherent allocations: address → size.
+    var coherent: [UInt64: Int] = [:]
+    /// Block devices the kernel set up: unit address → queue page.
+    var blockQueues: [UInt32: UInt64] = [:]
+    var ipi: IPIChoice?
+    var faults: [GuestFault] = []
+    var shareCalls: [SharedPageOwner: Int] = [:]
+    var unshareCalls = 0
+    var dma = DMAStatistics()
+    var vpaFailures: [RegistrationFailure] = []
+    var dtlFailures: [RegistrationFailure] = []
+    /// The last call site that unshared each frame (to name who pulled a page from
+    /// under the hypervisor).
+    var unsharedBy: [GuestFrameNumber: String] = [:]
+    /// Explicit shares found at boot, left by an earlier kernel.
+    var inheritedShares = 0
+    /// The page holding the RTAS argument block (`rtas_args`).
+    var rtasArgs: UInt64?
+    /// Why a secure guest has no bounce pool, if it has none.
+    var bounceUnavailable: String?
+    /// Whether the LPPACAs may be registered: shared (or, for the buggy variant,
+    /// believed shared), or a normal guest.
+    var lppacaUsable = true
+}

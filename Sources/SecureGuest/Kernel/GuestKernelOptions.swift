@@ -1,0 +1,86 @@
+/// How a ``GuestKernel`` is built: the configuration choices Linux makes at compile
+/// or boot time that matter to a secure guest, and the hooks that turn it into a
+/// deliberately buggy guest (``GuestKernelBugs``).
+public struct GuestKernelOptions: Hashable, Sendable {
+    /// The kernel command line; `nil` reads `/chosen/bootargs` from the device tree
+    /// (`early_init_dt_scan_chosen()`). Only `swiotlb=` is acted on here.
+    public var commandLine: String?
+    /// Which hypervisor the guest runs under, for `pSeries_smp_probe()`'s doorbell
+    /// choice; `nil` asks the device tree (`/hypervisor` compatible `linux,kvm`, as
+    /// `check_kvm_guest()` does) and, when the tree has no `/hypervisor` node, assumes
+    /// KVM, since SVMKit's hypervisor is a simulated KVM/QEMU.
+    public var hypervisor: HypervisorPlatform?
+    /// Register a Dispatch Trace Log per vCPU at boot, as a kernel with
+    /// `CONFIG_VIRT_CPU_ACCOUNTING_NATIVE` does on a shared-processor LPAR
+    /// (`alloc_dispatch_logs()`).
+    public var dispatchTraceLogs: Bool
+    /// The kernel image size to reserve when `/chosen/qemu,boot-kernel` does not give it.
+    public var kernelSize: UInt64
+    /// Deliberate bugs (issue 8's buggy guests); none by default.
+    public var bugs: GuestKernelBugs
+
+    /// The defaults: bootargs from the tree, hypervisor from the tree, DTLs on, a
+    /// 16 MiB kernel, no bugs.
+    public init(
+        commandLine: String? = nil, hypervisor: HypervisorPlatform? = nil, dispatchTraceLogs: Bool = true,
+        kernelSize: UInt64 = 16 << 20, bugs: GuestKernelBugs = GuestKernelBugs()
+    ) {
+        self.commandLine = commandLine
+        self.hypervisor = hypervisor
+        self.dispatchTraceLogs = dispatchTraceLogs
+        self.kernelSize = kernelSize
+        self.bugs = bugs
+    }
+}
+
+/// The hypervisor under the partition, as `pSeries_smp_probe()` cares about it.
+public enum HypervisorPlatform: String, Hashable, Sendable, CaseIterable {
+    /// KVM (with QEMU): `is_kvm_guest()` is true. KVM emulates `msgsndp` by reading the
+    /// instruction from guest memory, which it cannot do for a secure guest.
+    case kvm
+    /// PowerVM: doorbells between SMT siblings are used, secure guests included.
+    case powerVM = "PowerVM"
+}
+
+/// Hooks that make the guest kernel misbehave on purpose, so that the simulator's
+/// checks can be shown to catch each mistake and name the culprit
+/// (issue 8 item 4). Every hook is off by default.
+public struct GuestKernelBugs: Hashable, Sendable {
+    /// `alloc_shared_lppaca()` forgets its `uv_share_page()`: `H_REGISTER_VPA` then
+    /// makes the hypervisor read a secure page.
+    public var skipLPPACAShare: Bool
+    /// The `dtl` cache has no constructor: DTL pages stay secure and the
+    /// hypervisor's read at `H_REGISTER_VPA` (or write at dispatch) fails.
+    public var skipDTLShare: Bool
+    /// `swiotlb_update_mem_attributes()` is skipped: the bounce pool stays secure and
+    /// the device's first DMA into it fails.
+    public var skipBouncePoolShare: Bool
+    /// At the end of boot the kernel reads this guest-physical address; pointing it at
+    /// a page the Ultravisor shared implicitly (an RTAS bounce page) kills the SVM.
+    public var touchAddressAfterBoot: UInt64?
+    /// The block driver unshares (`set_memory_encrypted()`) the pool page under its
+    /// first bounce buffer while the mapping is live, before the device runs.
+    public var unshareBouncePageWhileMapped: Bool
+    /// The block driver unmaps its first bounce buffer twice.
+    public var doubleUnmap: Bool
+    /// The block driver syncs its first mapping one sector past its end.
+    public var syncPastMappingEnd: Bool
+
+    /// No bugs, or the ones given.
+    public init(
+        skipLPPACAShare: Bool = false, skipDTLShare: Bool = false, skipBouncePoolShare: Bool = false,
+        touchAddressAfterBoot: UInt64? = nil, unshareBouncePageWhileMapped: Bool = false, doubleUnmap: Bool = false,
+        syncPastMappingEnd: Bool = false
+    ) {
+        self.skipLPPACAShare = skipLPPACAShare
+        self.skipDTLShare = skipDTLShare
+        self.skipBouncePoolShare = skipBouncePoolShare
+        self.touchAddressAfterBoot = touchAddressAfterBoot
+        self.unshareBouncePageWhileMapped = unshareBouncePageWhileMapped
+        self.doubleUnmap = doubleUnmap
+        self.syncPastMappingEnd = syncPastMappingEnd
+    }
+
+    /// Whether any hook is on.
+    public var any: Bool { self != GuestKernelBugs() }
+}

@@ -1,1 +1,0 @@
-// Placeholder so the SVMKitTests target builds; the module's issue replaces it.

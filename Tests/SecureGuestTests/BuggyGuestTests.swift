@@ -1,0 +1,117 @@
+import Hypervisor
+import PEFMachine
+import PowerABI
+import Testing
+
+@testable import SecureGuest
+
+/// Guests that forget to share (issue 6) and other buggy variants (issue 8 item 4):
+/// the simulator or the SWIOTLB library catches each, with the culprit named.
+@Suite("Buggy guests")
+struct BuggyGuestTests {
+    static func boot(_ bugs: GuestKernelBugs, cpus: Int = 2, disk: Bool = false) throws -> (
+        GuestTestMachine, GuestKernel, GuestBootReport
+    ) {
+        let t = try GuestTestMachine(cpus: cpus, bootargs: "swiotlb=2048", diskSectors: disk ? 4096 : nil)
+        try t.makeSecure()
+        let (kernel, report) = try t.boot(GuestKernelOptions(bugs: bugs))
+        return (t, kernel, report)
+    }
+
+    @Test("Forgetting to share the LPPACA region: H_REGISTER_VPA's read is caught, address and owner named")
+    func lppaca() throws {
+        let (t, _, report) = try Self.boot(GuestKernelBugs(skipLPPACAShare: true))
+        #expect(report.shareCalls[.lppaca] == nil)
+        #expect(report.vpaFailures.map(\.cpu) == [0, 1])
+        #expect(report.vpaFailures.allSatisfy { $0.status == .parameter })
+        let v = try #require(t.memory.violations.first)
+        #expect(v.address.rawValue == report.lppacas[0] + 4)
+        #expect(v.purpose == "H_REGISTER_VPA: VPA of vcpu 0")
+        #expect(v.caller.kind == .hypervisor)
+        let fault = try #require(report.faults.first { $0.kind == .isolationViolation })
+        #expect(fault.address == report.lppacas[0] + 4)
+        #expect(fault.owner == .lppaca)
+        #expect(fault.culprit == "alloc_shared_lppaca() did not share it")
+        #expect(report.faults.contains { $0.kind == .registrationFailed && $0.owner == .lppaca })
+    }
+
+    @Test("Forgetting to share the DTL pages: the registration read is caught, address and owner named")
+    func dtl() throws {
+        let (t, _, report) = try Self.boot(GuestKernelBugs(skipDTLShare: true))
+        #expect(report.dtlSharedPages == 0)
+        #expect(report.dtlFailures.map(\.cpu) == [0, 1])
+        let dtl0 = try #require(report.dispatchTraceLogs[0])
+        let v = try #require(t.memory.violations.first)
+        #expect(v.address.rawValue == dtl0 + 4)
+        #expect(v.purpose == "H_REGISTER_VPA: DTL of vcpu 0")
+        let fault = try #require(report.faults.first { $0.kind == .isolationViolation })
+        #expect(fault.owner == .dtl)
+        #expect(fault.culprit == "dtl_cache_ctor() did not share it")
+    }
+
+    @Test("Forgetting to share the bounce pool: the device's first DMA is caught, address and owner named")
+    func bouncePool() throws {
+        let (t, kernel, report) = try Self.boot(GuestKernelBugs(skipBouncePoolShare: true), disk: true)
+        #expect(report.swiotlb?.shared == false)
+        #expect(report.audit.isClean)
+        let disk = try kernel.probeVirtualBlockDevice()
+        let buffer = try kernel.allocateMemory(bytes: 1 << 16)
+        var dmaAddress: UInt64 = 0
+        #expect {
+            try disk.write(sector: 0, from: buffer, byteCount: 1 << 16)
+        } throws: { error in
+            guard case .request(_, _, let dma, .dmaError) = error as? BlockIOError else { return false }
+            dmaAddress = dma
+            return true
+        }
+        let pool = try #require(kernel.swiotlbPool)
+        #expect(pool.contains(dmaAddress))
+        let v = try #require(t.memory.violations.first)
+        #expect(v.address.rawValue == dmaAddress)
+        #expect(v.purpose?.contains("virtual block device 0x71000010") == true)
+        let fault = try #require(kernel.diagnose().first { $0.kind == .isolationViolation })
+        #expect(fault.address == dmaAddress)
+        #expect(fault.owner == .swiotlb)
+        #expect(fault.culprit == "swiotlb_update_mem_attributes() did not share it")
+        #expect(kernel.swiotlbPool?.statistics.usedSlots == 0, "the failed request was unmapped")
+    }
+
+    @Test("Touching an implicitly shared page kills the SVM; the kill names the page")
+    func implicitPage() throws {
+        let t = try GuestTestMachine(cpus: 1, bootargs: "swiotlb=512")
+        try t.makeSecure()
+        let page = t.rtasBouncePages.lowerBound
+        let (kernel, report) = try t.boot(GuestKernelOptions(bugs: GuestKernelBugs(touchAddressAfterBoot: page)))
+        #expect(t.machine.isStopped)
+        let fault = try #require(report.faults.first { $0.kind == .svmKilled })
+        #expect(fault.address == page)
+        #expect(fault.region == "reserve-map")
+        #expect(fault.culprit == "the guest touched a page the Ultravisor shared implicitly")
+        #expect(kernel.diagnose().contains(fault))
+    }
+
+    @Test("Unsharing a bounce page under a live mapping: the device's DMA is caught and the unsharer named")
+    func unshareWhileMapped() throws {
+        let (t, kernel, _) = try Self.boot(GuestKernelBugs(unshareBouncePageWhileMapped: true), disk: true)
+        let disk = try kernel.probeVirtualBlockDevice()
+        let buffer = try kernel.allocateMemory(bytes: 1 << 16)
+        #expect(throws: BlockIOError.self) { try disk.write(sector: 0, from: buffer, byteCount: 1 << 16) }
+        #expect(t.memory.violationCount == 1)
+        let fault = try #require(kernel.diagnose().first { $0.kind == .isolationViolation })
+        #expect(fault.owner == .swiotlb)
+        #expect(fault.culprit == "virtual block driver (bug) unshared it while the hypervisor still used it")
+    }
+
+    @Test("Double unmap and a sync past the end are refused by SWIOTLB and named")
+    func swiotlbMisuse() throws {
+        let (_, kernel, _) = try Self.boot(GuestKernelBugs(doubleUnmap: true, syncPastMappingEnd: true), disk: true)
+        let disk = try kernel.probeVirtualBlockDevice()
+        let buffer = try kernel.allocateMemory(bytes: 1 << 16)
+        try disk.write(sector: 0, from: buffer, byteCount: 1 << 16)
+        let misuse = kernel.faults.filter { $0.kind == .swiotlbMisuse }
+        #expect(misuse.count == 2)
+        #expect(misuse.contains { $0.culprit.contains("past the end of the mapping") && $0.owner == .swiotlb })
+        #expect(misuse.contains { $0.culprit.contains("double unmap") })
+        #expect(misuse.allSatisfy { kernel.swiotlbPool?.contains($0.address ?? 0) == true })
+    }
+}

@@ -1,0 +1,200 @@
+import Hypervisor
+import PEFMachine
+import PowerABI
+import SWIOTLB
+import Testing
+
+@testable import SecureGuest
+
+/// A secure guest's runtime after prom_init (issue 6): shared LPPACAs, VPAs the
+/// hypervisor can use, DTLs, the bounce pool, the IPI choice, sysfs.
+@Suite("Secure guest boot")
+struct SecureBootRuntimeTests {
+    @Test(
+        "One UV_SHARE_PAGE covers every LPPACA, and the hypervisor reads and writes every VPA",
+        arguments: [1, 64, 128, 4096])
+    func sharedLPPACAs(cpus: Int) throws {
+        let t = try GuestTestMachine(memory: 512 << 20, cpus: cpus)
+        try t.makeSecure()
+        let (kernel, report) = try t.boot()
+        #expect(report.secure)
+        let region = try #require(report.sharedLPPACARegion)
+        let pageBytes: UInt64 = 1 << 16
+        #expect(region.totalSize == (UInt64(cpus) * 0x400 + pageBytes - 1) / pageBytes * pageBytes)
+        #expect(region.base % pageBytes == 0)
+        #expect(report.lppacas == (0..<cpus).map { region.base + UInt64($0) * 0x400 })
+        // Exactly one share call for the region, whatever the CPU count.
+        let regionShares = t.records("UV_SHARE_PAGE").filter { $0.arguments.first == region.base >> 16 }
+        #expect(regionShares.count == 1)
+        #expect(regionShares.first?.arguments.dropFirst().first == region.totalSize >> 16)
+        #expect(report.shareCalls[.lppaca] == 1)
+        // Every share call the trace saw is one the kernel counted, by owner.
+        #expect(t.machine.trace.count(of: "UV_SHARE_PAGE") == report.shareCalls.values.reduce(0, +))
+        #expect(report.vpaFailures.isEmpty && report.dtlFailures.isEmpty)
+        // The hypervisor registered every VPA (reading its size) and wrote yield_count = 1.
+        for cpu in 0..<cpus {
+            let reg = try #require(t.hypervisor.registration(of: cpu))
+            #expect(reg.vpa?.rawValue == report.lppacas[cpu])
+            #expect(reg.dtl?.address.rawValue == report.dispatchTraceLogs[cpu])
+        }
+        for cpu in Set([0, cpus / 2, cpus - 1]) {
+            let yc = try t.memory.readBigEndian(
+                .guest(t.machine.processors[cpu]), at: GuestPhysicalAddress(report.lppacas[cpu] + 0x100), as: UInt32.self)
+            #expect(yc == 1)
+        }
+        // And it can keep writing them: a dispatch of every vCPU.
+        for cpu in 0..<cpus { try t.hypervisor.dispatch(vcpu: cpu, on: t.machine) }
+        #expect(t.memory.violationCount == 0)
+        // DTL pages: one share per backing page, 16 DTLs per 64 KiB page.
+        #expect(report.dtlSharedPages == (cpus + 15) / 16)
+        #expect(report.shareCalls[.dtl] == (cpus + 15) / 16)
+        #expect(report.audit.isClean)
+        #expect(report.faults.isEmpty)
+        #expect(kernel.ledger.countsByOwner[.lppaca] == Int(region.totalSize >> 16))
+    }
+
+    @Test("DTL entries the hypervisor writes are read back by the guest as stolen time")
+    func dispatchTraceLog() throws {
+        let t = try GuestTestMachine(cpus: 4)
+        try t.makeSecure()
+        let (kernel, _) = try t.boot()
+        for cpu in 0..<4 {
+            for _ in 0..<3 {
+                try t.hypervisor.dispatch(
+                    vcpu: cpu, on: t.machine, reason: .preempted(stolenNanoseconds: 2_000 * UInt64(cpu + 1)))
+            }
+        }
+        for cpu in 0..<4 {
+            let scan = try kernel.scanDispatchLog(cpu: cpu)
+            #expect(scan.entries.count == 3)
+            #expect(scan.entries.allSatisfy { $0.processorID == UInt16(cpu) && $0.dispatchReason == 7 })
+            #expect(scan.stolenTicks == 3 * 1024 * UInt64(cpu + 1), "2 µs at 512 MHz per unit")
+            #expect(kernel.stolenTicks(cpu: cpu) == scan.stolenTicks)
+            #expect(try kernel.scanDispatchLog(cpu: cpu).entries.isEmpty, "nothing new")
+        }
+        // More entries than the 85-entry buffer: the overwritten ones are skipped.
+        for _ in 0..<100 { try t.hypervisor.dispatch(vcpu: 1, on: t.machine) }
+        let scan = try kernel.scanDispatchLog(cpu: 1)
+        #expect(scan.entries.count == GuestKernel.dispatchLogEntries)
+        #expect(scan.skipped == 100 - GuestKernel.dispatchLogEntries)
+        #expect(t.memory.violationCount == 0)
+    }
+
+    @Test("The bounce pool is allocated anywhere and shared in one call; DMA is forced through it")
+    func bouncePool() throws {
+        let t = try GuestTestMachine(memory: 1 << 30, cpus: 4, bootargs: "console=hvc0")
+        try t.makeSecure()
+        let (kernel, report) = try t.boot()
+        let pool = try #require(report.swiotlb)
+        #expect(pool.bytes == 64 << 20, "the default 64 MiB")
+        #expect(pool.slots == 32768)
+        #expect(pool.areas == 4)
+        #expect(pool.shared)
+        #expect(pool.base + UInt64(pool.bytes) == 1 << 30, "SWIOTLB_ANY: top-down from the end of memory")
+        #expect(report.shareCalls[.swiotlb] == 1)
+        #expect(report.dmaForcedBounce)
+        #expect(kernel.ledger.countsByOwner[.swiotlb] == 1024)
+        #expect(kernel.log.contains("software IO TLB: mapped [mem"))
+        #expect(kernel.sysfs.read("/sys/kernel/debug/swiotlb/io_tlb_nslabs") == "32768\n")
+    }
+
+    @Test("sysfs svm reads MSR(S) at every read; the log shows the IPI choice")
+    func sysfsAndIPI() throws {
+        let t = try GuestTestMachine(cpus: 2)
+        try t.makeSecure()
+        let (kernel, report) = try t.boot()
+        #expect(report.sysfsSVM == "1\n")
+        #expect(kernel.sysfs.read(SysfsView.svmPath) == "1\n")
+        #expect(report.ipi.doorbells == false)
+        #expect(report.ipi.controller == .xics)
+        #expect(kernel.log.contains("smp: IPIs via XICS, no doorbells: secure guest under KVM"))
+        #expect(kernel.log.contains("smp: Brought up 1 node, 2 CPUs"))
+        // The file is read live: clear MSR(S) (not something a guest can do) and it follows.
+        t.boot.msr = t.boot.msr.subtracting(.secure)
+        #expect(kernel.sysfs.read(SysfsView.svmPath) == "0\n")
+    }
+
+    @Test("pSeries_smp_probe's doorbell choice")
+    func ipiPolicy() {
+        #expect(IPIChoice.probe(hypervisor: .kvm, xive: false, secure: true).doorbells == false)
+        #expect(IPIChoice.probe(hypervisor: .kvm, xive: false, secure: false).doorbells == true)
+        #expect(IPIChoice.probe(hypervisor: .kvm, xive: true, secure: false).doorbells == false)
+        #expect(IPIChoice.probe(hypervisor: .kvm, xive: true, secure: true).controller == .xive)
+        #expect(IPIChoice.probe(hypervisor: .powerVM, xive: false, secure: true).doorbells == true)
+    }
+
+    @Test("The guest's and the hypervisor's views of the shared ABI agree")
+    func abiAgreement() {
+        #expect(LPPACAFields.size == LPPACALayout.size)
+        #expect(LPPACAFields.yieldCount == LPPACALayout.yieldCount)
+        #expect(LPPACAFields.enqueueDispatchTB == LPPACALayout.enqueueDispatchTB)
+        #expect(LPPACAFields.dtlIndex == LPPACALayout.dtlIndex)
+        #expect(LPPACAFields.allocationSize == UInt64(LPPACALayout.allocationSize))
+        #expect(DispatchLogEntry.byteCount == DispatchTraceLogEntry.byteCount)
+        #expect(VirtualBlockProtocol.compatible == VirtualBlockDevice.compatible)
+        #expect(VirtualBlockProtocol.magic == VirtualBlockDevice.magic)
+        #expect(VirtualBlockProtocol.descriptorSize == VirtualBlockDevice.descriptorSize)
+        #expect(VirtualBlockProtocol.descriptorsOffset == VirtualBlockDevice.descriptorsOffset)
+        #expect(VirtualBlockProtocol.descriptorCount == VirtualBlockDevice.maximumDescriptors)
+        #expect(VirtualBlockProtocol.maximumTransfer == VirtualBlockDevice.maximumTransfer)
+        let entry = DispatchTraceLogEntry(
+            dispatchReason: 7, preemptReason: 1, processorID: 3, enqueueToDispatchTime: 99, readyToEnqueueTime: 1,
+            timebase: 12345, srr0: 0xC000, srr1: 0x8000)
+        let decoded = DispatchLogEntry(decoding: entry.encoded)
+        #expect(decoded?.processorID == 3)
+        #expect(decoded?.stolenTicks == 100)
+        #expect(decoded?.timebase == 12345)
+    }
+
+    @Test("Stopped secondaries are started with RTAS start-cpu; the Ultravisor makes them secure")
+    func startCPU() throws {
+        let t = try GuestTestMachine(cpus: 4)
+        try t.makeSecure(startSecondaries: false)
+        #expect(!t.machine.processors[1].isSecure)
+        let (kernel, report) = try t.boot()
+        #expect(t.machine.processors.allSatisfy { $0.isSecure && $0.snapshot.isRunning })
+        let rtas = t.records("H_RTAS")
+        #expect(rtas.filter { $0.caller.kind == .guest }.count == 3)
+        // The Ultravisor bounced each through its implicitly shared RTAS pages.
+        let bounced = rtas.filter { $0.caller.kind == .ultravisor }
+        #expect(bounced.count == 3)
+        #expect(bounced.allSatisfy { t.rtasBouncePages.contains($0.arguments.first ?? 0) })
+        #expect(report.vpaFailures.isEmpty)
+        #expect((1..<4).allSatisfy { t.hypervisor.registration(of: $0)?.vpa?.rawValue == report.lppacas[$0] })
+        #expect(kernel.log.contains("smp: Brought up 1 node, 4 CPUs"))
+        #expect(t.memory.violationCount == 0)
+        #expect(report.audit.isClean)
+    }
+
+    @Test("If the LPPACA share fails, no VPA is registered and the hypervisor never sees a secure page")
+    func lppacaShareFails() throws {
+        let t = try GuestTestMachine(cpus: 2)
+        try t.makeSecure()
+        t.machine.faults.add(
+            FaultRule(
+                opcode: .ultracall(.sharePage), caller: .guest, trigger: .nth(1),
+                action: .partial(pages: 0, status: UltravisorStatus.p2.rawValue)))
+        let (kernel, report) = try t.boot()
+        #expect(t.records("H_REGISTER_VPA").filter { $0.level == .sc1 && ($0.arguments.first ?? 0) >> 45 == 1 }.isEmpty)
+        #expect(t.hypervisor.registration(of: 0)?.vpa == nil)
+        #expect(report.faults.contains { $0.kind == .shareFailed && $0.owner == .lppaca })
+        #expect(kernel.log.contains("not registering the VPA of cpu 0"))
+        #expect(t.memory.violationCount == 0)
+        #expect(report.audit.isClean)
+    }
+
+    @Test("A second start is refused; an unreadable device tree is named")
+    func startErrors() throws {
+        let t = try GuestTestMachine(cpus: 1)
+        let (kernel, _) = try t.boot()
+        #expect(throws: GuestKernelError.alreadyStarted) { try kernel.start(fdtAddress: GuestTestMachine.fdtAddress) }
+        let other = GuestKernel(machine: t.machine)
+        #expect {
+            try other.start(fdtAddress: 0x300_0000, kernelBase: GuestTestMachine.kernelBase)
+        } throws: { error in
+            guard case .deviceTree(let address, _) = error as? GuestKernelError else { return false }
+            return address == 0x300_0000
+        }
+        #expect(other.phase != .running)
+    }
+}
