@@ -86,9 +86,7 @@ enum ABIFuzzer {
     }()
 
     /// A booted secure guest's machine, or `nil` when the boot does not end secure
-    /// (so far: the simulated Ultravisor answers UV_ESM with U_FUNCTION until the
-    /// secure-boot issue lands, and the guest terminates; the input then runs on a
-    /// fresh machine instead).
+    /// (the input then runs on a fresh machine instead).
     static func bootedMachine() -> Machine? {
         let vm: SecureVirtualMachine
         do { vm = try SecureVirtualMachine(configuration: bootConfiguration, traceDetail: false) } catch {
