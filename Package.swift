@@ -75,6 +75,21 @@ let package = Package(
             ],
             swiftSettings: swift6),
 
+        // Examples/ (issue 9): runnable programs on the library products; ExamplesTests runs them.
+        .executableTarget(
+            name: "BootSecureGuest", dependencies: ["SVMKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/BootSecureGuest", swiftSettings: swift6),
+        .executableTarget(
+            name: "VirtioBlockOverSWIOTLB",
+            dependencies: ["SVMKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/VirtioBlockOverSWIOTLB", swiftSettings: swift6),
+        .executableTarget(
+            name: "ReadESMSecret", dependencies: ["SVMKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/ReadESMSecret", swiftSettings: swift6),
+        .executableTarget(
+            name: "ESMPreflight", dependencies: ["SVMKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/ESMPreflight", swiftSettings: swift6),
+
         .testTarget(name: "PowerABITests", dependencies: ["PowerABI"], swiftSettings: swift6),
         .testTarget(
             name: "DeviceTreeTests", dependencies: ["DeviceTree", "PowerABI"], resources: [.copy("Fixtures")],
@@ -103,5 +118,9 @@ let package = Package(
             swiftSettings: swift6),
         .testTarget(name: "SVMKitTests", dependencies: ["SVMKit", "SwtpmTestSupport"], swiftSettings: swift6),
         .testTarget(name: "CLITests", dependencies: ["svmkit", "SwtpmTestSupport"], swiftSettings: swift6),
+        .testTarget(
+            name: "ExamplesTests",
+            dependencies: ["BootSecureGuest", "VirtioBlockOverSWIOTLB", "ReadESMSecret", "ESMPreflight", "SVMKit"],
+            swiftSettings: swift6),
     ]
 )

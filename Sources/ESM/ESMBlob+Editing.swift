@@ -8,6 +8,7 @@ extension ESMBlob {
     ///
     /// - Parameters:
     ///   - origin: the owner's public key; its fingerprint is SHA-256 of its file bytes.
+    ///   - comment: the origin lockbox's `untrusted-comment` (no newline).
     ///   - masterKey: the blob's master key (a new random one by default).
     /// - Throws: `.invalidComment` for a comment with a newline.
     public static func create(
@@ -38,8 +39,11 @@ extension ESMBlob {
     /// 1 + the highest existing number (origin counts as 0), so the first recipient is
     /// `lockbox-1`, the lockbox the Ultravisor opens with the TPM.
     ///
-    /// - Parameter masterKey: the blob's master key (``masterKey(using:)`` with an
-    ///   authorized private key, as svm-tool asks for the origin's `seckey`).
+    /// - Parameters:
+    ///   - recipient: the recipient's public key (for `lockbox-1`, the TPM's).
+    ///   - comment: the new lockbox's `untrusted-comment` (no newline).
+    ///   - masterKey: the blob's master key (``masterKey(using:)`` with an
+    ///     authorized private key, as svm-tool asks for the origin's `seckey`).
     /// - Returns: the new lockbox's name.
     /// - Throws: `.alreadyAuthorized` if a lockbox has the key's fingerprint.
     @discardableResult
@@ -96,7 +100,11 @@ extension ESMBlob {
     /// master key into the node `/digest/digests-fdt` (`algorithm`, `untrusted-comment`,
     /// `ciphertext`, `iv`, `mac`). An existing node is replaced (svm-tool fails on a
     /// second `digest` because the node exists).
-    /// - Parameter iv: a fixed IV for reproducible output; a random one by default.
+    /// - Parameters:
+    ///   - digests: the SHA-512 digests the Ultravisor compares.
+    ///   - comment: the node's `untrusted-comment`.
+    ///   - masterKey: the blob's master key.
+    ///   - iv: a fixed IV for reproducible output; a random one by default.
     public mutating func setDigests(
         _ digests: ESMDigests, comment: String = "", masterKey: ESMMasterKey, iv: [UInt8]? = nil
     ) throws(ESMError) {

@@ -44,6 +44,7 @@ extension ESMFilesFDT {
     /// 64 KiB or more is cut to its length modulo 65536 and then fails authentication.
     /// - Parameters:
     ///   - filesFDT: the files-FDT page contents (all zero if nothing was copied).
+    ///   - name: the attachment's name (the node under `/files`).
     ///   - masterKey: the 32-byte key unwrapped during UV_ESM.
     public static func ultravisorDecrypt(filesFDT: [UInt8], name: String, masterKey: [UInt8]) -> Result<[UInt8], ESMFileLookupError> {
         let tree: DeviceTree

@@ -16,7 +16,10 @@ public enum ESMInitrd {
     /// Fields are those GNU cpio records from `stat`, made deterministic: inodes 1–5,
     /// directories `0o040755` with link counts 3, 3, 3, 2 (2 + subdirectories), the blob
     /// `0o100644` with 1 link, uid/gid 0, device 0, every mtime `modificationTime`.
-    /// - Parameter name: the blob's file name (svm-tool uses the blob file's basename).
+    /// - Parameters:
+    ///   - blob: the ESM blob's bytes, stored raw.
+    ///   - name: the blob's file name (svm-tool uses the blob file's basename).
+    ///   - modificationTime: the mtime of every entry.
     /// - Throws: `.invalidName` for an empty name or one with `/` or NUL.
     public static func blobArchive(_ blob: [UInt8], name: String = "esmb.dtb", modificationTime: UInt32 = 0) throws(ESMError) -> [UInt8] {
         guard !name.isEmpty, !name.contains("/"), !name.utf8.contains(0), name != ".", name != ".." else {

@@ -13,7 +13,8 @@ import DeviceTree
 ///    `ciphertext`, and is decrypted with AES-GCM under the unwrapped key;
 /// 3. `rtas`: SHA-512 of the RTAS text `[linux,rtas-base, + slof,rtas-size)`;
 /// 4. `kernel`: `kernel` and `kernel-size` are read, then `[kbase, + kernel-size)` is
-///    paged in (``readKernel``) and hashed;
+///    paged in (the `readKernel` argument of ``run(blob:unwrapMasterKey:rtasText:readKernel:initrd:bootargsProperty:)``)
+///    and hashed;
 /// 5. `initrd`: SHA-512 of the hashed initrd range (after the blob's cpio);
 /// 6. `bootargs`: SHA-512 of the `/chosen/bootargs` property without its last byte (NUL).
 ///

@@ -14,7 +14,9 @@ public struct ESMPrivateKey: Sendable, Hashable {
     public let keySizeInBits: Int
 
     /// Reads a private key from a PEM file (`RSA PRIVATE KEY` or `PRIVATE KEY`).
-    /// - Parameter source: names the file in error messages.
+    /// - Parameters:
+    ///   - pemFileBytes: the file's bytes.
+    ///   - source: names the file in error messages.
     /// - Throws: `.invalidKey` for a public key, a passphrase-protected key (not
     ///   supported: decrypt it first, e.g. `openssl rsa -in key -out plain.pem`), a key
     ///   shorter than 2048 bits, or text that is not a PEM RSA key.

@@ -17,7 +17,9 @@ public struct ESMPublicKey: Sendable, Hashable {
     public let keySizeInBits: Int
 
     /// Reads a public key from a PEM (`PUBLIC KEY` or `RSA PUBLIC KEY`) or DER file.
-    /// - Parameter source: names the file in error messages.
+    /// - Parameters:
+    ///   - fileBytes: the file's bytes, kept as they are (the fingerprint hashes them).
+    ///   - source: names the file in error messages.
     /// - Throws: `.invalidKey` for a private key ("is a private key", as svm-tool's
     ///   `create` says), a key that is not RSA, shorter than 2048 bits, or unreadable.
     public init(fileBytes: [UInt8], source: String = "public key") throws(ESMError) {

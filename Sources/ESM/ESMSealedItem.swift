@@ -45,7 +45,9 @@ public struct ESMSealedItem: Sendable, Hashable {
     }
 
     /// Decrypts and authenticates.
-    /// - Parameter what: names the item in errors (e.g. `/digest/digests-fdt`).
+    /// - Parameters:
+    ///   - masterKey: the blob's master key.
+    ///   - what: names the item in errors (e.g. `/digest/digests-fdt`).
     /// - Throws: `.decryptionFailed` naming `what` on a tag mismatch.
     public func open(masterKey: ESMMasterKey, what: String) throws(ESMError) -> [UInt8] {
         try ESMCrypto.gcmOpen(ciphertext: ciphertext, key: masterKey.bytes, iv: iv, tag: mac, what: what)

@@ -18,12 +18,12 @@ import Ultravisor
 /// print(report.secure)   // true: prom_init's UV_ESM passed the Ultravisor's checks
 /// ```
 ///
-/// Building it lays out the ``BootImage``, makes the ``Machine``, sets up the TPM
+/// Building it lays out the ``BootImage``, makes the `Machine`, sets up the TPM
 /// behind `H_TPM_COMM` (the embedded software TPM provisioned with the image's key at
 /// persistent handle 0x81800001, or the configured external TPM such as swtpm), gives
 /// the Ultravisor the matching wrapping-key parameters (its `ibm,uv-tpm` node), and
 /// loads the image into guest memory as QEMU and SLOF would, through the
-/// hypervisor's accessor. ``boot()`` then runs the guest kernel: prom_init
+/// hypervisor's accessor. ``boot(kernelOptions:)`` then runs the guest kernel: prom_init
 /// (`svm=`, `UV_ESM`, the os-term path) and, when the guest is up, its runtime.
 public final class SecureVirtualMachine: Sendable {
     /// The laid-out image.
@@ -134,7 +134,7 @@ public final class SecureVirtualMachine: Sendable {
     /// The kernel log so far (prom_init's lines, then the running kernel's).
     public var kernelLog: KernelLog { state.withLock { $0.kernel?.log ?? $0.log } }
 
-    /// The running guest kernel, once ``boot()`` got that far.
+    /// The running guest kernel, once ``boot(kernelOptions:)`` got that far.
     public var kernel: GuestKernel? { state.withLock { $0.kernel } }
 
     /// Boots the guest: prom_init (`svm=`, `UV_ESM`, the os-term path), then, unless
