@@ -35,8 +35,8 @@ public final class SecureVirtualMachine: Sendable {
     /// The simulated hypervisor.
     public let hypervisor: Hypervisor
     /// The TPM holding the image's key, which the hypervisor's `H_TPM_COMM` forwards to:
-    /// the embedded ``TPM/SoftwareTPM`` or the external TPM's backend (e.g. a
-    /// ``TPM/SwtpmBackend``).
+    /// the embedded `SoftwareTPM` or the external TPM's backend (e.g. a
+    /// `SwtpmBackend`).
     public let tpm: any TPMBackend
     /// The embedded software TPM, or nil when the key is in an external TPM.
     public let softwareTPM: SoftwareTPM?

@@ -2,7 +2,7 @@
 /// (reference/ultravisor-facts.md §2.7): the hypervisor forwards the Ultravisor's
 /// `H_TPM_COMM` commands to it.
 public enum BootTPM: Hashable, Sendable {
-    /// The embedded ``TPM/SoftwareTPM`` (the default): it holds
+    /// The embedded `SoftwareTPM` (the default): it holds
     /// ``BootConfiguration/tpmKeyPEM``, or a key SVMKit makes, at 0x81800001.
     case embedded
     /// A TPM outside the process, e.g. swtpm (`svmkit boot --tpm swtpm:HOST:PORT`): the

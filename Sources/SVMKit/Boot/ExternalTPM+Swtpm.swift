@@ -3,11 +3,14 @@ import Foundation
 
 extension ExternalTPM {
     /// The swtpm at `spec` (`swtpm:HOST:PORT`, `svmkit boot --tpm`) with the key that
-    /// `Scripts/swtpm-provision` (or ``TPM/TPMProvisionedKey/write(to:)``) left in
+    /// `Scripts/swtpm-provision` (or `TPMProvisionedKey.write(to:)`) left in
     /// `directory` (`--tpm-dir`): `wrapping-key.json` and `tpmrsapubkey.pem`, whose Name
     /// is checked against the parameters. Nothing is connected yet: an unreachable swtpm
     /// shows at boot, as `H_RESOURCE` to the Ultravisor.
-    /// - Parameter timeoutMilliseconds: the bound on connecting and on each command.
+    /// - Parameters:
+    ///   - spec: where swtpm listens, `swtpm:HOST:PORT`.
+    ///   - directory: the folder `Scripts/swtpm-provision` wrote.
+    ///   - timeoutMilliseconds: the bound on connecting and on each command.
     /// - Throws: ``BootError`` naming `--tpm SPEC` (bad address) or `--tpm-dir DIR`
     ///   (missing directory, missing or garbled key files).
     public static func swtpm(

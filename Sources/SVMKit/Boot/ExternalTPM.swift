@@ -10,7 +10,7 @@ public import TPM
 public struct ExternalTPM: Hashable, Sendable, CustomStringConvertible {
     /// Names the TPM in errors and messages, e.g. `swtpm:127.0.0.1:2321`.
     public var label: String
-    /// Where the commands go (e.g. a ``TPM/SwtpmBackend``).
+    /// Where the commands go (e.g. a `SwtpmBackend`).
     public var backend: any TPMBackend
     /// The Ultravisor's wrapping-key parameters.
     public var wrappingKey: TPMWrappingKeyConfiguration
