@@ -56,9 +56,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swift6),
-        .target(name: "Hypervisor", dependencies: ["PEFMachine", "DeviceTree", "TPM"], swiftSettings: swift6),
+        .target(name: "Hypervisor", dependencies: ["PowerABI", "PEFMachine", "DeviceTree", "TPM"], swiftSettings: swift6),
         .target(name: "SWIOTLB", swiftSettings: swift6),
-        .target(name: "SecureGuest", dependencies: ["PEFMachine", "DeviceTree", "SWIOTLB"], swiftSettings: swift6),
+        .target(name: "SecureGuest", dependencies: ["PowerABI", "PEFMachine", "DeviceTree", "SWIOTLB"], swiftSettings: swift6),
         .target(
             name: "SVMKit",
             dependencies: [

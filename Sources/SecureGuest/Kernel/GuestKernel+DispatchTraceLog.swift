@@ -6,7 +6,7 @@ extension GuestKernel {
     /// `DISPATCH_LOG_BYTES`: each CPU's DTL buffer.
     public static let dispatchLogBytes: UInt64 = 4096
     /// `N_DISPATCH_LOG`: entries per buffer (85).
-    public static let dispatchLogEntries = Int(dispatchLogBytes) / DispatchLogEntry.byteCount
+    public static let dispatchLogEntries = Int(dispatchLogBytes) / DispatchTraceLogEntry.byteCount
 
     /// Models `alloc_dispatch_log_kmem_cache()` and `allocate_dtl_buffer()` for every
     /// CPU: a `dtl` kmem_cache of 4096-byte, 4096-aligned objects whose slab pages (one
@@ -88,7 +88,7 @@ extension GuestKernel {
         let n = UInt64(Self.dispatchLogEntries)
         do {
             let written = try memory.readBigEndian(
-                .guest(vcpu), at: GuestPhysicalAddress(vpa + UInt64(LPPACAFields.dtlIndex)), as: UInt64.self,
+                .guest(vcpu), at: GuestPhysicalAddress(vpa + UInt64(LPPACALayout.dtlIndex)), as: UInt64.self,
                 purpose: purpose)
             var i = start
             var skipped: UInt64 = 0
@@ -96,13 +96,13 @@ extension GuestKernel {
                 skipped = written - n - i
                 i = written - n
             }
-            var entries: [DispatchLogEntry] = []
+            var entries: [DispatchTraceLogEntry] = []
             var stolen: UInt64 = 0
             while i < written {
                 let bytes = try vcpu.read(
-                    at: GuestPhysicalAddress(dtl + (i % n) * UInt64(DispatchLogEntry.byteCount)),
-                    count: DispatchLogEntry.byteCount, purpose: purpose)
-                if let e = DispatchLogEntry(decoding: bytes) {
+                    at: GuestPhysicalAddress(dtl + (i % n) * UInt64(DispatchTraceLogEntry.byteCount)),
+                    count: DispatchTraceLogEntry.byteCount, purpose: purpose)
+                if let e = DispatchTraceLogEntry(decoding: bytes) {
                     entries.append(e)
                     stolen += e.stolenTicks
                 }
@@ -130,7 +130,7 @@ extension GuestKernel {
 /// What one ``GuestKernel/scanDispatchLog(cpu:)`` found.
 public struct DispatchLogScan: Hashable, Sendable {
     /// The new entries, oldest first.
-    public let entries: [DispatchLogEntry]
+    public let entries: [DispatchTraceLogEntry]
     /// Their stolen time, in timebase ticks.
     public let stolenTicks: UInt64
     /// Entries the hypervisor overwrote before the guest read them.

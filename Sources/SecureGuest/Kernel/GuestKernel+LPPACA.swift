@@ -61,7 +61,7 @@ extension GuestKernel {
                 do {
                     addresses.append(
                         try memblock.allocate(
-                            size: LPPACAFields.allocationSize, alignment: LPPACAFields.allocationSize,
+                            size: UInt64(LPPACALayout.allocationSize), alignment: UInt64(LPPACALayout.allocationSize),
                             purpose: SharedPageOwner.lppaca.rawValue))
                 } catch {
                     throw .allocation(error)
@@ -76,13 +76,13 @@ extension GuestKernel {
     /// Models `init_lppaca()`: `desc` and `size`, the rest zero.
     func initLPPACA(at address: UInt64, vcpu: VirtualProcessor) throws(GuestKernelError) {
         var bytes = [UInt8](repeating: 0, count: 8)
-        let d = LPPACAFields.descriptorValue
+        let d = LPPACALayout.descriptorValue
         bytes[0] = UInt8(d >> 24)
         bytes[1] = UInt8(d >> 16 & 0xFF)
         bytes[2] = UInt8(d >> 8 & 0xFF)
         bytes[3] = UInt8(d & 0xFF)
-        bytes[4] = UInt8(LPPACAFields.allocationSize >> 8)
-        bytes[5] = UInt8(LPPACAFields.allocationSize & 0xFF)
+        bytes[4] = UInt8(UInt64(LPPACALayout.allocationSize) >> 8)
+        bytes[5] = UInt8(UInt64(LPPACALayout.allocationSize) & 0xFF)
         do {
             try vcpu.write(at: GuestPhysicalAddress(address), bytes: bytes, purpose: "init_lppaca")
         } catch {

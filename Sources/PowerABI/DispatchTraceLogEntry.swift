@@ -1,5 +1,7 @@
 /// One Dispatch Trace Log entry: Linux's `struct dtl_entry`
-/// (`arch/powerpc/include/asm/lppaca.h`), 48 bytes, big-endian:
+/// (`arch/powerpc/include/asm/lppaca.h`), 48 bytes, big-endian. The hypervisor writes
+/// it at each dispatch (KVM's `kvmppc_create_dtl_entry()`); the guest reads it back in
+/// `scan_dispatch_log()` (reference/linux-guest-facts.md, the DTL):
 ///
 /// | offset | field |
 /// |---|---|
@@ -92,23 +94,8 @@ public struct DispatchTraceLogEntry: Hashable, Sendable {
         srr0 = get(32, UInt64.self)
         srr1 = get(40, UInt64.self)
     }
-}
 
-/// Offsets in Linux's `struct lppaca` (the VPA) that the hypervisor reads and writes
-/// (`arch/powerpc/include/asm/lppaca.h`; offsets follow from the field layout).
-public enum LPPACALayout {
-    /// `size` (be16): the length `H_REGISTER_VPA` reads (`struct reg_vpa`, offset 4).
-    public static let size = 0x04
-    /// `yield_count` (be32): odd while the vCPU is preempted, even while it runs.
-    public static let yieldCount = 0x100
-    /// `enqueue_dispatch_tb` (be64): total stolen time, enqueue to dispatch.
-    public static let enqueueDispatchTB = 0x158
-    /// `ready_enqueue_tb` (be64).
-    public static let readyEnqueueTB = 0x160
-    /// `dtl_idx` (be64): how many DTL entries the hypervisor has written.
-    public static let dtlIndex = 0x218
-    /// `sizeof(struct lppaca)` as KVM checks it: 640 bytes.
-    public static let minimumSize = 640
-    /// `LPPACA_SIZE` in Linux: the 1 KiB each vCPU's LPPACA takes.
-    public static let allocationSize = 0x400
+    /// The stolen time this entry accounts for (`scan_dispatch_log()` adds
+    /// enqueue-to-dispatch and ready-to-enqueue).
+    public var stolenTicks: UInt64 { UInt64(enqueueToDispatchTime) + UInt64(readyToEnqueueTime) }
 }
