@@ -31,6 +31,8 @@ let package = Package(
         .systemLibrary(name: "CLibFDT", path: "Sources/CLibFDT", providers: [.apt(["libfdt-dev"])]),
 
         .target(name: "PowerABI", swiftSettings: swift6),
+        // The simulator's lock (pthread-based, visible to the thread sanitizer); not a product.
+        .target(name: "Locking", swiftSettings: swift6),
         .target(name: "DeviceTree", dependencies: ["CLibFDT"], swiftSettings: swift6),
         .target(
             name: "ESM",
@@ -43,27 +45,27 @@ let package = Package(
         .target(
             name: "TPM",
             dependencies: [
-                "PowerABI",
+                "PowerABI", "Locking",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: swift6),
-        .target(name: "PEFMachine", dependencies: ["PowerABI"], swiftSettings: swift6),
+        .target(name: "PEFMachine", dependencies: ["PowerABI", "Locking"], swiftSettings: swift6),
         .target(
             name: "Ultravisor",
             dependencies: [
-                "PEFMachine", "DeviceTree", "ESM", "TPM",
+                "PEFMachine", "DeviceTree", "ESM", "TPM", "Locking",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swift6),
-        .target(name: "Hypervisor", dependencies: ["PowerABI", "PEFMachine", "DeviceTree", "TPM"], swiftSettings: swift6),
+        .target(name: "Hypervisor", dependencies: ["PowerABI", "PEFMachine", "DeviceTree", "TPM", "Locking"], swiftSettings: swift6),
         .target(name: "SWIOTLB", swiftSettings: swift6),
-        .target(name: "SecureGuest", dependencies: ["PowerABI", "PEFMachine", "DeviceTree", "SWIOTLB"], swiftSettings: swift6),
+        .target(name: "SecureGuest", dependencies: ["PowerABI", "PEFMachine", "DeviceTree", "SWIOTLB", "Locking"], swiftSettings: swift6),
         .target(
             name: "SVMKit",
             dependencies: [
                 "PowerABI", "DeviceTree", "ESM", "TPM", "PEFMachine", "Ultravisor", "Hypervisor", "SWIOTLB",
-                "SecureGuest",
+                "SecureGuest", "Locking",
             ],
             swiftSettings: swift6),
         .executableTarget(

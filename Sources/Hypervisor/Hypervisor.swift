@@ -1,7 +1,7 @@
 import DeviceTree
 import PEFMachine
 import PowerABI
-import Synchronization
+import Locking
 import TPM
 
 /// The hypervisor's view of the partition's move to secure mode (KVM's
@@ -88,15 +88,15 @@ struct HypervisorState: Sendable {
 public final class Hypervisor: HypervisorFirmware, Sendable {
     /// How it was set up.
     public let configuration: HypervisorConfiguration
-    let state: Mutex<HypervisorState>
+    let state: Lock<HypervisorState>
     /// Virtual block devices by unit address (`Hypervisor+VirtualBlockDevice.swift`).
-    let blockDeviceTable = Mutex<[UInt32: VirtualBlockDevice]>([:])
+    let blockDeviceTable = Lock<[UInt32: VirtualBlockDevice]>([:])
 
     /// A hypervisor; its page bitmaps are sized on first use (they need the machine's
     /// memory size).
     public init(configuration: HypervisorConfiguration = HypervisorConfiguration()) {
         self.configuration = configuration
-        self.state = Mutex(HypervisorState(configuration: configuration))
+        self.state = Lock(HypervisorState(configuration: configuration))
     }
 
     /// Runs `body` on the state, sized for `machine`.

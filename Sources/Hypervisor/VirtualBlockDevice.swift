@@ -1,7 +1,7 @@
 public import DeviceTree
 import PEFMachine
 import PowerABI
-import Synchronization
+import Locking
 
 /// SVMKit's virtual block device: a disk in the hypervisor that the guest drives
 /// through a descriptor queue and a doorbell hcall, doing DMA only through the
@@ -65,7 +65,7 @@ public final class VirtualBlockDevice: Sendable {
         var statistics = VirtualBlockDeviceStatistics()
     }
 
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     /// A zeroed disk of `sectorCount` sectors at `unitAddress`.
     public init(unitAddress: UInt32 = VirtualBlockDevice.defaultUnitAddress, sectorCount: UInt64) {

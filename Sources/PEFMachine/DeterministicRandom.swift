@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// The machine's one seeded source of randomness: register scrubbing on hcall
 /// reflection, `H_RANDOM`, page-out keys and IVs. Same seed and same sequence of
@@ -6,14 +6,14 @@ import Synchronization
 ///
 /// Shared by the firmware parts, so it is a `final class` around a `Mutex`.
 public final class DeterministicRandom: Sendable {
-    private let generator: Mutex<Xoshiro256StarStar>
+    private let generator: Lock<Xoshiro256StarStar>
     /// The seed it started from.
     public let seed: UInt64
 
     /// A generator seeded with `seed`.
     public init(seed: UInt64) {
         self.seed = seed
-        generator = Mutex(Xoshiro256StarStar(seed: seed))
+        generator = Lock(Xoshiro256StarStar(seed: seed))
     }
 
     /// The next 64 random bits.

@@ -1,4 +1,5 @@
 import PowerABI
+import Locking
 import Synchronization
 
 /// A seeded plan of faults: which ultracalls and hypercalls return a chosen status
@@ -16,12 +17,12 @@ public final class FaultPlan: Sendable {
         var injections: [FaultInjection] = []
     }
 
-    private let state: Mutex<State>
+    private let state: Lock<State>
     private let hasRules: Atomic<Bool>
 
     /// A plan with these rules; `seed` drives the probability triggers.
     public init(rules: [FaultRule] = [], seed: UInt64 = 0) {
-        state = Mutex(
+        state = Lock(
             State(
                 rules: rules, matches: [Int](repeating: 0, count: rules.count),
                 generator: Xoshiro256StarStar(seed: seed ^ 0xFA17_FA17_FA17_FA17)))

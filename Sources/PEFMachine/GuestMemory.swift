@@ -1,5 +1,5 @@
 import PowerABI
-import Synchronization
+import Locking
 
 #if canImport(Glibc)
     import Glibc
@@ -44,8 +44,8 @@ public final class GuestMemory: Sendable {
     public let pageCount: Int
 
     let ram: GuestRAM
-    let table: Mutex<PageTable>
-    let faultHandler = Mutex<(@Sendable (PageFault) -> Bool)?>(nil)
+    let table: Lock<PageTable>
+    let faultHandler = Lock<(@Sendable (PageFault) -> Bool)?>(nil)
 
     /// Maps `byteCount` bytes of guest RAM, all pages ``PageState/normal`` and zero.
     /// - Throws: ``MachineConfigurationError/invalidMemorySize(bytes:reason:)`` for 0, a
@@ -69,7 +69,7 @@ public final class GuestMemory: Sendable {
         self.ram = ram
         self.byteCount = byteCount
         self.pageCount = Int(byteCount >> PageSize.shift)
-        self.table = Mutex(PageTable(pageCount: pageCount))
+        self.table = Lock(PageTable(pageCount: pageCount))
     }
 
     // MARK: Queries

@@ -1,5 +1,5 @@
 import PowerABI
-import Synchronization
+import Locking
 
 /// The hypervisor's own normal memory outside guest RAM, addressed by host real
 /// address: the pages it hands the Ultravisor in `UV_PAGE_OUT` (to receive
@@ -26,7 +26,7 @@ public final class HostMemory: Sendable {
         var free: [UInt64] = []
     }
 
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     /// An empty pool.
     public init() {}

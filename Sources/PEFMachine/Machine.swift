@@ -1,5 +1,5 @@
 import PowerABI
-import Synchronization
+import Locking
 
 /// The simulated partition: guest memory, vCPUs, the call router, the trace, the
 /// fault plan, the simulated clock and the seeded generator.
@@ -32,8 +32,8 @@ public final class Machine: Sendable {
         var hypervisor: (any HypervisorFirmware)?
     }
 
-    private let attached = Mutex(Attached())
-    private let stopState = Mutex<PartitionStop?>(nil)
+    private let attached = Lock(Attached())
+    private let stopState = Lock<PartitionStop?>(nil)
 
     /// Builds a machine: maps guest memory (lazily), makes the vCPUs (vCPU 0 running
     /// in normal supervisor state, the others stopped), and seeds the generator.
@@ -110,7 +110,7 @@ public final class Machine: Sendable {
 /// built, since a vCPU must exist before the machine that owns it is complete).
 final class MachineLink: Sendable {
     private struct Weak: Sendable { weak var machine: Machine? }
-    private let reference = Mutex(Weak())
+    private let reference = Lock(Weak())
 
     func connect(_ machine: Machine) { reference.withLock { $0.machine = machine } }
 

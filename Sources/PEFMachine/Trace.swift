@@ -1,5 +1,5 @@
 import PowerABI
-import Synchronization
+import Locking
 
 /// Every call the machine routed: caller and privilege, level and nesting, opcode,
 /// arguments, result and simulated time; plus running counts per opcode.
@@ -42,11 +42,11 @@ public final class Trace: Sendable {
         case streamed(Int)
     }
 
-    private let state: Mutex<State>
+    private let state: Lock<State>
 
     /// An empty trace.
     public init(recordsDetail: Bool = true, recordLimit: Int = 1 << 20) {
-        state = Mutex(State(recordsDetail: recordsDetail, recordLimit: max(0, recordLimit)))
+        state = Lock(State(recordsDetail: recordsDetail, recordLimit: max(0, recordLimit)))
     }
 
     /// Whether calls are kept as ``TraceRecord``s (counts are kept either way).

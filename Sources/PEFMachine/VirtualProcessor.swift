@@ -1,5 +1,5 @@
 import PowerABI
-import Synchronization
+import Locking
 
 /// The architected state of one vCPU that SVMKit models.
 public struct ProcessorState: Hashable, Sendable {
@@ -40,12 +40,12 @@ public final class VirtualProcessor: Sendable {
     /// The vCPU number (0 is the boot vCPU).
     public let index: Int
     private let link: MachineLink
-    private let state: Mutex<ProcessorState>
+    private let state: Lock<ProcessorState>
 
     init(index: Int, link: MachineLink, initial: ProcessorState) {
         self.index = index
         self.link = link
-        self.state = Mutex(initial)
+        self.state = Lock(initial)
     }
 
     /// The machine this vCPU belongs to (`nil` once the machine is gone).

@@ -5,7 +5,7 @@ import Hypervisor
 import PEFMachine
 import PowerABI
 import SecureGuest
-import Synchronization
+import Locking
 import TPM
 import Ultravisor
 
@@ -47,7 +47,7 @@ public final class SecureVirtualMachine: Sendable {
     /// What the guest booted with.
     public let configuration: BootConfiguration
 
-    private let state = Mutex(State())
+    private let state = Lock(State())
     private struct State: Sendable {
         var log = KernelLog()
         var outcome: PromInit.Outcome?

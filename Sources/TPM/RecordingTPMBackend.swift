@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// A ``TPMBackend`` that forwards every command to another backend and records what
 /// happened: how many commands were sent, how many answered, and the transport
@@ -22,7 +22,7 @@ public final class RecordingTPMBackend: TPMBackend, Sendable {
         var closes = 0
         var failures: [TPMTransportError] = []
     }
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     /// Wraps `backend`.
     public init(_ backend: any TPMBackend) {

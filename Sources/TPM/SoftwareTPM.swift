@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import Synchronization
+import Locking
 import _CryptoExtras
 
 /// An embedded TPM 2.0 holding one RSA decryption key at a persistent handle (by
@@ -52,7 +52,7 @@ public final class SoftwareTPM: TPMBackend, Sendable {
     /// policy-a and policy-b, whose PolicyOR is the key's `authPolicy`.
     public let policyBranches: [[UInt8]]
 
-    let state: Mutex<State>
+    let state: Lock<State>
 
     struct Session: Sendable {
         var type: TPMSessionType
@@ -101,7 +101,7 @@ public final class SoftwareTPM: TPMBackend, Sendable {
             modulus: Array(primitives.modulus.drop { $0 == 0 }))
         self.authValue = TPMSessionCrypto.trimmed(authValue)
         self.privateKeyDER = Array(key.derRepresentation)
-        self.state = Mutex(State(random: seed.map { .seeded($0) } ?? .system))
+        self.state = Lock(State(random: seed.map { .seeded($0) } ?? .system))
     }
 
     /// The key's TPM Name (what `wrapping-key-publicname` must hold).

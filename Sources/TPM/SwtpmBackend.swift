@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// A ``TPMBackend`` that forwards each command to swtpm (the TPM 2.0 emulator QEMU uses,
 /// on libtpms) over TCP, so the Ultravisor's lockbox unwrap runs against a key held only
@@ -42,7 +42,7 @@ public final class SwtpmBackend: TPMBackend, Sendable {
         var commandsSent = 0
         var connections = 0
     }
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     /// A backend for the swtpm at `address`. Nothing is connected until the first command.
     public init(address: SwtpmAddress, timeoutMilliseconds: Int = SwtpmBackend.defaultTimeoutMilliseconds) {

@@ -1,6 +1,6 @@
 import PEFMachine
 import PowerABI
-import Synchronization
+import Locking
 
 /// The simulated Ultravisor: the firmware that owns secure memory on a PEF machine
 /// (models `open-power/ultravisor`, HEAD 63669595; facts in
@@ -18,7 +18,7 @@ import Synchronization
 public final class Ultravisor: UltravisorFirmware, Sendable {
     /// How it was built (the ESM check policy, the TPM wrapping key).
     public let configuration: UltravisorConfiguration
-    let state = Mutex(UltravisorState())
+    let state = Lock(UltravisorState())
 
     /// An Ultravisor with no SVMs.
     public init(configuration: UltravisorConfiguration = UltravisorConfiguration()) {

@@ -2,7 +2,7 @@ import DeviceTree
 import PEFMachine
 import PowerABI
 import SWIOTLB
-import Synchronization
+import Locking
 
 /// The guest driver of SVMKit's virtual block device (protocol in
 /// ``VirtualBlockProtocol``), written the way a Linux block driver for a
@@ -31,7 +31,7 @@ public final class VirtualBlockDriver: Sendable {
         var bugsFired: Set<String> = []
     }
 
-    private let queue: Mutex<QueueState>
+    private let queue: Lock<QueueState>
 
     /// Transfers per doorbell, at most.
     public static let batchLimit = 64
@@ -41,7 +41,7 @@ public final class VirtualBlockDriver: Sendable {
         self.unitAddress = unitAddress
         self.sectorCount = sectorCount
         self.queueAddress = queueAddress
-        self.queue = Mutex(QueueState())
+        self.queue = Lock(QueueState())
     }
 
     /// Counters so far.

@@ -1,7 +1,7 @@
 public import PEFMachine
 import PowerABI
 import SWIOTLB
-import Synchronization
+import Locking
 
 /// Where a ``GuestKernel`` is in its life.
 public enum GuestKernelPhase: Hashable, Sendable, CustomStringConvertible {
@@ -53,7 +53,7 @@ public final class GuestKernel: Sendable {
     /// How it was built.
     public let options: GuestKernelOptions
 
-    let state: Mutex<KernelState>
+    let state: Lock<KernelState>
 
     /// A kernel for `machine`, not started yet. `log` is the log so far (what prom_init
     /// printed), which the kernel continues.
@@ -62,7 +62,7 @@ public final class GuestKernel: Sendable {
         self.options = options
         var initial = KernelState()
         initial.log = log
-        self.state = Mutex(initial)
+        self.state = Lock(initial)
     }
 
     // MARK: Inspection
