@@ -196,7 +196,9 @@ public final class SecureVirtualMachine: Sendable {
     /// Models `default_machine_kexec()` followed by the next kernel's boot: a normal
     /// kexec of a secure guest unshares everything (`UV_UNSHARE_ALL_PAGES`), a crash
     /// or preserve-context kexec does not; the next kernel starts with MSR(S) still
-    /// set and shares its own structures again. Both audits go into the report.
+    /// set and shares its own structures again. Both audits go into the report. If the
+    /// partition stopped during the switchover (the Ultravisor kills an SVM whose
+    /// unshare fails), no next kernel starts.
     @discardableResult
     public func kexec(_ kind: KexecKind) -> BootReport {
         guard let kernel = self.kernel else { return report() }
@@ -207,17 +209,20 @@ public final class SecureVirtualMachine: Sendable {
             let inherited: Set<GuestFrameNumber> =
                 kind == .normal && (k.unshareAllStatus ?? .success) == .success
                 ? [] : Set(machine.memory.frames(where: \.isExplicitShare))
-            let faults = kernel.faults.map { "before kexec (\(kind.rawValue)): \($0)" }
             state.withLock {
                 $0.kexec = k
                 $0.audits.append(k.audit)
                 $0.inheritedShares = inherited
-                $0.earlierFaults += faults
             }
         } catch {
             state.withLock { $0.kernelError = "kexec: \(error)" }
             return report()
         }
+        // The Ultravisor may have killed the SVM during the switchover (a failed
+        // unshare is svm_abort): then there is no next kernel to start.
+        guard !machine.isStopped else { return report() }
+        let faults = kernel.faults.map { "before kexec (\(kind.rawValue)): \($0)" }
+        state.withLock { $0.earlierFaults += faults }
         startKernel(log: kernel.log, options: kernel.options)
         return report()
     }

@@ -51,6 +51,19 @@ struct BootBugCommandTests {
         #expect(bad.stderr.contains("--bug forget-everything"))
     }
 
+    @Test("A --faults failure the guest reports exits 1 with the failed call named; the invariants still hold")
+    func injectedFault() throws {
+        let r = try FDTCLIRunner.run([
+            "boot", "--memory", "256M", "--cpus", "2", "--faults", "guest:UV_SHARE_PAGE@2=U_P2", "--json",
+        ])
+        #expect(r.status == 1, "\(r.stderr)")
+        let o = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout)) as? [String: Any])
+        #expect(o["secure"] as? Bool == true)
+        let faults = try #require(o["guestFaults"] as? [String])
+        #expect(faults.contains { $0.contains("swiotlb_update_mem_attributes could not share") && $0.contains("U_P2") })
+        #expect(o["invariantFailures"] as? [String] == [])
+    }
+
     @Test("A clean boot still exits 0 and reports no guest fault")
     func clean() throws {
         let r = try FDTCLIRunner.run(["boot", "--memory", "256M", "--cpus", "2", "--json"])
