@@ -177,17 +177,21 @@ enum FaultWalk {
     static let seed: UInt64 = 0x5EED_FA17
 
     /// Every scenario: every sampled site × every documented failure of its opcode,
-    /// plus part-way progress for share and unshare ranges. From the abort baseline,
-    /// only the calls from `H_SVM_INIT_ABORT` on (the ones before are the secure
-    /// baseline's).
-    static func scenarios() -> [Scenario] {
+    /// plus part-way progress for share and unshare ranges; and how many call sites
+    /// the baselines have (`UV_RETURN`, which has no failure to inject, left out).
+    /// From the abort baseline, only the calls from `H_SVM_INIT_ABORT` on (the ones
+    /// before are the secure baseline's).
+    static func scenarios() -> (scenarios: [Scenario], callSites: Int) {
         var out: [Scenario] = []
+        var callSites = 0
         for abortPath in [false, true] {
             guard let (all, _) = baselineSites(abortPath: abortPath) else { continue }
             var sites = all
             if abortPath, let first = all.firstIndex(where: { $0.opcode == .hypercall(.svmInitAbort) }) {
                 sites = Array(all[first...])
             }
+            sites = sites.filter { !FaultCatalog.failures(of: $0.opcode).isEmpty }
+            callSites += sites.count
             for site in FaultCallSite.sample(sites, perStratum: perStratum, seed: seed) {
                 var actions = FaultCatalog.failures(of: site.opcode)
                 if FaultCatalog.takesPartialProgress(site.opcode), site.arguments.count > 1 {
@@ -196,6 +200,6 @@ enum FaultWalk {
                 out += actions.map { Scenario(site: site, action: $0, abortPath: abortPath) }
             }
         }
-        return out
+        return (out, callSites)
     }
 }

@@ -47,7 +47,7 @@ struct FaultWalkTests {
 
     @Test("Every sampled call site × every documented failure: an explained outcome, no safety invariant broken")
     func walk() async throws {
-        let scenarios = FaultWalk.scenarios()
+        let (scenarios, callSites) = FaultWalk.scenarios()
         #expect(scenarios.count > 500, "the walk should be broad: \(scenarios.count) scenarios")
         let results = await withTaskGroup(of: FaultWalk.Result.self) { group in
             var next = 0
@@ -77,7 +77,8 @@ struct FaultWalkTests {
         var byOutcome: [FaultWalk.Outcome: Int] = [:]
         for r in results { if let o = r.outcome { byOutcome[o, default: 0] += 1 } }
         let summary = FaultWalk.Outcome.allCases.map { "\($0.rawValue) \(byOutcome[$0] ?? 0)" }.joined(separator: ", ")
-        print("fault walk: \(results.count) scenarios, \(Set(scenarios.map(\.site)).count) call sites: \(summary)")
+        let walked = Set(scenarios.map(\.site)).count
+        print("fault walk: \(results.count) scenarios over \(walked) of \(callSites) call sites: \(summary)")
         #expect(results.count == scenarios.count)
     }
 }
