@@ -37,18 +37,22 @@ public enum GuestBug: String, Hashable, Sendable, CaseIterable, CustomStringConv
         }
     }
 
-    /// The kernel hooks for `bugs`. The implicitly shared page to touch is looked up
-    /// in `memory` (the lowest `SHARED_IMPLICIT` page), so call this after `UV_ESM`;
+    /// The kernel hooks for `bugs`, turned on in addition to those of `base`. The
+    /// implicitly shared page to touch is looked up in `memory` (the lowest
+    /// `SHARED_IMPLICIT` page) unless `base` names one, so call this after `UV_ESM`;
     /// on a guest with no such page the hook stays off.
-    public static func kernelBugs(_ bugs: Set<GuestBug>, memory: GuestMemory) -> GuestKernelBugs {
-        var b = GuestKernelBugs()
+    public static func kernelBugs(
+        _ bugs: Set<GuestBug>, memory: GuestMemory, adding base: GuestKernelBugs = GuestKernelBugs()
+    ) -> GuestKernelBugs {
+        var b = base
         for bug in bugs {
             switch bug {
             case .skipLPPACAShare: b.skipLPPACAShare = true
             case .skipDTLShare: b.skipDTLShare = true
             case .skipBouncePoolShare: b.skipBouncePoolShare = true
             case .touchImplicitPage:
-                b.touchAddressAfterBoot = memory.frames(where: { $0 == .sharedImplicit }).first?.address?.rawValue
+                b.touchAddressAfterBoot =
+                    b.touchAddressAfterBoot ?? memory.frames(where: { $0 == .sharedImplicit }).first?.address?.rawValue
             case .unshareBouncePageWhileMapped: b.unshareBouncePageWhileMapped = true
             case .doubleUnmap: b.doubleUnmap = true
             case .syncPastMappingEnd: b.syncPastMappingEnd = true

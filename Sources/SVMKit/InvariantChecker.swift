@@ -82,7 +82,7 @@ public struct InvariantChecker: Hashable, Sendable {
     /// Every invariant that does not hold, in the order of the type's list.
     public func check(_ s: Subject) -> [InvariantViolation] {
         var out: [InvariantViolation] = []
-        if let e = s.kernelError { out.append(.init(.kernelError, e)) }
+        if let e = s.kernelError { out.append(.init(.kernelError, "the guest kernel stopped: \(e)")) }
         if !toleratesIsolationViolations { out += Self.isolation(s.machine.memory.violations) }
         if let k = s.kexec { out += Self.kexec(k) }
         out += Self.pageOuts(s)

@@ -150,17 +150,7 @@ public final class SecureVirtualMachine: Sendable {
             $0.bugs = bugs
         }
         var options = kernelOptions
-        if !bugs.isEmpty {
-            let hooks = GuestBug.kernelBugs(bugs, memory: machine.memory)
-            options.bugs.skipLPPACAShare = options.bugs.skipLPPACAShare || hooks.skipLPPACAShare
-            options.bugs.skipDTLShare = options.bugs.skipDTLShare || hooks.skipDTLShare
-            options.bugs.skipBouncePoolShare = options.bugs.skipBouncePoolShare || hooks.skipBouncePoolShare
-            options.bugs.touchAddressAfterBoot = options.bugs.touchAddressAfterBoot ?? hooks.touchAddressAfterBoot
-            options.bugs.unshareBouncePageWhileMapped =
-                options.bugs.unshareBouncePageWhileMapped || hooks.unshareBouncePageWhileMapped
-            options.bugs.doubleUnmap = options.bugs.doubleUnmap || hooks.doubleUnmap
-            options.bugs.syncPastMappingEnd = options.bugs.syncPastMappingEnd || hooks.syncPastMappingEnd
-        }
+        options.bugs = GuestBug.kernelBugs(bugs, memory: machine.memory, adding: kernelOptions.bugs)
         switch outcome {
         case .secure, .normal, .failedButContinued:
             startKernel(log: log, options: options)
@@ -296,7 +286,7 @@ public final class SecureVirtualMachine: Sendable {
         return checker.check(
             InvariantChecker.Subject(
                 machine: machine, ultravisor: ultravisor, hypervisor: hypervisor, kernel: s.kernel, kexec: s.kexec,
-                kernelError: s.kernelError.map { "guest kernel: \($0)" }, inheritedShares: s.inheritedShares))
+                kernelError: s.kernelError, inheritedShares: s.inheritedShares))
     }
 
     /// Records what ``exerciseBlockDevice(bytes:)`` found.

@@ -175,7 +175,7 @@ struct InvariantCheckerTests {
 
         let subject = InvariantChecker.Subject(
             machine: vm.machine, ultravisor: vm.ultravisor, hypervisor: vm.hypervisor, kernelError: "boom")
-        #expect(InvariantChecker().check(subject).contains(InvariantViolation(.kernelError, "boom")))
+        #expect(InvariantChecker().check(subject).contains(InvariantViolation(.kernelError, "the guest kernel stopped: boom")))
 
         let warned = try Self.secureGuest {
             $0.esmCheckPolicy = .warn
