@@ -65,20 +65,35 @@ public struct BootReport: Hashable, Sendable, Codable {
     public var audits: [String] = []
     /// The kexec report, when one ran.
     public var kexec: String?
+    /// The deliberate bugs the guest ran with (`--bug`), by name.
+    public var bugs: [String] = []
+    /// Every fault found in the guest's run, each naming the culprit: what the kernel
+    /// noticed itself (failed shares, quarantines, refused registrations, SWIOTLB
+    /// misuse), each isolation violation or SVM kill attributed to the kernel object
+    /// whose page it was (`GuestKernel.diagnose()`), a vCPU the kernel could not start,
+    /// and the faults of the kernels before a kexec.
+    public var guestFaults: [String] = []
+    /// What a block-device round trip through the bounce pool found, when one ran.
+    public var blockDeviceCheck: BlockDeviceCheck?
 
-    /// Whether the guest ended where the command line asked, with every invariant holding.
-    public var endedAsRequested: Bool { secure == requestedSecure && osTerm == nil && invariantFailures.isEmpty }
+    /// Whether the guest ended where the command line asked, with every invariant
+    /// holding, no fault found in its run, and a block round trip (if one ran) intact.
+    public var endedAsRequested: Bool {
+        secure == requestedSecure && osTerm == nil && invariantFailures.isEmpty && guestFaults.isEmpty
+            && blockDeviceCheck?.passed != false
+    }
 }
 
 extension BootReport {
     private enum CodingKeys: String, CodingKey {
         case secure, esmResult, osTerm, esmChecks, sharedPages, isolationViolations, calls, simulatedSeconds,
             wallSeconds, requestedSecure, commandLineDiagnostics, esmFailure, stopReason, invariantFailures, kernelLog,
-            console, reservedRegions, sysfsSVM, audits, kexec
+            console, reservedRegions, sysfsSVM, audits, kexec, bugs, guestFaults, blockDeviceCheck
     }
 
     /// Encodes every key, writing `null` for absent optionals (`esmResult`, `osTerm`,
-    /// `esmFailure`, `stopReason`) so that scripts always find them.
+    /// `esmFailure`, `stopReason`, `kexec`, `blockDeviceCheck`) so that scripts always
+    /// find them.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(secure, forKey: .secure)
@@ -101,5 +116,8 @@ extension BootReport {
         try c.encode(sysfsSVM, forKey: .sysfsSVM)
         try c.encode(audits, forKey: .audits)
         try c.encode(kexec, forKey: .kexec)
+        try c.encode(bugs, forKey: .bugs)
+        try c.encode(guestFaults, forKey: .guestFaults)
+        try c.encode(blockDeviceCheck, forKey: .blockDeviceCheck)
     }
 }

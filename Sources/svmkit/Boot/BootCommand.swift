@@ -29,9 +29,11 @@ struct BootCommand: ParsableCommand {
             guest terminates (exit 1; the cause is printed on standard error).
 
             Exit status: 0 when the guest ends where the command line asked (secure for
-            svm=on, normal otherwise) and every invariant holds; 1 when UV_ESM failed and the
-            guest terminated (or an invariant failed); 2 for bad input, with a message naming
-            it; 64 for command-line syntax errors.
+            svm=on, normal otherwise), every invariant holds and no fault was found in the
+            guest's behaviour; 1 when UV_ESM failed and the guest terminated, an invariant
+            failed, or a fault was found (a --faults failure the guest reported, a --bug
+            caught); 2 for bad input, with a message naming it; 64 for command-line syntax
+            errors.
 
             Examples:
               svmkit boot
@@ -42,6 +44,7 @@ struct BootCommand: ParsableCommand {
               svmkit boot --trace trace.jsonl --seed 7
               Scripts/swtpm-provision /tmp/tpm 2321
               svmkit boot --tpm swtpm:127.0.0.1:2321 --tpm-dir /tmp/tpm
+              svmkit boot --bug skip-lppaca-share      # a buggy guest: caught, culprit named, exit 1
             """)
 
     @Option(help: "Guest RAM, e.g. 512M, 4G (ignored with --fdt).") var memory: String = "4G"
@@ -77,6 +80,13 @@ struct BootCommand: ParsableCommand {
         "Inject faults into ultracalls and hypercalls, e.g. UV_SHARE_PAGE@2=U_P2,uv:H_SVM_PAGE_IN@*=H_BUSY.",
         discussion: "OPCODE@N (the Nth call), @* (every call) or @P% (a seeded fraction) = a status name; add :after=K to stop a share range after K pages; prefix guest:, uv: or hv: to pick the caller."))
     var faults: String?
+    @Option(
+        name: .customLong("bug"),
+        help: ArgumentHelp(
+            "Boot a deliberately buggy guest (repeatable): \(GuestBug.allCases.map(\.rawValue).joined(separator: ", ")).",
+            discussion: "Each bug must be caught and its culprit named in the summary; the run exits 1. The DMA bugs run one block-device round trip after boot.",
+            valueName: "name"))
+    var bug: [String] = []
     @Flag(help: "Print the summary as JSON instead of the console.") var json = false
 
     func run() throws {
@@ -87,7 +97,12 @@ struct BootCommand: ParsableCommand {
         } catch {
             throw BootCLI.fail("\(error)")
         }
-        var report = vm.boot()
+        let bugs = try guestBugs()
+        var report = vm.boot(bugs: bugs)
+        if bugs.contains(where: \.needsDMA) {
+            vm.exerciseBlockDevice()
+            report = vm.report(wallSeconds: report.wallSeconds)
+        }
         if let kexec {
             guard let kind = KexecKind(rawValue: kexec) else { throw BootCLI.fail("--kexec \(kexec): expected normal or crash") }
             report = vm.kexec(kind)
@@ -126,6 +141,17 @@ struct BootCommand: ParsableCommand {
                 "--tpm \(tpm): needs --tpm-dir DIR, the directory Scripts/swtpm-provision wrote (wrapping-key.json, tpmrsapubkey.pem)")
         }
         do { return .external(try ExternalTPM.swtpm(spec: tpm, directory: tpmDir)) } catch { throw BootCLI.fail(error.description) }
+    }
+
+    func guestBugs() throws(ExitCode) -> Set<GuestBug> {
+        var out = Set<GuestBug>()
+        for name in bug {
+            guard let b = GuestBug(rawValue: name) else {
+                throw BootCLI.fail("--bug \(name): expected one of " + GuestBug.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            out.insert(b)
+        }
+        return out
     }
 
     func faultRules() throws(BootError) -> [FaultRule] {

@@ -24,6 +24,9 @@ enum BootConsole {
         for a in r.audits { out.append("  audit        \(a)") }
         if let k = r.kexec { out.append("  kexec        \(k)") }
         out.append("  isolation    \(r.isolationViolations) violation(s)")
+        if !r.bugs.isEmpty { out.append("  bugs         " + r.bugs.joined(separator: ", ") + " (deliberate: isolation violations tolerated)") }
+        if let b = r.blockDeviceCheck { out.append("  block I/O    \(b.detail)") }
+        for f in r.guestFaults { out.append("  CULPRIT      \(f)") }
         if !r.invariantFailures.isEmpty { for f in r.invariantFailures { out.append("  INVARIANT    \(f)") } }
         for d in r.commandLineDiagnostics { out.append("  cmdline      \(d)") }
         let calls = r.calls.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }

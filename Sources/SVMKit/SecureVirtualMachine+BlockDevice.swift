@@ -1,0 +1,71 @@
+import Hypervisor
+import PowerABI
+import SecureGuest
+
+extension SecureVirtualMachine {
+    /// One round trip through a virtual block device: what makes the DMA bugs of
+    /// ``GuestBug`` show (`svmkit boot --bug`). Attaches a 2 MiB device to the
+    /// hypervisor at ``VirtualBlockDevice/defaultUnitAddress`` unless one is there, has
+    /// the running kernel probe it, writes `bytes` of a pattern from a kernel buffer to
+    /// sector 0 and reads them back into another (on a secure guest both bounce
+    /// through the SWIOTLB pool), and compares.
+    ///
+    /// Returns what happened (also in the next ``report(wallSeconds:)``'s
+    /// `blockDeviceCheck`); faults the kernel or the machine caught appear in the
+    /// report's `guestFaults`, culprit named.
+    @discardableResult
+    public func exerciseBlockDevice(bytes: Int = 64 << 10) -> BlockDeviceCheck {
+        let result = blockDeviceRoundTrip(bytes: bytes)
+        recordBlockDeviceCheck(result)
+        return result
+    }
+
+    private func blockDeviceRoundTrip(bytes: Int) -> BlockDeviceCheck {
+        guard let kernel, kernel.phase == .running else {
+            return BlockDeviceCheck(passed: false, detail: "not run: no guest kernel is running")
+        }
+        let unit = VirtualBlockDevice.defaultUnitAddress
+        if hypervisor.blockDevice(unitAddress: unit) == nil {
+            _ = hypervisor.attachBlockDevice(unitAddress: unit, sectorCount: 4096)
+        }
+        let data = (0..<bytes).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 17) }
+        let vcpu = machine.bootProcessor
+        do {
+            let disk = try kernel.probeVirtualBlockDevice(unitAddress: unit)
+            let source = try kernel.allocateMemory(bytes: UInt64(bytes), purpose: "block round trip source")
+            let target = try kernel.allocateMemory(bytes: UInt64(bytes), purpose: "block round trip target")
+            try vcpu.write(at: GuestPhysicalAddress(source), bytes: data, purpose: "block round trip")
+            try disk.write(sector: 0, from: source, byteCount: bytes)
+            try disk.read(sector: 0, into: target, byteCount: bytes)
+            let back = try vcpu.read(at: GuestPhysicalAddress(target), count: bytes, purpose: "block round trip")
+            let differing = zip(back, data).filter { $0 != $1 }.count
+            return differing == 0
+                ? BlockDeviceCheck(passed: true, detail: "\(bytes) bytes written and read back intact")
+                : BlockDeviceCheck(
+                    passed: false, corrupted: true,
+                    detail: "\(bytes) bytes written, but \(differing) differ when read back")
+        } catch {
+            return BlockDeviceCheck(passed: false, detail: "failed: \(error)")
+        }
+    }
+}
+
+/// What a block-device round trip (``SecureVirtualMachine/exerciseBlockDevice(bytes:)``) found.
+public struct BlockDeviceCheck: Hashable, Sendable, Codable, CustomStringConvertible {
+    /// The bytes went out and came back intact.
+    public var passed: Bool
+    /// The bytes came back, but different: silent corruption, never acceptable.
+    public var corrupted: Bool
+    /// What happened, in words (the error when it failed).
+    public var detail: String
+
+    /// Makes a result.
+    public init(passed: Bool, corrupted: Bool = false, detail: String) {
+        self.passed = passed
+        self.corrupted = corrupted
+        self.detail = detail
+    }
+
+    /// The detail.
+    public var description: String { detail }
+}

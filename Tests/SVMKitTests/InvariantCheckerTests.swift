@@ -1,0 +1,198 @@
+import Foundation
+import Hypervisor
+import PEFMachine
+import PowerABI
+import SecureGuest
+import Testing
+
+@testable import SVMKit
+
+/// Issue 8 item 3: each invariant holds on a clean boot, and each can fail: the
+/// violation is built by hand and the checker names it.
+@Suite("InvariantChecker: each invariant holds on a clean run and catches its violation")
+struct InvariantCheckerTests {
+    /// A secure guest, booted (the fault walk's small default boot).
+    static func secureGuest(faults: [FaultRule] = [], _ configure: (inout BootConfiguration) -> Void = { _ in })
+        throws -> SecureVirtualMachine
+    {
+        var c = FaultWalk.configuration
+        configure(&c)
+        let vm = try SecureVirtualMachine(configuration: c, faults: faults)
+        _ = vm.boot()
+        return vm
+    }
+
+    static func kinds(_ vm: SecureVirtualMachine) -> Set<InvariantViolation.Kind> {
+        Set(vm.invariantViolations().map(\.kind))
+    }
+
+    /// A page no one uses: 8 MiB, between the kernel image and the LPPACAs' allocations.
+    static func spareFrame(_ vm: SecureVirtualMachine) throws -> UInt64 {
+        let frame = GuestPhysicalAddress(UInt64(8 << 20)).frame
+        try #require(vm.machine.memory.state(of: frame) == .secure)
+        #expect(vm.kernel?.ledger.entries[frame] == nil)
+        return frame.rawValue
+    }
+
+    @Test("A clean secure boot, block I/O, a page-out round trip and a normal kexec break nothing")
+    func clean() throws {
+        let vm = try Self.secureGuest()
+        #expect(vm.checkInvariants() == [])
+        #expect(vm.exerciseBlockDevice().passed)
+        let frame = GuestPhysicalAddress(vm.image.kernelBase).frame.rawValue
+        #expect(vm.hypervisor.pageOut(frame: frame, on: vm.machine) == .success)
+        #expect(vm.checkInvariants() == [])
+        vm.kexec(.normal)
+        #expect(vm.checkInvariants() == [])
+        #expect(vm.report().endedAsRequested)
+    }
+
+    @Test("Isolation: the hypervisor reading a secure page is caught; a buggy-guest checker tolerates it")
+    func isolation() throws {
+        let vm = try Self.secureGuest()
+        let secure = GuestPhysicalAddress(vm.image.kernelBase)
+        #expect(throws: MemoryAccessError.self) {
+            _ = try vm.machine.memory.read(.hypervisor, at: secure, count: 8, purpose: "test")
+        }
+        let found = vm.invariantViolations().filter { $0.kind == .isolation }
+        #expect(found.count == 1)
+        #expect(found.first?.detail.contains("hypervisor") == true)
+        #expect(found.first?.kind.isSafety == true)
+        let subject = InvariantChecker.Subject(
+            machine: vm.machine, ultravisor: vm.ultravisor, hypervisor: vm.hypervisor, kernel: vm.kernel)
+        #expect(!InvariantChecker(toleratesIsolationViolations: true).check(subject).contains { $0.kind == .isolation })
+    }
+
+    @Test("The Ultravisor's os-term with args[0] = 0 reads GPA 0: recorded as a violation, not counted as one")
+    func ultravisorKillRead() throws {
+        let vm = try Self.secureGuest()
+        let bounce = try #require(vm.machine.memory.frames(where: { $0 == .sharedImplicit }).first?.address)
+        // What svm_initiate_kill writes: token 0x201F, nargs 1, nret 1, args[0] = 0
+        // (reference/ultravisor-facts.md §2.9), in an implicitly shared bounce page.
+        let args = RTASArguments(token: RTASService.qemuOSTermToken, arguments: [0], returnCount: 1)
+        try vm.machine.memory.write(.ultravisor, at: bounce, bytes: args.encoded, purpose: "test os-term args")
+        _ = vm.machine.hypercall(.rtas, [bounce.rawValue], from: .ultravisor(vcpu: 0), depth: 0)
+        #expect(vm.machine.memory.violationCount == 1)
+        let v = try #require(vm.machine.memory.violations.first)
+        #expect(InvariantChecker.isUltravisorKillMessageRead(v))
+        #expect(vm.machine.stopReason == .osTerm(message: nil))
+        #expect(!Self.kinds(vm).contains(.isolation))
+        // The same read for another purpose, or of another page, counts.
+        let other = IsolationViolation(
+            address: GuestPhysicalAddress(UInt64(0x10000)), pageState: .secure, caller: .hypervisor(), access: .read,
+            purpose: "ibm,os-term message")
+        #expect(!InvariantChecker.isUltravisorKillMessageRead(other))
+        #expect(InvariantChecker.isolation([v, other]).count == 1)
+    }
+
+    @Test("Ledger leak: a page shared behind the kernel's back is named")
+    func leak() throws {
+        let vm = try Self.secureGuest()
+        let frame = try Self.spareFrame(vm)
+        let status = vm.machine.bootProcessor.ultracall(.sharePage, [frame, 1]).r3
+        #expect(UltravisorStatus(register: status) == .success)
+        let leak = try #require(vm.invariantViolations().first { $0.kind == .ledgerLeak })
+        #expect(leak.detail.contains(GuestFrameNumber(frame).description))
+        #expect(!vm.report().endedAsRequested)
+    }
+
+    @Test("Ledger loss: a ledger page unshared behind the kernel's back is named with its owner")
+    func loss() throws {
+        let vm = try Self.secureGuest()
+        let lppaca = try #require(vm.kernel?.lppacaAddresses.first)
+        let frame = GuestPhysicalAddress(lppaca).frame.rawValue
+        let status = vm.machine.bootProcessor.ultracall(.unsharePage, [frame, 1]).r3
+        #expect(UltravisorStatus(register: status) == .success)
+        let loss = try #require(vm.invariantViolations().first { $0.kind == .ledgerLoss })
+        #expect(loss.detail.contains("lppaca"))
+    }
+
+    @Test("A page caught mid-share is found; a shared page the hypervisor never handed over is found")
+    func transientAndHypervisorView() throws {
+        let vm = try Self.secureGuest()
+        let frame = try Self.spareFrame(vm)
+        vm.machine.memory.editPages { $0.setState(.hypervisorSharing, frame: frame) }
+        #expect(Self.kinds(vm).contains(.transientPage))
+        vm.machine.memory.editPages { $0.setState(.sharedImplicit, frame: frame) }
+        let view = try #require(vm.invariantViolations().first { $0.kind == .hypervisorView })
+        #expect(view.detail.contains(GuestFrameNumber(frame).description))
+        let memory = vm.machine.memory
+        #expect(InvariantChecker.hypervisorView(memory: memory, hypervisorShared: vm.hypervisor.sharedFrames + [frame]).isEmpty)
+        // The other direction is the protocol: a share that failed part way leaves the
+        // hypervisor believing pages shared that the Ultravisor put back to secure.
+        vm.machine.memory.editPages { $0.setState(.secure, frame: frame) }
+        #expect(InvariantChecker.hypervisorView(memory: memory, hypervisorShared: vm.hypervisor.sharedFrames + [frame]).isEmpty)
+        #expect(vm.checkInvariants() == [])
+    }
+
+    @Test("A normal kexec whose UV_UNSHARE_ALL_PAGES fails leaves shares: reported there, inherited (not leaks) after")
+    func sharesAfterKexec() throws {
+        let rule = try FaultSpecParser.parseRule("guest:UV_UNSHARE_ALL_PAGES@1=U_STATE")
+        let vm = try Self.secureGuest(faults: [rule])
+        vm.kexec(.normal)
+        let kinds = Self.kinds(vm)
+        #expect(kinds.contains(.sharesAfterKexec))
+        #expect(!kinds.contains(.ledgerLeak), "\(vm.checkInvariants())")
+        #expect(vm.report().guestFaults.contains { $0.contains("UV_UNSHARE_ALL_PAGES failed") })
+    }
+
+    @Test("A crash kexec leaves shares by design: the next kernel inherits them and nothing is flagged")
+    func crashKexec() throws {
+        let vm = try Self.secureGuest()
+        vm.kexec(.crash)
+        #expect(vm.checkInvariants() == [])
+        #expect(vm.machine.memory.frames(where: \.isExplicitShare).count > 0)
+    }
+
+    @Test("Page-out: the hypervisor's copy is ciphertext; a changed copy or the plaintext is caught")
+    func pageOut() throws {
+        let vm = try Self.secureGuest()
+        let frame = GuestPhysicalAddress(vm.image.kernelBase).frame.rawValue
+        let address = GuestPhysicalAddress(frame << PageSize.shift)
+        let plaintext = try vm.machine.memory.read(.ultravisor, at: address, count: Int(PageSize.bytes))
+        #expect(vm.hypervisor.pageOut(frame: frame, on: vm.machine) == .success)
+        let held = try #require(vm.hypervisor.pagedOutPage(frame: frame, on: vm.machine))
+        #expect(held.bytes != plaintext)
+        #expect(vm.ultravisor.openPageOut(lpid: vm.machine.lpid, frame: frame, bytes: held.bytes) == plaintext)
+        #expect(vm.checkInvariants() == [])
+
+        #expect(vm.machine.hostMemory.corrupt(at: held.address, byteOffset: 100))
+        #expect(vm.invariantViolations().first { $0.kind == .pageOutNotCiphertext }?.detail.contains("authenticate") == true)
+
+        #expect(vm.machine.hostMemory.setPage(at: held.address, plaintext))
+        #expect(Self.kinds(vm).contains(.pageOutNotCiphertext))
+    }
+
+    @Test("A normal guest with a shared page, a kernel error and an ignored ESM check are each reported")
+    func outcomes() throws {
+        var normal = FaultWalk.configuration
+        normal.commandLine = "svm=off console=hvc0"
+        let vm = try SecureVirtualMachine(configuration: normal)
+        _ = vm.boot()
+        #expect(vm.checkInvariants() == [])
+        vm.machine.memory.editPages { $0.setState(.shared, frame: 0x80) }
+        #expect(Self.kinds(vm).contains(.sharedWhileNotSecure))
+
+        let subject = InvariantChecker.Subject(
+            machine: vm.machine, ultravisor: vm.ultravisor, hypervisor: vm.hypervisor, kernelError: "boom")
+        #expect(InvariantChecker().check(subject).contains(InvariantViolation(.kernelError, "the guest kernel stopped: boom")))
+
+        let warned = try Self.secureGuest {
+            $0.esmCheckPolicy = .warn
+            $0.commandLine = "svm=on  console=hvc0"
+        }
+        #expect(Self.kinds(warned).contains(.esmCheckIgnored))
+        #expect(InvariantViolation.Kind.esmCheckIgnored.isSafety == false)
+    }
+
+    @Test("Once the partition has stopped, page-state invariants are not checked; isolation still is")
+    func stopped() throws {
+        let vm = try Self.secureGuest()
+        let frame = try Self.spareFrame(vm)
+        vm.machine.memory.editPages { $0.setState(.hypervisorSharing, frame: frame) }
+        vm.machine.stop(.powerOff)
+        #expect(!Self.kinds(vm).contains(.transientPage))
+        _ = try? vm.machine.memory.read(.hypervisor, at: GuestPhysicalAddress(vm.image.kernelBase), count: 8)
+        #expect(Self.kinds(vm).contains(.isolation))
+    }
+}
