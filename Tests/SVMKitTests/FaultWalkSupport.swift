@@ -172,7 +172,13 @@ enum FaultWalk {
     }
 
     /// Sites per stratum a walk keeps: the first, the last and 6 drawn with the seed.
-    static let perStratum = 8
+    /// `SVMKIT_FAULT_WALK_PER_STRATUM=N` widens it (`all`: every call site, about 26,000
+    /// scenarios; an hour or more on two cores, so not part of `Scripts/test`).
+    static let perStratum: Int = {
+        let value = ProcessInfo.processInfo.environment["SVMKIT_FAULT_WALK_PER_STRATUM"]
+        if value == "all" { return Int.max }
+        return value.flatMap { Int($0) }.map { max(2, $0) } ?? 8
+    }()
     /// The sample's seed.
     static let seed: UInt64 = 0x5EED_FA17
 
