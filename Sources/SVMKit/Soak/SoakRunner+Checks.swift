@@ -21,13 +21,13 @@ extension SoakRunner {
         _ vm: SecureVirtualMachine, kernel: GuestKernel, workers: [SoakWorker], cycle: Int,
         inherited: Set<GuestFrameNumber>?, tally: SoakTally
     ) {
-        var problems: [String] = []
+        var problems: [Problem] = []
         if let pool = kernel.swiotlbPool, pool.statistics.usedSlots != 0 {
-            problems.append("\(pool.statistics.usedSlots) SWIOTLB slot(s) still mapped after every operation finished")
+            problems.append(.init(.invariant, "\(pool.statistics.usedSlots) SWIOTLB slot(s) still mapped after every operation finished"))
         }
         let coherent = kernel.dmaStatistics.coherentAllocations
         if coherent != configuration.cpuCount {
-            problems.append("\(coherent) live dma-coherent allocation(s); expected \(configuration.cpuCount) (the disks' queues)")
+            problems.append(.init(.invariant, "\(coherent) live dma-coherent allocation(s); expected \(configuration.cpuCount) (the disks' queues)"))
         }
         let memory = vm.machine.memory
         let ledger = kernel.ledger
@@ -40,22 +40,23 @@ extension SoakRunner {
                 let state = memory.state(of: frame)
                 let entry = ledger.entries[frame]
                 if shared.contains(i), state != .shared || entry?.owner != .other {
-                    problems.append("vCPU \(w.cpu)'s churn page \(frame) should be shared and in the ledger: it is \(state.map { "\($0)" } ?? "?"), ledger \(entry.map { $0.owner.rawValue } ?? "none")")
+                    problems.append(.init(.invariant, "vCPU \(w.cpu)'s churn page \(frame) should be shared and in the ledger: it is \(state.map { "\($0)" } ?? "?"), ledger \(entry.map { $0.owner.rawValue } ?? "none")"))
                 } else if !shared.contains(i), state != .secure || entry != nil {
-                    problems.append("vCPU \(w.cpu)'s churn page \(frame) should be private: it is \(state.map { "\($0)" } ?? "?"), ledger \(entry.map { $0.owner.rawValue } ?? "none")")
+                    problems.append(.init(.invariant, "vCPU \(w.cpu)'s churn page \(frame) should be private: it is \(state.map { "\($0)" } ?? "?"), ledger \(entry.map { $0.owner.rawValue } ?? "none")"))
                 }
             }
         }
-        problems += kernelProblems(vm, kernel: kernel, inherited: inherited, label: "after cycle \(cycle)")
-        record(problems, cycle: cycle, vm: vm, tally: tally)
+        problems += kernelProblems(vm, kernel: kernel, inherited: inherited, label: "after cycle \(cycle)", tally: tally)
+        record(problems, cycle: cycle, tally: tally)
     }
 
     /// After a boot (the first, or the next kernel's after a kexec).
     func checkBoot(_ vm: SecureVirtualMachine, kernel: GuestKernel, cycle: Int, inherited: Set<GuestFrameNumber>?, tally: SoakTally) {
-        var problems: [String] = []
-        if !kernel.isSecureGuest { problems.append("the kernel of cycle \(cycle) is not secure") }
-        problems += kernelProblems(vm, kernel: kernel, inherited: inherited, label: "after the boot of cycle \(cycle)")
-        record(problems, cycle: cycle, vm: vm, tally: tally)
+        var problems: [Problem] = []
+        if !kernel.isSecureGuest { problems.append(.init(.machine, "the kernel of cycle \(cycle) is not secure")) }
+        problems += kernelProblems(
+            vm, kernel: kernel, inherited: inherited, label: "after the boot of cycle \(cycle)", tally: tally)
+        record(problems, cycle: cycle, tally: tally)
     }
 
     /// Kexecs out of `kernel` (a crash kexec for a seeded share of cycles) and checks
@@ -70,11 +71,14 @@ extension SoakRunner {
         let before = Set(memory.frames(where: \.isExplicitShare))
         let unshareAll = vm.machine.trace.count(of: "UV_UNSHARE_ALL_PAGES")
         let r = vm.kexec(kind)
-        var problems: [String] = []
-        if kernel.phase != .kexeced(kind) { problems.append("the old kernel is \(kernel.phase) after a \(kind.rawValue) kexec") }
+        var problems: [Problem] = []
+        if kernel.phase != .kexeced(kind) {
+            problems.append(.init(.machine, "the old kernel is \(kernel.phase) after a \(kind.rawValue) kexec"))
+        }
         let calls = vm.machine.trace.count(of: "UV_UNSHARE_ALL_PAGES") - unshareAll
         if calls != (kind == .normal ? 1 : 0) {
-            problems.append("a \(kind.rawValue) kexec made \(calls) UV_UNSHARE_ALL_PAGES call(s), expected \(kind == .normal ? 1 : 0)")
+            problems.append(
+                .init(.invariant, "a \(kind.rawValue) kexec made \(calls) UV_UNSHARE_ALL_PAGES call(s), expected \(kind == .normal ? 1 : 0)"))
         }
         guard let next = vm.kernel, next !== kernel, next.phase == .running else {
             let why = (r.invariantFailures + [vm.kernel?.phase.description ?? "no kernel"]).joined(separator: "; ")
@@ -84,7 +88,7 @@ extension SoakRunner {
         tally.update { c in
             if kind == .crash { c.crashKexecs += 1 } else { c.normalKexecs += 1 }
         }
-        record(problems, cycle: cycle, vm: vm, tally: tally)
+        record(problems, cycle: cycle, tally: tally)
         let left: Set<GuestFrameNumber>? = kind == .crash ? before : nil
         checkBoot(vm, kernel: next, cycle: cycle + 1, inherited: left, tally: tally)
         return NextKernel(inherited: left)
@@ -112,34 +116,51 @@ extension SoakRunner {
     /// the next kernel may still see the crashed kernel's shares, `inherited`, and
     /// nothing else), and the façade's invariants.
     private func kernelProblems(
-        _ vm: SecureVirtualMachine, kernel: GuestKernel, inherited: Set<GuestFrameNumber>?, label: String
-    ) -> [String] {
-        var problems: [String] = []
-        if let stop = vm.machine.stopReason { problems.append("the partition stopped: \(stop)") }
-        if let kill = vm.machine.memory.kill { problems.append("\(kill)") }
-        problems += kernel.faults.map { "kernel fault: \($0)" }
+        _ vm: SecureVirtualMachine, kernel: GuestKernel, inherited: Set<GuestFrameNumber>?, label: String, tally: SoakTally
+    ) -> [Problem] {
+        var problems: [Problem] = []
+        let violations = vm.machine.memory.violationCount
+        if let fresh = tally.claimViolations(upTo: violations) {
+            let culprit = kernel.diagnose().first { $0.kind == .isolationViolation }.map(\.description) ?? "(not kept)"
+            problems.append(.init(.isolationViolation, "\(fresh.count) isolation violation(s), first: \(culprit)"))
+        }
+        if let stop = vm.machine.stopReason { problems.append(.init(.machine, "the partition stopped: \(stop)")) }
+        if let kill = vm.machine.memory.kill { problems.append(.init(.machine, "\(kill)")) }
+        problems += kernel.faults.map { .init(.invariant, "kernel fault: \($0)") }
         let audit = kernel.audit("soak \(label)")
         if let inherited {
             let unknown = audit.ledger.leaks.filter { !inherited.contains($0) }
             if !unknown.isEmpty {
-                problems.append("\(unknown.count) page(s) shared that neither ledger knows, first \(unknown[0]): \(audit)")
+                problems.append(
+                    .init(.invariant, "\(unknown.count) page(s) shared that neither ledger knows, first \(unknown[0]): \(audit)"))
             }
-            if !audit.ledger.losses.isEmpty || audit.transient > 0 { problems.append("shared-page audit \(audit)") }
+            if !audit.ledger.losses.isEmpty || audit.transient > 0 {
+                problems.append(.init(.invariant, "shared-page audit \(audit)"))
+            }
         } else if !audit.isClean {
-            problems.append("shared-page audit \(audit)")
+            problems.append(.init(.invariant, "shared-page audit \(audit)"))
         }
-        problems += Self.invariantFailures(of: vm).filter { !$0.hasPrefix("shared-page audit") || inherited == nil }
+        problems += Self.invariantFailures(of: vm).map { .init(.invariant, $0) }
         return problems
     }
 
-    /// Records each problem as an invariant failure; counts the check.
-    private func record(_ problems: [String], cycle: Int, vm: SecureVirtualMachine, tally: SoakTally) {
+    /// A problem found between operations.
+    struct Problem {
+        let kind: SoakFailure.Kind
+        let message: String
+
+        init(_ kind: SoakFailure.Kind, _ message: String) {
+            self.kind = kind
+            self.message = message
+        }
+    }
+
+    /// Records each problem as a failure; counts the check.
+    private func record(_ problems: [Problem], cycle: Int, tally: SoakTally) {
         tally.update { $0.invariantChecks += 1 }
         var seen: Set<String> = []
-        for p in problems where seen.insert(p).inserted {
-            let isolation = p.contains("isolation violation")
-            if isolation { _ = tally.claimViolations(upTo: vm.machine.memory.violationCount) }
-            tally.fail(failure(isolation ? .isolationViolation : .invariant, cycle: cycle, p))
+        for p in problems where seen.insert(p.message).inserted {
+            tally.fail(failure(p.kind, cycle: cycle, p.message))
         }
     }
 }

@@ -71,17 +71,23 @@ final class SoakWorker: Sendable {
                     did = try perform(kind, cycle, &s, &g)
                     try checkIsolation()
                 } catch {
-                    tally.fail(
-                        SoakFailure(
-                            kind: error.kind, cycle: cycle.cycle, vcpu: cpu, operation: s.operationNumber,
-                            operationKind: did, message: error.message, seed: configuration.seed,
-                            reproduce: configuration.reproduction(throughCycle: cycle.cycle)))
+                    // An isolation violation behind a failed operation is the failure to report first.
+                    do throws(SoakCheckFailure) { try checkIsolation() } catch { fail(error, cycle, s.operationNumber, did) }
+                    fail(error, cycle, s.operationNumber, did)
                     break
                 }
                 tally.update { $0.operations[did, default: 0] += 1 }
                 done += 1
             }
         }
+    }
+
+    private func fail(_ error: SoakCheckFailure, _ cycle: SoakCycle, _ operation: Int, _ kind: SoakOperationKind) {
+        tally.fail(
+            SoakFailure(
+                kind: error.kind, cycle: cycle.cycle, vcpu: cpu, operation: operation, operationKind: kind,
+                message: error.message, seed: configuration.seed,
+                reproduce: configuration.reproduction(throughCycle: cycle.cycle)))
     }
 
     /// One operation; returns the kind actually done (a share with no private page
