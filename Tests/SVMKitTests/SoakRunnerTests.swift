@@ -30,6 +30,15 @@ struct SoakRunnerTests {
         try SoakRunner(configuration: c).run()
     }
 
+    /// A soak with one injection; it must fail.
+    static func failing(_ injection: SoakInjection) throws -> SoakReport {
+        var c = configuration()
+        c.injections = [injection]
+        let r = try run(c)
+        #expect(!r.passed, "\(injection) went unnoticed")
+        return r
+    }
+
     @Test("A short soak passes clean and its counts add up")
     func cleanAndConsistent() throws {
         let c = Self.configuration()
@@ -78,10 +87,7 @@ struct SoakRunnerTests {
 
     @Test("A disk that damages data is caught as a checksum mismatch, naming the vCPU, operation and sector")
     func corruptDisk() throws {
-        var c = Self.configuration()
-        c.injections = [.corruptDiskAfterWrite(vcpu: 1, write: 3)]
-        let r = try Self.run(c)
-        #expect(!r.passed)
+        let r = try Self.failing(.corruptDiskAfterWrite(vcpu: 1, write: 3))
         #expect(r.checksumMismatches == 1)
         let first = try #require(r.firstFailure)
         #expect(first.kind == .checksumMismatch)
@@ -95,10 +101,7 @@ struct SoakRunnerTests {
 
     @Test("A share behind the ledger's back is caught")
     func unrecordedShare() throws {
-        var c = Self.configuration()
-        c.injections = [.unrecordedShare(vcpu: 0, operation: 5)]
-        let r = try Self.run(c)
-        #expect(!r.passed)
+        let r = try Self.failing(.unrecordedShare(vcpu: 0, operation: 5))
         let first = try #require(r.firstFailure)
         #expect(first.kind == .invariant)
         // Caught either by the next share of that page (the hypervisor sees the secret) or
@@ -110,19 +113,13 @@ struct SoakRunnerTests {
 
     @Test("A guest that unmaps a bounce buffer twice is caught, the culprit named")
     func doubleUnmap() throws {
-        var c = Self.configuration()
-        c.injections = [.guestBugs(GuestKernelBugs(doubleUnmap: true))]
-        let r = try Self.run(c)
-        #expect(!r.passed)
+        let r = try Self.failing(.guestBugs(GuestKernelBugs(doubleUnmap: true)))
         #expect(r.failures.contains { $0.message.contains("double unmap") }, "\(r.failures)")
     }
 
     @Test("A guest that unshares a bounce page under a live mapping is caught as an isolation violation")
     func unshareWhileMapped() throws {
-        var c = Self.configuration()
-        c.injections = [.guestBugs(GuestKernelBugs(unshareBouncePageWhileMapped: true))]
-        let r = try Self.run(c)
-        #expect(!r.passed)
+        let r = try Self.failing(.guestBugs(GuestKernelBugs(unshareBouncePageWhileMapped: true)))
         #expect(r.isolationViolations > 0)
         let first = try #require(r.firstFailure)
         #expect(first.kind == .isolationViolation, "\(r.failures)")

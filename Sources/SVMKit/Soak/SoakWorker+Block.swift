@@ -22,11 +22,7 @@ extension SoakWorker {
         let (sector, count) = pickRange(&g)
         let bytes = count * SectorChecksum.sectorSize
         let data = Self.randomBytes(bytes, &g)
-        do {
-            try vcpu(cycle).write(at: GuestPhysicalAddress(cycle.buffer), bytes: data, purpose: "soak: fill write buffer")
-        } catch {
-            throw SoakCheckFailure(.operation, "the guest cannot write its own buffer at \(hex(cycle.buffer)): \(error)")
-        }
+        try guestWrite(vcpu(cycle), cycle.buffer, data, "soak: fill write buffer")
         do {
             try cycle.driver.write(sector: UInt64(sector), from: cycle.buffer, byteCount: bytes, cpu: cpu)
         } catch {
@@ -51,24 +47,13 @@ extension SoakWorker {
         let (sector, count) = pickRange(&g)
         let bytes = count * SectorChecksum.sectorSize
         let vcpu = vcpu(cycle)
-        do {
-            try vcpu.write(
-                at: GuestPhysicalAddress(cycle.buffer), bytes: [UInt8](repeating: 0xA5, count: bytes),
-                purpose: "soak: poison read buffer")
-        } catch {
-            throw SoakCheckFailure(.operation, "the guest cannot write its own buffer at \(hex(cycle.buffer)): \(error)")
-        }
+        try guestWrite(vcpu, cycle.buffer, [UInt8](repeating: 0xA5, count: bytes), "soak: poison read buffer")
         do {
             try cycle.driver.read(sector: UInt64(sector), into: cycle.buffer, byteCount: bytes, cpu: cpu)
         } catch {
             throw SoakCheckFailure(.operation, "block read of \(bytes) bytes at sector \(sector) failed: \(error)")
         }
-        let got: [UInt8]
-        do {
-            got = try vcpu.read(at: GuestPhysicalAddress(cycle.buffer), count: bytes, purpose: "soak: check read")
-        } catch {
-            throw SoakCheckFailure(.operation, "the guest cannot read its own buffer at \(hex(cycle.buffer)): \(error)")
-        }
+        let got = try guestRead(vcpu, cycle.buffer, bytes, "soak: check read")
         tally.update { $0.bytesRead += UInt64(bytes) }
         try compare(got, from: sector, against: s.shadow, what: "the guest read")
     }

@@ -34,44 +34,47 @@ extension SoakWorker {
         if try hypervisorRead(dma, size, "soak: device reads bounce buffer") != d0 {
             throw SoakCheckFailure(.checksumMismatch, "map did not copy the original into the bounce buffer: \(what)")
         }
+        // The device writes, sync for CPU brings it to the original.
         let d1 = Self.randomBytes(size, &g)
-        try deviceWrite(dma, d1)
-        do {
+        try hypervisorWrite(dma, d1, "soak: device writes bounce buffer")
+        try step("dma_sync_single_for_cpu", what) { () throws(DMAError) in
             try kernel.dmaSyncSingleForCPU(dma, size: size, direction: .bidirectional)
-        } catch {
-            throw SoakCheckFailure(.operation, "dma_sync_single_for_cpu failed: \(what): \(error)")
         }
-        if try guestRead(vcpu, original, size, "soak: after sync for cpu") != d1 {
-            throw SoakCheckFailure(.checksumMismatch, "sync for CPU did not copy the device's data back: \(what)")
-        }
+        try expectGuest(vcpu, original, d1, "sync for CPU did not copy the device's data back: \(what)")
+        // The guest writes, sync for device brings it to the bounce buffer.
         let d2 = Self.randomBytes(size, &g)
         try guestWrite(vcpu, original, d2, "soak: before sync for device")
-        do {
+        try step("dma_sync_single_for_device", what) { () throws(DMAError) in
             try kernel.dmaSyncSingleForDevice(dma, size: size, direction: .bidirectional)
-        } catch {
-            throw SoakCheckFailure(.operation, "dma_sync_single_for_device failed: \(what): \(error)")
         }
         if try hypervisorRead(dma, size, "soak: device reads after sync") != d2 {
             throw SoakCheckFailure(.checksumMismatch, "sync for device did not copy the guest's data out: \(what)")
         }
+        // The device writes again; unmap copies it back.
         let d3 = Self.randomBytes(size, &g)
-        try deviceWrite(dma, d3)
+        try hypervisorWrite(dma, d3, "soak: device writes bounce buffer")
         mapped = false
-        do {
+        try step("dma_unmap_single", what) { () throws(DMAError) in
             try kernel.dmaUnmapSingle(dma, size: size, direction: .bidirectional)
-        } catch {
-            throw SoakCheckFailure(.operation, "dma_unmap_single failed: \(what): \(error)")
         }
-        if try guestRead(vcpu, original, size, "soak: after unmap") != d3 {
-            throw SoakCheckFailure(.checksumMismatch, "unmap did not copy the device's data back: \(what)")
+        try expectGuest(vcpu, original, d3, "unmap did not copy the device's data back: \(what)")
+    }
+
+    /// One DMA API call; its error becomes an operation failure naming the call.
+    private func step(_ call: String, _ what: String, _ body: () throws(DMAError) -> Void) throws(SoakCheckFailure) {
+        do {
+            try body()
+        } catch {
+            throw SoakCheckFailure(.operation, "\(call) failed: \(what): \(error)")
         }
     }
 
-    private func deviceWrite(_ address: UInt64, _ bytes: [UInt8]) throws(SoakCheckFailure) {
-        do {
-            try machine.memory.write(.hypervisor, at: GuestPhysicalAddress(address), bytes: bytes, purpose: "soak: device writes bounce buffer")
-        } catch {
-            throw SoakCheckFailure(.invariant, "the device cannot write the bounce buffer at \(hex(address)): \(error)")
+    /// The guest must read `bytes` at `address`.
+    private func expectGuest(_ vcpu: VirtualProcessor, _ address: UInt64, _ bytes: [UInt8], _ message: String)
+        throws(SoakCheckFailure)
+    {
+        if try guestRead(vcpu, address, bytes.count, "soak: check bidirectional buffer") != bytes {
+            throw SoakCheckFailure(.checksumMismatch, message)
         }
     }
 }

@@ -62,15 +62,7 @@ extension SoakWorker {
                 "the hypervisor's page at \(hex(address)) is not zeroed after UV_SHARE_PAGE "
                     + "(byte \(i) is \(seen[i]); ultravisor-facts.md §5.2)")
         }
-        let pattern = Self.randomBytes(bytes, &g)
-        do {
-            try machine.memory.write(.hypervisor, at: GuestPhysicalAddress(address), bytes: pattern, purpose: "soak: hypervisor writes shared page")
-        } catch {
-            throw SoakCheckFailure(.invariant, "the hypervisor cannot write the shared page at \(hex(address)): \(error)")
-        }
-        if try guestRead(vcpu, address, bytes, "soak: guest reads shared page") != pattern {
-            throw SoakCheckFailure(.invariant, "the guest does not see what the hypervisor wrote to the shared page at \(hex(address))")
-        }
+        try hypervisorWritesGuestReads(vcpu, address, Self.randomBytes(bytes, &g), "the shared page")
     }
 
     /// `set_memory_encrypted()` of shared pages: secure, out of the ledger, zeroed.
@@ -128,15 +120,7 @@ extension SoakWorker {
         if let i = try guestRead(vcpu, address, size, "soak: fresh coherent buffer").firstIndex(where: { $0 != 0 }) {
             throw SoakCheckFailure(.invariant, "dma_alloc_coherent(\(size)) at \(hex(address)) is not zeroed (byte \(i))")
         }
-        let fromDevice = Self.randomBytes(size, &g)
-        do {
-            try machine.memory.write(.hypervisor, at: GuestPhysicalAddress(address), bytes: fromDevice, purpose: "soak: device writes coherent buffer")
-        } catch {
-            throw SoakCheckFailure(.invariant, "the device cannot write the coherent buffer at \(hex(address)): \(error)")
-        }
-        if try guestRead(vcpu, address, size, "soak: guest reads coherent buffer") != fromDevice {
-            throw SoakCheckFailure(.invariant, "the guest does not see the device's write to the coherent buffer at \(hex(address))")
-        }
+        try hypervisorWritesGuestReads(vcpu, address, Self.randomBytes(size, &g), "the coherent buffer")
         let fromGuest = Self.randomBytes(size, &g)
         try guestWrite(vcpu, address, fromGuest, "soak: guest writes coherent buffer")
         if try hypervisorRead(address, size, "soak: device reads coherent buffer") != fromGuest {
@@ -184,6 +168,24 @@ extension SoakWorker {
                         + (entry.map { "owner \($0.owner.rawValue) (\($0.callSite))" } ?? "no entry")
                         + " for \(hex(f << PageSize.shift)), expected " + (owner.map { "owner \($0.rawValue)" } ?? "none"))
             }
+        }
+    }
+
+    /// The hypervisor writes `bytes` at `address`; the guest must read them back.
+    private func hypervisorWritesGuestReads(_ vcpu: VirtualProcessor, _ address: UInt64, _ bytes: [UInt8], _ what: String)
+        throws(SoakCheckFailure)
+    {
+        try hypervisorWrite(address, bytes, "soak: hypervisor writes \(what)")
+        if try guestRead(vcpu, address, bytes.count, "soak: guest reads \(what)") != bytes {
+            throw SoakCheckFailure(.invariant, "the guest does not see what the hypervisor wrote to \(what) at \(hex(address))")
+        }
+    }
+
+    func hypervisorWrite(_ address: UInt64, _ bytes: [UInt8], _ purpose: String) throws(SoakCheckFailure) {
+        do {
+            try machine.memory.write(.hypervisor, at: GuestPhysicalAddress(address), bytes: bytes, purpose: purpose)
+        } catch {
+            throw SoakCheckFailure(.invariant, "the hypervisor cannot write \(bytes.count) bytes at \(hex(address)): \(error)")
         }
     }
 
