@@ -39,6 +39,9 @@ struct SoakCommandTests {
         (["soak", "--memory", "3X"], "--memory"),
         (["soak", "--ops-per-cycle", "0"], "--ops-per-cycle"),
         (["soak", "--crash-fraction", "1.5"], "--crash-fraction"),
+        (["soak", "--seconds", "1e30"], "--seconds"),
+        (["soak", "--seconds", "nan"], "--seconds"),
+        (["soak", "--progress-interval", "1e30"], "--progress-interval"),
     ])
     func badInput(arguments: [String], option: String) throws {
         let r = try FDTCLIRunner.run(arguments)

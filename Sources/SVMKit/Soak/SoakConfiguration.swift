@@ -40,6 +40,9 @@ public struct SoakConfiguration: Hashable, Sendable {
     /// Deliberate breakage, to show the soak catches it (tests, demonstrations).
     public var injections: [SoakInjection] = []
 
+    /// The longest time limit accepted: 30 days.
+    public static let longestSoak: Double = 30 * 86400
+
     /// The defaults: 10 seconds, seed 1, 4 vCPUs, 1 GiB, 64 operations per vCPU and cycle.
     public init() {}
 
@@ -48,8 +51,8 @@ public struct SoakConfiguration: Hashable, Sendable {
         if seconds == nil && operations == nil {
             throw SoakConfigurationError(option: "--seconds/--operations", reason: "give a time or an operation limit")
         }
-        if let s = seconds, !(s >= 0) || !s.isFinite {
-            throw SoakConfigurationError(option: "--seconds", reason: "\(s) is not a number of seconds")
+        if let s = seconds, !(0...Self.longestSoak).contains(s) {
+            throw SoakConfigurationError(option: "--seconds", reason: "\(s): expected 0 to \(Int(Self.longestSoak)) seconds")
         }
         if let n = operations, n < 0 { throw SoakConfigurationError(option: "--operations", reason: "\(n) is negative") }
         guard (1...256).contains(cpuCount) else {

@@ -48,11 +48,12 @@ public final class SoakRunner: Sendable {
 
     /// Runs the soak to its limit or its first failure.
     /// - Parameters:
-    ///   - progressInterval: seconds between two calls of `progress`.
+    ///   - progressInterval: seconds between two calls of `progress` (0.1 s to a day).
     ///   - progress: called with the running totals (`svmkit soak --progress` prints
     ///     ``SoakReport/progressLine``).
     public func run(progressInterval: Double = 5, progress: (@Sendable (SoakReport) -> Void)? = nil) -> SoakReport {
         let started = ContinuousClock.now
+        let progressInterval = progressInterval.isFinite ? min(max(progressInterval, 0.1), 86400) : 5
         let deadline = configuration.seconds.map { started + .milliseconds(Int64(($0 * 1000).rounded())) }
         let tally = SoakTally()
         var boot = BootConfiguration()

@@ -57,7 +57,9 @@ struct SoakCommand: ParsableCommand {
         }
         c.operationsPerCycle = opsPerCycle
         c.crashKexecFraction = crashFraction
-        guard progressInterval > 0 else { throw Self.fail("--progress-interval \(progressInterval): must be positive") }
+        guard progressInterval >= 0.1, progressInterval <= 86400 else {
+            throw Self.fail("--progress-interval \(progressInterval): expected 0.1 to 86400 seconds")
+        }
         let runner: SoakRunner
         do {
             runner = try SoakRunner(configuration: c)
