@@ -12,10 +12,11 @@ extension SoakWorker {
 
     /// Picks pages for a share (private pages), an unshare (shared ones) or a page-out
     /// (one private page) and does it; with no page in the needed state, does the
-    /// opposite operation instead. Returns what was done.
+    /// opposite operation instead. `did` is set to what is done.
     func churn(
-        _ kind: SoakOperationKind, _ cycle: SoakCycle, _ s: inout State, _ g: inout Xoshiro256StarStar
-    ) throws(SoakCheckFailure) -> SoakOperationKind {
+        _ kind: SoakOperationKind, _ cycle: SoakCycle, _ s: inout State, _ g: inout Xoshiro256StarStar,
+        did: inout SoakOperationKind
+    ) throws(SoakCheckFailure) {
         let count = s.churnShared.count
         let start = Int.random(in: 0..<count, using: &g)
         let run = kind == .pageOut ? 1 : Int.random(in: 1...3, using: &g)
@@ -23,9 +24,9 @@ extension SoakWorker {
         guard let first = (0..<count).lazy.map({ (start + $0) % count }).first(where: { s.churnShared[$0] == wantShared })
         else {
             // Nothing in the state this kind needs: every page is the other way.
-            let other: SoakOperationKind = wantShared ? .share : .unshare
-            return try churn(other, cycle, &s, &g)
+            return try churn(wantShared ? .share : .unshare, cycle, &s, &g, did: &did)
         }
+        did = kind
         var n = 1
         while n < run, first + n < count, s.churnShared[first + n] == wantShared { n += 1 }
         let address = cycle.churnBase + UInt64(first * Self.page)
@@ -35,7 +36,6 @@ extension SoakWorker {
         default: try share(address, pages: n, cycle, &g)
         }
         if kind != .pageOut { for i in first..<(first + n) { s.churnShared[i] = !wantShared } }
-        return kind
     }
 
     /// `set_memory_decrypted()` of private pages that hold a secret, then both sides' views.

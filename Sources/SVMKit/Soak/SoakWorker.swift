@@ -68,7 +68,7 @@ final class SoakWorker: Sendable {
                 let kind = SoakOperationKind.pick(Int.random(in: 0..<SoakOperationKind.weightTotal, using: &g))
                 var did = kind
                 do throws(SoakCheckFailure) {
-                    did = try perform(kind, cycle, &s, &g)
+                    try perform(kind, cycle, &s, &g, did: &did)
                     try checkIsolation()
                 } catch {
                     // An isolation violation behind a failed operation is the failure to report first.
@@ -90,27 +90,19 @@ final class SoakWorker: Sendable {
                 reproduce: configuration.reproduction(throughCycle: cycle.cycle)))
     }
 
-    /// One operation; returns the kind actually done (a share with no private page
-    /// left becomes an unshare, and so on).
+    /// One operation; `did` is set to the kind actually done (a share with no private
+    /// page left becomes an unshare, and so on) before it runs.
     private func perform(
-        _ kind: SoakOperationKind, _ cycle: SoakCycle, _ s: inout State, _ g: inout Xoshiro256StarStar
-    ) throws(SoakCheckFailure) -> SoakOperationKind {
+        _ kind: SoakOperationKind, _ cycle: SoakCycle, _ s: inout State, _ g: inout Xoshiro256StarStar,
+        did: inout SoakOperationKind
+    ) throws(SoakCheckFailure) {
         try injectUnrecordedShare(cycle, &s)
         switch kind {
-        case .blockWrite:
-            try blockWrite(cycle, &s, &g)
-            return kind
-        case .blockRead:
-            try blockRead(cycle, &s, &g)
-            return kind
-        case .dmaBidirectional:
-            try bidirectional(cycle, &g)
-            return kind
-        case .share, .unshare, .pageOut:
-            return try churn(kind, cycle, &s, &g)
-        case .coherent:
-            try tally.coherentTurn { () throws(SoakCheckFailure) in try coherent(cycle, &g) }
-            return kind
+        case .blockWrite: try blockWrite(cycle, &s, &g)
+        case .blockRead: try blockRead(cycle, &s, &g)
+        case .dmaBidirectional: try bidirectional(cycle, &g)
+        case .share, .unshare, .pageOut: try churn(kind, cycle, &s, &g, did: &did)
+        case .coherent: try tally.coherentTurn { () throws(SoakCheckFailure) in try coherent(cycle, &g) }
         }
     }
 
