@@ -9,8 +9,10 @@ extension SoakRunner {
     /// `invariantFailures` (kernel errors, the last shared-page audit unless the last
     /// kexec was a crash, explicit shares left after a normal kexec, isolation
     /// violations, shares on a guest that is not secure, ESM checks skipped in warn mode).
-    static func invariantFailures(of vm: SecureVirtualMachine) -> [String] {
-        vm.report().invariantFailures
+    /// `report`, when given, is the façade's report of the current state (what
+    /// ``SecureVirtualMachine/kexec(_:)`` returns), so it is not built twice.
+    static func invariantFailures(of vm: SecureVirtualMachine, report: BootReport? = nil) -> [String] {
+        (report ?? vm.report()).invariantFailures
     }
 
     /// After every cycle, with every thread stopped: the pool has no live mapping, the
@@ -51,11 +53,14 @@ extension SoakRunner {
     }
 
     /// After a boot (the first, or the next kernel's after a kexec).
-    func checkBoot(_ vm: SecureVirtualMachine, kernel: GuestKernel, cycle: Int, inherited: Set<GuestFrameNumber>?, tally: SoakTally) {
+    func checkBoot(
+        _ vm: SecureVirtualMachine, kernel: GuestKernel, cycle: Int, inherited: Set<GuestFrameNumber>?,
+        report: BootReport? = nil, tally: SoakTally
+    ) {
         var problems: [Problem] = []
         if !kernel.isSecureGuest { problems.append(.init(.machine, "the kernel of cycle \(cycle) is not secure")) }
         problems += kernelProblems(
-            vm, kernel: kernel, inherited: inherited, label: "after the boot of cycle \(cycle)", tally: tally)
+            vm, kernel: kernel, inherited: inherited, label: "after the boot of cycle \(cycle)", report: report, tally: tally)
         record(problems, cycle: cycle, tally: tally)
     }
 
@@ -90,7 +95,7 @@ extension SoakRunner {
         }
         record(problems, cycle: cycle, tally: tally)
         let left: Set<GuestFrameNumber>? = kind == .crash ? before : nil
-        checkBoot(vm, kernel: next, cycle: cycle + 1, inherited: left, tally: tally)
+        checkBoot(vm, kernel: next, cycle: cycle + 1, inherited: left, report: r, tally: tally)
         return NextKernel(inherited: left)
     }
 
@@ -116,7 +121,8 @@ extension SoakRunner {
     /// the next kernel may still see the crashed kernel's shares, `inherited`, and
     /// nothing else), and the façade's invariants.
     private func kernelProblems(
-        _ vm: SecureVirtualMachine, kernel: GuestKernel, inherited: Set<GuestFrameNumber>?, label: String, tally: SoakTally
+        _ vm: SecureVirtualMachine, kernel: GuestKernel, inherited: Set<GuestFrameNumber>?, label: String,
+        report: BootReport? = nil, tally: SoakTally
     ) -> [Problem] {
         var problems: [Problem] = []
         let violations = vm.machine.memory.violationCount
@@ -140,7 +146,7 @@ extension SoakRunner {
         } else if !audit.isClean {
             problems.append(.init(.invariant, "shared-page audit \(audit)"))
         }
-        problems += Self.invariantFailures(of: vm).map { .init(.invariant, $0) }
+        problems += Self.invariantFailures(of: vm, report: report).map { .init(.invariant, $0) }
         return problems
     }
 
