@@ -116,7 +116,7 @@ extension GuestMemory {
             case .success(let r): return r
             case .failure(let e): throw e
             case nil:
-                guard let handler = faultHandler.withLock({ $0 }) else { break }
+                guard let handler = currentFaultHandler else { break }
                 for fault in faultsToResolve(address: address, count: count, caller: caller, access: access) {
                     _ = handler(fault)
                 }
@@ -342,7 +342,7 @@ extension GuestMemory {
             case .success: return
             case .failure(let e): throw e
             case nil:
-                guard let handler = faultHandler.withLock({ $0 }) else {
+                guard let handler = currentFaultHandler else {
                     throw .pageUnavailable(address: source, state: state(of: source.frame) ?? .normal, caller: caller)
                 }
                 for fault in faultsToResolve(address: source, count: count, caller: caller, access: .read)

@@ -45,7 +45,19 @@ public final class GuestMemory: Sendable {
 
     let ram: GuestRAM
     let table: Lock<PageTable>
-    let faultHandler = Lock<(@Sendable (PageFault) -> Bool)?>(nil)
+    let faultHandler = Lock<FaultHandler?>(nil)
+
+    /// The installed page-fault handler. The closure is kept inside a struct: stored
+    /// directly as a `Synchronization.Mutex`'s value, every
+    /// `withLock { $0 }` wrote it back wrapped in one more re-abstraction thunk, so each
+    /// fault made every later fault slower (found by `svmkit soak`: quadratic in the
+    /// number of page faults).
+    struct FaultHandler: Sendable {
+        let resolve: @Sendable (PageFault) -> Bool
+    }
+
+    /// The installed handler, read without re-wrapping it.
+    var currentFaultHandler: (@Sendable (PageFault) -> Bool)? { faultHandler.withLock { $0 }?.resolve }
 
     /// Maps `byteCount` bytes of guest RAM, all pages ``PageState/normal`` and zero.
     /// - Throws: ``MachineConfigurationError/invalidMemorySize(bytes:reason:)`` for 0, a
@@ -143,7 +155,7 @@ public final class GuestMemory: Sendable {
     /// Installs the handler a secure vCPU's page fault goes to (the Ultravisor's:
     /// it pages the frame in with `H_SVM_PAGE_IN`). It runs without the table's mutex.
     public func setFaultHandler(_ handler: (@Sendable (PageFault) -> Bool)?) {
-        faultHandler.withLock { $0 = handler }
+        faultHandler.withLock { $0 = handler.map(FaultHandler.init(resolve:)) }
     }
 
     /// Host memory actually used by guest RAM, measured with `mincore` (host pages).

@@ -14,6 +14,6 @@ struct SVMKitCommand: ParsableCommand {
               svmkit esm inspect blob.dtb --json
               svmkit bench swiotlb --sizes 4K,64K --seconds 1
             """,
-        subcommands: [BootCommand.self, FDTCommand.self, ESMCommand.self, BenchCommand.self]
+        subcommands: [BootCommand.self, FDTCommand.self, ESMCommand.self, BenchCommand.self, SoakCommand.self]
     )
 }

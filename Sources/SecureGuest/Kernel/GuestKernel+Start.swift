@@ -150,6 +150,9 @@ extension GuestKernel {
         }
         printk("smp: Brought up 1 node, \(online) CPU\(online == 1 ? "" : "s")")
 
+        // Pages the previous kernel left shared stay out of the allocator.
+        if inherited > 0 { reserveInheritedShares() }
+
         // 7. topology_init(): the sysfs view exists from here.
         state.withLock { $0.phase = .running }
         let svm = sysfs.read(SysfsView.svmPath) ?? ""

@@ -1,0 +1,89 @@
+/// What a soak did and found, as `svmkit soak --json` prints it. A run passes when
+/// ``failures`` is empty: no checksum mismatch, no invariant failure, no isolation
+/// violation, no failed operation.
+public struct SoakReport: Hashable, Sendable, Codable {
+    /// The seed of the run.
+    public var seed: UInt64
+    /// vCPUs (worker threads).
+    public var cpus: Int
+    /// Guest RAM in bytes.
+    public var memoryBytes: UInt64
+    /// Operations done, by kind (every kind present, zero included).
+    public var operations: [String: Int]
+    /// All operations done.
+    public var totalOperations: Int
+    /// Bytes written to the virtual disks.
+    public var bytesWritten: UInt64
+    /// Bytes read from the virtual disks.
+    public var bytesRead: UInt64
+    /// Bytes the guest kernels bounced through their SWIOTLB pools (every streaming
+    /// mapping: block transfers and bidirectional mappings).
+    public var bytesBounced: UInt64
+    /// Kexec cycles completed (the next kernel booted and passed its checks).
+    public var kexecCycles: Int
+    /// Of those, normal kexecs (`UV_UNSHARE_ALL_PAGES` first).
+    public var normalKexecs: Int
+    /// Of those, crash kexecs (shares left in place for the next kernel).
+    public var crashKexecs: Int
+    /// Sector checksums compared (each sector read back or stored by the device).
+    public var sectorsChecked: Int
+    /// Sector checksums that did not match.
+    public var checksumMismatches: Int
+    /// Invariant checks run (after every cycle and every kexec).
+    public var invariantChecks: Int
+    /// Invariant failures found.
+    public var invariantFailures: Int
+    /// Isolation violations the machine recorded.
+    public var isolationViolations: Int
+    /// Operations that failed with an error.
+    public var operationErrors: Int
+    /// Ultracalls and hypercalls made, by name.
+    public var calls: [String: Int]
+    /// Wall time of the run.
+    public var wallSeconds: Double
+    /// Every failure, in the order found (at most ``SoakRunner/failureLimit``).
+    public var failures: [SoakFailure]
+
+    /// Whether nothing failed.
+    public var passed: Bool {
+        failures.isEmpty && checksumMismatches == 0 && invariantFailures == 0 && isolationViolations == 0
+            && operationErrors == 0
+    }
+
+    /// The first failure, which a soak prints with its reproduction line.
+    public var firstFailure: SoakFailure? { failures.first }
+
+    /// Operations per second of wall time.
+    public var operationsPerSecond: Double { wallSeconds > 0 ? Double(totalOperations) / wallSeconds : 0 }
+
+    /// The summary `svmkit soak` prints.
+    public var summary: String {
+        func mib(_ b: UInt64) -> String { String(format: "%.1f MiB", Double(b) / 1_048_576) }
+        var lines = ["== svmkit soak: " + (passed ? "PASSED" : "FAILED")]
+        lines.append("  seed         \(seed) (\(cpus) vCPU(s), \(memoryBytes >> 20) MiB)")
+        lines.append(
+            "  operations   \(totalOperations) in \(String(format: "%.1f", wallSeconds)) s ("
+                + String(format: "%.0f", operationsPerSecond) + "/s): "
+                + SoakOperationKind.allCases.map { "\($0.rawValue) \(operations[$0.rawValue] ?? 0)" }.joined(separator: ", "))
+        lines.append(
+            "  bytes        written \(mib(bytesWritten)), read \(mib(bytesRead)), bounced \(mib(bytesBounced))")
+        lines.append("  kexec        \(kexecCycles) cycle(s): \(normalKexecs) normal, \(crashKexecs) crash")
+        lines.append("  checksums    \(sectorsChecked) sector(s) checked, \(checksumMismatches) mismatch(es)")
+        lines.append("  invariants   \(invariantChecks) check(s), \(invariantFailures) failure(s)")
+        lines.append("  isolation    \(isolationViolations) violation(s)")
+        lines.append("  errors       \(operationErrors) failed operation(s)")
+        if let first = firstFailure {
+            lines.append("  first failure \(first)")
+            lines.append("  reproduce    \(first.reproduce)")
+            if failures.count > 1 { lines.append("  (\(failures.count - 1) more failure(s); --json lists them)") }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// One progress line: elapsed time, cycle, operations, bytes, failures.
+    public var progressLine: String {
+        let moved = Double(bytesWritten + bytesRead) / 1_048_576
+        return String(format: "soak: %.0f s, ", wallSeconds) + "\(kexecCycles) kexec(s), \(totalOperations) op(s), "
+            + String(format: "%.0f MiB moved, ", moved) + "\(failures.count) failure(s)"
+    }
+}

@@ -1,0 +1,210 @@
+import Dispatch
+import Foundation
+import Hypervisor
+import PEFMachine
+import PowerABI
+import SecureGuest
+
+/// Runs a soak (issue 8 item 5): one secure guest, several vCPU threads doing DMA
+/// through the SWIOTLB pool, share/unshare churn, hypervisor page-outs and
+/// dma-coherent allocations, with kexec cycles in between and every invariant
+/// checked throughout.
+///
+/// ```swift
+/// var c = SoakConfiguration()
+/// c.seconds = 60
+/// c.seed = 7
+/// let report = try SoakRunner(configuration: c).run()
+/// print(report.summary)        // operations by kind, bytes, kexecs, violations
+/// ```
+///
+/// A cycle: the runner probes each vCPU's virtual disk on the current kernel and gives
+/// each vCPU a private buffer and a set of churn pages (checking they are private);
+/// one thread per vCPU runs its seeded operations (``SoakOperationKind``), checking each
+/// as it goes; the runner then checks the machine (``checkCycle``), kexecs — normal, or
+/// for a seeded share of cycles a crash kexec — and checks the next kernel's boot. The
+/// disks keep their data across kexecs, so a read may check data written several kernels
+/// earlier. The first failure stops the run.
+public final class SoakRunner: Sendable {
+    /// At most this many failures are kept in a report.
+    public static let failureLimit = 100
+
+    /// What to run.
+    public let configuration: SoakConfiguration
+
+    /// A runner for `configuration`.
+    /// - Throws: ``SoakConfigurationError`` naming the option that cannot work.
+    public init(configuration: SoakConfiguration) throws(SoakConfigurationError) {
+        try configuration.validate()
+        self.configuration = configuration
+    }
+
+    /// The bugs the configuration injects into every kernel.
+    var bugs: GuestKernelBugs {
+        var b = GuestKernelBugs()
+        for case .guestBugs(let more) in configuration.injections { b = more }
+        return b
+    }
+
+    /// Runs the soak to its limit or its first failure.
+    /// - Parameters:
+    ///   - progressInterval: seconds between two calls of `progress` (0.1 s to a day).
+    ///   - progress: called with the running totals (`svmkit soak --progress` prints
+    ///     ``SoakReport/progressLine``).
+    public func run(progressInterval: Double = 5, progress: (@Sendable (SoakReport) -> Void)? = nil) -> SoakReport {
+        let started = ContinuousClock.now
+        let progressInterval = progressInterval.isFinite ? min(max(progressInterval, 0.1), 86400) : 5
+        let deadline = configuration.seconds.map { started + .milliseconds(Int64(($0 * 1000).rounded())) }
+        let tally = SoakTally()
+        var boot = BootConfiguration()
+        boot.memoryBytes = configuration.memoryBytes
+        boot.cpuCount = configuration.cpuCount
+        boot.commandLine = configuration.commandLine
+        boot.seed = configuration.seed
+        boot.tpmKeyPEM = configuration.tpmKeyPEM
+        let vm: SecureVirtualMachine
+        do {
+            vm = try SecureVirtualMachine(configuration: boot, traceDetail: false)
+        } catch {
+            tally.fail(failure(.machine, cycle: 0, "cannot build the machine: \(error)"))
+            return report(tally, vm: nil, started: started)
+        }
+        let sectors = configuration.diskBytes / UInt64(SectorChecksum.sectorSize)
+        let devices = (0..<configuration.cpuCount).map {
+            vm.hypervisor.attachBlockDevice(
+                unitAddress: VirtualBlockDevice.defaultUnitAddress + UInt32($0), sectorCount: sectors)
+        }
+        let workers = (0..<configuration.cpuCount).map {
+            SoakWorker(cpu: $0, configuration: configuration, machine: vm.machine, hypervisor: vm.hypervisor, tally: tally)
+        }
+        let first = vm.boot(kernelOptions: GuestKernelOptions(bugs: bugs))
+        guard first.secure, let firstKernel = vm.kernel, firstKernel.phase == .running else {
+            let why = first.esmFailure ?? first.stopReason ?? first.invariantFailures.first ?? "kernel \(vm.kernel?.phase.description ?? "missing")"
+            tally.fail(failure(.machine, cycle: 0, "the guest did not boot secure: \(why)"))
+            return report(tally, vm: vm, started: started)
+        }
+        checkBoot(vm, kernel: firstKernel, cycle: 0, inherited: nil, tally: tally)
+        var nextProgress = started + .milliseconds(Int64(progressInterval * 1000))
+        var cycle = 0
+        var inherited: Set<GuestFrameNumber>?
+        while !tally.isStopped {
+            let done = tally.snapshot.operations.values.reduce(0, +)
+            if let limit = configuration.operations, done >= limit { break }
+            if let deadline, ContinuousClock.now >= deadline { break }
+            guard let kernel = vm.kernel else { break }
+            guard let cycles = prepare(cycle, kernel: kernel, devices: devices, done: done, deadline: deadline, tally: tally)
+            else { break }
+            let group = DispatchGroup()
+            for w in workers {
+                group.enter()
+                let work = cycles[w.cpu]
+                let thread = Thread {
+                    w.run(work)
+                    group.leave()
+                }
+                thread.stackSize = 4 << 20
+                thread.start()
+            }
+            while group.wait(timeout: .now() + 0.2) == .timedOut {
+                if let progress, ContinuousClock.now >= nextProgress {
+                    progress(report(tally, vm: vm, started: started, live: kernel))
+                    nextProgress = ContinuousClock.now + .milliseconds(Int64(progressInterval * 1000))
+                }
+            }
+            tally.update { $0.bytesBounced += kernel.dmaStatistics.bouncedBytes }
+            checkCycle(vm, kernel: kernel, workers: workers, cycle: cycle, inherited: inherited, tally: tally)
+            if tally.isStopped { break }
+            if let limit = configuration.operations, tally.snapshot.operations.values.reduce(0, +) >= limit { break }
+            if let deadline, ContinuousClock.now >= deadline { break }
+            guard let next = kexec(vm, from: kernel, cycle: cycle, tally: tally) else { break }
+            inherited = next.inherited
+            cycle += 1
+            if let progress, ContinuousClock.now >= nextProgress {
+                progress(report(tally, vm: vm, started: started))
+                nextProgress = ContinuousClock.now + .milliseconds(Int64(progressInterval * 1000))
+            }
+        }
+        finalCheck(vm, cycle: cycle, tally: tally)
+        return report(tally, vm: vm, started: started)
+    }
+
+    /// Sets up a cycle on `kernel`: each vCPU's driver, buffer and churn pages, and how
+    /// many operations each runs. `nil` (with a failure recorded) if that failed.
+    private func prepare(
+        _ cycle: Int, kernel: GuestKernel, devices: [VirtualBlockDevice], done: Int, deadline: ContinuousClock.Instant?,
+        tally: SoakTally
+    ) -> [SoakCycle]? {
+        let cpus = configuration.cpuCount
+        var shares = [Int](repeating: configuration.operationsPerCycle, count: cpus)
+        if let limit = configuration.operations, limit - done < configuration.operationsPerCycle * cpus {
+            let left = max(0, limit - done)
+            shares = (0..<cpus).map { left / cpus + ($0 < left % cpus ? 1 : 0) }
+        }
+        var out: [SoakCycle] = []
+        for cpu in 0..<cpus {
+            let driver: VirtualBlockDriver
+            let buffer: UInt64
+            let churn: UInt64
+            do {
+                driver = try kernel.probeVirtualBlockDevice(unitAddress: devices[cpu].unitAddress, cpu: cpu)
+            } catch {
+                tally.fail(failure(.operation, cycle: cycle, vcpu: cpu, "probing the virtual disk failed: \(error)"))
+                return nil
+            }
+            do {
+                buffer = try kernel.allocateMemory(
+                    bytes: UInt64(configuration.maximumTransferBytes), purpose: "soak buffer (vCPU \(cpu))")
+                churn = try kernel.allocateMemory(
+                    bytes: UInt64(configuration.churnPages) * PageSize.bytes, purpose: "soak churn pages (vCPU \(cpu))")
+            } catch {
+                tally.fail(failure(.operation, cycle: cycle, vcpu: cpu, "allocating the soak's memory failed: \(error)"))
+                return nil
+            }
+            for (base, bytes) in [(buffer, UInt64(configuration.maximumTransferBytes)), (churn, UInt64(configuration.churnPages) * PageSize.bytes)] {
+                let frames = (base >> PageSize.shift)..<((base + bytes + PageSize.offsetMask) >> PageSize.shift)
+                let states = kernel.machine.memory.states(of: frames)
+                if let i = states.firstIndex(where: { $0 != .secure }) {
+                    tally.fail(
+                        failure(
+                            .invariant, cycle: cycle, vcpu: cpu,
+                            "the kernel handed out memory that is not private: the page at "
+                                + "\(hex((frames.lowerBound + UInt64(i)) << PageSize.shift)) is \(states[i])"))
+                    return nil
+                }
+            }
+            out.append(
+                SoakCycle(
+                    cycle: cycle, kernel: kernel, driver: driver, device: devices[cpu], buffer: buffer, churnBase: churn,
+                    operations: shares[cpu], deadline: deadline))
+        }
+        return out
+    }
+
+    /// A failure found between operations.
+    func failure(_ kind: SoakFailure.Kind, cycle: Int, vcpu: Int? = nil, _ message: String) -> SoakFailure {
+        SoakFailure(
+            kind: kind, cycle: cycle, vcpu: vcpu, operation: nil, operationKind: nil, message: message,
+            seed: configuration.seed, reproduce: configuration.reproduction(throughCycle: cycle))
+    }
+
+    /// The report of the run so far; `live` is the kernel whose bounce counters are not
+    /// in the tally yet.
+    private func report(_ tally: SoakTally, vm: SecureVirtualMachine?, started: ContinuousClock.Instant, live: GuestKernel? = nil)
+        -> SoakReport
+    {
+        let c = tally.snapshot
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        var operations: [String: Int] = [:]
+        for k in SoakOperationKind.allCases { operations[k.rawValue] = c.operations[k] ?? 0 }
+        return SoakReport(
+            seed: configuration.seed, cpus: configuration.cpuCount, memoryBytes: configuration.memoryBytes,
+            operations: operations, totalOperations: c.operations.values.reduce(0, +), bytesWritten: c.bytesWritten,
+            bytesRead: c.bytesRead, bytesBounced: c.bytesBounced + (live?.dmaStatistics.bouncedBytes ?? 0),
+            kexecCycles: c.normalKexecs + c.crashKexecs, normalKexecs: c.normalKexecs, crashKexecs: c.crashKexecs,
+            sectorsChecked: c.sectorsChecked, checksumMismatches: c.checksumMismatches, invariantChecks: c.invariantChecks,
+            invariantFailures: c.invariantFailures, isolationViolations: vm?.machine.memory.violationCount ?? 0,
+            operationErrors: c.operationErrors, calls: vm?.machine.trace.counts ?? [:], wallSeconds: seconds,
+            failures: c.failures)
+    }
+}

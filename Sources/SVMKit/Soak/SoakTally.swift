@@ -1,0 +1,72 @@
+import Locking
+import Synchronization
+
+/// The soak's running counters, shared by the worker threads and the runner.
+final class SoakTally: Sendable {
+    struct Counts: Sendable {
+        var operations: [SoakOperationKind: Int] = [:]
+        var bytesWritten: UInt64 = 0
+        var bytesRead: UInt64 = 0
+        var bytesBounced: UInt64 = 0
+        var normalKexecs = 0
+        var crashKexecs = 0
+        var sectorsChecked = 0
+        var checksumMismatches = 0
+        var invariantChecks = 0
+        var invariantFailures = 0
+        var operationErrors = 0
+        var failures: [SoakFailure] = []
+    }
+
+    private let counts = Lock(Counts())
+    /// Isolation violations already reported as failures.
+    private let reportedViolations = Lock(0)
+
+    /// The violations up to `count` that no one has reported yet, claimed for reporting.
+    func claimViolations(upTo count: Int) -> Range<Int>? {
+        reportedViolations.withLock { r in
+            guard count > r else { return nil }
+            defer { r = count }
+            return r..<count
+        }
+    }
+
+    /// Serializes the vCPUs' dma-coherent allocations: a page one vCPU frees may be
+    /// the next page another allocates, so the check that a freed page is private and
+    /// out of the ledger is only sound while no other vCPU allocates.
+    private let coherentLock = Lock(0)
+
+    /// Runs a dma-coherent operation while no other vCPU runs one.
+    func coherentTurn(_ body: () throws(SoakCheckFailure) -> Void) throws(SoakCheckFailure) {
+        try coherentLock.withLock { (n: inout Int) throws(SoakCheckFailure) in
+            n += 1
+            try body()
+        }
+    }
+
+    /// Set at the first failure: every thread stops at its next operation.
+    private let stopped = Atomic<Bool>(false)
+
+    /// Whether a failure asked everyone to stop.
+    var isStopped: Bool { stopped.load(ordering: .relaxed) }
+
+    /// Updates the counters.
+    func update(_ body: (inout Counts) -> Void) { counts.withLock { body(&$0) } }
+
+    /// A copy of the counters.
+    var snapshot: Counts { counts.withLock { $0 } }
+
+    /// Records a failure (the first ``SoakRunner/failureLimit`` are kept) and stops the run.
+    func fail(_ failure: SoakFailure) {
+        counts.withLock { c in
+            switch failure.kind {
+            case .checksumMismatch: break  // counted by sector where found
+            case .invariant, .machine: c.invariantFailures += 1
+            case .operation: c.operationErrors += 1
+            case .isolationViolation: break
+            }
+            if c.failures.count < SoakRunner.failureLimit { c.failures.append(failure) }
+        }
+        stopped.store(true, ordering: .relaxed)
+    }
+}

@@ -1,0 +1,77 @@
+import Hypervisor
+import PEFMachine
+import PowerABI
+import SecureGuest
+
+/// Block I/O through the vCPU's virtual disk, checked by sector checksums.
+extension SoakWorker {
+    /// A transfer: half small (1–16 sectors), a third up to 256 KiB (one SWIOTLB
+    /// segment), the rest up to the largest transfer; anywhere on the disk.
+    private func pickRange(_ g: inout Xoshiro256StarStar) -> (sector: Int, count: Int) {
+        let diskSectors = Int(configuration.diskBytes / UInt64(SectorChecksum.sectorSize))
+        let most = configuration.maximumTransferBytes / SectorChecksum.sectorSize
+        let r = Int.random(in: 0..<100, using: &g)
+        let upper = r < 50 ? 16 : (r < 85 ? 512 : most)
+        let count = Int.random(in: 1...max(1, min(upper, most, diskSectors)), using: &g)
+        return (Int.random(in: 0...(diskSectors - count), using: &g), count)
+    }
+
+    /// Writes random data from the private buffer to the disk, then checks that the
+    /// device stored exactly it (the `DMA_TO_DEVICE` bounce arrived intact).
+    func blockWrite(_ cycle: SoakCycle, _ s: inout State, _ g: inout Xoshiro256StarStar) throws(SoakCheckFailure) {
+        let (sector, count) = pickRange(&g)
+        let bytes = count * SectorChecksum.sectorSize
+        let data = Self.randomBytes(bytes, &g)
+        try guestWrite(vcpu(cycle), cycle.buffer, data, "soak: fill write buffer")
+        do {
+            try cycle.driver.write(sector: UInt64(sector), from: cycle.buffer, byteCount: bytes, cpu: cpu)
+        } catch {
+            throw SoakCheckFailure(.operation, "block write of \(bytes) bytes at sector \(sector) failed: \(error)")
+        }
+        let sums = SectorChecksum.sectors(of: data)
+        s.shadow.replaceSubrange(sector..<(sector + count), with: sums)
+        s.writes += 1
+        for case .corruptDiskAfterWrite(let v, let n) in configuration.injections where v == cpu && n == s.writes {
+            var first = cycle.device.contents(sector: UInt64(sector), byteCount: SectorChecksum.sectorSize)
+            first[0] ^= 0x01
+            cycle.device.load(first, at: UInt64(sector))
+        }
+        tally.update { $0.bytesWritten += UInt64(bytes) }
+        let stored = cycle.device.contents(sector: UInt64(sector), byteCount: bytes)
+        try compare(stored, from: sector, against: s.shadow, what: "the disk stored after a write")
+    }
+
+    /// Reads a range into the poisoned private buffer and checks every sector against
+    /// the checksum of what was last written there (zero if never written).
+    func blockRead(_ cycle: SoakCycle, _ s: inout State, _ g: inout Xoshiro256StarStar) throws(SoakCheckFailure) {
+        let (sector, count) = pickRange(&g)
+        let bytes = count * SectorChecksum.sectorSize
+        let vcpu = vcpu(cycle)
+        try guestWrite(vcpu, cycle.buffer, [UInt8](repeating: 0xA5, count: bytes), "soak: poison read buffer")
+        do {
+            try cycle.driver.read(sector: UInt64(sector), into: cycle.buffer, byteCount: bytes, cpu: cpu)
+        } catch {
+            throw SoakCheckFailure(.operation, "block read of \(bytes) bytes at sector \(sector) failed: \(error)")
+        }
+        let got = try guestRead(vcpu, cycle.buffer, bytes, "soak: check read")
+        tally.update { $0.bytesRead += UInt64(bytes) }
+        try compare(got, from: sector, against: s.shadow, what: "the guest read")
+    }
+
+    /// Compares the sectors in `bytes` (from disk sector `first`) with the shadow checksums.
+    private func compare(_ bytes: [UInt8], from first: Int, against shadow: [UInt64], what: String)
+        throws(SoakCheckFailure)
+    {
+        let sums = SectorChecksum.sectors(of: bytes)
+        let bad = sums.indices.filter { sums[$0] != shadow[first + $0] }
+        tally.update {
+            $0.sectorsChecked += sums.count
+            $0.checksumMismatches += bad.count
+        }
+        guard let firstBad = bad.first else { return }
+        throw SoakCheckFailure(
+            .checksumMismatch,
+            "\(bad.count) of \(sums.count) sector(s) \(what) differ from what was written, first at sector "
+                + "\(first + firstBad) (checksum \(hex(sums[firstBad])), expected \(hex(shadow[first + firstBad])))")
+    }
+}

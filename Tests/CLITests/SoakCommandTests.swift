@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+
+/// `svmkit soak` end to end, through the built binary.
+@Suite("svmkit soak")
+struct SoakCommandTests {
+    @Test("A two-second soak passes: exit 0, JSON with operations, bytes, kexecs and zero violations")
+    func twoSeconds() throws {
+        let r = try FDTCLIRunner.run(["soak", "--seconds", "2", "--json", "--cpus", "2", "--memory", "512M", "--seed", "3"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let o = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout)) as? [String: Any])
+        #expect(o["seed"] as? Int == 3)
+        #expect(o["cpus"] as? Int == 2)
+        let operations = try #require(o["operations"] as? [String: Int])
+        #expect(operations.keys.contains("block-write") && operations.keys.contains("share"))
+        let total = try #require(o["totalOperations"] as? Int)
+        #expect(total > 0)
+        #expect(operations.values.reduce(0, +) == total)
+        #expect((o["bytesWritten"] as? Int ?? 0) > 0)
+        #expect(o["kexecCycles"] is Int)
+        for key in ["checksumMismatches", "invariantFailures", "isolationViolations", "operationErrors"] {
+            #expect(o[key] as? Int == 0, "\(key)")
+        }
+        #expect((o["failures"] as? [Any])?.isEmpty == true)
+    }
+
+    @Test("Without --json: the summary; --operations stops at exactly that count")
+    func summary() throws {
+        let r = try FDTCLIRunner.run(["soak", "--operations", "40", "--cpus", "2", "--memory", "512M", "--ops-per-cycle", "10"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.text.contains("== svmkit soak: PASSED"))
+        #expect(r.text.contains("operations   40 in"))
+        #expect(r.text.contains("kexec        1 cycle(s)"))
+        #expect(r.text.contains("isolation    0 violation(s)"))
+    }
+
+    @Test("Bad input exits 2 naming the option", arguments: [
+        (["soak", "--cpus", "0"], "--cpus"),
+        (["soak", "--memory", "3X"], "--memory"),
+        (["soak", "--ops-per-cycle", "0"], "--ops-per-cycle"),
+        (["soak", "--crash-fraction", "1.5"], "--crash-fraction"),
+        (["soak", "--seconds", "1e30"], "--seconds"),
+        (["soak", "--seconds", "nan"], "--seconds"),
+        (["soak", "--progress-interval", "1e30"], "--progress-interval"),
+    ])
+    func badInput(arguments: [String], option: String) throws {
+        let r = try FDTCLIRunner.run(arguments)
+        #expect(r.status == 2)
+        #expect(r.stderr.contains(option), "\(r.stderr)")
+    }
+}
