@@ -2,7 +2,7 @@ import PEFMachine
 import SecureGuest
 
 /// The deliberately buggy guests of issue 8 item 4, by the names `svmkit boot --bug`
-/// takes: each turns on one ``GuestKernelBugs`` hook. The simulator or the SWIOTLB
+/// takes: each turns on one `GuestKernelBugs` hook. The simulator or the SWIOTLB
 /// library catches each one and names the culprit in the boot report.
 public enum GuestBug: String, Hashable, Sendable, CaseIterable, CustomStringConvertible {
     /// `alloc_shared_lppaca()` forgets its `uv_share_page()`; `H_REGISTER_VPA` then
@@ -29,7 +29,7 @@ public enum GuestBug: String, Hashable, Sendable, CaseIterable, CustomStringConv
     public var description: String { rawValue }
 
     /// Whether the bug shows only when the guest does DMA (the block-driver bugs, and
-    /// the unshared pool), so a boot must run ``SecureVirtualMachine/exerciseBlockDevice()``.
+    /// the unshared pool), so a boot must run ``SecureVirtualMachine/exerciseBlockDevice(bytes:)``.
     public var needsDMA: Bool {
         switch self {
         case .skipBouncePoolShare, .unshareBouncePageWhileMapped, .doubleUnmap, .syncPastMappingEnd: true

@@ -23,7 +23,7 @@ import Ultravisor
 /// persistent handle 0x81800001, or the configured external TPM such as swtpm), gives
 /// the Ultravisor the matching wrapping-key parameters (its `ibm,uv-tpm` node), and
 /// loads the image into guest memory as QEMU and SLOF would, through the
-/// hypervisor's accessor. ``boot(kernelOptions:)`` then runs the guest kernel: prom_init
+/// hypervisor's accessor. ``boot(kernelOptions:bugs:)`` then runs the guest kernel: prom_init
 /// (`svm=`, `UV_ESM`, the os-term path) and, when the guest is up, its runtime.
 public final class SecureVirtualMachine: Sendable {
     /// The laid-out image.
@@ -143,7 +143,7 @@ public final class SecureVirtualMachine: Sendable {
     /// The kernel log so far (prom_init's lines, then the running kernel's).
     public var kernelLog: KernelLog { state.withLock { $0.kernel?.log ?? $0.log } }
 
-    /// The running guest kernel, once ``boot(kernelOptions:)`` got that far.
+    /// The running guest kernel, once ``boot(kernelOptions:bugs:)`` got that far.
     public var kernel: GuestKernel? { state.withLock { $0.kernel } }
 
     /// Boots the guest: prom_init (`svm=`, `UV_ESM`, the os-term path), then, unless
@@ -151,7 +151,7 @@ public final class SecureVirtualMachine: Sendable {
     /// - Parameters:
     ///   - kernelOptions: the guest kernel's options (deliberate bugs included).
     ///   - bugs: deliberate bugs by name (issue 8 item 4), added to `kernelOptions`'
-    ///     after `UV_ESM` (``GuestBug/kernelBugs(_:memory:)`` looks up the page
+    ///     after `UV_ESM` (``GuestBug/kernelBugs(_:memory:adding:)`` looks up the page
     ///     `touch-implicit-page` touches). A run with bugs tolerates isolation
     ///     violations in its invariants; they are still counted and reported.
     public func boot(kernelOptions: GuestKernelOptions = GuestKernelOptions(), bugs: Set<GuestBug> = []) -> BootReport {

@@ -27,7 +27,7 @@ public struct SoakConfiguration: Hashable, Sendable {
     /// The share of kexecs that are crash kexecs, the rest being normal ones (`--crash-fraction`).
     public var crashKexecFraction: Double = 0.125
     /// The size of each vCPU's virtual disk; every vCPU drives its own
-    /// ``VirtualBlockDevice``, so the checksums of one disk are one thread's.
+    /// `VirtualBlockDevice`, so the checksums of one disk are one thread's.
     public var diskBytes: UInt64 = 16 << 20
     /// The largest block transfer (a multiple of 512).
     public var maximumTransferBytes: Int = 1 << 20

@@ -21,7 +21,7 @@ import SecureGuest
 /// A cycle: the runner probes each vCPU's virtual disk on the current kernel and gives
 /// each vCPU a private buffer and a set of churn pages (checking they are private);
 /// one thread per vCPU runs its seeded operations (``SoakOperationKind``), checking each
-/// as it goes; the runner then checks the machine (``checkCycle``), kexecs — normal, or
+/// as it goes; the runner then checks the machine (`checkCycle`), kexecs — normal, or
 /// for a seeded share of cycles a crash kexec — and checks the next kernel's boot. The
 /// disks keep their data across kexecs, so a read may check data written several kernels
 /// earlier. The first failure stops the run.
