@@ -13,6 +13,8 @@ struct SVMKitCommand: ParsableCommand {
               svmkit fdt dump guest.dtb
               svmkit esm inspect blob.dtb --json
               svmkit bench swiotlb --sizes 4K,64K --seconds 1
+              svmkit boot --bug double-unmap
+              svmkit soak --seconds 60 --seed 7
             """,
         subcommands: [BootCommand.self, FDTCommand.self, ESMCommand.self, BenchCommand.self, SoakCommand.self]
     )
