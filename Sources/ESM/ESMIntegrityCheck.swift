@@ -167,14 +167,23 @@ public enum ESMIntegrityCheck {
     }
 
     /// An unwrap function backed by a private key, for `svmkit esm verify`: it decrypts
-    /// `lockbox-1` if the key is the TPM's; otherwise, if the key opens another lockbox of
-    /// `blob` (e.g. `origin-lockbox`), it returns the master key from there (the same
-    /// key), so the digests can still be checked.
-    /// - Throws (from the function): ``ESMError`` `.notAuthorized`, "not an authorized key".
+    /// `lockbox-1` if the key is the TPM's; otherwise, if the key is the owner's (it opens
+    /// `origin-lockbox`), it returns the master key from there (the same key), so the
+    /// digests can still be checked. A key that opens only another recipient's
+    /// `lockbox-N` fails, as a TPM holding that key fails at `UV_ESM`: the Ultravisor
+    /// opens only `lockbox-1`, so `verify` and the boot reach the same verdict.
+    /// - Throws (from the function): ``ESMError`` `.notAuthorized`, "not an authorized
+    ///   key", or naming the lockbox the key opens instead of `lockbox-1`.
     public static func keyUnwrapper(privateKey: ESMPrivateKey, blob: ESMBlob) -> ([UInt8]) throws -> [UInt8] {
         { wrapped in
             if let plain = try? privateKey.decrypt(wrapped) { return plain }
-            return try blob.masterKey(using: privateKey).bytes
+            let opened = try blob.masterKeyAndLockbox(using: privateKey)
+            guard opened.lockbox == "origin-lockbox" else {
+                throw ESMError(
+                    .notAuthorized,
+                    "this key opens \(opened.lockbox), not \(ESMBlob.ultravisorLockboxName): the Ultravisor opens only \(ESMBlob.ultravisorLockboxName), so a TPM holding this key fails UV_ESM")
+            }
+            return opened.key.bytes
         }
     }
 }

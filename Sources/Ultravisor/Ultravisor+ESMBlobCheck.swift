@@ -101,13 +101,12 @@ extension Ultravisor {
                         + notes.joined(separator: "; "))
             }
             let bytes = try readGuest(s, length, "ESM blob")
-            let total = bytes.count >= 8 ? Int(BigEndianCells.u32(bytes, at: 4)) : 0
-            guard bytes.count >= 8, BigEndianCells.u32(bytes, at: 0) == DeviceTree.magic, total <= bytes.count else {
+            guard let found = ESMWrapperBlob.blob(in: bytes) else {
                 throw run.failed(
                     "esm-blob", .blobDiscovery,
                     "/chosen/linux,esm-blob-start \(ESMRun.hex(s)) does not hold an FDT of at most \(length) bytes (magic or totalsize wrong; the firmware would fail at the lockbox-1 lookup)")
             }
-            blob = Array(bytes.prefix(total))
+            blob = found
             hashedInitrd = try readGuest(initrdStart, initrdLength, "initrd")
             run.blobSource = "/chosen/linux,esm-blob-start \(ESMRun.hex(s))"
             run.passed("esm-blob", "\(blob.count)-byte blob at \(ESMRun.hex(s)) (boot-wrapper properties); the whole initrd is hashed")

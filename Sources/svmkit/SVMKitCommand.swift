@@ -18,4 +18,14 @@ struct SVMKitCommand: ParsableCommand {
             """,
         subcommands: [BootCommand.self, FDTCommand.self, ESMCommand.self, BenchCommand.self, SoakCommand.self]
     )
+
+    /// Parses, runs, and exits through ``CLIReporter``, so that every exit path
+    /// survives a closed or full standard output or error (see ``CLIExit``).
+    static func main() {
+        CLIReporter.prepare()
+        var command: any ParsableCommand
+        do { command = try parseAsRoot() } catch { CLIExit.leave(error, root: self) }
+        do { try command.run() } catch { CLIExit.leave(error, root: self) }
+        CLIReporter.finish(0)
+    }
 }

@@ -40,15 +40,25 @@ public enum BootImageBuilder {
             (memory, cpus) = try shape(of: t)
             source = t
         }
+        // With --fdt, memory and vCPUs come from the tree: blame it, not --memory/--cpus.
+        let memoryInput = source == nil ? "--memory \(memory)" : "--fdt /memory@0 reg (\(memory) bytes)"
+        let cpuInput = source == nil ? "--cpus \(cpus)" : "--fdt cpu nodes (\(cpus) threads)"
         guard memory >= minimumMemory, memory % PageSize.bytes == 0 else {
-            throw BootError(input: "--memory \(memory)", "guest RAM must be a multiple of 64 KiB and at least 256 MiB")
+            throw BootError(input: memoryInput, "guest RAM must be a multiple of 64 KiB and at least 256 MiB")
         }
         guard (1...PseriesTreeOptions.maximumCPUCount).contains(cpus) else {
-            throw BootError(input: "--cpus \(cpus)", "the vCPU count must be 1 to \(PseriesTreeOptions.maximumCPUCount)")
+            throw BootError(input: cpuInput, "the vCPU count must be 1 to \(PseriesTreeOptions.maximumCPUCount)")
         }
-        let kbase = c.kernelBase ?? source.flatMap(bootKernelAddress(of:)) ?? defaultKernelBase
+        let treeKernelBase = source.flatMap(bootKernelAddress(of:))
+        let kbase = c.kernelBase ?? treeKernelBase ?? defaultKernelBase
+        let kbaseInput = c.kernelBase == nil && treeKernelBase != nil ? "--fdt /chosen/qemu,boot-kernel" : "--kbase"
         guard kbase != 0, kbase % 0x1_0000 == 0 else {
-            throw BootError(input: "--kbase 0x\(String(kbase, radix: 16))", "the kernel base must be a non-zero multiple of 64 KiB")
+            throw BootError(input: "\(kbaseInput) 0x\(String(kbase, radix: 16))", "the kernel base must be a non-zero multiple of 64 KiB")
+        }
+        guard kbase < memory else {
+            throw BootError(
+                input: "\(kbaseInput) 0x\(String(kbase, radix: 16))",
+                "the kernel base is outside the guest's \(memory >> 20) MiB of RAM; it must be below the device tree at the RMO top minus 4 MiB")
         }
 
         // Content.
@@ -58,9 +68,21 @@ public enum BootImageBuilder {
         var attachments: [String: [UInt8]] = [:]
         var generated = false
         let initrd: [UInt8]
-        if c.wrapperBlob != nil {
+        if let wrapper = c.wrapperBlob {
+            // As `svmkit esm verify --blob` rejects it: not a blob at all is bad input.
+            guard ESMWrapperBlob.blob(in: wrapper) != nil else {
+                throw BootError(
+                    input: "--esm", "does not start with a device tree (magic 0xd00dfeed) whose totalsize fits in its \(wrapper.count) bytes: not an ESM blob")
+            }
             initrd = c.initrd ?? DefaultGuestContent.initrd()
-        } else if let given = c.initrd, (try? ESMBlobLocator.locate(inInitrd: given)) != nil {
+        } else if let given = c.initrd, declaresBlobArchive(given) {
+            // An initrd that carries an opt/ibm/pef archive is booted as it is: a blob
+            // that cannot be found in it is an error, never silently replaced.
+            do { _ = try ESMBlobLocator.locate(inInitrd: given) } catch {
+                throw BootError(
+                    input: "--initrd",
+                    "it starts with an \(ESMBlobLocator.pefPrefix) archive, but its ESM blob is damaged: \(error.message) (rebuild it with svmkit esm add-to-initrd, or give the initrd without the archive and SVMKit makes a blob)")
+            }
             initrd = given
         } else {
             let base = c.initrd ?? DefaultGuestContent.initrd()
@@ -76,13 +98,21 @@ public enum BootImageBuilder {
         let rmoTop = min(memory, rmoCap)
         let fdtAddress = rmoTop - fdtOffsetBelowRMOTop
         let rtasBase = rmoTop - rtasOffsetBelowRMOTop
-        let initrdAddress = (kbase + UInt64(kernel.count) + 0x1_FFFF) & ~0xFFFF
+        // kbase < memory <= 2^64 - 2^16 and the images are under 768 MiB each (the CLI's
+        // read limit; a library caller may give more): checked sums, no wrap-around.
+        guard let initrdAddress = alignedEnd(kbase, kernel.count, plus: 0x1_FFFF),
+            alignedEnd(initrdAddress, initrd.count, plus: 0) != nil
+        else {
+            throw BootError(input: "--kernel/--initrd", "the images do not fit in the 64-bit address space above kbase 0x\(String(kbase, radix: 16))")
+        }
         var segments = [
             BootImage.Segment(name: "kernel", address: kbase, bytes: kernel),
             BootImage.Segment(name: "initrd", address: initrdAddress, bytes: initrd),
         ]
         if let blob = c.wrapperBlob {
-            let at = (initrdAddress + UInt64(initrd.count) + 0xFFFF) & ~0xFFFF
+            guard let at = alignedEnd(initrdAddress, initrd.count, plus: 0xFFFF), alignedEnd(at, blob.count, plus: 0) != nil else {
+                throw BootError(input: "--esm", "the blob does not fit in the 64-bit address space after the initrd")
+            }
             segments.append(BootImage.Segment(name: "esm-blob", address: at, bytes: blob))
         }
         let highest = segments.map(\.end).max() ?? 0
@@ -190,13 +220,39 @@ public enum BootImageBuilder {
         }
     }
 
+    /// `(base + count + plus) & ~0xFFFF`, or nil if the sum does not fit in 64 bits.
+    static func alignedEnd(_ base: UInt64, _ count: Int, plus: UInt64) -> UInt64? {
+        let (a, o1) = base.addingReportingOverflow(UInt64(count))
+        let (b, o2) = a.addingReportingOverflow(plus)
+        return o1 || o2 ? nil : b & ~0xFFFF
+    }
+
+    /// Whether `initrd` starts with a newc cpio archive that names `opt/ibm/pef` in its
+    /// first kilobyte, as the archive `svm add` (and `svmkit esm add-to-initrd`) puts in
+    /// front of an initrd does: such an initrd is meant to carry an ESM blob.
+    static func declaresBlobArchive(_ initrd: [UInt8]) -> Bool {
+        guard initrd.starts(with: CPIOArchive.magic) else { return false }
+        let head = Array(initrd.prefix(1024))
+        let needle = Array(ESMBlobLocator.pefPrefix.utf8)
+        guard head.count >= needle.count else { return false }
+        return (0...(head.count - needle.count)).contains { head[$0..<$0 + needle.count].elementsEqual(needle) }
+    }
+
     /// RAM size and vCPU (thread) count described by a tree.
     static func shape(of t: DeviceTree) throws(BootError) -> (UInt64, Int) {
         let regions: [DeviceTreeRegion]
         do { regions = try t.reg(at: "/memory@0") } catch {
             throw BootError(input: "--fdt", "no usable /memory@0 reg: \(error)")
         }
-        let memory = regions.reduce(0) { $0 &+ $1.size }
+        var memory: UInt64 = 0
+        for r in regions {
+            let (sum, overflow) = memory.addingReportingOverflow(r.size)
+            let (_, endOverflow) = r.address.addingReportingOverflow(r.size)
+            guard !overflow, !endOverflow else {
+                throw BootError(input: "--fdt", "/memory@0 reg [0x\(String(r.address, radix: 16)), + 0x\(String(r.size, radix: 16))) runs past 2^64")
+            }
+            memory = sum
+        }
         let cpuNodes = t.nodes(withProperty: "device_type", equalTo: Array("cpu".utf8) + [0])
         guard !cpuNodes.isEmpty else { throw BootError(input: "--fdt", "no node with device_type \"cpu\"") }
         let threads = cpuNodes.reduce(0) { n, path in

@@ -27,6 +27,9 @@ struct BenchBootCommand: ParsableCommand {
     @Option(help: "Seed.") var seed: UInt64 = 1
     @Flag(help: "Print one JSON object.") var json = false
 
+    /// The most boots `--repeat` times (each can take seconds on a large guest).
+    static let maximumRepeat = 100
+
     /// Real POWER9 hardware: ~4.2 s per GB to go secure.
     static let hardwareSecondsPerGB = 4.2
 
@@ -49,20 +52,25 @@ struct BenchBootCommand: ParsableCommand {
         c.memoryBytes = try BootCLI.size(memory, "--memory")
         c.cpuCount = cpus
         c.seed = seed
-        guard repeatCount >= 1 else { throw BootCLI.fail("--repeat \(repeatCount): must be at least 1") }
+        guard (1...Self.maximumRepeat).contains(repeatCount) else {
+            throw BootCLI.fail("--repeat \(repeatCount): expected 1 to \(Self.maximumRepeat) boots")
+        }
+        guard (1...PseriesTreeOptions.maximumCPUCount).contains(cpus) else {
+            throw BootCLI.fail("--cpus \(cpus): expected 1 to \(PseriesTreeOptions.maximumCPUCount)")
+        }
         // One key for every run, so the runs time the boot, not RSA key generation.
         c.tpmKeyPEM = try? TPMProvisioning.generateKeyPEM()
         var runs: [Double] = []
         var last: (BootReport, SecureVirtualMachine)? = nil
         for i in 0..<repeatCount {
-            if isatty(2) != 0 { FileHandle.standardError.write(Data("\rbench boot: run \(i + 1)/\(repeatCount)…".utf8)) }
+            CLIReporter.progress("bench boot: run \(i + 1)/\(repeatCount)…", json: json)
             let vm: SecureVirtualMachine
             do { vm = try SecureVirtualMachine(configuration: c, traceDetail: false) } catch { throw BootCLI.fail("\(error)") }
             let r = vm.boot()
             runs.append(r.wallSeconds)
             last = (r, vm)
         }
-        if isatty(2) != 0 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        CLIReporter.endProgress(json: json)
         guard let (report, vm) = last else { return }
         let median = runs.sorted()[runs.count / 2]
         let pages = Int(c.memoryBytes >> 16)
@@ -77,11 +85,11 @@ struct BenchBootCommand: ParsableCommand {
         if json {
             BootCLI.printJSON(result)
         } else {
-            print("guest            \(ByteCount.describe(c.memoryBytes)), \(cpus) vCPUs, secure: \(report.secure ? "yes" : "no (\(report.esmFailure ?? report.osTerm ?? "?"))")")
-            print(String(format: "boot wall time   %.3f s (median of %d: %@)", median, runs.count, runs.map { String(format: "%.3f", $0) }.joined(separator: ", ")))
-            print(String(format: "per 64 KiB page  %.1f ns over %d pages; H_SVM_PAGE_IN calls: %d", result.nanosecondsPerPage, pages, result.pageInCalls))
-            print(String(format: "real hardware    ~%.1f s at 4.2 s/GB: %.0fx faster", hw, result.speedupOverHardware))
-            print(String(format: "resident memory  %.1f MiB of guest RAM touched", result.residentMiB))
+            CLIReporter.out("guest            \(ByteCount.describe(c.memoryBytes)), \(cpus) vCPUs, secure: \(report.secure ? "yes" : "no (\(report.esmFailure ?? report.osTerm ?? "?"))")\n")
+            CLIReporter.out(String(format: "boot wall time   %.3f s (median of %d: %@)", median, runs.count, runs.map { String(format: "%.3f", $0) }.joined(separator: ", ")) + "\n")
+            CLIReporter.out(String(format: "per 64 KiB page  %.1f ns over %d pages; H_SVM_PAGE_IN calls: %d", result.nanosecondsPerPage, pages, result.pageInCalls) + "\n")
+            CLIReporter.out(String(format: "real hardware    ~%.1f s at 4.2 s/GB: %.0fx faster", hw, result.speedupOverHardware) + "\n")
+            CLIReporter.out(String(format: "resident memory  %.1f MiB of guest RAM touched", result.residentMiB) + "\n")
         }
         // A boot that did not go secure times a failure, not UV_ESM: say so with the exit status.
         if !report.secure { throw ExitCode(1) }

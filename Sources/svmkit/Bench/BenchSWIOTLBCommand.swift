@@ -50,18 +50,30 @@ struct BenchSWIOTLBCommand: ParsableCommand {
     @Option(help: "Also write an SVG chart (throughput against size, SWIOTLB beside memcpy) to this file.")
     var svg: String?
 
-    func validate() throws {
-        _ = try plan()
+    @Flag(help: "Replace a symbolic link, or write into a device node or FIFO, given to --output or --svg.")
+    var force = false
+
+    /// The most entries a list option takes.
+    static let maximumListLength = 64
+
+    /// The plan, or exit 2 naming the option whose value cannot be used (values are
+    /// checked here, not in `validate()`, whose errors exit 64: that code is for syntax).
+    func plan() throws(ExitCode) -> SWIOTLBBenchPlan {
+        do { return try checkedPlan() } catch { throw CLIExit.badInput("bench swiotlb", error.message) }
     }
 
-    func plan() throws -> SWIOTLBBenchPlan {
-        let sizeList = try sizes.split(separator: ",").map { text -> Int in
-            guard let size = SWIOTLBBenchFormat.parseSize(String(text)), size <= SWIOTLB.segmentSize else {
+    func checkedPlan() throws(ValidationError) -> SWIOTLBBenchPlan {
+        guard sizes.split(separator: ",").count <= Self.maximumListLength, threads.split(separator: ",").count <= Self.maximumListLength
+        else { throw ValidationError("--sizes and --threads take at most \(Self.maximumListLength) entries each") }
+        let sizeList = try sizes.split(separator: ",").map { (text: Substring) throws(ValidationError) -> Int in
+            let size: UInt64
+            do { size = try ByteCount.parse(String(text), option: "--sizes") } catch { throw ValidationError("\(error)") }
+            guard size >= 1, size <= UInt64(SWIOTLB.segmentSize) else {
                 throw ValidationError("--sizes: '\(text)' is not a size from 1 byte to 256K")
             }
-            return size
+            return Int(size)
         }
-        let threadList = try threads.split(separator: ",").map { text -> Int in
+        let threadList = try threads.split(separator: ",").map { (text: Substring) throws(ValidationError) -> Int in
             guard let n = Int(text.trimmingCharacters(in: .whitespaces)), (1...64).contains(n) else {
                 throw ValidationError("--threads: '\(text)' is not a thread count from 1 to 64")
             }
@@ -84,35 +96,39 @@ struct BenchSWIOTLBCommand: ParsableCommand {
         default: throw ValidationError("--allocator: '\(allocator)' is not fast, reference or both")
         }
         guard seconds > 0, seconds <= 3600 else { throw ValidationError("--seconds: \(seconds) is not in (0, 3600]") }
-        guard let pool = SWIOTLBBenchFormat.parseSize(poolSize), pool % SWIOTLB.segmentSize == 0,
-            pool <= 4 << 30
+        guard let poolBytes = try? ByteCount.parse(poolSize, option: "--pool-size"), poolBytes > 0,
+            poolBytes % UInt64(SWIOTLB.segmentSize) == 0, poolBytes <= 4 << 30
         else {
             throw ValidationError("--pool-size: '\(poolSize)' is not a multiple of 256K up to 4G")
         }
+        let pool = Int(poolBytes)
         let areaCount = areas ?? SWIOTLBBenchClock.possibleProcessorCount
         guard (0...4096).contains(areaCount) else { throw ValidationError("--areas: \(areaCount) is not in 0...4096") }
         return SWIOTLBBenchPlan(
             sizes: sizeList, threads: threadList, areas: areaCount, directions: directions, seconds: seconds,
-            allocators: allocators, poolSize: pool, progress: SWIOTLBBenchClock.stderrIsTerminal,
+            allocators: allocators, poolSize: pool, progress: CLIReporter.progressAllowed(json: json),
             allocationCost: !skipAllocationCost)
     }
 
     func run() throws {
-        let runner = try SWIOTLBBenchRunner(plan: try plan())
+        let plan = try plan()
+        try BootCLI.checkOutput(output, "--output", force: force, command: "bench swiotlb")
+        try BootCLI.checkOutput(svg, "--svg", force: force, command: "bench swiotlb")
+        let runner = try SWIOTLBBenchRunner(plan: plan)
         let report = try runner.run()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = try encoder.encode(report)
         if let output {
-            try (String(decoding: data, as: UTF8.self) + "\n").write(toFile: output, atomically: true, encoding: .utf8)
+            try BootCLI.write(String(decoding: data, as: UTF8.self) + "\n", to: output, "--output", force: force, command: "bench swiotlb")
         }
         if let svg {
-            try SWIOTLBBenchChart.svg(report).write(toFile: svg, atomically: true, encoding: .utf8)
+            try BootCLI.write(SWIOTLBBenchChart.svg(report), to: svg, "--svg", force: force, command: "bench swiotlb")
         }
         if json {
-            print(String(decoding: data, as: UTF8.self))
+            CLIReporter.out(String(decoding: data, as: UTF8.self) + "\n")
         } else {
-            print(SWIOTLBBenchFormat.table(report))
+            CLIReporter.out(SWIOTLBBenchFormat.table(report) + "\n")
         }
     }
 }

@@ -1,25 +1,20 @@
 import ArgumentParser
+import DeviceTree
 import Foundation
 
 /// Input handling and output helpers shared by `svmkit boot` and the commands built on it.
 enum BootCLI {
     /// Exit status for bad input.
-    static let badInput = ExitCode(2)
+    static let badInput = CLIExit.badInputCode
 
     /// Prints `svmkit boot: <message>` to standard error and returns exit status 2 to throw.
     static func fail(_ message: String) -> ExitCode {
-        FileHandle.standardError.write(Data("svmkit boot: \(message)\n".utf8))
-        return badInput
+        CLIExit.badInput("boot", message)
     }
 
-    /// The bytes of the file given for `option`.
-    static func read(_ path: String, _ option: String) throws(ExitCode) -> [UInt8] {
-        do {
-            return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
-        } catch {
-            let reason = FileManager.default.fileExists(atPath: path) ? "cannot be read" : "does not exist"
-            throw fail("\(option) \(path): \(reason)")
-        }
+    /// The bytes of the file given for `option`, at most `limit` of them.
+    static func read(_ path: String, _ option: String, limit: Int, what: String) throws(ExitCode) -> [UInt8] {
+        do { return try CLIInput.read(path, limit: limit, what: what) } catch { throw fail("\(option) \(path): \(error.reason)") }
     }
 
     /// A size or address given for `option` (512M, 4G, 0x400000).
@@ -27,19 +22,41 @@ enum BootCLI {
         do { return try ByteCount.parse(text, option: option) } catch { throw fail(error.description) }
     }
 
+    /// Checks, before the work starts, that the file given for `option` can be written.
+    static func checkOutput(_ path: String?, _ option: String, force: Bool, command: String = "boot") throws(ExitCode) {
+        guard let path else { return }
+        do { try CLIOutput.check(path, force: force) } catch { throw CLIExit.badInput(command, "\(option) \(path): \(error.reason)") }
+    }
+
     /// Writes `text` to the file given for `option`.
-    static func write(_ text: String, to path: String, _ option: String) throws(ExitCode) {
-        do {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-        } catch {
-            throw fail("\(option) \(path): cannot write: \(error.localizedDescription)")
+    static func write(_ text: String, to path: String, _ option: String, force: Bool, command: String = "boot") throws(ExitCode) {
+        do { try CLIOutput.write(Array(text.utf8), to: path, force: force) } catch {
+            CLIReporter.err("svmkit \(command): \(option) \(path): \(error.reason)\n")
+            throw CLIExit.failure
         }
     }
 
     /// Prints `value` as pretty, key-sorted JSON.
     static func printJSON(_ value: some Encodable) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        if let data = try? encoder.encode(value) { print(String(decoding: data, as: UTF8.self)) }
+        CLIReporter.out(CLIJSON.text(value))
+    }
+}
+
+extension BootCLI {
+    /// The default kernel command line of `svmkit boot` (and of the blob it makes).
+    static let defaultCommandLine = "svm=on console=hvc0"
+
+    /// The command line to boot with: `--cmdline` when given; else, with `--fdt`, the
+    /// tree's own `/chosen/bootargs` (kept, as QEMU keeps `-append`); else the default.
+    static func commandLine(_ given: String?, deviceTree: [UInt8]?) throws(ExitCode) -> String {
+        if let given { return given }
+        guard let deviceTree, let tree = try? DeviceTree(bytes: deviceTree),
+            let raw = tree.propertyIfPresent("bootargs", at: "/chosen")
+        else { return defaultCommandLine }
+        let text = raw.last == 0 ? Array(raw.dropLast()) : raw
+        guard let string = String(validating: text, as: UTF8.self) else {
+            throw fail("--fdt: /chosen/bootargs is not UTF-8 text; give --cmdline")
+        }
+        return string
     }
 }

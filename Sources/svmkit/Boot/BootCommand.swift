@@ -49,10 +49,11 @@ struct BootCommand: ParsableCommand {
 
     @Option(help: "Guest RAM, e.g. 512M, 4G (ignored with --fdt).") var memory: String = "4G"
     @Option(help: "vCPUs (ignored with --fdt).") var cpus: Int = 4
-    @Option(help: "Kernel command line, written to /chosen/bootargs.") var cmdline: String = "svm=on console=hvc0"
+    @Option(help: "Kernel command line, written to /chosen/bootargs (default: svm=on console=hvc0; with --fdt, the tree's own bootargs).")
+    var cmdline: String?
     @Option(help: "Device tree to boot from (e.g. QEMU -machine pseries,dumpdtb=FILE); memory and CPUs come from it.")
     var fdt: String?
-    @Option(help: "Kernel image as `objcopy -O binary` makes it.") var kernel: String?
+    @Option(help: "Kernel image as `objcopy -O binary` makes it (not an ELF vmlinux).") var kernel: String?
     @Option(help: "Kernel base address (default: /chosen/qemu,boot-kernel, else 0x400000).") var kbase: String?
     @Option(help: "Initrd; an ESM blob is put in front of it unless it has one (or --esm is given).") var initrd: String?
     @Option(help: "ESM blob placed by /chosen/linux,esm-blob-start/-end (the boot-wrapper path).") var esm: String?
@@ -66,6 +67,9 @@ struct BootCommand: ParsableCommand {
         "With --tpm swtpm:…: the directory Scripts/swtpm-provision wrote (wrapping-key.json, tpmrsapubkey.pem).",
         valueName: "DIR"))
     var tpmDir: String?
+    @Option(name: .customLong("tpm-timeout"), help: ArgumentHelp(
+        "With --tpm swtpm:…: seconds to wait for swtpm to connect and to answer each command.", valueName: "seconds"))
+    var tpmTimeout: Double = Double(SwtpmBackend.defaultTimeoutMilliseconds) / 1000
     @Option(name: .customLong("esm-check"), help: "enforce (abort UV_ESM on a failed check) or warn (continue, as the firmware's default build).")
     var esmCheck: String = "enforce"
     @Option(help: "Seed of the machine's generator: the same seed gives the same trace.") var seed: UInt64 = 1
@@ -88,8 +92,13 @@ struct BootCommand: ParsableCommand {
             valueName: "name"))
     var bug: [String] = []
     @Flag(help: "Print the summary as JSON instead of the console.") var json = false
+    @Flag(help: "Replace a symbolic link, or write into a device node or FIFO, given to --trace, --timeline or --memory-map.")
+    var force = false
 
     func run() throws {
+        try BootCLI.checkOutput(trace, "--trace", force: force)
+        try BootCLI.checkOutput(timeline, "--timeline", force: force)
+        try BootCLI.checkOutput(memoryMap, "--memory-map", force: force)
         let config = try makeConfiguration()
         let vm: SecureVirtualMachine
         do {
@@ -107,23 +116,25 @@ struct BootCommand: ParsableCommand {
             guard let kind = KexecKind(rawValue: kexec) else { throw BootCLI.fail("--kexec \(kexec): expected normal or crash") }
             report = vm.kexec(kind)
         }
-        if let trace { try BootCLI.write(vm.machine.trace.jsonLines(), to: trace, "--trace") }
+        if let trace { try BootCLI.write(vm.machine.trace.jsonLines(), to: trace, "--trace", force: force) }
         if let timeline {
-            try BootCLI.write(ChromeTraceTimeline.json(vm.machine.trace.records), to: timeline, "--timeline")
+            try BootCLI.write(ChromeTraceTimeline.json(vm.machine.trace.records), to: timeline, "--timeline", force: force)
         }
         if let memoryMap {
-            try BootCLI.write(vm.memoryMapSVG(), to: memoryMap, "--memory-map")
+            try BootCLI.write(vm.memoryMapSVG(), to: memoryMap, "--memory-map", force: force)
         }
+        var tpmFailure: String?
         if let external = config.tpm.external, let failure = vm.tpmActivity.failures.first {
             // The Ultravisor saw only H_RESOURCE; say what the hypervisor's backend saw.
-            FileHandle.standardError.write(Data("svmkit boot: TPM \(external.label): \(failure)\n".utf8))
+            tpmFailure = "TPM \(external.label): \(failure)"
+            CLIReporter.err("svmkit boot: TPM \(external.label): \(failure)\n")
         }
         if json {
-            BootCLI.printJSON(report)
+            BootCLI.printJSON(BootJSON(report: report, tpmFailure: tpmFailure))
         } else {
-            print(BootConsole.render(report, image: vm.image))
+            CLIReporter.out(BootConsole.render(report, image: vm.image) + "\n")
         }
-        if !report.endedAsRequested { throw ExitCode(1) }
+        if !report.endedAsRequested { throw CLIExit.failure }
     }
 
     /// `--tpm embedded` or `--tpm swtpm:HOST:PORT --tpm-dir DIR`.
@@ -140,7 +151,12 @@ struct BootCommand: ParsableCommand {
             throw BootCLI.fail(
                 "--tpm \(tpm): needs --tpm-dir DIR, the directory Scripts/swtpm-provision wrote (wrapping-key.json, tpmrsapubkey.pem)")
         }
-        do { return .external(try ExternalTPM.swtpm(spec: tpm, directory: tpmDir)) } catch { throw BootCLI.fail(error.description) }
+        guard tpmTimeout.isFinite, tpmTimeout >= 0.001, tpmTimeout <= 3600 else {
+            throw BootCLI.fail("--tpm-timeout \(tpmTimeout): expected 0.001 to 3600 seconds")
+        }
+        do {
+            return .external(try ExternalTPM.swtpm(spec: tpm, directory: tpmDir, timeoutMilliseconds: Int(tpmTimeout * 1000)))
+        } catch { throw BootCLI.fail(error.description) }
     }
 
     func guestBugs() throws(ExitCode) -> Set<GuestBug> {
@@ -164,17 +180,25 @@ struct BootCommand: ParsableCommand {
         c.memoryBytes = try BootCLI.size(memory, "--memory")
         guard cpus >= 1 else { throw BootCLI.fail("--cpus \(cpus): must be at least 1") }
         c.cpuCount = cpus
-        c.commandLine = cmdline
-        if let fdt { c.deviceTree = try BootCLI.read(fdt, "--fdt") }
-        if let kernel { c.kernel = try BootCLI.read(kernel, "--kernel") }
+        if let fdt { c.deviceTree = try BootCLI.read(fdt, "--fdt", limit: CLIInput.Limit.deviceTree, what: "a device tree") }
+        c.commandLine = try BootCLI.commandLine(cmdline, deviceTree: c.deviceTree)
+        if let kernel {
+            c.kernel = try BootCLI.read(kernel, "--kernel", limit: CLIInput.Limit.image, what: "a kernel image (it must fit under 768 MiB)")
+            if let k = c.kernel, k.starts(with: [0x7F, 0x45, 0x4C, 0x46]) {
+                throw BootCLI.fail(
+                    "--kernel \(kernel): is an ELF file (a vmlinux); the Ultravisor hashes the raw image loaded at kbase: run objcopy -O binary \(kernel) vmlinux.bin and give that")
+            }
+        }
         if let kbase { c.kernelBase = try BootCLI.size(kbase, "--kbase") }
-        if let initrd { c.initrd = try BootCLI.read(initrd, "--initrd") }
-        if let esm { c.wrapperBlob = try BootCLI.read(esm, "--esm") }
+        if let initrd { c.initrd = try BootCLI.read(initrd, "--initrd", limit: CLIInput.Limit.image, what: "an initrd (it must fit under 768 MiB)") }
+        if let esm { c.wrapperBlob = try BootCLI.read(esm, "--esm", limit: CLIInput.Limit.blob, what: "an ESM blob") }
         if let tpmKey, tpm != "embedded" {
             throw BootCLI.fail("--tpm-key \(tpmKey): cannot be used with --tpm \(tpm): that TPM holds the key (its public key comes from --tpm-dir)")
         }
         c.tpm = try tpmChoice()
-        if let tpmKey { c.tpmKeyPEM = String(decoding: try BootCLI.read(tpmKey, "--tpm-key"), as: UTF8.self) }
+        if let tpmKey {
+            c.tpmKeyPEM = String(decoding: try BootCLI.read(tpmKey, "--tpm-key", limit: CLIInput.Limit.key, what: "a key"), as: UTF8.self)
+        }
         guard let policy = ESMCheckPolicy(rawValue: esmCheck) else {
             throw BootCLI.fail("--esm-check \(esmCheck): expected enforce or warn")
         }

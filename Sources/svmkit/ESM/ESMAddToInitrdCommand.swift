@@ -27,17 +27,21 @@ struct ESMAddToInitrdCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("The initrd to write.", valueName: "FILE"))
     var output: String
 
+    @Flag(help: "Replace a symbolic link, or write into a device node or FIFO, given as the output.")
+    var force = false
+
     @Option(help: "The blob's file name in the archive (default: BLOB's base name).")
     var name: String?
 
     func run() throws {
         let cmd = "add-to-initrd"
+        try ESMCLI.checkOutput(output, "initrd", command: cmd, force: force)
         let bytes = try ESMCLI.read(blob, "ESM blob", command: cmd)
         _ = try ESMCLI.run(cmd, blob) { () throws(ESMError) in try ESMBlob(bytes: bytes) }
         let original = try ESMCLI.read(initrd, "initrd", command: cmd)
         let fileName = name ?? URL(fileURLWithPath: blob).lastPathComponent
         let out = try ESMCLI.run(cmd) { () throws(ESMError) in try ESMInitrd.addBlob(bytes, to: original, name: fileName) }
-        try ESMCLI.write(out, to: output, "initrd", command: cmd)
+        try ESMCLI.write(out, to: output, "initrd", command: cmd, force: force)
         ESMCLI.stdout("wrote \(output): \(out.count - original.count)-byte archive with opt/ibm/pef/\(fileName), then \(original.count) bytes of \(initrd)\n")
     }
 }

@@ -31,13 +31,17 @@ struct ESMAuthorizeCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Write the result here instead.", valueName: "FILE"))
     var output: String?
 
+    @Flag(help: "Replace a symbolic link, or write into a device node or FIFO, given as the output.")
+    var force = false
+
     func run() throws {
         let cmd = "authorize"
+        try ESMCLI.checkOutput(output ?? file, "blob", command: cmd, force: force)
         var blob = try ESMCLI.blob(file, command: cmd)
         let recipient = try ESMCLI.publicKey(pubkey, command: cmd)
         let master = try ESMCLI.masterKey(blob, try ESMCLI.privateKey(key, command: cmd), keyPath: key, command: cmd)
         let name = try ESMCLI.run(cmd, pubkey) { () throws(ESMError) in try blob.authorize(recipient, comment: comment, masterKey: master) }
-        try ESMCLI.write(blob.bytes, to: output ?? file, "blob", command: cmd)
+        try ESMCLI.write(blob.bytes, to: output ?? file, "blob", command: cmd, force: force)
         ESMCLI.stdout("authorized \(pubkey) as \(name)\n")
     }
 }

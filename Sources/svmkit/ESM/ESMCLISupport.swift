@@ -15,7 +15,7 @@ enum ESMCLI {
 
     /// Prints `message` to standard error, prefixed with the command.
     static func complain(_ command: String, _ message: String) {
-        FileHandle.standardError.write(Data("svmkit esm \(command): \(message)\n".utf8))
+        CLIReporter.err("svmkit esm \(command): \(message)\n")
     }
 
     /// Prints `message` and returns the bad-input exit code to throw.
@@ -24,27 +24,42 @@ enum ESMCLI {
         return badInput
     }
 
-    /// Reads a whole file.
-    static func read(_ path: String, _ what: String, command: String) throws(ExitCode) -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw fail(command, "cannot read \(what) \(path): \(FileManager.default.fileExists(atPath: path) ? "permission denied or a directory" : "no such file")")
+    /// The size limit for a kind of input (`kernel`, `initrd`, `ESM blob`, `… key`, …).
+    static func limit(for what: String) -> Int {
+        switch what {
+        case "kernel", "initrd": CLIInput.Limit.image
+        case "ESM blob": CLIInput.Limit.blob
+        case "attachment": CLIInput.Limit.attachment
+        case "RTAS text": CLIInput.Limit.rtas
+        default: CLIInput.Limit.key
         }
-        return Array(data)
     }
 
-    /// Writes a whole file (through a temporary file and a rename, as svm-tool replaces blobs).
-    static func write(_ bytes: [UInt8], to path: String, _ what: String, command: String, mode: Int? = nil) throws(ExitCode) {
-        let url = URL(fileURLWithPath: path)
-        do {
-            try Data(bytes).write(to: url, options: .atomic)
-            if let mode { try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path) }
-        } catch {
-            throw fail(command, "cannot write \(what) \(path): \(error.localizedDescription)")
+    /// Reads a whole file, at most ``limit(for:)`` bytes.
+    static func read(_ path: String, _ what: String, command: String) throws(ExitCode) -> [UInt8] {
+        do { return try CLIInput.read(path, limit: limit(for: what), what: "a \(what)") } catch {
+            throw fail(command, "cannot read \(what) \(path): \(error.reason)")
+        }
+    }
+
+    /// Checks, before the work starts, that `path` can be written (see ``CLIOutput``).
+    static func checkOutput(_ path: String, _ what: String, command: String, force: Bool) throws(ExitCode) {
+        do { try CLIOutput.check(path, force: force) } catch { throw fail(command, "cannot write \(what) \(path): \(error.reason)") }
+    }
+
+    /// Writes a whole file (through a temporary file and a rename, as svm-tool replaces
+    /// blobs; never over a link or special file unless `force`).
+    static func write(_ bytes: [UInt8], to path: String, _ what: String, command: String, mode: mode_t = 0o644, force: Bool = false)
+        throws(ExitCode)
+    {
+        do { try CLIOutput.write(bytes, to: path, force: force, mode: mode) } catch {
+            complain(command, "cannot write \(what) \(path): \(error.reason)")
+            throw checkFailed
         }
     }
 
     /// Writes to standard output.
-    static func stdout(_ text: String) { FileHandle.standardOutput.write(Data(text.utf8)) }
+    static func stdout(_ text: String) { CLIReporter.out(text) }
 
     /// Reads and validates a blob. A file that is not an FDT but an initrd holding one
     /// (made by `add-to-initrd`) is searched as the Ultravisor does.
@@ -79,11 +94,7 @@ enum ESMCLI {
     }
 
     /// Pretty, sorted JSON.
-    static func json(_ value: some Encodable) -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return ((try? e.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}") + "\n"
-    }
+    static func json(_ value: some Encodable) -> String { CLIJSON.text(value) }
 
     /// The master key, opened with a private key (any authorized lockbox).
     static func masterKey(_ blob: ESMBlob, _ key: ESMPrivateKey, keyPath: String, command: String) throws(ExitCode) -> ESMMasterKey {

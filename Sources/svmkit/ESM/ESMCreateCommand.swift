@@ -49,8 +49,12 @@ struct ESMCreateCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("The blob file to write.", valueName: "FILE"))
     var output: String
 
+    @Flag(help: "Replace a symbolic link, or write into a device node or FIFO, given as the output.")
+    var force = false
+
     func run() throws {
         let cmd = "create"
+        try ESMCLI.checkOutput(output, "blob", command: cmd, force: force)
         let given = [kernel, initrd, cmdline].filter { $0 != nil }.count
         guard given == 0 || given == 3 else {
             throw ESMCLI.fail(cmd, "--kernel, --initrd and --cmdline go together (the digests need all three)")
@@ -61,7 +65,7 @@ struct ESMCreateCommand: ParsableCommand {
         var blob = try ESMCLI.run(cmd, origin) { () throws(ESMError) in try ESMBlob.create(origin: originKey, comment: comment, masterKey: master) }
         for (path, key) in recipients {
             let name = try ESMCLI.run(cmd, path) { () throws(ESMError) in try blob.authorize(key, masterKey: master) }
-            FileHandle.standardError.write(Data("authorized \(path) as \(name)\n".utf8))
+            CLIReporter.err("authorized \(path) as \(name)\n")
         }
         if let kernel, let initrd, let cmdline {
             let k = try ESMCLI.read(kernel, "kernel", command: cmd)
@@ -75,7 +79,7 @@ struct ESMCreateCommand: ParsableCommand {
             let data = try ESMCLI.read(a.path, "attachment", command: cmd)
             try ESMCLI.run(cmd, a.path) { () throws(ESMError) in try blob.attach(name: a.name, contents: data, masterKey: master) }
         }
-        try ESMCLI.write(blob.bytes, to: output, "blob", command: cmd)
+        try ESMCLI.write(blob.bytes, to: output, "blob", command: cmd, force: force)
         ESMCLI.stdout("wrote \(output) (\(blob.bytes.count) bytes)\n")
     }
 }

@@ -22,11 +22,15 @@ struct ESMDetachCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Write the result here instead.", valueName: "FILE"))
     var output: String?
 
+    @Flag(help: "Replace a symbolic link, or write into a device node or FIFO, given as the output.")
+    var force = false
+
     func run() throws {
         let cmd = "detach"
+        try ESMCLI.checkOutput(output ?? file, "blob", command: cmd, force: force)
         var blob = try ESMCLI.blob(file, command: cmd)
         try ESMCLI.run(cmd, file) { () throws(ESMError) in try blob.detach(name: name) }
-        try ESMCLI.write(blob.bytes, to: output ?? file, "blob", command: cmd)
+        try ESMCLI.write(blob.bytes, to: output ?? file, "blob", command: cmd, force: force)
         ESMCLI.stdout("detached \(name)\n")
     }
 }

@@ -28,16 +28,20 @@ struct ESMExtractCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Where to write it (default: standard output).", valueName: "FILE"))
     var output: String?
 
+    @Flag(help: "Replace a symbolic link, or write into a device node or FIFO, given as the output.")
+    var force = false
+
     func run() throws {
         let cmd = "extract"
+        if let output { try ESMCLI.checkOutput(output, "attachment", command: cmd, force: force) }
         let blob = try ESMCLI.blob(file, command: cmd)
         let k = try ESMCLI.privateKey(key, command: cmd)
         let master = try ESMCLI.masterKey(blob, k, keyPath: key, command: cmd)
         let data = try ESMCLI.run(cmd, file) { () throws(ESMError) in try blob.extract(name, masterKey: master) }
         if let output {
-            try ESMCLI.write(data, to: output, "attachment", command: cmd)
+            try ESMCLI.write(data, to: output, "attachment", command: cmd, mode: 0o600, force: force)
         } else {
-            FileHandle.standardOutput.write(Data(data))
+            CLIReporter.out(data)
         }
     }
 }

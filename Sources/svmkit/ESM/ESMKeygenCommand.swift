@@ -43,8 +43,8 @@ struct ESMKeygenCommand: ParsableCommand {
             }
         }
         let key = try ESMCLI.run("keygen") { () throws(ESMError) in try ESMPrivateKey.generate() }
-        try ESMCLI.write(key.pemFileBytes, to: sec, "private key", command: "keygen", mode: 0o600)
-        try ESMCLI.write(key.publicKey.fileBytes, to: pub, "public key", command: "keygen", mode: 0o644)
+        try ESMCLI.write(key.pemFileBytes, to: sec, "private key", command: "keygen", mode: 0o600, force: force)
+        try ESMCLI.write(key.publicKey.fileBytes, to: pub, "public key", command: "keygen", mode: 0o644, force: force)
         ESMCLI.stdout("\(sec)\n\(pub)\nfingerprint (SHA-256) \(ESMHex.encode(key.fingerprint))\n")
     }
 }

@@ -25,12 +25,16 @@ struct ESMRevokeCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Write the result here instead.", valueName: "FILE"))
     var output: String?
 
+    @Flag(help: "Replace a symbolic link, or write into a device node or FIFO, given as the output.")
+    var force = false
+
     func run() throws {
         let cmd = "revoke"
+        try ESMCLI.checkOutput(output ?? file, "blob", command: cmd, force: force)
         var blob = try ESMCLI.blob(file, command: cmd)
         let key = try ESMCLI.publicKey(pubkey, command: cmd)
         let name = try ESMCLI.run(cmd, pubkey) { () throws(ESMError) in try blob.revoke(key) }
-        try ESMCLI.write(blob.bytes, to: output ?? file, "blob", command: cmd)
+        try ESMCLI.write(blob.bytes, to: output ?? file, "blob", command: cmd, force: force)
         ESMCLI.stdout("revoked \(name)\n")
     }
 }

@@ -28,7 +28,7 @@ struct FDTDumpCommand: ParsableCommand {
         let tree = try FDTInput.tree(file, command: "dump")
         if header {
             let h = tree.header
-            print(
+            CLIReporter.out(
                 """
                 // magic:\t\t0x\(String(h.magic, radix: 16))
                 // totalsize:\t\t0x\(String(h.totalSize, radix: 16)) (\(h.totalSize))
@@ -41,8 +41,9 @@ struct FDTDumpCommand: ParsableCommand {
                 // size_dt_strings:\t0x\(String(h.stringsBlockSize, radix: 16))
                 // size_dt_struct:\t0x\(String(h.structureBlockSize, radix: 16))
 
+
                 """)
         }
-        print(tree.renderDTS(), terminator: "")
+        CLIReporter.out(tree.renderDTS())
     }
 }

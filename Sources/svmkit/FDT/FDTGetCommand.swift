@@ -55,14 +55,14 @@ struct FDTGetCommand: ParsableCommand {
                 throw FDTInput.fail("get", "node \(path) in \(file) has no property \(property) (\(have))", FDTInput.notFound)
             }
             if json {
-                try printJSON(PropertyJSON(p, path: path))
+                printJSON(PropertyJSON(p, path: path))
             } else {
-                print(p.dtsLine)
+                CLIReporter.out(p.dtsLine + "\n")
             }
             return
         }
         if json {
-            try printJSON(NodeJSON(node, path: path))
+            printJSON(NodeJSON(node, path: path))
             return
         }
         var text = (node.name.isEmpty ? "/" : node.name) + " {\n"
@@ -72,14 +72,11 @@ struct FDTGetCommand: ParsableCommand {
             text += "\n\t\(child.name) { /* \(props) \(props == 1 ? "property" : "properties"), "
             text += "\(subs) \(subs == 1 ? "subnode" : "subnodes") */ };\n"
         }
-        print(text + "};")
+        CLIReporter.out(text + "};\n")
     }
 
-    func printJSON(_ value: some Encodable) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let data = try encoder.encode(value)
-        print(String(decoding: data, as: UTF8.self))
+    func printJSON(_ value: some Encodable) {
+        CLIReporter.out(CLIJSON.text(value))
     }
 
     /// One property for `--json`.

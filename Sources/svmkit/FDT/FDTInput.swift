@@ -14,18 +14,14 @@ enum FDTInput {
 
     /// Prints `svmkit fdt <command>: <message>` to standard error and returns `code` to throw.
     static func fail(_ command: String, _ message: String, _ code: ExitCode = badInput) -> ExitCode {
-        FileHandle.standardError.write(Data("svmkit fdt \(command): \(message)\n".utf8))
+        CLIReporter.err("svmkit fdt \(command): \(message)\n")
         return code
     }
 
-    /// The bytes of `path` (`-` is standard input).
+    /// The bytes of `path` (`-` is standard input), at most ``CLIInput/Limit/deviceTree``.
     static func read(_ path: String, command: String) throws(ExitCode) -> [UInt8] {
-        do {
-            if path == "-" { return Array(FileHandle.standardInput.readDataToEndOfFile()) }
-            return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
-        } catch {
-            let reason = FileManager.default.fileExists(atPath: path) ? "cannot be read" : "does not exist"
-            throw fail(command, "\(path) \(reason)")
+        do { return try CLIInput.read(path, limit: CLIInput.Limit.deviceTree, what: "a device tree") } catch {
+            throw fail(command, "\(path == "-" ? "standard input" : path): \(error.reason)")
         }
     }
 
@@ -41,6 +37,6 @@ enum FDTInput {
 
     /// Writes `data` to standard output.
     static func writeStandardOutput(_ data: [UInt8]) {
-        FileHandle.standardOutput.write(Data(data))
+        CLIReporter.out(data)
     }
 }

@@ -69,7 +69,13 @@ struct FDTPseriesCommand: ParsableCommand {
     @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Where to write; - is standard output.", valueName: "file"))
     var output: String?
 
+    @Flag(help: "Replace a symbolic link, or write into a device node or FIFO, given to -o.")
+    var force = false
+
     func run() throws {
+        if let output, output != "-" {
+            do { try CLIOutput.check(output, force: force) } catch { throw FDTInput.fail("pseries", "-o \(output): \(error.reason)") }
+        }
         let options = try makeOptions()
         let tree: DeviceTree
         do { tree = try PseriesTreeBuilder.tree(options) } catch {
@@ -83,10 +89,8 @@ struct FDTPseriesCommand: ParsableCommand {
             FDTInput.writeStandardOutput(bytes)
             return
         }
-        do {
-            try Data(bytes).write(to: URL(fileURLWithPath: output))
-        } catch {
-            throw FDTInput.fail("pseries", "cannot write \(output): \(error.localizedDescription)")
+        do { try CLIOutput.write(bytes, to: output, force: force) } catch {
+            throw FDTInput.fail("pseries", "-o \(output): \(error.reason)", CLIExit.failure)
         }
     }
 
@@ -95,8 +99,18 @@ struct FDTPseriesCommand: ParsableCommand {
         func size(_ text: String, _ option: String) throws(ExitCode) -> UInt64 {
             do { return try ByteCount.parse(text, option: option) } catch { throw FDTInput.fail("pseries", error.description) }
         }
+        let memoryBytes = try size(memory, "--memory")
+        // A region given by `option` must lie inside the guest's RAM [0, --memory).
+        func inMemory(_ address: UInt64, _ length: UInt64, _ option: String, _ text: String) throws(ExitCode) {
+            let (end, overflow) = address.addingReportingOverflow(length)
+            guard !overflow, end <= memoryBytes else {
+                throw FDTInput.fail(
+                    "pseries",
+                    "\(option) \(text): the region [0x\(String(address, radix: 16)), + 0x\(String(length, radix: 16))) is outside the guest's memory (--memory \(memory) = \(ByteCount.describe(memoryBytes)))")
+            }
+        }
         var o = PseriesTreeOptions(
-            memoryBytes: try size(memory, "--memory"), cpuCount: cpus, threadsPerCore: threads,
+            memoryBytes: memoryBytes, cpuCount: cpus, threadsPerCore: threads,
             bootargs: cmdline.isEmpty ? nil : cmdline)
         switch (initrdStart, initrdEnd) {
         case (nil, nil):
@@ -106,18 +120,22 @@ struct FDTPseriesCommand: ParsableCommand {
             guard e > s else {
                 throw FDTInput.fail("pseries", "--initrd-end \(end) must be above --initrd-start \(start)")
             }
+            try inMemory(s, e - s, "--initrd-start/--initrd-end", "\(start)..\(end)")
             o.initrd = DeviceTreeRegion(address: s, size: e - s)
         default:
             throw FDTInput.fail("pseries", "--initrd-start and --initrd-end go together; give both or neither")
         }
         if let kernelSize {
-            o.kernel = DeviceTreeRegion(address: try size(kernelAddress, "--kernel-address"), size: try size(kernelSize, "--kernel-size"))
+            let region = DeviceTreeRegion(address: try size(kernelAddress, "--kernel-address"), size: try size(kernelSize, "--kernel-size"))
+            try inMemory(region.address, region.size, "--kernel-address/--kernel-size", "\(kernelAddress) + \(kernelSize)")
+            o.kernel = region
         }
         if let rtasBase {
             let base = try size(rtasBase, "--rtas-base")
             guard base <= UInt64(UInt32.max) else {
                 throw FDTInput.fail("pseries", "--rtas-base \(rtasBase) must be below 4G (linux,rtas-base is one cell)")
             }
+            try inMemory(base, UInt64(PseriesTreeBuilder.slofRTASSize), "--rtas-base", rtasBase)
             o.rtasBase = UInt32(base)
         }
         do { try o.validate() } catch {

@@ -68,23 +68,22 @@ struct SoakCommand: ParsableCommand {
         }
         var printer: (@Sendable (SoakReport) -> Void)?
         if progress {
-            printer = { r in FileHandle.standardError.write(Data((r.progressLine + "\n").utf8)) }
+            printer = { r in CLIReporter.err(r.progressLine + "\n") }
         }
         let report = runner.run(progressInterval: progressInterval, progress: printer)
         if json {
             BootCLI.printJSON(report)
         } else {
-            print(report.summary)
+            CLIReporter.out(report.summary + "\n")
         }
         if let first = report.firstFailure {
-            FileHandle.standardError.write(Data("svmkit soak: FAILED: \(first)\n  reproduce: \(first.reproduce)\n".utf8))
+            CLIReporter.err("svmkit soak: FAILED: \(first)\n  reproduce: \(first.reproduce)\n")
         }
-        if !report.passed { throw ExitCode(1) }
+        if !report.passed { throw CLIExit.failure }
     }
 
     /// Prints `svmkit soak: <message>` to standard error and returns exit status 2 to throw.
     static func fail(_ message: String) -> ExitCode {
-        FileHandle.standardError.write(Data("svmkit soak: \(message)\n".utf8))
-        return ExitCode(2)
+        CLIExit.badInput("soak", message)
     }
 }
