@@ -86,7 +86,9 @@ public struct ESMBlob: Sendable, Hashable {
     /// reference/ultravisor-facts.md §3.5). Unlike svm-tool, when no fingerprint matches,
     /// every lockbox is also tried by decryption, so a key whose public file was
     /// formatted differently still works.
-    /// - Throws: `.notAuthorized` ("not an authorized key") when no lockbox opens.
+    /// - Throws: `.notAuthorized` ("not an authorized key") when no lockbox opens;
+    ///   `.decryptionFailed` ("does not decrypt to a valid key") when the key's own
+    ///   lockbox is damaged.
     public func masterKey(using key: ESMPrivateKey) throws(ESMError) -> ESMMasterKey {
         try masterKeyAndLockbox(using: key).key
     }
@@ -100,6 +102,13 @@ public struct ESMBlob: Sendable, Hashable {
             if let plain = try? key.decrypt(box.encryptedSymKey), let master = try? ESMMasterKey(bytes: plain) {
                 return (master, box.name)
             }
+        }
+        if let matching = all.first(where: { $0.fingerprint == fp }) {
+            // The key is the lockbox's recipient, but what the lockbox holds is damaged.
+            throw ESMError(
+                .decryptionFailed,
+                "\(matching.name) is this key's lockbox (SHA-256 fingerprint \(ESMHex.encode(fp))), but its encrypted-symkey "
+                    + "(\(matching.encryptedSymKey.count) bytes) does not decrypt to a valid key: the lockbox is damaged")
         }
         throw ESMError(
             .notAuthorized,

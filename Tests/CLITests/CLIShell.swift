@@ -20,7 +20,10 @@ enum CLIShell {
 
     /// Runs `script` with `/bin/sh -c` in `directory` (a fresh one if nil), standard
     /// input from /dev/null unless the script redirects it.
-    static func run(_ script: String, in directory: URL? = nil, environment extra: [String: String] = [:]) throws -> Result {
+    /// `arguments` are the script's `$@`.
+    static func run(
+        _ script: String, in directory: URL? = nil, arguments: [String] = [], environment extra: [String: String] = [:]
+    ) throws -> Result {
         let dir = try directory ?? scratch()
         let out = FDTCLIRunner.temporary(".out"), err = FDTCLIRunner.temporary(".err")
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)
@@ -32,7 +35,7 @@ enum CLIShell {
         }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", script]
+        p.arguments = ["-c", script, "svmkit"] + arguments
         p.currentDirectoryURL = dir
         var env = ProcessInfo.processInfo.environment
         env["SVMKIT"] = try FDTCLIRunner.binary().path

@@ -80,7 +80,9 @@ public struct SoakConfiguration: Hashable, Sendable {
     /// The `svmkit soak` command line that runs the same operations up to the end of
     /// `cycle` (count-limited, so it stops in the same place).
     public func reproduction(throughCycle cycle: Int) -> String {
-        var s = "svmkit soak --seed \(seed) --cpus \(cpuCount) --memory \(memoryBytes >> 20)M"
+        // Exact: a size that is not a whole number of MiB is given in bytes.
+        let memory = memoryBytes % (1 << 20) == 0 ? "\(memoryBytes >> 20)M" : "\(memoryBytes)"
+        var s = "svmkit soak --seed \(seed) --cpus \(cpuCount) --memory \(memory)"
         let defaults = SoakConfiguration()
         if operationsPerCycle != defaults.operationsPerCycle { s += " --ops-per-cycle \(operationsPerCycle)" }
         if crashKexecFraction != defaults.crashKexecFraction { s += " --crash-fraction \(crashKexecFraction)" }

@@ -8,12 +8,12 @@ struct BenchBootCommand: ParsableCommand {
         commandName: "boot",
         abstract: "Time UV_ESM for a large guest: wall time, cost per page, against real hardware's ~4.2 s per GB.",
         discussion: """
-            Boots the default image (svm=on) on a guest of the given size with call records
-            off (counts only) and reports the wall time of the whole boot and of the
-            Ultravisor's part, the pages the hypervisor paged in for it, the cost per 64 KiB
-            page of guest memory, resident memory, and the speed-up over the published figure
+            Boots the default image (svm=on) on a guest of the given size with call records \
+            off (counts only) and reports the wall time of the whole boot and of the \
+            Ultravisor's part, the pages the hypervisor paged in for it, the cost per 64 KiB \
+            page of guest memory, resident memory, and the speed-up over the published figure \
             for real POWER9 hardware (a 100 GB guest took about 7 minutes to go secure:
-            ~4.2 s per GB; reference/linux-guest-facts.md §3.6). Build with -c release
+            ~4.2 s per GB; reference/linux-guest-facts.md §3.6). Build with -c release \
             (Scripts/svmkit does) for meaningful numbers.
 
             Examples:

@@ -8,31 +8,31 @@ struct BootCommand: ParsableCommand {
         commandName: "boot",
         abstract: "Boot a simulated POWER guest and, when svm=on, take it secure through UV_ESM.",
         discussion: """
-            With no options, SVMKit makes everything itself: a TPM key (held by the simulated
-            TPM at 0x81800001), a kernel, an initrd with an ESM blob in front of it (lockbox-1
-            wrapped to that key, a `rootd` attachment), and a pseries device tree; the guest
+            With no options, SVMKit makes everything itself: a TPM key (held by the simulated \
+            TPM at 0x81800001), a kernel, an initrd with an ESM blob in front of it (lockbox-1 \
+            wrapped to that key, a `rootd` attachment), and a pseries device tree; the guest \
             boots with "svm=on console=hvc0" and goes secure.
 
-            The console reads like a kernel log, followed by a summary: secure or not, the
-            UV_ESM result, the os-term message if any, the ESM checks, shared pages by owner,
-            isolation violations, call counts, simulated and wall time. --json prints the
-            summary as one JSON object instead (keys: secure, esmResult, osTerm, esmChecks,
+            The console reads like a kernel log, followed by a summary: secure or not, the \
+            UV_ESM result, the os-term message if any, the ESM checks, shared pages by owner, \
+            isolation violations, call counts, simulated and wall time. --json prints the \
+            summary as one JSON object instead (keys: secure, esmResult, osTerm, esmChecks, \
             sharedPages, isolationViolations, calls, simulatedSeconds, wallSeconds, …).
 
-            TPM: by default the embedded software TPM holds the wrapping key. With
-            --tpm swtpm:HOST:PORT the key is held only by a running swtpm (the TPM 2.0
-            emulator QEMU uses) that Scripts/swtpm-provision DIR PORT started and
-            provisioned: --tpm-dir DIR gives its wrapping-key.json (the Ultravisor's
-            ibm,uv-tpm parameters) and tpmrsapubkey.pem (lockbox-1 of the blob SVMKit makes
-            is wrapped to it). The Ultravisor's H_TPM_COMM commands then go to swtpm; if it
-            is not reachable they fail with H_RESOURCE, UV_ESM aborts at lockbox-1 and the
+            TPM: by default the embedded software TPM holds the wrapping key. With \
+            --tpm swtpm:HOST:PORT the key is held only by a running swtpm (the TPM 2.0 \
+            emulator QEMU uses) that Scripts/swtpm-provision DIR PORT started and \
+            provisioned: --tpm-dir DIR gives its wrapping-key.json (the Ultravisor's \
+            ibm,uv-tpm parameters) and tpmrsapubkey.pem (lockbox-1 of the blob SVMKit makes \
+            is wrapped to it). The Ultravisor's H_TPM_COMM commands then go to swtpm; if it \
+            is not reachable they fail with H_RESOURCE, UV_ESM aborts at lockbox-1 and the \
             guest terminates (exit 1; the cause is printed on standard error).
 
-            Exit status: 0 when the guest ends where the command line asked (secure for
-            svm=on, normal otherwise), every invariant holds and no fault was found in the
-            guest's behaviour; 1 when UV_ESM failed and the guest terminated, an invariant
-            failed, or a fault was found (a --faults failure the guest reported, a --bug
-            caught); 2 for bad input, with a message naming it; 64 for command-line syntax
+            Exit status: 0 when the guest ends where the command line asked (secure for \
+            svm=on, normal otherwise), every invariant holds and no fault was found in the \
+            guest's behaviour; 1 when UV_ESM failed and the guest terminated, an invariant \
+            failed, or a fault was found (a --faults failure the guest reported, a --bug \
+            caught); 2 for bad input, with a message naming it; 64 for command-line syntax \
             errors.
 
             Examples:
@@ -95,27 +95,35 @@ struct BootCommand: ParsableCommand {
     @Flag(help: "Replace a symbolic link, or write into a device node or FIFO, given to --trace, --timeline or --memory-map.")
     var force = false
 
+    /// Guests at least this large show a progress line on a terminal while they boot.
+    static let progressMemory: UInt64 = 64 << 30
+
     func run() throws {
         try BootCLI.checkOutput(trace, "--trace", force: force)
         try BootCLI.checkOutput(timeline, "--timeline", force: force)
         try BootCLI.checkOutput(memoryMap, "--memory-map", force: force)
         let config = try makeConfiguration()
+        let bugs = try guestBugs()
+        let kexecKind = try kexec.map { (k: String) throws(ExitCode) -> KexecKind in
+            guard let kind = KexecKind(rawValue: k) else { throw BootCLI.fail("--kexec \(k): expected normal or crash") }
+            return kind
+        }
         let vm: SecureVirtualMachine
         do {
             vm = try SecureVirtualMachine(configuration: config, faults: try faultRules())
         } catch {
             throw BootCLI.fail("\(error)")
         }
-        let bugs = try guestBugs()
+        // A large guest takes a while to go secure: say so on a terminal.
+        let showProgress = config.memoryBytes >= Self.progressMemory && config.deviceTree == nil
+        if showProgress { CLIReporter.progress("svmkit boot: taking a \(ByteCount.describe(config.memoryBytes)) guest secure…", json: json) }
         var report = vm.boot(bugs: bugs)
+        if showProgress { CLIReporter.endProgress(json: json) }
         if bugs.contains(where: \.needsDMA) {
             vm.exerciseBlockDevice()
             report = vm.report(wallSeconds: report.wallSeconds)
         }
-        if let kexec {
-            guard let kind = KexecKind(rawValue: kexec) else { throw BootCLI.fail("--kexec \(kexec): expected normal or crash") }
-            report = vm.kexec(kind)
-        }
+        if let kexecKind { report = vm.kexec(kexecKind) }
         if let trace { try BootCLI.write(vm.machine.trace.jsonLines(), to: trace, "--trace", force: force) }
         if let timeline {
             try BootCLI.write(ChromeTraceTimeline.json(vm.machine.trace.records), to: timeline, "--timeline", force: force)

@@ -35,7 +35,7 @@ struct ESMAddToInitrdCommand: ParsableCommand {
 
     func run() throws {
         let cmd = "add-to-initrd"
-        try ESMCLI.checkOutput(output, "initrd", command: cmd, force: force)
+        try ESMCLI.checkOutput(output, "initrd", command: cmd, force: force, option: "-o")
         let bytes = try ESMCLI.read(blob, "ESM blob", command: cmd)
         _ = try ESMCLI.run(cmd, blob) { () throws(ESMError) in try ESMBlob(bytes: bytes) }
         let original = try ESMCLI.read(initrd, "initrd", command: cmd)

@@ -35,7 +35,7 @@ struct ESMAttachCommand: ParsableCommand {
 
     func run() throws {
         let cmd = "attach"
-        try ESMCLI.checkOutput(output ?? file, "blob", command: cmd, force: force)
+        try ESMCLI.checkOutput(output ?? file, "blob", command: cmd, force: force, option: output == nil ? nil : "-o")
         var blob = try ESMCLI.blob(file, command: cmd)
         let master = try ESMCLI.masterKey(blob, try ESMCLI.privateKey(key, command: cmd), keyPath: key, command: cmd)
         let data = try ESMCLI.read(attachment.path, "attachment", command: cmd)

@@ -36,9 +36,9 @@ struct ESMAuthorizeCommand: ParsableCommand {
 
     func run() throws {
         let cmd = "authorize"
-        try ESMCLI.checkOutput(output ?? file, "blob", command: cmd, force: force)
+        try ESMCLI.checkOutput(output ?? file, "blob", command: cmd, force: force, option: output == nil ? nil : "-o")
         var blob = try ESMCLI.blob(file, command: cmd)
-        let recipient = try ESMCLI.publicKey(pubkey, command: cmd)
+        let recipient = try ESMCLI.publicKey(pubkey, command: cmd, option: "--pubkey")
         let master = try ESMCLI.masterKey(blob, try ESMCLI.privateKey(key, command: cmd), keyPath: key, command: cmd)
         let name = try ESMCLI.run(cmd, pubkey) { () throws(ESMError) in try blob.authorize(recipient, comment: comment, masterKey: master) }
         try ESMCLI.write(blob.bytes, to: output ?? file, "blob", command: cmd, force: force)

@@ -35,16 +35,20 @@ enum ESMCLI {
         }
     }
 
-    /// Reads a whole file, at most ``limit(for:)`` bytes.
-    static func read(_ path: String, _ what: String, command: String) throws(ExitCode) -> [UInt8] {
+    /// Reads a whole file, at most ``limit(for:)`` bytes; a failure names `option`
+    /// (e.g. `--origin`) when the file came from one.
+    static func read(_ path: String, _ what: String, command: String, option: String? = nil) throws(ExitCode) -> [UInt8] {
         do { return try CLIInput.read(path, limit: limit(for: what), what: "a \(what)") } catch {
+            if let option { throw fail(command, "\(option) \(path): cannot read \(what): \(error.reason)") }
             throw fail(command, "cannot read \(what) \(path): \(error.reason)")
         }
     }
 
     /// Checks, before the work starts, that `path` can be written (see ``CLIOutput``).
-    static func checkOutput(_ path: String, _ what: String, command: String, force: Bool) throws(ExitCode) {
-        do { try CLIOutput.check(path, force: force) } catch { throw fail(command, "cannot write \(what) \(path): \(error.reason)") }
+    static func checkOutput(_ path: String, _ what: String, command: String, force: Bool, option: String? = nil) throws(ExitCode) {
+        do { try CLIOutput.check(path, force: force) } catch {
+            throw fail(command, "\(option.map { "\($0) " } ?? "")\(path): cannot write \(what): \(error.reason)")
+        }
     }
 
     /// Writes a whole file (through a temporary file and a rename, as svm-tool replaces
@@ -76,16 +80,16 @@ enum ESMCLI {
         }
     }
 
-    /// Reads a private key file.
-    static func privateKey(_ path: String, command: String) throws(ExitCode) -> ESMPrivateKey {
-        let bytes = try read(path, "private key", command: command)
-        do { return try ESMPrivateKey(pemFileBytes: bytes, source: path) } catch { throw fail(command, error.message) }
+    /// Reads a private key file (given with `option`, `--key` by default).
+    static func privateKey(_ path: String, command: String, option: String = "--key") throws(ExitCode) -> ESMPrivateKey {
+        let bytes = try read(path, "private key", command: command, option: option)
+        do { return try ESMPrivateKey(pemFileBytes: bytes, source: path) } catch { throw fail(command, "\(option) \(error.message)") }
     }
 
-    /// Reads a public key file (its exact bytes are the fingerprint input).
-    static func publicKey(_ path: String, command: String) throws(ExitCode) -> ESMPublicKey {
-        let bytes = try read(path, "public key", command: command)
-        do { return try ESMPublicKey(fileBytes: bytes, source: path) } catch { throw fail(command, error.message) }
+    /// Reads a public key file (given with `option`; its exact bytes are the fingerprint input).
+    static func publicKey(_ path: String, command: String, option: String) throws(ExitCode) -> ESMPublicKey {
+        let bytes = try read(path, "public key", command: command, option: option)
+        do { return try ESMPublicKey(fileBytes: bytes, source: path) } catch { throw fail(command, "\(option) \(error.message)") }
     }
 
     /// Runs an ESM operation, turning its error into a message and exit code 2.

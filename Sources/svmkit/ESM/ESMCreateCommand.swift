@@ -54,13 +54,13 @@ struct ESMCreateCommand: ParsableCommand {
 
     func run() throws {
         let cmd = "create"
-        try ESMCLI.checkOutput(output, "blob", command: cmd, force: force)
+        try ESMCLI.checkOutput(output, "blob", command: cmd, force: force, option: "-o")
         let given = [kernel, initrd, cmdline].filter { $0 != nil }.count
         guard given == 0 || given == 3 else {
             throw ESMCLI.fail(cmd, "--kernel, --initrd and --cmdline go together (the digests need all three)")
         }
-        let originKey = try ESMCLI.publicKey(origin, command: cmd)
-        let recipients = try recipient.map { (p: String) throws(ExitCode) in (p, try ESMCLI.publicKey(p, command: cmd)) }
+        let originKey = try ESMCLI.publicKey(origin, command: cmd, option: "--origin")
+        let recipients = try recipient.map { (p: String) throws(ExitCode) in (p, try ESMCLI.publicKey(p, command: cmd, option: "--recipient")) }
         let master = ESMMasterKey.random()
         var blob = try ESMCLI.run(cmd, origin) { () throws(ESMError) in try ESMBlob.create(origin: originKey, comment: comment, masterKey: master) }
         for (path, key) in recipients {
@@ -68,15 +68,15 @@ struct ESMCreateCommand: ParsableCommand {
             CLIReporter.err("authorized \(path) as \(name)\n")
         }
         if let kernel, let initrd, let cmdline {
-            let k = try ESMCLI.read(kernel, "kernel", command: cmd)
-            let i = try ESMCLI.read(initrd, "initrd", command: cmd)
+            let k = try ESMCLI.read(kernel, "kernel", command: cmd, option: "--kernel")
+            let i = try ESMCLI.read(initrd, "initrd", command: cmd, option: "--initrd")
             let digests = try ESMCLI.run(cmd, kernel) { () throws(ESMError) in try ESMDigests(kernel: k, initrd: i, bootargs: cmdline) }
             try ESMCLI.run(cmd) { () throws(ESMError) in try blob.setDigests(digests, masterKey: master) }
         } else if !recipient.isEmpty || !attach.isEmpty {
             ESMCLI.complain(cmd, "warning: no --kernel/--initrd/--cmdline: the blob has no digests, and the Ultravisor will refuse it")
         }
         for a in attach {
-            let data = try ESMCLI.read(a.path, "attachment", command: cmd)
+            let data = try ESMCLI.read(a.path, "attachment", command: cmd, option: "--attach")
             try ESMCLI.run(cmd, a.path) { () throws(ESMError) in try blob.attach(name: a.name, contents: data, masterKey: master) }
         }
         try ESMCLI.write(blob.bytes, to: output, "blob", command: cmd, force: force)

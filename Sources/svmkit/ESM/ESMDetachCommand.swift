@@ -27,7 +27,7 @@ struct ESMDetachCommand: ParsableCommand {
 
     func run() throws {
         let cmd = "detach"
-        try ESMCLI.checkOutput(output ?? file, "blob", command: cmd, force: force)
+        try ESMCLI.checkOutput(output ?? file, "blob", command: cmd, force: force, option: output == nil ? nil : "-o")
         var blob = try ESMCLI.blob(file, command: cmd)
         try ESMCLI.run(cmd, file) { () throws(ESMError) in try blob.detach(name: name) }
         try ESMCLI.write(blob.bytes, to: output ?? file, "blob", command: cmd, force: force)

@@ -33,7 +33,7 @@ struct ESMExtractCommand: ParsableCommand {
 
     func run() throws {
         let cmd = "extract"
-        if let output { try ESMCLI.checkOutput(output, "attachment", command: cmd, force: force) }
+        if let output { try ESMCLI.checkOutput(output, "attachment", command: cmd, force: force, option: "-o") }
         let blob = try ESMCLI.blob(file, command: cmd)
         let k = try ESMCLI.privateKey(key, command: cmd)
         let master = try ESMCLI.masterKey(blob, k, keyPath: key, command: cmd)

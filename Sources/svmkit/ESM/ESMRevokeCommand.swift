@@ -30,9 +30,9 @@ struct ESMRevokeCommand: ParsableCommand {
 
     func run() throws {
         let cmd = "revoke"
-        try ESMCLI.checkOutput(output ?? file, "blob", command: cmd, force: force)
+        try ESMCLI.checkOutput(output ?? file, "blob", command: cmd, force: force, option: output == nil ? nil : "-o")
         var blob = try ESMCLI.blob(file, command: cmd)
-        let key = try ESMCLI.publicKey(pubkey, command: cmd)
+        let key = try ESMCLI.publicKey(pubkey, command: cmd, option: "--pubkey")
         let name = try ESMCLI.run(cmd, pubkey) { () throws(ESMError) in try blob.revoke(key) }
         try ESMCLI.write(blob.bytes, to: output ?? file, "blob", command: cmd, force: force)
         ESMCLI.stdout("revoked \(name)\n")

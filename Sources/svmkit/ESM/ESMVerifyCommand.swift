@@ -66,16 +66,16 @@ struct ESMVerifyCommand: ParsableCommand {
 
     func run() throws {
         let cmd = "verify"
-        let kernelBytes = try ESMCLI.read(kernel, "kernel", command: cmd)
-        let initrdBytes = try ESMCLI.read(initrd, "initrd", command: cmd)
-        let rtasText = try rtas.map { (p: String) throws(ExitCode) in try ESMCLI.read(p, "RTAS text", command: cmd) } ?? ESMDigests.slofRTASStub
+        let kernelBytes = try ESMCLI.read(kernel, "kernel", command: cmd, option: "--kernel")
+        let initrdBytes = try ESMCLI.read(initrd, "initrd", command: cmd, option: "--initrd")
+        let rtasText = try rtas.map { (p: String) throws(ExitCode) in try ESMCLI.read(p, "RTAS text", command: cmd, option: "--rtas") } ?? ESMDigests.slofRTASStub
         let privateKey = try ESMCLI.privateKey(key, command: cmd)
 
         let blobBytes: [UInt8]
         let hashed: Range<Int>
         let location: Output.Location
         if let blob {
-            let region = try ESMCLI.read(blob, "ESM blob", command: cmd)
+            let region = try ESMCLI.read(blob, "ESM blob", command: cmd, option: "--blob")
             guard let found = ESMWrapperBlob.blob(in: region) else {
                 throw ESMCLI.fail(
                     cmd, "--blob \(blob): does not start with a device tree (magic 0xd00dfeed) whose totalsize fits in its \(region.count) bytes")

@@ -8,22 +8,22 @@ struct SoakCommand: ParsableCommand {
         commandName: "soak",
         abstract: "Run a seeded soak on a secure guest: DMA through SWIOTLB, share/unshare churn, kexec cycles, invariants.",
         discussion: """
-            Boots a secure guest (svm=on) with one virtual disk per vCPU, then runs kexec
-            cycles until --seconds pass or --operations are done. In each cycle one thread per
-            vCPU runs a seeded mix of operations: block writes and reads of random sizes and
-            sectors (bounced through the shared SWIOTLB pool; every sector checked against
-            the checksum of what was written, across kexecs), bidirectional mappings with
-            syncs, set_memory_decrypted/encrypted churn (checking what the hypervisor can and
-            cannot see), hypervisor page-outs (it must get ciphertext) and dma-coherent
-            allocations. After each cycle: pool, ledger and audit checks and the machine's
-            invariants; then a kexec (normal, or about one in eight a crash kexec) and the
+            Boots a secure guest (svm=on) with one virtual disk per vCPU, then runs kexec \
+            cycles until --seconds pass or --operations are done. In each cycle one thread per \
+            vCPU runs a seeded mix of operations: block writes and reads of random sizes and \
+            sectors (bounced through the shared SWIOTLB pool; every sector checked against \
+            the checksum of what was written, across kexecs), bidirectional mappings with \
+            syncs, set_memory_decrypted/encrypted churn (checking what the hypervisor can and \
+            cannot see), hypervisor page-outs (it must get ciphertext) and dma-coherent \
+            allocations. After each cycle: pool, ledger and audit checks and the machine's \
+            invariants; then a kexec (normal, or about one in eight a crash kexec) and the \
             next kernel's checks.
 
-            The same seed gives the same operations on each vCPU (threads interleave). The
-            first failure stops the run and is printed with the seed, cycle, vCPU and
+            The same seed gives the same operations on each vCPU (threads interleave). The \
+            first failure stops the run and is printed with the seed, cycle, vCPU and \
             operation number, and a command line that runs the same operations again.
 
-            Exit status: 0 when nothing failed (no checksum mismatch, invariant failure,
+            Exit status: 0 when nothing failed (no checksum mismatch, invariant failure, \
             isolation violation or failed operation); 1 otherwise; 2 for bad input.
 
             Examples:
@@ -54,6 +54,10 @@ struct SoakCommand: ParsableCommand {
             c.memoryBytes = try ByteCount.parse(memory, option: "--memory")
         } catch {
             throw Self.fail(error.description)
+        }
+        // The soak boots a secure guest: a size the boot refuses is bad input, not a soak failure.
+        guard c.memoryBytes >= BootImageBuilder.minimumMemory, c.memoryBytes % (64 << 10) == 0 else {
+            throw Self.fail("--memory \(memory): guest RAM must be a multiple of 64K and at least 256M (e.g. 512M, 1G)")
         }
         c.operationsPerCycle = opsPerCycle
         c.crashKexecFraction = crashFraction
