@@ -90,15 +90,15 @@ struct CLIFuzzTests {
     static func mutate(_ seed: [String], _ g: inout Generator, in dir: URL, originals: [String: [UInt8]]) throws -> [String] {
         var args = seed
         for _ in 0..<Int.random(in: 1...3, using: &g) {
-            switch Int.random(in: 0..<10, using: &g) {
-            case 0...3 where args.count > 1:
+            switch Int.random(in: 0..<12, using: &g) {
+            case 0...4 where args.count > 1:
                 args[Int.random(in: 1..<args.count, using: &g)] = oddValues.randomElement(using: &g) ?? ""
-            case 4 where args.count > 2:
+            case 5 where args.count > 2:
                 args.remove(at: Int.random(in: 2..<args.count, using: &g))
-            case 5:
+            case 6:
                 let at = Int.random(in: min(2, args.count)...args.count, using: &g)
                 args.insert(contentsOf: [extraOptions.randomElement(using: &g) ?? "--json", oddValues.randomElement(using: &g) ?? ""], at: at)
-            case 6 where args.count > 2:
+            case 7 where args.count > 2:
                 let i = Int.random(in: 2..<args.count, using: &g)
                 args.insert(args[i], at: i)
             default:

@@ -72,7 +72,7 @@ enum CLIOutput {
             if let error = CLIReporter.writeAll(fd, bytes) { throw Failure(reason: "cannot write: \(String(cString: strerror(error)))") }
         case .replaceable:
             let dir = directory(of: path)
-            let base = (path as NSString).lastPathComponent
+            let base = baseName(of: path)
             var template = Array("\(dir)/.\(base).svmkit-XXXXXX".utf8CString)
             let fd = template.withUnsafeMutableBufferPointer { b in b.baseAddress.map { mkstemp($0) } ?? -1 }
             guard fd >= 0 else { throw Failure(reason: "cannot create a temporary file in \(dir): \(String(cString: strerror(errno)))") }
@@ -89,10 +89,17 @@ enum CLIOutput {
         }
     }
 
-    /// The directory part of `path` (`.` for a bare name).
+    /// The directory part of `path` (`.` for a bare name, `/` for a name at the root).
+    /// (Foundation's `NSString.deletingLastPathComponent` traps on some names, e.g. `1`.)
     static func directory(of path: String) -> String {
-        let dir = (path as NSString).deletingLastPathComponent
-        return dir.isEmpty ? "." : dir
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    /// The name after the last `/` of `path`.
+    static func baseName(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: slash)...])
     }
 
     /// `character device`, `FIFO`, … for a `st_mode`.

@@ -39,7 +39,7 @@ struct ESMAddToInitrdCommand: ParsableCommand {
         let bytes = try ESMCLI.read(blob, "ESM blob", command: cmd)
         _ = try ESMCLI.run(cmd, blob) { () throws(ESMError) in try ESMBlob(bytes: bytes) }
         let original = try ESMCLI.read(initrd, "initrd", command: cmd)
-        let fileName = name ?? URL(fileURLWithPath: blob).lastPathComponent
+        let fileName = name ?? CLIOutput.baseName(of: blob)
         let out = try ESMCLI.run(cmd) { () throws(ESMError) in try ESMInitrd.addBlob(bytes, to: original, name: fileName) }
         try ESMCLI.write(out, to: output, "initrd", command: cmd, force: force)
         ESMCLI.stdout("wrote \(output): \(out.count - original.count)-byte archive with opt/ibm/pef/\(fileName), then \(original.count) bytes of \(initrd)\n")
