@@ -58,7 +58,7 @@ struct SwtpmBootCommandTests {
         #expect((o["calls"] as? [String: Int])?["H_TPM_COMM"] ?? 0 >= 7)
 
         swtpm.kill9()
-        let gone = try FDTCLIRunner.run(arguments)
+        let gone = try FDTCLIRunner.run(arguments + ["--tpm-timeout", "2"])
         #expect(gone.status == 1)
         let g = try #require(try JSONSerialization.jsonObject(with: Data(gone.stdout)) as? [String: Any])
         #expect(g["secure"] as? Bool == false)
@@ -66,6 +66,8 @@ struct SwtpmBootCommandTests {
         let failure = g["esmFailure"] as? String ?? ""
         #expect(failure.contains("lockbox-1") && failure.contains("H_RESOURCE"), "\(failure)")
         #expect(gone.stderr.contains("svmkit boot: TPM \(swtpm.spec): swtpm at 127.0.0.1:\(swtpm.port): connection refused"), "\(gone.stderr)")
+        // The cause is in --json too (issue 19).
+        #expect((g["tpmFailure"] as? String)?.contains("connection refused") == true, "\(g["tpmFailure"] ?? "nil")")
     }
 }
 #endif

@@ -39,12 +39,13 @@ struct BootCommand: ParsableCommand {
               svmkit boot
               svmkit boot --cmdline "svm=off console=hvc0"
               svmkit boot --memory 16G --cpus 8 --json
-              svmkit boot --fdt qemu.dtb --kernel vmlinux.bin --initrd initrd.img --tpm-key tpm.pem
-              svmkit boot --esm-check warn --cmdline "svm=on  console=hvc0"   # mismatching bootargs, warn mode
+              svmkit boot --fdt qemu.dtb --kernel vmlinux.bin --initrd initrd.img \\
+                  --tpm-key tpm.pem
+              svmkit boot --esm-check warn --cmdline "svm=on  console=hvc0"   # warn mode
               svmkit boot --trace trace.jsonl --seed 7
               Scripts/swtpm-provision /tmp/tpm 2321
               svmkit boot --tpm swtpm:127.0.0.1:2321 --tpm-dir /tmp/tpm
-              svmkit boot --bug skip-lppaca-share      # a buggy guest: caught, culprit named, exit 1
+              svmkit boot --bug skip-lppaca-share   # caught and named, exit 1
             """)
 
     @Option(help: "Guest RAM, e.g. 512M, 4G (ignored with --fdt).") var memory: String = "4G"

@@ -12,6 +12,7 @@ enum BootConsole {
         out.append("  secure       \(r.secure ? "yes" : "no") (asked: \(r.requestedSecure ? "svm=on" : "svm off"))  /sys/devices/system/cpu/svm = \(r.sysfsSVM)")
         out.append("  UV_ESM       \(r.esmResult.map(String.init) ?? "not called")")
         if let f = r.esmFailure { out.append("  ESM failure  \(f)") }
+        for e in BootExplanations.explain(r) { out.append("  explained    \(e)") }
         if let o = r.osTerm { out.append("  os-term      \"\(o)\"") }
         if let s = r.stopReason { out.append("  stopped      \(s)") }
         if !r.esmChecks.isEmpty {

@@ -12,7 +12,8 @@ struct ESMAuthorizeCommand: ParsableCommand {
             0). The master key is opened with --key, any authorized private key.
 
             Example:
-              svmkit esm authorize esmb.dtb --pubkey keys/tpm-pubkey.pem --key keys/owner-seckey.pem
+              svmkit esm authorize esmb.dtb --pubkey keys/tpm-pubkey.pem \\
+                  --key keys/owner-seckey.pem
             """
     )
 

@@ -15,9 +15,9 @@ struct ESMCommand: ParsableCommand {
             Typical flow:
               svmkit esm keygen -o keys --name owner
               svmkit esm keygen -o keys --name tpm
-              svmkit esm create --origin keys/owner-pubkey.pem --recipient keys/tpm-pubkey.pem \\
-                  --kernel vmlinux.bin --initrd initrd.img --cmdline "svm=on console=hvc0" \\
-                  --attach rootd=passphrase.txt -o esmb.dtb
+              svmkit esm create --origin keys/owner-pubkey.pem \\
+                  --recipient keys/tpm-pubkey.pem --kernel vmlinux.bin --initrd initrd.img \\
+                  --cmdline "svm=on console=hvc0" --attach rootd=passphrase.txt -o esmb.dtb
               svmkit esm inspect esmb.dtb --key keys/owner-seckey.pem
               svmkit esm add-to-initrd esmb.dtb initrd.img -o initrd-esm.img
               svmkit esm verify --kernel vmlinux.bin --initrd initrd-esm.img \\

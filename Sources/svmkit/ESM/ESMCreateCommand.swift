@@ -19,9 +19,9 @@ struct ESMCreateCommand: ParsableCommand {
 
             Examples:
               svmkit esm create --origin keys/owner-pubkey.pem -o esmb.dtb
-              svmkit esm create --origin keys/owner-pubkey.pem --recipient keys/tpm-pubkey.pem \\
-                  --kernel vmlinux.bin --initrd initrd.img --cmdline "svm=on" \\
-                  --attach rootd=pass.txt --attach crypttab=crypttab -o esmb.dtb
+              svmkit esm create --origin keys/owner-pubkey.pem \\
+                  --recipient keys/tpm-pubkey.pem --kernel vmlinux.bin --initrd initrd.img \\
+                  --cmdline "svm=on console=hvc0" --attach rootd=pass.txt -o esmb.dtb
             """
     )
 

@@ -12,7 +12,8 @@ struct ESMExtractCommand: ParsableCommand {
 
             Examples:
               svmkit esm extract esmb.dtb --key keys/owner-seckey.pem --name rootd
-              svmkit esm extract esmb.dtb --key keys/tpm-seckey.pem --name crypttab -o crypttab
+              svmkit esm extract esmb.dtb --key keys/tpm-seckey.pem --name crypttab \\
+                  -o crypttab
             """
     )
 

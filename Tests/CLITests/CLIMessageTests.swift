@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+
+/// Issue 19 items 2 and 4: no silent wrong answers, and messages that say what is wrong
+/// with which input.
+@Suite("svmkit: messages that help, no silent wrong answers")
+struct CLIMessageTests {
+    /// Keys, a kernel, an initrd, a tree and a blob made with the CLI (as in the README tour).
+    static let setUp = """
+        set -e
+        export LC_ALL=C
+        "$SVMKIT" esm keygen -o keys --name owner >/dev/null
+        "$SVMKIT" esm keygen -o keys --name tpm >/dev/null
+        head -c 65536 /dev/urandom > vmlinux.bin
+        head -c 4096 /dev/urandom > initrd.img
+        "$SVMKIT" esm create --origin keys/owner-pubkey.pem --recipient keys/tpm-pubkey.pem --kernel vmlinux.bin \\
+            --initrd initrd.img --cmdline "svm=on console=hvc0" -o esmb.dtb 2>/dev/null >/dev/null
+        "$SVMKIT" esm add-to-initrd esmb.dtb initrd.img -o initrd-esm.img >/dev/null
+        "$SVMKIT" fdt pseries --memory 1G --cpus 2 --cmdline "svm=on console=hvc0" -o guest.dtb
+        set +e
+
+        """
+
+    @Test("A damaged blob in --initrd is an error naming the damage, not replaced by a fresh blob")
+    func damagedInitrdBlob() throws {
+        // Overwrite the blob's FDT magic (the first d00dfeed in the archive) with zeros.
+        let r = try CLIShell.run(
+            Self.setUp + """
+                offset=$(grep -obUaP '\\xd0\\x0d\\xfe\\xed' initrd-esm.img | head -1 | cut -d: -f1)
+                printf '\\000\\000\\000\\000' | dd of=initrd-esm.img bs=1 seek="$offset" conv=notrunc 2>/dev/null
+                "$SVMKIT" boot --kernel vmlinux.bin --initrd initrd-esm.img --tpm-key keys/tpm-seckey.pem --memory 1G --cpus 1
+                """)
+        #expect(r.status == 2, "\(r.summary): \(r.stdout) \(r.stderr)")
+        #expect(r.stderr.contains("--initrd: it starts with an opt/ibm/pef archive, but its ESM blob is damaged"), "\(r.stderr)")
+        #expect(!r.stdout.contains("secure       yes"))
+    }
+
+    @Test("--fdt's own bootargs are kept unless --cmdline is given")
+    func treeBootargsKept() throws {
+        let r = try CLIShell.run(
+            Self.setUp + """
+                "$SVMKIT" fdt pseries --memory 1G --cpus 1 --cmdline "svm=off console=hvc0 quiet" -o quiet.dtb
+                "$SVMKIT" boot --fdt quiet.dtb | grep 'command line'
+                "$SVMKIT" boot --fdt quiet.dtb --cmdline "svm=off console=hvc0" | grep 'command line'
+                """)
+        #expect(r.stdout.contains("command line: svm=off console=hvc0 quiet\n"), "\(r.stdout)")
+        #expect(r.stdout.contains("command line: svm=off console=hvc0\n"), "\(r.stdout)")
+    }
+
+    @Test("Errors from a --fdt tree blame the tree, not --memory or --cpus")
+    func treeBlamed() throws {
+        let r = try CLIShell.run(
+            #""$SVMKIT" fdt pseries --memory 128M --cpus 1 -o small.dtb && "$SVMKIT" boot --fdt small.dtb --memory 4G"#)
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("--fdt /memory@0 reg (134217728 bytes): guest RAM must be"), "\(r.stderr)")
+        #expect(!r.stderr.contains("--memory"), "\(r.stderr)")
+    }
+
+    @Test("A path that is not UTF-8 is reported as such, not as missing")
+    func nonUTF8Path() throws {
+        let r = try CLIShell.run(#""$SVMKIT" fdt dump "$(printf 'tree-\377.dtb')""#)
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("the path is not valid UTF-8"), "\(r.stderr)")
+    }
+
+    @Test("An ELF vmlinux given as --kernel says to run objcopy -O binary")
+    func elfKernel() throws {
+        let r = try CLIShell.run(#"printf '\177ELF\002\002\001' > vmlinux && head -c 4096 /dev/zero >> vmlinux && "$SVMKIT" boot --kernel vmlinux"#)
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("--kernel vmlinux: is an ELF file") && r.stderr.contains("objcopy -O binary"), "\(r.stderr)")
+    }
+
+    @Test("A wrong TPM key explains TPM_RC_VALUE")
+    func wrongTPMKey() throws {
+        let r = try CLIShell.run(
+            Self.setUp + #""$SVMKIT" boot --fdt guest.dtb --kernel vmlinux.bin --initrd initrd-esm.img --tpm-key keys/owner-seckey.pem"#)
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("TPM_RC_VALUE 0x84"), "\(r.stdout)")
+        #expect(r.stdout.contains("explained    TPM_RC_VALUE (0x84) from TPM2_RSA_Decrypt: the TPM's key at 0x81800001 cannot decrypt lockbox-1"), "\(r.stdout)")
+    }
+
+    @Test("A damaged lockbox says its key is not valid, not that the key matches no lockbox")
+    func damagedLockbox() throws {
+        // Flip one byte in the middle of origin-lockbox's encrypted-symkey.
+        let r = try CLIShell.run(
+            Self.setUp + """
+                hex=$("$SVMKIT" fdt get esmb.dtb /lockboxes/origin-lockbox encrypted-symkey --json | sed -n 's/.*"hex" : "\\(.*\\)".*/\\1/p')
+                offset=$(grep -obUaP "$(printf '%s' "$hex" | cut -c1-16 | sed 's/\\(..\\)/\\\\x\\1/g')" esmb.dtb | head -1 | cut -d: -f1)
+                printf '\\125' | dd of=esmb.dtb bs=1 seek=$((offset + 128)) conv=notrunc 2>/dev/null
+                "$SVMKIT" esm inspect esmb.dtb --key keys/owner-seckey.pem
+                """)
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(r.stderr.contains("origin-lockbox is this key's lockbox") && r.stderr.contains("does not decrypt to a valid key"), "\(r.stderr)")
+        #expect(!r.stderr.contains("matches no lockbox"))
+    }
+
+    @Test("--help is not hard-wrapped mid-sentence", arguments: [
+        [], ["boot"], ["soak"], ["bench", "boot"], ["bench", "swiotlb"], ["fdt", "pseries"], ["fdt", "get"], ["esm"], ["esm", "create"],
+        ["esm", "verify"], ["esm", "extract"], ["esm", "authorize"], ["esm", "inspect"],
+    ])
+    func helpWrapping(command: [String]) throws {
+        let r = try FDTCLIRunner.run(command + ["--help"])
+        #expect(r.status == 0)
+        let lines = r.text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        for (a, b) in zip(lines, lines.dropFirst()) {
+            // An example (indented two spaces) longer than the help width continues on an unindented line.
+            let exampleWrapped = a.hasPrefix("  ") && !a.hasPrefix("   ") && !b.isEmpty && !b.hasPrefix(" ") && !b.hasSuffix(":")
+            // A paragraph broken by hand and re-wrapped: a short prose line, then one that goes on in lower case.
+            let proseWrapped = !a.isEmpty && !a.hasPrefix(" ") && a.count < 50 && !a.hasSuffix(":") && !a.hasSuffix(".")
+                && (b.first?.isLowercase ?? false)
+            #expect(!exampleWrapped && !proseWrapped, "wrapped mid-sentence:\n\(a)\n\(b)")
+        }
+    }
+}
