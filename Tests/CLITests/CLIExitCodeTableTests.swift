@@ -112,6 +112,8 @@ struct CLIExitCodeTableTests {
         // soak (2)
         Row(["soak", "--memory", "3X"], 2, "--memory"),
         Row(["soak", "--memory", "100M"], 2, "--memory"),
+        Row(["soak", "--memory", "1P"], 2, "--memory"),
+        Row(["boot", "--memory", "1P"], 2, "--memory"),
         Row(["soak", "--cpus", "0"], 2, "--cpus"),
         Row(["soak", "--seconds=-1"], 2, "--seconds"),
         Row(["soak", "--operations=-5"], 2, "--operations"),

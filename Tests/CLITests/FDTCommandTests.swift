@@ -148,7 +148,7 @@ struct FDTCommandTests {
         let extra = command == "get" ? ["/"] : []
         let missing = try FDTCLIRunner.run(["fdt", command, "/no/such/file.dtb"] + extra)
         #expect(missing.status == 2)
-        #expect(missing.stderr.contains("/no/such/file.dtb does not exist"))
+        #expect(missing.stderr.contains("/no/such/file.dtb: does not exist"))
 
         let junk = FDTCLIRunner.temporary(".dtb")
         defer { try? FileManager.default.removeItem(at: junk) }

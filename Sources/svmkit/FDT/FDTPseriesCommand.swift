@@ -148,7 +148,8 @@ struct FDTPseriesCommand: ParsableCommand {
     static func explain(_ error: FDTError, memory: String) -> String {
         let c = error.context
         if c.hasPrefix("memory size") {
-            return "--memory \(memory) (\(ByteCount.describe(UInt64(c.split(separator: " ")[2]) ?? 0))) must be a non-zero multiple of 64K"
+            let bytes = c.split(separator: " ").dropFirst(2).first.flatMap { UInt64($0) } ?? 0
+            return "--memory \(memory) (\(ByteCount.describe(bytes))) must be a non-zero multiple of 64K"
         }
         if c.hasPrefix("cpu count") { return "--cpus: \(c)" }
         if c.hasPrefix("threads per core") { return "--threads: \(c)" }

@@ -56,8 +56,10 @@ struct SoakCommand: ParsableCommand {
             throw Self.fail(error.description)
         }
         // The soak boots a secure guest: a size the boot refuses is bad input, not a soak failure.
-        guard c.memoryBytes >= BootImageBuilder.minimumMemory, c.memoryBytes % (64 << 10) == 0 else {
-            throw Self.fail("--memory \(memory): guest RAM must be a multiple of 64K and at least 256M (e.g. 512M, 1G)")
+        guard c.memoryBytes >= BootImageBuilder.minimumMemory, c.memoryBytes <= GuestMemory.maximumBytes,
+            c.memoryBytes % (64 << 10) == 0
+        else {
+            throw Self.fail("--memory \(memory): guest RAM must be a multiple of 64K from 256M to 16T (e.g. 512M, 1G)")
         }
         c.operationsPerCycle = opsPerCycle
         c.crashKexecFraction = crashFraction
