@@ -49,14 +49,14 @@ struct BenchBootCommand: ParsableCommand {
 
     func run() throws {
         var c = BootConfiguration()
-        c.memoryBytes = try BootCLI.size(memory, "--memory")
+        c.memoryBytes = try BootCLI.size(memory, "--memory", command: "bench boot")
         c.cpuCount = cpus
         c.seed = seed
         guard (1...Self.maximumRepeat).contains(repeatCount) else {
-            throw BootCLI.fail("--repeat \(repeatCount): expected 1 to \(Self.maximumRepeat) boots")
+            throw BootCLI.fail("--repeat \(repeatCount): expected 1 to \(Self.maximumRepeat) boots", command: "bench boot")
         }
         guard (1...PseriesTreeOptions.maximumCPUCount).contains(cpus) else {
-            throw BootCLI.fail("--cpus \(cpus): expected 1 to \(PseriesTreeOptions.maximumCPUCount)")
+            throw BootCLI.fail("--cpus \(cpus): expected 1 to \(PseriesTreeOptions.maximumCPUCount)", command: "bench boot")
         }
         // One key for every run, so the runs time the boot, not RSA key generation.
         c.tpmKeyPEM = try? TPMProvisioning.generateKeyPEM()
@@ -65,7 +65,7 @@ struct BenchBootCommand: ParsableCommand {
         for i in 0..<repeatCount {
             CLIReporter.progress("bench boot: run \(i + 1)/\(repeatCount)…", json: json)
             let vm: SecureVirtualMachine
-            do { vm = try SecureVirtualMachine(configuration: c, traceDetail: false) } catch { throw BootCLI.fail("\(error)") }
+            do { vm = try SecureVirtualMachine(configuration: c, traceDetail: false) } catch { throw BootCLI.fail("\(error)", command: "bench boot") }
             let r = vm.boot()
             runs.append(r.wallSeconds)
             last = (r, vm)

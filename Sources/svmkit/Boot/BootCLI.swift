@@ -7,9 +7,9 @@ enum BootCLI {
     /// Exit status for bad input.
     static let badInput = CLIExit.badInputCode
 
-    /// Prints `svmkit boot: <message>` to standard error and returns exit status 2 to throw.
-    static func fail(_ message: String) -> ExitCode {
-        CLIExit.badInput("boot", message)
+    /// Prints `svmkit <command>: <message>` to standard error and returns exit status 2 to throw.
+    static func fail(_ message: String, command: String = "boot") -> ExitCode {
+        CLIExit.badInput(command, message)
     }
 
     /// The bytes of the file given for `option`, at most `limit` of them.
@@ -18,8 +18,8 @@ enum BootCLI {
     }
 
     /// A size or address given for `option` (512M, 4G, 0x400000).
-    static func size(_ text: String, _ option: String) throws(ExitCode) -> UInt64 {
-        do { return try ByteCount.parse(text, option: option) } catch { throw fail(error.description) }
+    static func size(_ text: String, _ option: String, command: String = "boot") throws(ExitCode) -> UInt64 {
+        do { return try ByteCount.parse(text, option: option) } catch { throw fail(error.description, command: command) }
     }
 
     /// Checks, before the work starts, that the file given for `option` can be written.
