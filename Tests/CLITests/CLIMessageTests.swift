@@ -61,6 +61,10 @@ struct CLIMessageTests {
         let r = try CLIShell.run(#""$SVMKIT" fdt dump "$(printf 'tree-\377.dtb')""#)
         #expect(r.status == 2)
         #expect(r.stderr.contains("the path is not valid UTF-8"), "\(r.stderr)")
+        // An output name would be written under another (repaired) name: refused too.
+        let out = try CLIShell.run(#""$SVMKIT" fdt pseries -o "$(printf 'out-\377.dtb')"; s=$?; ls; exit $s"#)
+        #expect(out.status == 2 && out.stderr.contains("the path is not valid UTF-8"), "\(out.stderr)")
+        #expect(out.stdout.isEmpty, "nothing written: \(out.stdout)")
     }
 
     @Test("An ELF vmlinux given as --kernel says to run objcopy -O binary")

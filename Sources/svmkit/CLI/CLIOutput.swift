@@ -30,6 +30,10 @@ enum CLIOutput {
     @discardableResult
     static func check(_ path: String, force: Bool) throws(Failure) -> Target {
         guard !path.isEmpty else { throw Failure(reason: "an empty path") }
+        if path.unicodeScalars.contains("\u{FFFD}"), CLIInput.rawArgumentIsNotUTF8(containing: path) {
+            // Swift received the name with U+FFFD in place of the bad bytes: writing it would create another name.
+            throw Failure(reason: "the path is not valid UTF-8; svmkit takes UTF-8 paths only (choose a UTF-8 name)")
+        }
         var info = stat()
         if lstat(path, &info) == 0 {
             switch info.st_mode & S_IFMT {
