@@ -23,7 +23,8 @@ struct ESMCommand: ParsableCommand {
               svmkit esm verify --kernel vmlinux.bin --initrd initrd-esm.img \\
                   --cmdline "svm=on console=hvc0" --key keys/tpm-seckey.pem
 
-            Exit status: 0 success, 1 a verify check failed, 2 bad input (named on stderr).
+            Exit status: 0 success, 1 a verify check failed or an output could not be \
+            written, 2 bad input (named on stderr), 64 command-line syntax.
             """,
         subcommands: [
             ESMKeygenCommand.self, ESMCreateCommand.self, ESMInspectCommand.self, ESMExtractCommand.self,
