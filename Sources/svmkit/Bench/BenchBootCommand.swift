@@ -92,6 +92,6 @@ struct BenchBootCommand: ParsableCommand {
             CLIReporter.out(String(format: "resident memory  %.1f MiB of guest RAM touched", result.residentMiB) + "\n")
         }
         // A boot that did not go secure times a failure, not UV_ESM: say so with the exit status.
-        if !report.secure { throw ExitCode(1) }
+        if !report.secure { throw CLIExit.failure }
     }
 }

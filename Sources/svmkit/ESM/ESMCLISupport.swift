@@ -4,14 +4,15 @@ import Foundation
 
 /// File access and failure reporting shared by the `svmkit esm` subcommands.
 ///
-/// Exit codes: 0 success; 1 a `verify` check failed; 2 bad input (a file that cannot be
-/// read or written, a blob, key or archive that is malformed or does not fit), with a
-/// message naming it on standard error.
+/// Exit codes (``CLIExit``): 0 success; 1 a `verify` check failed, or an output could not
+/// be written once the work was done; 2 bad input (a file that cannot be read, an output
+/// path that cannot be used, a blob, key or archive that is malformed or does not fit),
+/// with a message naming it on standard error.
 enum ESMCLI {
     /// Exit code for bad input.
-    static let badInput = ExitCode(2)
-    /// Exit code for a failed check.
-    static let checkFailed = ExitCode(1)
+    static let badInput = CLIExit.badInputCode
+    /// Exit code for a failed check (or lost output).
+    static let checkFailed = CLIExit.failure
 
     /// Prints `message` to standard error, prefixed with the command.
     static func complain(_ command: String, _ message: String) {

@@ -8,9 +8,9 @@ import Foundation
 /// Command-line syntax errors are the argument parser's (exit 64).
 enum FDTInput {
     /// Exit status for bad input.
-    static let badInput = ExitCode(2)
+    static let badInput = CLIExit.badInputCode
     /// Exit status for a missing node or property.
-    static let notFound = ExitCode(1)
+    static let notFound = CLIExit.failure
 
     /// Prints `svmkit fdt <command>: <message>` to standard error and returns `code` to throw.
     static func fail(_ command: String, _ message: String, _ code: ExitCode = badInput) -> ExitCode {
