@@ -15,7 +15,10 @@ struct SVMKitCommand: ParsableCommand {
               svmkit bench swiotlb --sizes 4K,64K --seconds 1
               svmkit boot --bug double-unmap
               svmkit soak --seconds 60 --seed 7
+              svmkit swiotlb replay trace.json --json
             """,
-        subcommands: [BootCommand.self, FDTCommand.self, ESMCommand.self, BenchCommand.self, SoakCommand.self]
+        subcommands: [
+            BootCommand.self, FDTCommand.self, ESMCommand.self, BenchCommand.self, SoakCommand.self, SWIOTLBCommand.self,
+        ]
     )
 }
