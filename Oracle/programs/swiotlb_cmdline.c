@@ -26,6 +26,9 @@ int main(int argc, char **argv)
 		while (*args == ' ') args++;
 		while (*args) {
 			args = next_arg(args, &param, &val);
+			/* kernel/params.c: parse_args() stops at "--" (the rest is init's). */
+			if (!val && !strcmp(param, "--"))
+				break;
 			if (!strcmp(param, "swiotlb") && val)
 				oswl_cmdline_apply(val);
 		}
