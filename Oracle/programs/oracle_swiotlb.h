@@ -20,6 +20,9 @@ void oswl_pool_destroy(void);
 /* Registers host memory `host` as physical [base, base + bytes) for bounce copies. */
 void oswl_phys_window(uint64_t base, void *host, size_t bytes);
 
+/* The host address of physical address `pa` (pool and registered windows). */
+void *oswl_phys_to_virt(uint64_t pa);
+
 /* One device: its min_align_mask and segment boundary mask. */
 void oswl_device(unsigned int min_align_mask, unsigned long seg_boundary_mask);
 /* swiotlb_tbl_map_single() on CPU `cpu`; OSWL_MAPPING_ERROR when Linux refuses. dir: 0 bidi, 1 to, 2 from. */

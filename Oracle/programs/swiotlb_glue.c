@@ -26,6 +26,8 @@ static size_t pool_host_bytes;
 
 void oswl_phys_window(uint64_t base, void *host, size_t bytes) { oracle_phys_window(base, host, bytes); }
 
+void *oswl_phys_to_virt(uint64_t pa) { return phys_to_virt(pa); }
+
 int oswl_pool_create(uint64_t start, unsigned long nslabs, unsigned int nareas, unsigned int page_shift)
 {
 	oswl_pool_destroy();

@@ -4,7 +4,7 @@ import ArgumentParser
 struct SWIOTLBCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swiotlb",
-        abstract: "Replay recorded SWIOTLB request streams against SVMKit's allocators.",
-        subcommands: [SWIOTLBReplayCommand.self]
+        abstract: "Replay recorded SWIOTLB request streams; compare the benchmark with Linux's allocator.",
+        subcommands: [SWIOTLBReplayCommand.self, SWIOTLBPeerCommand.self]
     )
 }
