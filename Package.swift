@@ -119,7 +119,9 @@ let package = Package(
             dependencies: ["SecureGuest", "Ultravisor", "Hypervisor", "PEFMachine", "PowerABI", "SWIOTLB", "DeviceTree"],
             swiftSettings: swift6),
         // Differential tests against the real Linux code (Scripts/linux-oracle builds the oracle).
-        .testTarget(name: "LinuxOracleTests", dependencies: ["SWIOTLB", "SecureGuest"], swiftSettings: swift6),
+        .testTarget(
+            name: "LinuxOracleTests", dependencies: ["SWIOTLB", "SecureGuest", "SVMKit", "PEFMachine", "PowerABI"],
+            swiftSettings: swift6),
         .testTarget(name: "SVMKitTests", dependencies: ["SVMKit", "SwtpmTestSupport"], swiftSettings: swift6),
         .testTarget(name: "CLITests", dependencies: ["svmkit", "SwtpmTestSupport"], swiftSettings: swift6),
         .testTarget(

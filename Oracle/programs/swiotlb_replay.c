@@ -9,6 +9,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/time.h>
+
+/*
+ * A map that does not return within 200 ms is reported as a hang ("hang": true):
+ * 6.1's swiotlb_do_find_slots() loops forever on some requests (its do/while only
+ * stops when the index returns to `wrap`, which +1 and +stride steps can skip).
+ * The area lock it held is re-initialized by oswl_reset_locks().
+ */
+static sigjmp_buf watchdog;
+static void on_alarm(int sig) { (void)sig; siglongjmp(watchdog, 1); }
+static void arm(long usec)
+{
+	struct itimerval t = { { 0, 0 }, { usec / 1000000, usec % 1000000 } };
+	setitimer(ITIMER_REAL, &t, NULL);
+}
 
 static void bad(int scenario, long op, const char *fmt, const char *detail)
 {
@@ -116,7 +133,7 @@ static void run(const struct jval *sc, int s, bool execute)
 	for (size_t i = 0; i < n; i++) {
 		const struct jval *o = ops->items[i];
 		uint64_t id = field(o, "id", 0, true, s, (long)i);
-		bool ok;
+		bool ok, hang = false;
 		uint64_t addr = 0;
 		bool map = !strcmp(json_get(o, "op")->text, "map");
 		if (map) {
@@ -124,9 +141,19 @@ static void run(const struct jval *sc, int s, bool execute)
 			unsigned int min_align = (unsigned)field(o, "min_align_mask", 0, false, s, (long)i);
 			unsigned long boundary = (unsigned long)field(o, "seg_boundary_mask", UINT64_MAX, false, s, (long)i);
 			oswl_device(min_align, boundary);
-			addr = oswl_map(field(o, "orig_addr", 0, true, s, (long)i), size,
-					(unsigned)field(o, "alloc_align_mask", 0, false, s, (long)i), 1,
-					(int)field(o, "cpu", 0, false, s, (long)i));
+			uint64_t orig = field(o, "orig_addr", 0, true, s, (long)i);
+			unsigned int align = (unsigned)field(o, "alloc_align_mask", 0, false, s, (long)i);
+			int cpu = (int)field(o, "cpu", 0, false, s, (long)i);
+			hang = false;
+			if (sigsetjmp(watchdog, 1) == 0) {
+				arm(200000);
+				addr = oswl_map(orig, size, align, 1, cpu);
+				arm(0);
+			} else {
+				hang = true;
+				addr = OSWL_MAPPING_ERROR;
+				oswl_reset_locks();
+			}
 			ok = addr != OSWL_MAPPING_ERROR;
 			lv[nlive++] = (struct live){ id, addr, size, ok, min_align, boundary };
 		} else {
@@ -142,6 +169,7 @@ static void run(const struct jval *sc, int s, bool execute)
 		printf("{\"i\": %zu, \"op\": \"%s\", \"id\": %llu, \"ok\": %s", i, map ? "map" : "unmap",
 		       (unsigned long long)id, ok ? "true" : "false");
 		if (map && ok) printf(", \"tlb_addr\": \"0x%llx\"", (unsigned long long)addr);
+		if (hang) printf(", \"hang\": true");
 		printf(", \"used_after\": %lu}%s\n", oswl_used(), i + 1 < n ? "," : "");
 	}
 	printf("]}");
@@ -171,6 +199,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	oracle_quiet = true;
+	signal(SIGALRM, on_alarm);
 	const struct jval *list = json_get(root, "scenarios");
 	if (list && list->type != J_ARR) { fprintf(stderr, "replay trace: scenarios is not a list\n"); return 2; }
 	/* Check every scenario before printing anything. */

@@ -6,7 +6,7 @@ import Testing
 /// (`setup_io_tlb_npages`, `swiotlb_adjust_nareas`, `next_arg`; prom_init's
 /// `early_cmdline_parse` with `prom_strstr` and `prom_strtobool`; 6.12) and through
 /// SVMKit's `SWIOTLBOption`/`SWIOTLBConfiguration` and `SVMOption.promInitEnabled`.
-@Suite("Command lines against Linux 6.12")
+@Suite("Command lines against Linux 6.12 (and 6.1)")
 struct CommandLineCorpusTests {
     static let oddSWIOTLB = [
         "swiotlb=noforce swiotlb=force", "swiotlb=force swiotlb=noforce", "swiotlb=,4 swiotlb=40000",
@@ -41,10 +41,13 @@ struct CommandLineCorpusTests {
         "swiotlb=\"4096\"", "swiotlb=,8,noforce", "swiotlb=7,1", "swiotlb=016", "root=/dev/vda",
     ]
 
-    @Test("swiotlb=: parse state and pool size as Linux, for 1, 4 and 48 possible CPUs", arguments: [1, 4, 48])
-    func swiotlb(possibleCPUs: Int) throws {
+    @Test(
+        "swiotlb=: parse state and pool size as Linux (6.12 for 1, 4 and 48 possible CPUs; 6.1, which agrees, for 4)",
+        arguments: [("6.12", 1), ("6.12", 4), ("6.12", 48), ("6.1", 4)])
+    func swiotlb(version: String, possibleCPUs: Int) throws {
         let lines = Self.corpus(Self.oddSWIOTLB, tokens: Self.swiotlbTokens, seed: 16)
-        let linux = try LinuxOracle.run("swiotlb-cmdline", [String(possibleCPUs)], input: lines.joined(separator: "\n") + "\n")
+        let linux = try LinuxOracle.run(
+            "swiotlb-cmdline", [String(possibleCPUs)], input: lines.joined(separator: "\n") + "\n", version: version)
             .split(separator: "\n").map(String.init)
         try #require(linux.count == lines.count)
         var differences: [String] = []
@@ -67,10 +70,10 @@ struct CommandLineCorpusTests {
         "svm=N", "svm=yes", "svm", "init=/bin/sh", "svm=t",
     ]
 
-    @Test("svm=: SVMOption.promInitEnabled is prom_init's reading")
-    func svm() throws {
+    @Test("svm=: SVMOption.promInitEnabled is prom_init's reading (6.12 and 6.1)", arguments: ["6.12", "6.1"])
+    func svm(version: String) throws {
         let lines = Self.corpus(Self.oddSVM, tokens: Self.svmTokens, seed: 61)
-        let linux = try LinuxOracle.run("svm-cmdline", input: lines.joined(separator: "\n") + "\n")
+        let linux = try LinuxOracle.run("svm-cmdline", input: lines.joined(separator: "\n") + "\n", version: version)
             .split(separator: "\n").map(String.init)
         try #require(linux.count == lines.count)
         var differences: [String] = []
