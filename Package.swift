@@ -118,6 +118,10 @@ let package = Package(
             name: "SecureGuestTests",
             dependencies: ["SecureGuest", "Ultravisor", "Hypervisor", "PEFMachine", "PowerABI", "SWIOTLB", "DeviceTree"],
             swiftSettings: swift6),
+        // Differential tests against the real Linux code (Scripts/linux-oracle builds the oracle).
+        .testTarget(
+            name: "LinuxOracleTests", dependencies: ["SWIOTLB", "SecureGuest", "SVMKit", "PEFMachine", "PowerABI"],
+            swiftSettings: swift6),
         .testTarget(name: "SVMKitTests", dependencies: ["SVMKit", "SwtpmTestSupport"], swiftSettings: swift6),
         .testTarget(name: "CLITests", dependencies: ["svmkit", "SwtpmTestSupport"], swiftSettings: swift6),
         .testTarget(

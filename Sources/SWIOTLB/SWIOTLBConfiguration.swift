@@ -40,9 +40,11 @@ public struct SWIOTLBConfiguration: Sendable, Hashable {
     ///   - noforce: `swiotlb=noforce`.
     ///   - possibleCPUs: `num_possible_cpus()`, used when `areas` is `nil`.
     ///
-    /// Then, as `round_up_default_nslabs()` does, a pool smaller than 128 slots per area
-    /// grows to 128 × areas, and a pool whose slot count is not a power of two is
-    /// rounded up to one ("SWIOTLB bounce buffer size roundup to …MB"); finally
+    /// Then, when `areas` is `nil` (the CPU count decides), as `round_up_default_nslabs()`
+    /// does: a pool smaller than 128 slots per area grows to 128 × areas, and a pool whose
+    /// slot count is not a power of two is rounded up to one ("SWIOTLB bounce buffer size
+    /// roundup to …MB"). With `areas` from the command line Linux rounded at parse time,
+    /// against the slot count known then (`SWIOTLBOption` passes that count). Finally
     /// `limit_nareas()` caps the areas at one per 128 slots.
     /// Throws ``SWIOTLBError/invalidConfiguration(_:)`` for negative or absurd numbers.
     public init(
@@ -60,19 +62,20 @@ public struct SWIOTLBConfiguration: Sendable, Hashable {
         }
         // setup_io_tlb_npages(): "avoid tail segment of size < IO_TLB_SEGSIZE".
         var nslabs = slabs.map { Self.alignUp($0, SWIOTLB.segmentSlots) } ?? SWIOTLB.defaultSlots
-        // swiotlb_adjust_nareas(), from the command line or, at init, from the CPU count.
+        // swiotlb_adjust_nareas(): from the command line (it already rounded the slot
+        // count then, against the count known at that moment, so not again here), or at
+        // init from the CPU count, rounding now (swiotlb_init_remap(), 6.12).
         let nareas = Self.areaCount(areas ?? possibleCPUs)
         messages.append("area num \(nareas).")
-        // round_up_default_nslabs()
-        var roundedUp = true
-        if nslabs < SWIOTLB.segmentSlots * nareas {
-            nslabs = SWIOTLB.segmentSlots * nareas
-        } else if nslabs.nonzeroBitCount == 1 {
-            roundedUp = false
+        if areas == nil {
+            let rounded = Self.roundedSlots(nslabs, areas: nareas)
+            if rounded != nslabs || nslabs < SWIOTLB.segmentSlots * nareas {
+                messages.append("SWIOTLB bounce buffer size roundup to \((rounded << SWIOTLB.slotShift) >> 20)MB")
+            }
+            nslabs = rounded
         }
-        if roundedUp {
-            nslabs = Self.roundUpPowerOfTwo(nslabs)
-            messages.append("SWIOTLB bounce buffer size roundup to \((nslabs << SWIOTLB.slotShift) >> 20)MB")
+        guard nslabs > 0 else {
+            throw .invalidConfiguration("swiotlb slot count 0 with \(nareas) area(s) gives an empty pool")
         }
         self.slots = nslabs
         self.areas = Self.limitAreas(nareas, slots: nslabs)
@@ -99,6 +102,13 @@ public struct SWIOTLBConfiguration: Sendable, Hashable {
         return SWIOTLBConfiguration(
             slots: next, areas: Self.limitAreas(areas, slots: next), force: force, disabled: disabled,
             messages: messages + ["SWIOTLB bounce buffer size adjusted \(slots) -> \(next) slabs"])
+    }
+
+    /// `round_up_default_nslabs()` (kernel/dma/swiotlb.c, 6.12): at least 128 slots per
+    /// area, then a power of two.
+    public static func roundedSlots(_ slots: Int, areas: Int) -> Int {
+        if slots < SWIOTLB.segmentSlots * areas { return roundUpPowerOfTwo(SWIOTLB.segmentSlots * areas) }
+        return slots.nonzeroBitCount == 1 ? slots : roundUpPowerOfTwo(slots)
     }
 
     /// `swiotlb_adjust_nareas()`'s rounding: 0 becomes 1, others a power of two.

@@ -15,12 +15,15 @@ struct SVMKitCommand: ParsableCommand {
               svmkit bench swiotlb --sizes 4K,64K --seconds 1
               svmkit boot --bug double-unmap
               svmkit soak --seconds 60 --seed 7
+              svmkit swiotlb replay trace.json --json
 
             Exit status, for every subcommand: 0 success; 1 the job ran and found a \
             failure (a failed check, a guest that did not end as asked, output lost); 2 bad \
             input (the message names the option or file); 64 command-line syntax.
             """,
-        subcommands: [BootCommand.self, FDTCommand.self, ESMCommand.self, BenchCommand.self, SoakCommand.self]
+        subcommands: [
+            BootCommand.self, FDTCommand.self, ESMCommand.self, BenchCommand.self, SoakCommand.self, SWIOTLBCommand.self,
+        ]
     )
 
     /// Parses, runs, and exits through ``CLIReporter``, so that every exit path

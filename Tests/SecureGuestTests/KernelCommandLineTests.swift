@@ -100,15 +100,29 @@ struct SWIOTLBOptionTests {
     @Test("slabs aligned to 128, areas to a power of two, force/noforce")
     func parse() {
         let o = SWIOTLBOption(value: "40000,3,force")
-        #expect(o.slabs == 40064)
+        #expect(o.slabs == 65536)  // ALIGN(40000, 128) = 40064, then rounded by swiotlb_adjust_nareas(4)
         #expect(o.areas == 4)
         #expect(o.forceMode == .force)
-        #expect(o.diagnostics.count == 2)
+        #expect(o.diagnostics.count == 3)
         #expect(SWIOTLBOption(value: "noforce").forceMode == .noforce)
         #expect(SWIOTLBOption(value: "noforce").slabs == nil)
         #expect(SWIOTLBOption(value: "1024,0").areas == 1)
         #expect(SWIOTLBOption(value: "0x800").slabs == 2048)
         #expect(SWIOTLBOption(value: "010").slabs == 128)
+    }
+
+    @Test("force and noforce are two sticky flags: noforce then force stays disabled (audit 1.5)")
+    func stickyFlags() {
+        let o = SWIOTLBOption(KernelCommandLine("swiotlb=noforce swiotlb=force"))
+        #expect(o.force && o.noforce && o.forceMode == .noforce)
+        #expect(SWIOTLBOption(KernelCommandLine("swiotlb=force swiotlb=noforce")).forceMode == .noforce)
+    }
+
+    @Test("an area count rounds the slot count known at that moment (audit 1.7)")
+    func parseTimeRounding() {
+        let late = SWIOTLBOption(KernelCommandLine("swiotlb=,4 swiotlb=40000"))
+        #expect(late.slabs == 40064 && late.areas == 4)
+        #expect(SWIOTLBOption(KernelCommandLine("swiotlb=,4096")).slabs == 524288)
     }
 
     @Test("Later occurrences override only the fields they set")

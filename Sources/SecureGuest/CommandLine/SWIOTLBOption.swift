@@ -1,3 +1,5 @@
+import SWIOTLB
+
 /// The `swiotlb=` kernel parameter: `<slabs>[,<areas>][,force|noforce]`.
 ///
 /// Models `setup_io_tlb_npages()` in `kernel/dma/swiotlb.c`
@@ -6,7 +8,13 @@
 /// (`swiotlb_adjust_nareas()`); `force` bounces every mapping and `noforce` turns
 /// SWIOTLB off. Numbers are read like `simple_strtoul(…, 0)` (decimal, `0x` hex,
 /// leading-0 octal). Every occurrence is applied in order, so a later one
-/// overrides the fields it sets. Parts Linux silently ignores are reported.
+/// overrides the fields it sets, with two Linux rules the Linux oracle confirmed
+/// (`swiotlb_adjust_nareas()` and `setup_io_tlb_npages()`, kernel/dma/swiotlb.c, 6.12):
+/// an area count rounds the slot count known at that moment (so
+/// `swiotlb=,4 swiotlb=40000` keeps 40064 slots), and `force` and `noforce` are
+/// two sticky flags (`swiotlb_force_bounce`, `swiotlb_force_disable`), so
+/// `swiotlb=noforce swiotlb=force` leaves SWIOTLB disabled. Parts Linux silently
+/// ignores are reported.
 public struct SWIOTLBOption: Hashable, Sendable {
     /// Force mode requested.
     public enum ForceMode: String, Hashable, Sendable {
@@ -16,12 +24,19 @@ public struct SWIOTLBOption: Hashable, Sendable {
         case noforce
     }
 
-    /// Number of 2 KiB slots asked for, aligned up to 128; `nil` if not given.
+    /// `default_nslabs` after the command line: the slot count asked for, aligned up to
+    /// 128, and raised as `swiotlb_adjust_nareas()` rounds it when an area count
+    /// follows; `nil` while it is still the 64 MiB default.
     public private(set) var slabs: Int?
     /// Number of areas asked for, rounded up to a power of two; `nil` if not given.
     public private(set) var areas: Int?
-    /// `force` or `noforce`, if given.
-    public private(set) var forceMode: ForceMode?
+    /// `swiotlb_force_bounce`: some `swiotlb=` said `force` (sticky).
+    public private(set) var force = false
+    /// `swiotlb_force_disable`: some `swiotlb=` said `noforce` (sticky; wins over `force`,
+    /// since `swiotlb_init_remap()` returns early on it).
+    public private(set) var noforce = false
+    /// The mode that takes effect: `noforce` if it was ever given, else `force` if it was.
+    public var forceMode: ForceMode? { noforce ? .noforce : force ? .force : nil }
     /// Ignored parts and round-ups.
     public private(set) var diagnostics: [CommandLineDiagnostic] = []
 
@@ -72,14 +87,21 @@ public struct SWIOTLBOption: Hashable, Sendable {
                     diagnostics.append(.init(.note, parameter: p.raw, "area count \(n) rounded up to \(rounded)"))
                 }
                 areas = rounded
+                // swiotlb_adjust_nareas() -> round_up_default_nslabs(), on the count known now.
+                let current = slabs ?? SWIOTLB.defaultSlots
+                let adjusted = SWIOTLBConfiguration.roundedSlots(current, areas: rounded)
+                if adjusted != current {
+                    diagnostics.append(.init(.note, parameter: p.raw, "slot count \(current) rounded up to \(adjusted) for \(rounded) area(s)"))
+                    slabs = adjusted
+                }
             }
         }
         if s.first == "," { s = s.dropFirst() }
         let rest = String(Substring(s))
         if s.elementsEqual("force".unicodeScalars) {
-            forceMode = .force
+            force = true
         } else if s.elementsEqual("noforce".unicodeScalars) {
-            forceMode = .noforce
+            noforce = true
         } else if !s.isEmpty {
             diagnostics.append(.init(.ignored, parameter: p.raw, "\"\(rest)\" is not understood; Linux ignores it silently"))
         }

@@ -17,16 +17,19 @@ public struct SharedLPPACARegion: Hashable, Sendable {
     /// Bytes handed out so far.
     public private(set) var used: UInt64 = 0
 
-    /// The region's size for `cpuCount` CPUs with 64 KiB pages.
-    public static func totalSize(cpuCount: Int) -> UInt64 {
+    /// The region's size for `cpuCount` CPUs: `PAGE_ALIGN(nr_cpu_ids * LPPACA_SIZE)` with
+    /// `pageSize`-byte pages (64 KiB by default, as on pseries; a 4 KiB-page kernel
+    /// shares a smaller region, checked against paca.c by the Linux oracle).
+    public static func totalSize(cpuCount: Int, pageSize: UInt64 = 0x10000) -> UInt64 {
         let bytes = UInt64(max(0, cpuCount)) * lppacaSize
-        return (bytes + 0xFFFF) & ~0xFFFF
+        let mask = max(pageSize, 1) - 1
+        return (bytes + mask) & ~mask
     }
 
-    /// A region at `base` for `cpuCount` CPUs.
-    public init(base: UInt64, cpuCount: Int) {
+    /// A region at `base` for `cpuCount` CPUs with `pageSize`-byte pages.
+    public init(base: UInt64, cpuCount: Int, pageSize: UInt64 = 0x10000) {
         self.base = base
-        self.totalSize = Self.totalSize(cpuCount: cpuCount)
+        self.totalSize = Self.totalSize(cpuCount: cpuCount, pageSize: pageSize)
     }
 
     /// The region is full: the `BUG_ON()` of `alloc_shared_lppaca()`.
