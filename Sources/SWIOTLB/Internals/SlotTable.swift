@@ -79,6 +79,8 @@ final class SlotTable: @unchecked Sendable {
     let trees: UnsafeMutablePointer<UInt8>
     let lists: UnsafeMutablePointer<UInt16>
     let records: UnsafeMutablePointer<SlotRecord>
+    /// Pool-wide `total_used` and `used_hiwater` (atomics, outside the area locks).
+    let counters = PoolCounters()
 
     /// Allocates and initializes the metadata for `totalSlots` slots (a multiple of
     /// `128 * areaCount`) in `areaCount` areas.
@@ -178,6 +180,7 @@ final class SlotTable: @unchecked Sendable {
             let used = h.pointee.used &+ request.slots
             h.pointee.used = used
             if used > h.pointee.highWater { h.pointee.highWater = used }
+            counters.add(request.slots)
         }
         return start
     }
@@ -191,6 +194,7 @@ final class SlotTable: @unchecked Sendable {
         case .reference: referenceFree(start: start, count: count)
         }
         header(area).pointee.used &-= count
+        counters.remove(count)
     }
 
     /// Whether pool slot `slot` is allocated (padding included).
