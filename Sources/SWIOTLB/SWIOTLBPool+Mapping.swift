@@ -1,4 +1,23 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 extension SWIOTLBPool {
+    /// One bounce copy through ``memory`` (directly when it is host memory).
+    @inline(__always)
+    func copy(from source: UInt64, to destination: UInt64, count: Int) throws(BounceMemoryError) {
+        if let hostBytes, count >= 0, source <= hostSize, UInt64(count) <= hostSize &- source,
+            destination <= hostSize, UInt64(count) <= hostSize &- destination
+        {
+            memmove(hostBytes + Int(destination), hostBytes + Int(source), count)
+        } else {
+            // Other memory, or a range host memory refuses (it then names it).
+            try memory.copy(from: source, to: destination, count: count)
+        }
+    }
+
     /// Maps `size` bytes at `original` through the pool and returns the bounce address
     /// the device must use. Models `swiotlb_tbl_map_single()`.
     ///
@@ -84,7 +103,7 @@ extension SWIOTLBPool {
             base &+ (UInt64(head) &<< UInt64(SWIOTLB.slotShift)) &+ UInt64(request.offset & (SWIOTLB.slotSize - 1))
         if copyIn {
             do {
-                try memory.copy(from: request.original, to: address, count: request.mappingSize)
+                try copy(from: request.original, to: address, count: request.mappingSize)
             } catch {
                 table.lock(area)
                 table.discardMapping(area: area, head: head)
@@ -142,7 +161,7 @@ extension SWIOTLBPool {
         table.unlock(area)
         var failure: BounceMemoryError?
         do {
-            try memory.copy(from: address, to: record.original, count: size)
+            try copy(from: address, to: record.original, count: size)
         } catch {
             failure = error
         }
@@ -175,7 +194,7 @@ extension SWIOTLBPool {
         let (original, bounce) = try locate(address, size: size, operation: .syncForDevice)
         guard direction.copiesToDevice, size > 0 else { return }
         do {
-            try memory.copy(from: original, to: bounce, count: size)
+            try copy(from: original, to: bounce, count: size)
         } catch {
             throw .copyFailed(error, operation: .syncForDevice)
         }
@@ -191,7 +210,7 @@ extension SWIOTLBPool {
         let (original, bounce) = try locate(address, size: size, operation: .syncForCPU)
         guard direction.copiesToCPU, size > 0 else { return }
         do {
-            try memory.copy(from: bounce, to: original, count: size)
+            try copy(from: bounce, to: original, count: size)
         } catch {
             throw .copyFailed(error, operation: .syncForCPU)
         }

@@ -40,6 +40,12 @@ public final class SWIOTLBPool: Sendable {
     public let memory: any BounceMemory
 
     let table: SlotTable
+    /// `memory`'s bytes and size when it is a ``HostBounceMemory``: copies then go
+    /// straight to `memmove` after the same bounds checks, with no protocol call or
+    /// reference counting (the pool keeps `memory` alive). Safe to share: the pointer
+    /// never changes, and what it points to is `HostBounceMemory`'s (see its invariant).
+    nonisolated(unsafe) let hostBytes: UnsafeMutableRawPointer?
+    let hostSize: UInt64
     let warn: (@Sendable (String) -> Void)?
     /// Receives every map and unmap (see ``SWIOTLBTraceRecorder``), or `nil`.
     let recorder: (any SWIOTLBTraceRecorder)?
@@ -109,6 +115,9 @@ public final class SWIOTLBPool: Sendable {
         self.pageSize = pageSize
         self.messages = messages
         self.memory = memory
+        let host = memory as? HostBounceMemory
+        self.hostBytes = host?.bytes
+        self.hostSize = UInt64(host?.size ?? 0)
         self.warn = warn
         self.recorder = recorder
         self.base = region.base

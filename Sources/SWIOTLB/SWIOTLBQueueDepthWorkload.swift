@@ -58,17 +58,20 @@ public final class SWIOTLBQueueDepthWorkload {
     /// Per entry: the bounce address (or staging address), and its size (0: empty).
     let entries: UnsafeMutablePointer<UInt64>
     let entrySizes: UnsafeMutablePointer<Int>
-    var step = 0
+    // Counters: one thread only, so no dynamic exclusivity checks on the hot path.
+    @exclusivity(unchecked) var step = 0
+    @exclusivity(unchecked) var entry = 0
+    @exclusivity(unchecked) var sizeIndex = 0
     /// Steps done (one map each, successful or not).
-    public private(set) var operations = 0
+    @exclusivity(unchecked) public private(set) var operations = 0
     /// Maps that failed.
-    public private(set) var failures = 0
+    @exclusivity(unchecked) public private(set) var failures = 0
     /// Data differences found with `verify`.
-    public private(set) var mismatches = 0
+    @exclusivity(unchecked) public private(set) var mismatches = 0
     /// Bytes mapped by successful maps.
-    public private(set) var bytes = 0
+    @exclusivity(unchecked) public private(set) var bytes = 0
     /// Keeps the device's reads alive.
-    public private(set) var fold: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var fold: UInt64 = 0
 
     /// Makes a workload over `memory`'s host bytes.
     ///
@@ -136,12 +139,23 @@ public final class SWIOTLBQueueDepthWorkload {
         }
     }
 
+    /// Moves the ring and size cursors one step on (no division on the hot path).
+    @inline(__always)
+    private func advance() {
+        step &+= 1
+        entry &+= 1
+        if entry == queueDepth { entry = 0 }
+        sizeIndex &+= 1
+        if sizeIndex == sizes.count { sizeIndex = 0 }
+        operations &+= 1
+    }
+
     @inline(__always)
     private func poolStep(_ pool: SWIOTLBPool) {
-        let k = step % queueDepth
+        let k = entry
         let value = UInt8(truncatingIfNeeded: step)
         if entrySizes[k] != 0 { complete(k, value: value) }
-        let size = sizes[step % sizes.count]
+        let size = sizes[sizeIndex]
         let original = originals &+ UInt64(k &* entryStride)
         host.storeBytes(of: value, toByteOffset: Int(original), as: UInt8.self)
         do {
@@ -151,16 +165,15 @@ public final class SWIOTLBQueueDepthWorkload {
         } catch {
             failures &+= 1
         }
-        operations &+= 1
-        step &+= 1
+        advance()
     }
 
     @inline(__always)
     private func baselineStep() {
-        let k = step % queueDepth
+        let k = entry
         let value = UInt8(truncatingIfNeeded: step)
         if entrySizes[k] != 0 { complete(k, value: value) }
-        let size = sizes[step % sizes.count]
+        let size = sizes[sizeIndex]
         let original = originals &+ UInt64(k &* entryStride)
         let staging = stagings &+ UInt64(k &* entryStride)
         host.storeBytes(of: value, toByteOffset: Int(original), as: UInt8.self)
@@ -168,8 +181,7 @@ public final class SWIOTLBQueueDepthWorkload {
         entries[k] = staging
         entrySizes[k] = size
         bytes &+= size
-        operations &+= 1
-        step &+= 1
+        advance()
     }
 
     /// The device acts on entry `k`'s buffer, then the driver unmaps it (or, for the
