@@ -13,10 +13,11 @@ public enum SWIOTLBPoolAdvisor {
     /// Advises a pool size for `scenario`.
     ///
     /// - Parameters:
+    ///   - scenario: the recorded stream (its pool gives the start address, page size
+    ///     and default area count).
     ///   - areas: the area count of the pools tried; `nil` uses the trace's `nareas`.
     ///   - allocator: the search to replay; ``SWIOTLBAllocatorKind/reference`` answers
     ///     for Linux.
-    ///   - possibleCPUs: for the rounding of the `swiotlb=` line (areas come from it).
     /// - Throws: ``SWIOTLBError/invalidConfiguration(_:)`` for an area count that is not
     ///   a power of two in 1...4096.
     public static func advise(
