@@ -49,6 +49,9 @@ struct BenchSWIOTLBCommand: ParsableCommand {
     @Flag(help: "Skip the allocator-only measurement on an empty and a 90 %-full pool.")
     var skipAllocationCost = false
 
+    @Flag(help: "Also measure dynamic growth: share calls per growth, latency of the growing map, memory returned.")
+    var growth = false
+
     @Flag(help: "Print one JSON object instead of the table.")
     var json = false
 
@@ -116,7 +119,7 @@ struct BenchSWIOTLBCommand: ParsableCommand {
         return SWIOTLBBenchPlan(
             sizes: sizeList, mix: sizeMix, queueDepths: depthList, threads: threadList, areas: areaCount, directions: directions, seconds: seconds,
             allocators: allocators, poolSize: pool, progress: SWIOTLBBenchClock.stderrIsTerminal,
-            allocationCost: !skipAllocationCost)
+            allocationCost: !skipAllocationCost, growth: growth)
     }
 
     func run() throws {

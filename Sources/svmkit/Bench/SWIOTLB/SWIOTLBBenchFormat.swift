@@ -110,6 +110,14 @@ enum SWIOTLBBenchFormat {
             }
             if line.count > 1 { lines.append(line) }
         }
+        if let g = report.growth {
+            lines.append("")
+            lines.append(
+                "Dynamic growth (\(g.rounds) rounds, 1 MiB pools): \(fixed(g.shareCallsPerGrowth, 2)) share calls per growth, "
+                    + "\(fixed(g.unshareCallsPerRelease, 2)) unshare per release; growing map p50 \(fixed(g.growthMapP50Nanoseconds, 0)) ns, "
+                    + "p99 \(fixed(g.growthMapP99Nanoseconds, 0)) ns (other maps p50 \(fixed(g.plainMapP50Nanoseconds, 0)) ns); "
+                    + "\(g.bytesReturnedPerRound) bytes returned per round")
+        }
         if !report.targets.isEmpty {
             lines.append("")
             lines.append("Targets:")

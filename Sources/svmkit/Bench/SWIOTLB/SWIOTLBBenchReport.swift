@@ -96,6 +96,8 @@ struct SWIOTLBBenchReport: Codable, Sendable {
     var fastOverReference: [SWIOTLBBenchComparison]
     /// The targets, where the run measured them.
     var targets: [SWIOTLBBenchTarget]
+    /// Dynamic growth (`--growth`), or `nil`.
+    var growth: SWIOTLBGrowthCost? = nil
 }
 
 /// Fast over reference at one point, or for the allocator alone.

@@ -25,6 +25,8 @@ struct SWIOTLBBenchPlan: Sendable {
     var poolSize: Int
     var progress: Bool
     var allocationCost: Bool
+    /// Also measure dynamic growth.
+    var growth = false
 }
 
 /// Runs the plan: for each point, interleaved rounds of the memcpy baseline and of
@@ -98,11 +100,13 @@ final class SWIOTLBBenchRunner {
             }
         }
         if plan.progress { SWIOTLBBenchClock.writeStderr("\r\u{1B}[K") }
-        return SWIOTLBBenchReport(
+        var report = SWIOTLBBenchReport(
             method: Self.method, poolSize: plan.poolSize, pageSize: SWIOTLB.defaultPageSize, seconds: plan.seconds,
             cpus: SWIOTLBBenchClock.processorCount, timerOverheadNanoseconds: Double(timerOverhead), results: rows,
             allocationCost: costs, scaling: scaling, fastOverReference: Self.comparisons(rows: rows, costs: costs),
             targets: Self.targets(rows: rows, costs: costs, scaling: scaling))
+        if plan.growth { report.growth = try growthCost() }
+        return report
     }
 
     static func directionOrder(_ d: String) -> Int { ["to-device", "from-device", "bidirectional"].firstIndex(of: d) ?? 9 }
