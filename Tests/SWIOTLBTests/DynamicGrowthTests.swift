@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 import Testing
 
 @testable import SWIOTLB
@@ -26,17 +26,17 @@ struct DynamicGrowthTests {
         }
         struct Refused: Error {}
         let pageSize: Int
-        let state: Mutex<State>
+        let state: Lock<State>
 
         init(start: UInt64, pageSize: Int = SWIOTLB.defaultPageSize) {
             self.pageSize = pageSize
-            state = Mutex(State(next: start))
+            state = Lock(State(next: start))
         }
 
         var hooks: SWIOTLBGrowthHooks {
             SWIOTLBGrowthHooks(
                 allocate: { bytes, _ in
-                    try self.state.withLock { s throws(Refused) -> UInt64 in
+                    try self.state.withLock { (s: inout State) throws(Refused) -> UInt64 in
                         if s.allocationFails { throw Refused() }
                         if let i = s.freed.firstIndex(where: { $0.size == bytes }) {
                             let r = s.freed.remove(at: i)
@@ -50,7 +50,7 @@ struct DynamicGrowthTests {
                     }
                 },
                 share: { region in
-                    try self.state.withLock { s throws(Refused) in
+                    try self.state.withLock { (s: inout State) throws(Refused) in
                         s.shareCalls += 1
                         let pages = self.pages(region)
                         if let limit = s.shareFailure {
@@ -61,7 +61,7 @@ struct DynamicGrowthTests {
                     }
                 },
                 unshare: { region in
-                    try self.state.withLock { s throws(Refused) in
+                    try self.state.withLock { (s: inout State) throws(Refused) in
                         s.unshareCalls += 1
                         if s.unshareFails { throw Refused() }
                         for p in self.pages(region) { s.shared.remove(p) }
@@ -176,7 +176,7 @@ struct DynamicGrowthTests {
     @Test("growth stops at the cap and when the allocator refuses, with Linux's line")
     func capAndAllocationFailure() throws {
         let memory = try HostBounceMemory(size: 16 << 20)
-        let lines = Mutex<[String]>([])
+        let lines = Lock<[String]>([])
         let base = try SWIOTLBPool(
             region: BounceRegion(base: 0, size: Self.poolBytes), memory: memory,
             warn: { line in lines.withLock { $0.append(line) } })

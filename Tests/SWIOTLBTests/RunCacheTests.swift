@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 import Testing
 
 @testable import SWIOTLB
@@ -9,8 +9,8 @@ import Testing
 struct RunCacheTests {
     /// Which thread holds each slot (-1: none).
     final class Owners: Sendable {
-        let slots: Mutex<[Int]>
-        init(slots: Int) { self.slots = Mutex([Int](repeating: -1, count: slots)) }
+        let slots: Lock<[Int]>
+        init(slots: Int) { self.slots = Lock([Int](repeating: -1, count: slots)) }
     }
 
     @Test("an unmapped run is reused by the next map of the same size, hot")
