@@ -59,7 +59,7 @@ let package = Package(
             ],
             swiftSettings: swift6),
         .target(name: "Hypervisor", dependencies: ["PowerABI", "PEFMachine", "DeviceTree", "TPM", "Locking"], swiftSettings: swift6),
-        .target(name: "SWIOTLB", swiftSettings: swift6),
+        .target(name: "SWIOTLB", dependencies: ["Locking"], swiftSettings: swift6),
         .target(name: "SecureGuest", dependencies: ["PowerABI", "PEFMachine", "DeviceTree", "SWIOTLB", "Locking"], swiftSettings: swift6),
         .target(
             name: "SVMKit",

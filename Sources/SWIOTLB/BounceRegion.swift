@@ -18,12 +18,16 @@ public struct BounceRegion: Sendable, Hashable, CustomStringConvertible {
     /// Whether `address` lies inside.
     public func contains(_ address: UInt64) -> Bool { address >= base && address - base < UInt64(size) }
 
-    /// Linux's boot-log form, e.g. `[mem 0x0000000010000000-0x0000000013ffffff] (64MB)`.
+    /// Linux's boot-log form, e.g. `[mem 0x0000000010000000-0x0000000014000000] (64MB)`.
+    ///
+    /// The end printed is ``end``, one past the last byte, as `swiotlb_print_info()`
+    /// prints `mem->end` (= `mem->start + bytes`, set in `swiotlb_init_io_tlb_pool()`)
+    /// with `%pa` (`kernel/dma/swiotlb.c: swiotlb_print_info (6.12)`).
     public var description: String {
         func hex(_ v: UInt64) -> String {
             let digits = String(v, radix: 16)
             return "0x" + String(repeating: "0", count: max(0, 16 - digits.count)) + digits
         }
-        return "[mem \(hex(base))-\(hex(end &- 1))] (\(size >> 20)MB)"
+        return "[mem \(hex(base))-\(hex(end))] (\(size >> 20)MB)"
     }
 }

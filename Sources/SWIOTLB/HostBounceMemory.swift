@@ -15,7 +15,8 @@ import Darwin
 public final class HostBounceMemory: BounceMemory, @unchecked Sendable {
     /// The length in bytes; valid physical addresses are `0 ..< size`.
     public let size: Int
-    private let bytes: UnsafeMutableRawPointer
+    /// The host bytes (internal: the pool copies through them directly).
+    let bytes: UnsafeMutableRawPointer
 
     /// Maps `size` bytes of zeroed memory (reserved lazily, so untouched pages cost nothing).
     /// Throws if `size` is not positive or the host refuses the mapping.

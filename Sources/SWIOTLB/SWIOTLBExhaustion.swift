@@ -33,8 +33,13 @@ public struct SWIOTLBExhaustion: Sendable, Hashable, CustomStringConvertible {
     public let areaCount: Int
 
     /// Linux's line, "swiotlb buffer is full (sz: 4096 bytes), total 32768 (slots), used 32767 (slots)".
+    ///
+    /// `sz` is the aligned allocation size (``allocationSize``: the mapping size plus the
+    /// min-align offset, rounded up to `alloc_align_mask + 1`), not the mapping size:
+    /// `swiotlb_tbl_map_single()` prints its local `size`
+    /// (`kernel/dma/swiotlb.c: swiotlb_tbl_map_single (6.12)`).
     public var kernelMessage: String {
-        "swiotlb buffer is full (sz: \(requestSize) bytes), total \(totalSlots) (slots), used \(usedSlots) (slots)"
+        "swiotlb buffer is full (sz: \(allocationSize) bytes), total \(totalSlots) (slots), used \(usedSlots) (slots)"
     }
 
     /// The explanation: sizes, alignment, usage, high-water, largest free run and areas.

@@ -1,4 +1,23 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 extension SWIOTLBPool {
+    /// One bounce copy through ``memory`` (directly when it is host memory).
+    @inline(__always)
+    func copy(from source: UInt64, to destination: UInt64, count: Int) throws(BounceMemoryError) {
+        if let hostBytes, count >= 0, source <= hostSize, UInt64(count) <= hostSize &- source,
+            destination <= hostSize, UInt64(count) <= hostSize &- destination
+        {
+            memmove(hostBytes + Int(destination), hostBytes + Int(source), count)
+        } else {
+            // Other memory, or a range host memory refuses (it then names it).
+            try memory.copy(from: source, to: destination, count: count)
+        }
+    }
+
     /// Maps `size` bytes at `original` through the pool and returns the bounce address
     /// the device must use. Models `swiotlb_tbl_map_single()`.
     ///
@@ -30,6 +49,41 @@ extension SWIOTLBPool {
     ) throws(SWIOTLBError) -> UInt64 {
         let request = try SlotRequest(
             original: original, size: size, allocAlignMask: allocAlignMask, device: device, pageSize: pageSize)
+        guard let address = try place(request, cpu: cpu, copyIn: copyIn) else {
+            if let recorder {
+                recorder.record(
+                    .map(
+                        SWIOTLBTraceEvent.Map(
+                            original: original, size: size, allocAlignMask: allocAlignMask, device: device, cpu: cpu,
+                            address: nil)))
+            }
+            throw exhaustion(request, startArea: cpu & areaMask, attributes: attributes)
+        }
+        if let recorder {
+            recorder.record(
+                .map(
+                    SWIOTLBTraceEvent.Map(
+                        original: original, size: size, allocAlignMask: allocAlignMask, device: device, cpu: cpu,
+                        address: address)))
+        }
+        return address
+    }
+
+    /// Like `map`, but returns `nil` when no run fits, without counting a failure,
+    /// building the exhaustion report or logging (for a caller with other pools to try).
+    func mapIfRoom(
+        original: UInt64, size: Int, direction: DMADirection, attributes: DMAAttributes, allocAlignMask: UInt64,
+        device: DMADevice, cpu: Int
+    ) throws(SWIOTLBError) -> UInt64? {
+        let request = try SlotRequest(
+            original: original, size: size, allocAlignMask: allocAlignMask, device: device, pageSize: pageSize)
+        return try place(request, cpu: cpu, copyIn: true)
+    }
+
+    /// Searches the areas from the CPU's, records the mapping and copies in; `nil` when
+    /// no area has room.
+    @inline(__always)
+    func place(_ request: SlotRequest, cpu: Int, copyIn: Bool) throws(SWIOTLBError) -> UInt64? {
         let startArea = cpu & areaMask
         var area = startArea
         var head = -1
@@ -44,12 +98,12 @@ extension SWIOTLBPool {
             area = (area &+ 1) & areaMask
             if area == startArea { break }
         }
-        guard head >= 0 else { throw exhaustion(request, startArea: startArea, attributes: attributes) }
+        guard head >= 0 else { return nil }
         let address =
             base &+ (UInt64(head) &<< UInt64(SWIOTLB.slotShift)) &+ UInt64(request.offset & (SWIOTLB.slotSize - 1))
         if copyIn {
             do {
-                try memory.copy(from: original, to: address, count: size)
+                try copy(from: request.original, to: address, count: request.mappingSize)
             } catch {
                 table.lock(area)
                 table.discardMapping(area: area, head: head)
@@ -79,6 +133,7 @@ extension SWIOTLBPool {
 
     @inline(__always)
     func unmapSlots(_ address: UInt64, size: Int, copyBack: Bool) throws(SWIOTLBError) {
+        if let recorder { recorder.record(.unmap(address: address, size: size)) }
         let byte = address &- base
         guard byte < poolBytes else { throw .notBounceAddress(address, operation: .unmap) }
         let head = Int(truncatingIfNeeded: byte &>> UInt64(SWIOTLB.slotShift))
@@ -106,7 +161,7 @@ extension SWIOTLBPool {
         table.unlock(area)
         var failure: BounceMemoryError?
         do {
-            try memory.copy(from: address, to: record.original, count: size)
+            try copy(from: address, to: record.original, count: size)
         } catch {
             failure = error
         }
@@ -139,7 +194,7 @@ extension SWIOTLBPool {
         let (original, bounce) = try locate(address, size: size, operation: .syncForDevice)
         guard direction.copiesToDevice, size > 0 else { return }
         do {
-            try memory.copy(from: original, to: bounce, count: size)
+            try copy(from: original, to: bounce, count: size)
         } catch {
             throw .copyFailed(error, operation: .syncForDevice)
         }
@@ -155,7 +210,7 @@ extension SWIOTLBPool {
         let (original, bounce) = try locate(address, size: size, operation: .syncForCPU)
         guard direction.copiesToCPU, size > 0 else { return }
         do {
-            try memory.copy(from: bounce, to: original, count: size)
+            try copy(from: bounce, to: original, count: size)
         } catch {
             throw .copyFailed(error, operation: .syncForCPU)
         }

@@ -13,12 +13,16 @@ extension SWIOTLBPool {
                     index: a, slots: areaSlots, usedSlots: h.used, highWaterSlots: h.highWater, largestFreeRun: run,
                     failures: h.failures))
         }
-        return SWIOTLBStatistics(areas: areas)
+        return SWIOTLBStatistics(
+            areas: areas, usedSlots: table.counters.used.load(ordering: .relaxed),
+            highWaterSlots: table.counters.highWater.load(ordering: .relaxed))
     }
 
-    /// Resets every area's high-water mark to its current use (debugfs:
-    /// writing 0 to `io_tlb_used_hiwater`).
+    /// Resets the high-water marks, as writing 0 to debugfs `io_tlb_used_hiwater` does:
+    /// the pool-wide mark becomes 0 (`kernel/dma/swiotlb.c: io_tlb_hiwater_set (6.12)`),
+    /// and each area's own peak becomes its current use.
     public func resetHighWater() {
+        table.counters.resetHighWater()
         for a in 0..<areaCount {
             table.lock(a)
             table.header(a).pointee.highWater = table.header(a).pointee.used

@@ -40,7 +40,15 @@ public final class SWIOTLBPool: Sendable {
     public let memory: any BounceMemory
 
     let table: SlotTable
+    /// `memory`'s bytes and size when it is a ``HostBounceMemory``: copies then go
+    /// straight to `memmove` after the same bounds checks, with no protocol call or
+    /// reference counting (the pool keeps `memory` alive). Safe to share: the pointer
+    /// never changes, and what it points to is `HostBounceMemory`'s (see its invariant).
+    nonisolated(unsafe) let hostBytes: UnsafeMutableRawPointer?
+    let hostSize: UInt64
     let warn: (@Sendable (String) -> Void)?
+    /// Receives every map and unmap (see ``SWIOTLBTraceRecorder``), or `nil`.
+    let recorder: (any SWIOTLBTraceRecorder)?
     let base: UInt64
     let poolBytes: UInt64
     let areaMask: Int
@@ -59,6 +67,7 @@ public final class SWIOTLBPool: Sendable {
     ///   - pageSize: the kernel page size (64 KiB on pseries).
     ///   - warn: receives "swiotlb buffer is full …" lines (unless a map passes
     ///     ``DMAAttributes/noWarn``), as the kernel log would.
+    ///   - recorder: receives every map and unmap, for `--swiotlb-trace` and replay.
     ///   - share: called once, before the pool exists, with the page-aligned region to
     ///     make visible to the hypervisor (the guest passes its `set_memory_decrypted()`,
     ///     as `swiotlb_update_mem_attributes()` does in one call). If it throws, the
@@ -67,7 +76,7 @@ public final class SWIOTLBPool: Sendable {
     public init<E: Error>(
         region: BounceRegion, areas: Int = 1, memory: any BounceMemory, allocator: SWIOTLBAllocatorKind = .fast,
         pageSize: Int = SWIOTLB.defaultPageSize, warn: (@Sendable (String) -> Void)? = nil,
-        share: (BounceRegion) throws(E) -> Void
+        recorder: (any SWIOTLBTraceRecorder)? = nil, share: (BounceRegion) throws(E) -> Void
     ) throws(SWIOTLBError) {
         guard pageSize >= SWIOTLB.slotSize, pageSize <= 1 << 30, pageSize.nonzeroBitCount == 1 else {
             throw .invalidRegion(region, reason: "page size \(pageSize) is not a power of two in 2 KiB...1 GiB")
@@ -106,7 +115,11 @@ public final class SWIOTLBPool: Sendable {
         self.pageSize = pageSize
         self.messages = messages
         self.memory = memory
+        let host = memory as? HostBounceMemory
+        self.hostBytes = host?.bytes
+        self.hostSize = UInt64(host?.size ?? 0)
         self.warn = warn
+        self.recorder = recorder
         self.base = region.base
         self.poolBytes = UInt64(region.size)
         self.areaMask = nareas - 1
@@ -117,11 +130,12 @@ public final class SWIOTLBPool: Sendable {
     /// Creates a pool that needs no sharing (host memory, tests, benchmarks).
     public convenience init(
         region: BounceRegion, areas: Int = 1, memory: any BounceMemory, allocator: SWIOTLBAllocatorKind = .fast,
-        pageSize: Int = SWIOTLB.defaultPageSize, warn: (@Sendable (String) -> Void)? = nil
+        pageSize: Int = SWIOTLB.defaultPageSize, warn: (@Sendable (String) -> Void)? = nil,
+        recorder: (any SWIOTLBTraceRecorder)? = nil
     ) throws(SWIOTLBError) {
         try self.init(
             region: region, areas: areas, memory: memory, allocator: allocator, pageSize: pageSize, warn: warn,
-            share: { (_: BounceRegion) throws(Never) in })
+            recorder: recorder, share: { (_: BounceRegion) throws(Never) in })
     }
 
     /// Creates the default pool from a ``SWIOTLBConfiguration`` (its slots and areas) at
@@ -129,11 +143,12 @@ public final class SWIOTLBPool: Sendable {
     public convenience init<E: Error>(
         configuration: SWIOTLBConfiguration, base: UInt64, memory: any BounceMemory,
         allocator: SWIOTLBAllocatorKind = .fast, pageSize: Int = SWIOTLB.defaultPageSize,
-        warn: (@Sendable (String) -> Void)? = nil, share: (BounceRegion) throws(E) -> Void
+        warn: (@Sendable (String) -> Void)? = nil, recorder: (any SWIOTLBTraceRecorder)? = nil,
+        share: (BounceRegion) throws(E) -> Void
     ) throws(SWIOTLBError) {
         try self.init(
             region: BounceRegion(base: base, size: configuration.size), areas: configuration.areas, memory: memory,
-            allocator: allocator, pageSize: pageSize, warn: warn, share: share)
+            allocator: allocator, pageSize: pageSize, warn: warn, recorder: recorder, share: share)
     }
 
     /// `is_swiotlb_buffer()`: whether `address` is inside the pool.

@@ -1,30 +1,36 @@
-/// A snapshot of the pool's counters (what Linux exposes in debugfs, plus per-area
-/// detail it does not; reference/linux-guest-facts.md §2.8).
+/// A snapshot of the pool's counters: what Linux exposes in debugfs, pool-wide
+/// (reference/linux-guest-facts.md §2.8), plus per-area detail it does not.
 ///
-/// Counters live in each area under its lock, so the fast path shares no cache line
-/// between areas. Totals are sums over the areas: exact when no mapping is in flight,
-/// and, like Linux's own unlocked sum, approximate while other threads map.
+/// The pool-wide counters are atomics updated outside the area locks, as Linux's
+/// `total_used` and `used_hiwater` are; the per-area counters live in each area under
+/// its lock. While other threads map, the snapshot is approximate, as Linux's is.
 public struct SWIOTLBStatistics: Sendable, Hashable, CustomStringConvertible {
     /// `io_tlb_nslabs`: slots in the pool.
     public let totalSlots: Int
-    /// `io_tlb_used`: slots held by mappings now.
+    /// `io_tlb_used`: slots held by mappings now (pool-wide counter).
     public let usedSlots: Int
-    /// The sum of the areas' high-water marks: `io_tlb_used_hiwater` exactly with one
-    /// area, an upper bound of the simultaneous peak with several.
+    /// `io_tlb_used_hiwater`: the most slots in use at one instant, pool-wide, since the
+    /// pool was made or the mark was reset. Each area's own peak is
+    /// ``Area/highWaterSlots``; their sum (``sumOfAreaHighWaterSlots``) can exceed this
+    /// when areas peaked at different times.
     public let highWaterSlots: Int
     /// Map calls that found no room ("swiotlb buffer is full").
     public let failures: Int
     /// Per-area detail, in area order.
     public let areas: [Area]
 
-    /// Makes a snapshot from per-area detail.
-    public init(areas: [Area]) {
+    /// Makes a snapshot from per-area detail and the pool-wide counters.
+    public init(areas: [Area], usedSlots: Int, highWaterSlots: Int) {
         self.areas = areas
         totalSlots = areas.reduce(0) { $0 + $1.slots }
-        usedSlots = areas.reduce(0) { $0 + $1.usedSlots }
-        highWaterSlots = areas.reduce(0) { $0 + $1.highWaterSlots }
+        self.usedSlots = usedSlots
+        self.highWaterSlots = highWaterSlots
         failures = areas.reduce(0) { $0 + $1.failures }
     }
+
+    /// The sum of the areas' own peaks: an upper bound of ``highWaterSlots`` (what this
+    /// type reported as the high-water mark before issue 18).
+    public var sumOfAreaHighWaterSlots: Int { areas.reduce(0) { $0 + $1.highWaterSlots } }
 
     /// The longest run of free slots anywhere (a run never crosses a segment).
     public var largestFreeRun: Int { areas.map(\.largestFreeRun).max() ?? 0 }

@@ -18,12 +18,17 @@ struct AreaHeader {
     var cursor: Int
     /// Map calls that started here and failed everywhere.
     var failures: Int
+    /// Fast allocator: entries in the area's run cache (see `SlotTable+RunCache.swift`).
+    var cachedRuns: Int
 }
 
 /// Per-segment bitmaps, bit `i` for the segment's slot `i`.
 struct SegmentMasks {
-    /// Fast allocator: free slots.
+    /// Fast allocator: free slots (not counting cached ones).
     var free: UInt128
+    /// Fast allocator: slots of freed runs held in their area's run cache: free for
+    /// every count and report, but still clear in `free` until the cache spills them.
+    var cached: UInt128
     /// First data slot of each live mapping.
     var heads: UInt128
     /// First data slot of each unmapped mapping whose record has not been overwritten
@@ -79,6 +84,10 @@ final class SlotTable: @unchecked Sendable {
     let trees: UnsafeMutablePointer<UInt8>
     let lists: UnsafeMutablePointer<UInt16>
     let records: UnsafeMutablePointer<SlotRecord>
+    /// Fast allocator: each area's run cache, `runCacheCapacity` packed runs per area.
+    let runCache: UnsafeMutablePointer<UInt32>
+    /// Pool-wide `total_used` and `used_hiwater` (atomics, outside the area locks).
+    let counters = PoolCounters()
 
     /// Allocates and initializes the metadata for `totalSlots` slots (a multiple of
     /// `128 * areaCount`) in `areaCount` areas.
@@ -100,11 +109,11 @@ final class SlotTable: @unchecked Sendable {
         for a in 0..<areaCount {
             pthread_mutex_init((headers + a * headerStride).bindMemory(to: pthread_mutex_t.self, capacity: 1), nil)
             (headers + a * headerStride + headerOffset).bindMemory(to: AreaHeader.self, capacity: 1)
-                .initialize(to: AreaHeader(used: 0, highWater: 0, cursor: 0, failures: 0))
+                .initialize(to: AreaHeader(used: 0, highWater: 0, cursor: 0, failures: 0, cachedRuns: 0))
         }
         let segmentCount = totalSlots / SWIOTLB.segmentSlots
         segments = .allocate(capacity: segmentCount)
-        segments.initialize(repeating: SegmentMasks(free: SegmentBits.all, heads: 0, released: 0), count: segmentCount)
+        segments.initialize(repeating: SegmentMasks(free: SegmentBits.all, cached: 0, heads: 0, released: 0), count: segmentCount)
         trees = .allocate(capacity: areaCount * 2 * leaves)
         trees.initialize(repeating: 0, count: areaCount * 2 * leaves)
         for a in 0..<areaCount {
@@ -120,6 +129,9 @@ final class SlotTable: @unchecked Sendable {
         let listCount = kind == .reference ? totalSlots : 1
         lists = .allocate(capacity: listCount)
         for i in 0..<listCount { (lists + i).initialize(to: UInt16(SWIOTLB.segmentSlots - (i & (SWIOTLB.segmentSlots - 1)))) }
+        let cacheEntries = kind == .fast ? areaCount * Self.runCacheCapacity : 1
+        runCache = .allocate(capacity: cacheEntries)
+        runCache.initialize(repeating: 0, count: cacheEntries)
         records = .allocate(capacity: totalSlots)
         records.initialize(
             repeating: SlotRecord(original: 0, mappingSize: 0, offset: 0, slots: 0, padSlots: 0), count: totalSlots)
@@ -131,6 +143,7 @@ final class SlotTable: @unchecked Sendable {
         segments.deallocate()
         trees.deallocate()
         lists.deallocate()
+        runCache.deallocate()
         records.deallocate()
     }
 
@@ -170,7 +183,7 @@ final class SlotTable: @unchecked Sendable {
     func allocate(area: Int, _ request: SlotRequest) -> Int? {
         let start: Int?
         switch kind {
-        case .fast: start = fastAllocate(area: area, request)
+        case .fast: start = cachedAllocate(area: area, request) ?? fastAllocateOrSpill(area: area, request)
         case .reference: start = referenceAllocate(area: area, request)
         }
         if start != nil {
@@ -178,6 +191,7 @@ final class SlotTable: @unchecked Sendable {
             let used = h.pointee.used &+ request.slots
             h.pointee.used = used
             if used > h.pointee.highWater { h.pointee.highWater = used }
+            counters.add(request.slots)
         }
         return start
     }
@@ -187,16 +201,17 @@ final class SlotTable: @unchecked Sendable {
     @inline(__always)
     func free(area: Int, start: Int, count: Int) {
         switch kind {
-        case .fast: fastFree(area: area, start: start, count: count)
+        case .fast: cacheFree(area: area, start: start, count: count)
         case .reference: referenceFree(start: start, count: count)
         }
         header(area).pointee.used &-= count
+        counters.remove(count)
     }
 
     /// Whether pool slot `slot` is allocated (padding included).
     func isAllocated(_ slot: Int) -> Bool {
         switch kind {
-        case .fast: segments[slot >> 7].free & (UInt128(1) &<< (slot & 127)) == 0
+        case .fast: (segments[slot >> 7].free | segments[slot >> 7].cached) & (UInt128(1) &<< (slot & 127)) == 0
         case .reference: lists[slot] == 0
         }
     }
@@ -207,7 +222,10 @@ final class SlotTable: @unchecked Sendable {
         let firstSlot = area * areaSlots
         switch kind {
         case .fast:
-            for s in 0..<areaSegments { best = max(best, SegmentBits.longestRun(segments[(firstSlot >> 7) + s].free)) }
+            for s in 0..<areaSegments {
+                let masks = segments[(firstSlot >> 7) + s]
+                best = max(best, SegmentBits.longestRun(masks.free | masks.cached))
+            }
         case .reference:
             for i in firstSlot..<(firstSlot + areaSlots) { best = max(best, Int(lists[i])) }
         }

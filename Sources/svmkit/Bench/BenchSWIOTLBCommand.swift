@@ -8,10 +8,12 @@ struct BenchSWIOTLBCommand: ParsableCommand {
         commandName: "swiotlb",
         abstract: "SWIOTLB bounce-buffer throughput and latency, as a ratio to memcpy measured in the same run.",
         discussion: """
-            For each size, thread count, direction and allocator: map + unmap loops on a fresh pool \
-            (each thread its own CPU hint, hence its own area) alternate with memcpy of the same bytes \
-            from the same source buffers into one fixed destination. TO_DEVICE copies once per mapping, \
-            FROM_DEVICE and BIDIRECTIONAL twice (map always copies in), and the baseline copies as often. \
+            For each size (or --mix), queue depth, thread count, direction and allocator: each thread keeps \
+            QD mappings outstanding in a ring on a fresh pool (its own CPU hint, hence its own area): \
+            complete the oldest (a simulated device reads every TO_DEVICE slot and writes every \
+            FROM_DEVICE one, then unmap) and map the next. The memcpy baseline runs the same ring \
+            over QD staging buffers and moves the same bytes (map always copies in; unmap copies back \
+            for FROM_DEVICE and BIDIRECTIONAL). \
             Then the allocator alone is timed on an empty and on a 90 %-full pool. \
             Build with `swift build -c release --product svmkit` before measuring.
             """
@@ -19,6 +21,12 @@ struct BenchSWIOTLBCommand: ParsableCommand {
 
     @Option(help: "Mapping sizes, comma-separated (K and M suffixes; at most 256K).")
     var sizes = "2K,4K,16K,64K,256K"
+
+    @Option(help: "Mappings each thread keeps outstanding, comma-separated (a ring: map the next, unmap the oldest).")
+    var queueDepth = "1"
+
+    @Option(help: "Draw sizes from a weighted mix instead of --sizes, e.g. 4K:70,64K:25,256K:5.")
+    var mix: String?
 
     @Option(help: "Thread counts, comma-separated.")
     var threads = "1,2"
@@ -40,6 +48,9 @@ struct BenchSWIOTLBCommand: ParsableCommand {
 
     @Flag(help: "Skip the allocator-only measurement on an empty and a 90 %-full pool.")
     var skipAllocationCost = false
+
+    @Flag(help: "Also measure dynamic growth: share calls per growth, latency of the growing map, memory returned.")
+    var growth = false
 
     @Flag(help: "Print one JSON object instead of the table.")
     var json = false
@@ -79,6 +90,20 @@ struct BenchSWIOTLBCommand: ParsableCommand {
             }
             return n
         }
+        let depthList = try queueDepth.split(separator: ",").map { text -> Int in
+            guard let n = Int(text.trimmingCharacters(in: .whitespaces)), (1...4096).contains(n) else {
+                throw ValidationError("--queue-depth: '\(text)' is not a queue depth from 1 to 4096")
+            }
+            return n
+        }
+        var sizeMix: SWIOTLBBenchMix?
+        if let mix {
+            guard let parsed = SWIOTLBBenchMix(mix) else {
+                throw ValidationError("--mix: '\(mix)' is not SIZE:WEIGHT,... with sizes up to 256K and weights 1...1000000")
+            }
+            sizeMix = parsed
+        }
+        guard !depthList.isEmpty else { throw ValidationError("--queue-depth must not be empty") }
         guard !sizeList.isEmpty, !threadList.isEmpty else { throw ValidationError("--sizes and --threads must not be empty") }
         let directions: [DMADirection]
         switch direction {
@@ -105,9 +130,9 @@ struct BenchSWIOTLBCommand: ParsableCommand {
         let areaCount = areas ?? SWIOTLBBenchClock.possibleProcessorCount
         guard (0...4096).contains(areaCount) else { throw ValidationError("--areas: \(areaCount) is not in 0...4096") }
         return SWIOTLBBenchPlan(
-            sizes: sizeList, threads: threadList, areas: areaCount, directions: directions, seconds: seconds,
-            allocators: allocators, poolSize: pool, progress: CLIReporter.progressAllowed(json: json),
-            allocationCost: !skipAllocationCost)
+            sizes: sizeList, mix: sizeMix, queueDepths: depthList, threads: threadList, areas: areaCount,
+            directions: directions, seconds: seconds, allocators: allocators, poolSize: pool,
+            progress: CLIReporter.progressAllowed(json: json), allocationCost: !skipAllocationCost, growth: growth)
     }
 
     func run() throws {

@@ -5,6 +5,6 @@ struct SWIOTLBCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swiotlb",
         abstract: "Replay recorded SWIOTLB request streams; compare the benchmark with Linux's allocator.",
-        subcommands: [SWIOTLBReplayCommand.self, SWIOTLBPeerCommand.self]
+        subcommands: [SWIOTLBReplayCommand.self, SWIOTLBAdviseCommand.self, SWIOTLBPeerCommand.self]
     )
 }

@@ -1,8 +1,8 @@
 import Foundation
 
-/// The SVG chart of a report: throughput against mapping size, one panel per direction,
-/// SWIOTLB (each allocator) beside the memcpy baseline; solid lines for one thread,
-/// dashed for two or more.
+/// The SVG chart of a report: throughput against mapping size, one panel per direction
+/// and queue depth (a row of panels per depth), SWIOTLB (each allocator) beside the
+/// memcpy baseline; solid lines for one thread, dashed for two or more.
 enum SWIOTLBBenchChart {
     static let panelWidth = 380.0
     static let panelHeight = 270.0
@@ -18,7 +18,13 @@ enum SWIOTLBBenchChart {
         var points: [(size: Int, value: Double)]
     }
 
-    static func color(_ allocator: String) -> String { allocator == "fast" ? "#1f6fd1" : "#e07b00" }
+    static func color(_ allocator: String) -> String {
+        switch allocator {
+        case "fast": "#1f6fd1"
+        case "reference": "#e07b00"
+        default: "#2a9d3a"
+        }
+    }
 
     static func escape(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
@@ -29,12 +35,13 @@ enum SWIOTLBBenchChart {
         let directions = ["to-device", "from-device", "bidirectional"].filter { d in report.results.contains { $0.direction == d } }
         let sizes = Array(Set(report.results.map(\.size))).sorted()
         let threadCounts = Array(Set(report.results.map(\.threads))).sorted()
-        let allocators = ["fast", "reference"].filter { a in report.results.contains { $0.allocator == a } }
+        let allocators = ["fast", "reference", "linux"].filter { a in report.results.contains { $0.allocator == a } }
+        let depths = Array(Set(report.results.map(\.queueDepth))).sorted()
         let maxValue = max(report.results.map { max($0.bytesPerSecond, $0.memcpyBytesPerSecond) }.max() ?? 1, 1) / 1e9
         let yStep = niceStep(maxValue / 5)
         let yMax = (maxValue / yStep).rounded(.up) * yStep
         let width = left + Double(max(directions.count, 1)) * (panelWidth + gap) + 10
-        let height = top + panelHeight + bottom + 10
+        let height = top + Double(max(depths.count, 1)) * (panelHeight + bottom) + 10
         var out: [String] = []
         out.append(
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" "
@@ -61,9 +68,11 @@ enum SWIOTLBBenchChart {
             lx += 60 + Double(label.count) * 7.0
         }
 
+        for (d, depth) in depths.enumerated() {
+        let results = report.results.filter { $0.queueDepth == depth }
         for (i, direction) in directions.enumerated() {
             let x0 = left + Double(i) * (panelWidth + gap)
-            let y0 = top
+            let y0 = top + Double(d) * (panelHeight + bottom)
             func px(_ size: Int) -> Double {
                 guard let first = sizes.first, let last = sizes.last, last > first else { return x0 + panelWidth / 2 }
                 let t = (log2(Double(size)) - log2(Double(first))) / (log2(Double(last)) - log2(Double(first)))
@@ -72,7 +81,10 @@ enum SWIOTLBBenchChart {
             func py(_ gbps: Double) -> Double { y0 + panelHeight - gbps / yMax * panelHeight }
 
             out.append("<rect x=\"\(f(x0))\" y=\"\(f(y0))\" width=\"\(f(panelWidth))\" height=\"\(f(panelHeight))\" fill=\"#fafafa\" stroke=\"#bbbbbb\"/>")
-            out.append(text(x0 + panelWidth / 2, y0 - 10, direction.uppercased().replacingOccurrences(of: "-", with: "_"), size: 14, weight: "bold", anchor: "middle"))
+            out.append(
+                text(
+                    x0 + panelWidth / 2, y0 - 10, direction.uppercased().replacingOccurrences(of: "-", with: "_") + ", QD \(depth)",
+                    size: 14, weight: "bold", anchor: "middle"))
             var v = 0.0
             while v <= yMax + yStep / 2 {
                 let y = py(v)
@@ -94,7 +106,7 @@ enum SWIOTLBBenchChart {
             for threads in threadCounts {
                 let dashed = threads != threadCounts.first
                 // The memcpy baseline, from the fast rows (any allocator's rows carry one).
-                let baselineRows = report.results.filter {
+                let baselineRows = results.filter {
                     $0.direction == direction && $0.threads == threads && $0.allocator == (allocators.first ?? "fast")
                 }
                 series.append(
@@ -102,7 +114,7 @@ enum SWIOTLBBenchChart {
                         label: "memcpy", color: "#777777", dashed: dashed,
                         points: baselineRows.map { ($0.size, $0.memcpyBytesPerSecond / 1e9) }.sorted { $0.size < $1.size }))
                 for a in allocators {
-                    let rows = report.results.filter { $0.direction == direction && $0.threads == threads && $0.allocator == a }
+                    let rows = results.filter { $0.direction == direction && $0.threads == threads && $0.allocator == a }
                     series.append(
                         Series(
                             label: a, color: color(a), dashed: dashed,
@@ -122,12 +134,13 @@ enum SWIOTLBBenchChart {
             for (row, a) in allocators.enumerated() {
                 let y = y0 + panelHeight + 56 + Double(row) * 16
                 if i == 0 { out.append(text(x0 - 6, y, "\(a):", size: 10, anchor: "end", color: color(a))) }
-                for r in report.results where r.direction == direction && r.allocator == a
+                for r in results where r.direction == direction && r.allocator == a
                     && r.threads == (threadCounts.first ?? 1)
                 {
                     out.append(text(px(r.size), y, SWIOTLBBenchFormat.fixed(r.ratio, 2), size: 10, anchor: "middle", color: color(a)))
                 }
             }
+        }
         }
         out.append(
             text(

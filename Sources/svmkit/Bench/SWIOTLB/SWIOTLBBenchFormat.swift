@@ -64,13 +64,13 @@ enum SWIOTLBBenchFormat {
             "SWIOTLB bounce throughput: pool \(size(report.poolSize)), \(report.cpus) CPUs, "
                 + "\(fixed(report.seconds, 2)) s per point; ratio = SWIOTLB / memcpy of the same bytes in the same run")
         let header = [
-            ("size", 6), ("direction", 14), ("thr", 4), ("areas", 6), ("alloc", 10), ("GB/s", 8), ("Mmap/s", 8),
+            ("size", 6), ("QD", 4), ("direction", 14), ("thr", 4), ("areas", 6), ("alloc", 10), ("GB/s", 8), ("Mmap/s", 8),
             ("p50 ns", 9), ("p99 ns", 9), ("memcpy", 8), ("ratio", 7), ("hiwater", 8), ("fail", 5),
         ]
         lines.append(header.map { pad($0.0, $0.1) }.joined(separator: " "))
         for r in report.results {
             let cells = [
-                size(r.size), r.direction, String(r.threads), String(r.areas), r.allocator,
+                r.mix == nil ? size(r.size) : "mix", String(r.queueDepth), r.direction, String(r.threads), String(r.areas), r.allocator,
                 fixed(r.bytesPerSecond / 1e9, 2), fixed(r.mappingsPerSecond / 1e6, 2), fixed(r.p50Nanoseconds, 0),
                 fixed(r.p99Nanoseconds, 0), fixed(r.memcpyBytesPerSecond / 1e9, 2), fixed(r.ratio, 3),
                 String(r.highWaterSlots), String(r.failures),
@@ -92,7 +92,7 @@ enum SWIOTLBBenchFormat {
             lines.append("N threads over one (median of paired rounds):")
             for s in report.scaling {
                 lines.append(
-                    "  \(pad(size(s.size), 5)) \(s.direction) \(s.allocator), \(s.threads) threads, \(s.areas) areas: "
+                    "  \(pad(size(s.size), 5)) QD \(s.queueDepth) \(s.direction) \(s.allocator), \(s.threads) threads, \(s.areas) areas: "
                         + "\(fixed(s.ratio, 2))x (wall clock \(fixed(s.wallRatio, 2))x)")
             }
         }
@@ -109,6 +109,14 @@ enum SWIOTLBBenchFormat {
                 line += cell
             }
             if line.count > 1 { lines.append(line) }
+        }
+        if let g = report.growth {
+            lines.append("")
+            lines.append(
+                "Dynamic growth (\(g.rounds) rounds, 1 MiB pools): \(fixed(g.shareCallsPerGrowth, 2)) share calls per growth, "
+                    + "\(fixed(g.unshareCallsPerRelease, 2)) unshare per release; growing map p50 \(fixed(g.growthMapP50Nanoseconds, 0)) ns, "
+                    + "p99 \(fixed(g.growthMapP99Nanoseconds, 0)) ns (other maps p50 \(fixed(g.plainMapP50Nanoseconds, 0)) ns); "
+                    + "\(g.bytesReturnedPerRound) bytes returned per round")
         }
         if !report.targets.isEmpty {
             lines.append("")

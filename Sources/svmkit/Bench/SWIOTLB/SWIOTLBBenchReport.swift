@@ -1,6 +1,6 @@
 /// One measured point of `svmkit bench swiotlb` (the JSON row the issue specifies).
 struct SWIOTLBBenchRow: Codable, Sendable {
-    /// Mapping size in bytes.
+    /// Mapping size in bytes (with a mix: its mean).
     var size: Int
     /// Threads mapping at once, each with its own CPU hint.
     var threads: Int
@@ -30,6 +30,11 @@ struct SWIOTLBBenchRow: Codable, Sendable {
     var failures: Int
     /// Like `bytesPerSecond`, over wall time instead of the threads' CPU time.
     var wallBytesPerSecond: Double
+    /// Mappings each thread keeps outstanding (the ring's depth).
+    var queueDepth: Int
+    /// The size mix (e.g. `4K:70,64K:25,256K:5`), or `nil` when `--sizes` gave one
+    /// size per point (then `size` is the mean mapping size of the mix).
+    var mix: String?
 }
 
 /// The allocator alone (no copies) on an empty pool and on a 90 %-full one, with
@@ -91,6 +96,8 @@ struct SWIOTLBBenchReport: Codable, Sendable {
     var fastOverReference: [SWIOTLBBenchComparison]
     /// The issue's targets, where the run measured them.
     var targets: [SWIOTLBBenchTarget]
+    /// Dynamic growth (`--growth`), or `nil`.
+    var growth: SWIOTLBGrowthCost? = nil
 }
 
 /// Fast over reference at one point, or for the allocator alone.
@@ -113,4 +120,8 @@ struct SWIOTLBBenchScaling: Codable, Sendable {
     var ratio: Double
     /// Over wall time (also counts whether the machine had a free core for each thread).
     var wallRatio: Double
+    /// The ring's depth.
+    var queueDepth: Int
+    /// The size mix, or `nil`.
+    var mix: String?
 }

@@ -11,7 +11,12 @@ import Darwin
 
 /// What one run of `svmkit bench swiotlb` measures.
 struct SWIOTLBBenchPlan: Sendable {
+    /// One point per size, or one point for the mix.
     var sizes: [Int]
+    /// Draw sizes from this mix instead of `sizes`.
+    var mix: SWIOTLBBenchMix?
+    /// Mappings kept outstanding (one point per depth).
+    var queueDepths: [Int] = [1]
     var threads: [Int]
     var areas: Int
     var directions: [DMADirection]
@@ -20,15 +25,18 @@ struct SWIOTLBBenchPlan: Sendable {
     var poolSize: Int
     var progress: Bool
     var allocationCost: Bool
+    /// Also measure dynamic growth.
+    var growth = false
 }
 
 /// Runs the plan: for each point, interleaved rounds of the memcpy baseline and of
 /// map + unmap loops (same threads, same source buffers), then a latency phase that
 /// times each mapping; then the allocator alone on an empty and a 90 %-full pool.
 final class SWIOTLBBenchRunner {
-    /// Bytes of host memory per thread after the pool: source buffer, then the memcpy
-    /// baseline's fixed destination half-way.
-    static let threadStride = 1 << 20
+    /// Bytes of host memory per thread after the pool: the ring's original buffers, then
+    /// the memcpy baseline's staging buffers half-way (room for the deepest ring of the
+    /// largest size).
+    let threadStride: Int
     /// Length of one throughput phase.
     static let phaseNanoseconds: UInt64 = 10_000_000
 
@@ -40,7 +48,10 @@ final class SWIOTLBBenchRunner {
     init(plan: SWIOTLBBenchPlan) throws {
         self.plan = plan
         let maxThreads = plan.threads.max() ?? 1
-        memory = try HostBounceMemory(size: plan.poolSize + maxThreads * Self.threadStride)
+        let largest = max(plan.sizes.max() ?? 0, plan.mix?.largest ?? 0, SWIOTLB.segmentSize / 4)
+        let ring = 2 * (plan.queueDepths.max() ?? 1) * largest
+        threadStride = max(1 << 20, (ring + (1 << 20) - 1) & ~((1 << 20) - 1))
+        memory = try HostBounceMemory(size: plan.poolSize + maxThreads * threadStride)
         // Touch every page once so that page faults stay out of the measurements.
         try memory.fill(at: 0, count: memory.size, with: 0x5A)
         team = SWIOTLBBenchTeam(size: maxThreads)
@@ -49,31 +60,35 @@ final class SWIOTLBBenchRunner {
 
     deinit { team.stop() }
 
-    func sourceAddress(_ member: Int) -> UInt64 { UInt64(plan.poolSize + member * Self.threadStride) }
+    func sourceAddress(_ member: Int) -> UInt64 { UInt64(plan.poolSize + member * threadStride) }
 
     func run() throws -> SWIOTLBBenchReport {
         var rows: [SWIOTLBBenchRow] = []
         var scaling: [SWIOTLBBenchScaling] = []
-        var groups: [(Int, DMADirection, SWIOTLBAllocatorKind)] = []
+        var groups: [(SWIOTLBBenchPoint, DMADirection, SWIOTLBAllocatorKind)] = []
+        let points: [SWIOTLBBenchPoint] = plan.queueDepths.flatMap { depth in
+            if let mix = plan.mix { return [SWIOTLBBenchPoint(size: mix.meanSize, mix: mix, queueDepth: depth)] }
+            return plan.sizes.map { SWIOTLBBenchPoint(size: $0, mix: nil, queueDepth: depth) }
+        }
         for allocator in plan.allocators {
             for direction in plan.directions {
-                for size in plan.sizes { groups.append((size, direction, allocator)) }
+                for point in points { groups.append((point, direction, allocator)) }
             }
         }
         let threadCounts = Array(Set(plan.threads)).sorted()
         for (i, group) in groups.enumerated() {
             if plan.progress {
                 SWIOTLBBenchClock.writeStderr(
-                    "\r\u{1B}[K[\(i + 1)/\(groups.count)] \(SWIOTLBBenchFormat.size(group.0)) "
+                    "\r\u{1B}[K[\(i + 1)/\(groups.count)] \(group.0.label) QD \(group.0.queueDepth) "
                         + "\(SWIOTLBBenchFormat.direction(group.1)) \(group.2), threads \(threadCounts.map(String.init).joined(separator: ","))")
             }
-            let measured = try measure(size: group.0, threadCounts: threadCounts, direction: group.1, allocator: group.2)
+            let measured = try measure(point: group.0, threadCounts: threadCounts, direction: group.1, allocator: group.2)
             rows += measured.rows
             scaling += measured.scaling
         }
         rows.sort {
-            ($0.allocator, Self.directionOrder($0.direction), $0.threads, $0.size)
-                < ($1.allocator, Self.directionOrder($1.direction), $1.threads, $1.size)
+            ($0.allocator, Self.directionOrder($0.direction), $0.threads, $0.queueDepth, $0.size)
+                < ($1.allocator, Self.directionOrder($1.direction), $1.threads, $1.queueDepth, $1.size)
         }
         var costs: [SWIOTLBAllocationCost] = []
         if plan.allocationCost {
@@ -85,28 +100,32 @@ final class SWIOTLBBenchRunner {
             }
         }
         if plan.progress { SWIOTLBBenchClock.writeStderr("\r\u{1B}[K") }
-        return SWIOTLBBenchReport(
+        var report = SWIOTLBBenchReport(
             method: Self.method, poolSize: plan.poolSize, pageSize: SWIOTLB.defaultPageSize, seconds: plan.seconds,
             cpus: SWIOTLBBenchClock.processorCount, timerOverheadNanoseconds: Double(timerOverhead), results: rows,
             allocationCost: costs, scaling: scaling, fastOverReference: Self.comparisons(rows: rows, costs: costs),
             targets: Self.targets(rows: rows, costs: costs, scaling: scaling))
+        if plan.growth { report.growth = try growthCost() }
+        return report
     }
 
     static func directionOrder(_ d: String) -> Int { ["to-device", "from-device", "bidirectional"].firstIndex(of: d) ?? 9 }
 
     static let method =
-        "For each size, direction and allocator, every thread count is measured in the same interleaved rounds; each "
-        + "round alternates 10 ms phases of the memcpy baseline and of map+unmap loops on the same threads, each "
-        + "thread count with its own fresh pool "
-        + "(each thread: one source buffer, one byte of it changed per iteration; the baseline copies it into one "
-        + "fixed destination through libc memcpy behind a call the optimizer keeps, twice per mapping (there and "
-        + "back) for from-device and bidirectional). "
+        "For each size (or mix), queue depth, direction and allocator, every thread count is measured in the same "
+        + "interleaved rounds; each round alternates 10 ms phases of the memcpy baseline and of the queue-depth "
+        + "workload on the same threads, each thread count with its own fresh pool. The workload "
+        + "(SWIOTLBQueueDepthWorkload): each thread keeps QD mappings outstanding in a ring (complete the oldest: the "
+        + "device reads every TO_DEVICE slot (64-bit XOR fold) and writes every FROM_DEVICE slot (memset), "
+        + "BIDIRECTIONAL both, then unmap; change one byte of the entry's original and map it again); the baseline "
+        + "runs the same ring over QD staging buffers with libc memcpy behind a call the optimizer keeps: original -> "
+        + "staging, the same device action, staging -> original for from-device and bidirectional. "
         + "Rates count each thread's own CPU time (CLOCK_THREAD_CPUTIME_ID) and add up over threads, so time a thread "
         + "spends descheduled by other processes does not count; wallBytesPerSecond is the same over wall time. "
         + "bytesPerSecond and memcpyBytesPerSecond are medians over the rounds; ratio is the median of the per-round "
         + "ratios; scaling is the median over rounds of (N threads / 1 thread) in the same round. Latencies time "
-        + "single map+unmap pairs in a separate phase, less the clock's own cost. Host pages are touched before "
-        + "measuring."
+        + "single ring steps (device action, unmap, map) in a separate phase, less the clock's own cost. Host pages "
+        + "are touched before measuring."
 
     // MARK: One point
 
@@ -117,6 +136,8 @@ final class SWIOTLBBenchRunner {
         var cpuStart: UInt64 = 0
         var cpuEnd: UInt64 = 0
         var failures = 0
+        /// Payload bytes of the operations (mapped bytes).
+        var bytes = 0
     }
 
     /// A phase's totals: operations, and rates per second over CPU time (summed over
@@ -126,6 +147,9 @@ final class SWIOTLBBenchRunner {
         var cpuRate: Double
         var wallRate: Double
         var failures: Int
+        /// Payload bytes per second over CPU time (summed over threads) and over wall time.
+        var cpuByteRate: Double
+        var wallByteRate: Double
     }
 
     /// Runs `body(member, deadline)` on the first `threads` members for about
@@ -150,11 +174,25 @@ final class SWIOTLBBenchRunner {
         return PhaseTotals(
             ops: ops,
             cpuRate: all.reduce(0.0) { $0 + Double($1.ops) / Double(max($1.cpuEnd &- $1.cpuStart, 1)) * 1e9 },
-            wallRate: Double(ops) / Double(max(end &- start, 1)) * 1e9, failures: all.reduce(0) { $0 + $1.failures })
+            wallRate: Double(ops) / Double(max(end &- start, 1)) * 1e9, failures: all.reduce(0) { $0 + $1.failures },
+            cpuByteRate: all.reduce(0.0) { $0 + Double($1.bytes) / Double(max($1.cpuEnd &- $1.cpuStart, 1)) * 1e9 },
+            wallByteRate: Double(all.reduce(0) { $0 + $1.bytes }) / Double(max(end &- start, 1)) * 1e9)
+    }
+
+    /// The ring sizes of a point: one size repeated, or 4096 draws from the mix.
+    func sizeSequence(_ point: SWIOTLBBenchPoint) -> [Int] {
+        guard let mix = point.mix else { return [point.size] }
+        return mix.draws(4096, seed: 0x5157_494F_544C_4221)
+    }
+
+    /// The host memory of member `member`'s ring: originals, then the baseline's stagings.
+    func ringRegion(_ member: Int) -> (originals: UInt64, stagings: UInt64) {
+        let base = sourceAddress(member)
+        return (base, base + UInt64(threadStride / 2))
     }
 
     func measure(
-        size: Int, threadCounts: [Int], direction: DMADirection, allocator: SWIOTLBAllocatorKind
+        point: SWIOTLBBenchPoint, threadCounts: [Int], direction: DMADirection, allocator: SWIOTLBAllocatorKind
     ) throws -> (rows: [SWIOTLBBenchRow], scaling: [SWIOTLBBenchScaling]) {
         let memory = self.memory
         let pools = try threadCounts.map { _ in
@@ -162,49 +200,31 @@ final class SWIOTLBBenchRunner {
                 region: BounceRegion(base: 0, size: plan.poolSize), areas: plan.areas, memory: memory,
                 allocator: allocator)
         }
-        let copies = direction == .toDevice ? 1 : 2
-        let sources = (0..<(plan.threads.max() ?? 1)).map { sourceAddress($0) }
+        let sequence = sizeSequence(point)
+        let entryStride = sequence.max() ?? point.size
+        let depth = point.queueDepth
+        let members = plan.threads.max() ?? 1
+        let regions = (0..<members).map { ringRegion($0) }
 
-        @Sendable func memcpyLoop(_ member: Int, deadline: UInt64, batch: Int) -> Outcome {
-            (try? memory.withUnsafeMutableBytes(at: sources[member], count: Self.threadStride) { buffer -> Outcome in
-                guard let src = buffer.baseAddress else { return Outcome() }
-                let dst = src + Self.threadStride / 2
-                var outcome = Outcome()
-                outcome.start = SWIOTLBBenchClock.now()
-                repeat {
-                    for _ in 0..<batch {
-                        src.storeBytes(of: UInt8(truncatingIfNeeded: outcome.ops), as: UInt8.self)
-                        SWIOTLBBenchClock.memcpyOnce(dst, src, size)
-                        if copies == 2 { SWIOTLBBenchClock.memcpyOnce(src, dst, size) }
-                        outcome.ops += 1
-                    }
-                    outcome.end = SWIOTLBBenchClock.now()
-                } while outcome.end < deadline
-                return outcome
-            }) ?? Outcome()
-        }
-
-        @Sendable func poolLoop(_ pool: SWIOTLBPool, _ member: Int, deadline: UInt64, batch: Int) -> Outcome {
-            (try? memory.withUnsafeMutableBytes(at: sources[member], count: Self.threadStride) { buffer -> Outcome in
-                guard let src = buffer.baseAddress else { return Outcome() }
-                let original = sources[member]
-                var outcome = Outcome()
-                outcome.start = SWIOTLBBenchClock.now()
-                repeat {
-                    for _ in 0..<batch {
-                        src.storeBytes(of: UInt8(truncatingIfNeeded: outcome.ops), as: UInt8.self)
-                        do {
-                            let bounce = try pool.map(original: original, size: size, direction: direction, cpu: member)
-                            try pool.unmap(bounce, size: size, direction: direction)
-                        } catch {
-                            outcome.failures += 1
-                        }
-                        outcome.ops += 1
-                    }
-                    outcome.end = SWIOTLBBenchClock.now()
-                } while outcome.end < deadline
-                return outcome
-            }) ?? Outcome()
+        @Sendable func loop(_ pool: SWIOTLBPool?, _ member: Int, deadline: UInt64, batch: Int) -> Outcome {
+            let region = regions[member]
+            guard
+                let workload = try? SWIOTLBQueueDepthWorkload(
+                    pool: pool, memory: memory, originals: region.originals, stagings: region.stagings,
+                    entryStride: entryStride, queueDepth: depth, sizes: sequence, direction: direction, cpu: member)
+            else { return Outcome() }
+            var outcome = Outcome()
+            outcome.start = SWIOTLBBenchClock.now()
+            repeat {
+                workload.run(steps: batch)
+                outcome.end = SWIOTLBBenchClock.now()
+            } while outcome.end < deadline
+            outcome.ops = workload.operations
+            outcome.bytes = workload.bytes
+            outcome.failures = workload.failures
+            SWIOTLBBenchClock.blackHole(UInt8(truncatingIfNeeded: workload.fold))
+            workload.drain()
+            return outcome
         }
 
         // Warm-up, which also sizes the batches between clock reads (about 20 µs).
@@ -218,8 +238,8 @@ final class SWIOTLBBenchRunner {
         }
         for (k, threads) in threadCounts.enumerated() {
             let pool = pools[k]
-            let warmCopy = phase(threads: threads, duration: warm) { memcpyLoop($0, deadline: $1, batch: 1) }
-            let warmPool = phase(threads: threads, duration: warm) { poolLoop(pool, $0, deadline: $1, batch: 1) }
+            let warmCopy = phase(threads: threads, duration: warm) { loop(nil, $0, deadline: $1, batch: 1) }
+            let warmPool = phase(threads: threads, duration: warm) { loop(pool, $0, deadline: $1, batch: 1) }
             copyBatch.append(batch(warmCopy, threads))
             poolBatch.append(batch(warmPool, threads))
             failures[k] += warmPool.failures
@@ -227,6 +247,7 @@ final class SWIOTLBBenchRunner {
 
         var copyRates = Array(repeating: [Double](), count: threadCounts.count)
         var poolRates = Array(repeating: [Double](), count: threadCounts.count)
+        var poolOpRates = Array(repeating: [Double](), count: threadCounts.count)
         var poolWallRates = Array(repeating: [Double](), count: threadCounts.count)
         var ratios = Array(repeating: [Double](), count: threadCounts.count)
         let rounds = max(3, Int(plan.seconds * 0.8 * 1e9 / Double(2 * Self.phaseNanoseconds)))
@@ -242,15 +263,16 @@ final class SWIOTLBBenchRunner {
                 for step in 0..<2 {
                     if (step == 0) == (round % 2 == 0) {
                         let p = phase(threads: threads, duration: Self.phaseNanoseconds) {
-                            memcpyLoop($0, deadline: $1, batch: copyBatches[k])
+                            loop(nil, $0, deadline: $1, batch: copyBatches[k])
                         }
-                        copyRate = p.cpuRate * Double(size)
+                        copyRate = p.cpuByteRate
                     } else {
                         let p = phase(threads: threads, duration: Self.phaseNanoseconds) {
-                            poolLoop(pool, $0, deadline: $1, batch: poolBatches[k])
+                            loop(pool, $0, deadline: $1, batch: poolBatches[k])
                         }
-                        poolRate = p.cpuRate * Double(size)
-                        poolWallRates[k].append(p.wallRate * Double(size))
+                        poolRate = p.cpuByteRate
+                        poolOpRates[k].append(p.cpuRate)
+                        poolWallRates[k].append(p.wallByteRate)
                         failures[k] += p.failures
                     }
                 }
@@ -260,7 +282,7 @@ final class SWIOTLBBenchRunner {
             }
         }
 
-        // Latency: time each map + unmap.
+        // Latency: time each step (device action, unmap of the oldest, map of the next).
         var rows: [SWIOTLBBenchRow] = []
         let overhead = timerOverhead
         let latencyDuration = UInt64(max(plan.seconds * 0.2, 0.01) * 1e9)
@@ -269,28 +291,24 @@ final class SWIOTLBBenchRunner {
             let histograms = Mutex(Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three))
             let latency = phase(threads: threads, duration: latencyDuration) { member, deadline in
                 var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
-                let outcome = (try? memory.withUnsafeMutableBytes(at: sources[member], count: Self.threadStride) {
-                    buffer -> Outcome in
-                    guard let src = buffer.baseAddress else { return Outcome() }
-                    let original = sources[member]
-                    var outcome = Outcome()
-                    outcome.start = SWIOTLBBenchClock.now()
-                    repeat {
-                        src.storeBytes(of: UInt8(truncatingIfNeeded: outcome.ops), as: UInt8.self)
-                        let t0 = SWIOTLBBenchClock.now()
-                        do {
-                            let bounce = try pool.map(original: original, size: size, direction: direction, cpu: member)
-                            try pool.unmap(bounce, size: size, direction: direction)
-                        } catch {
-                            outcome.failures += 1
-                        }
-                        let t1 = SWIOTLBBenchClock.now()
-                        _ = histogram.record(t1 &- t0 > overhead ? t1 &- t0 &- overhead : 0)
-                        outcome.ops += 1
-                        outcome.end = t1
-                    } while outcome.end < deadline
-                    return outcome
-                }) ?? Outcome()
+                let region = regions[member]
+                guard
+                    let workload = try? SWIOTLBQueueDepthWorkload(
+                        pool: pool, memory: memory, originals: region.originals, stagings: region.stagings,
+                        entryStride: entryStride, queueDepth: depth, sizes: sequence, direction: direction, cpu: member)
+                else { return Outcome() }
+                var outcome = Outcome()
+                outcome.start = SWIOTLBBenchClock.now()
+                repeat {
+                    let t0 = SWIOTLBBenchClock.now()
+                    workload.run(steps: 1)
+                    let t1 = SWIOTLBBenchClock.now()
+                    _ = histogram.record(t1 &- t0 > overhead ? t1 &- t0 &- overhead : 0)
+                    outcome.end = t1
+                } while outcome.end < deadline
+                outcome.ops = workload.operations
+                outcome.failures = workload.failures
+                workload.drain()
                 histograms.withLock { $0.add(histogram) }
                 return outcome
             }
@@ -299,14 +317,14 @@ final class SWIOTLBBenchRunner {
             let bytesPerSecond = Self.median(poolRates[k])
             rows.append(
                 SWIOTLBBenchRow(
-                    size: size, threads: threads, areas: pool.areaCount, direction: SWIOTLBBenchFormat.direction(direction),
-                    allocator: allocator.rawValue, bytesPerSecond: bytesPerSecond,
-                    mappingsPerSecond: bytesPerSecond / Double(size),
+                    size: point.size, threads: threads, areas: pool.areaCount,
+                    direction: SWIOTLBBenchFormat.direction(direction), allocator: allocator.rawValue,
+                    bytesPerSecond: bytesPerSecond, mappingsPerSecond: Self.median(poolOpRates[k]),
                     p50Nanoseconds: Double(histogram.valueAtPercentile(50)),
                     p99Nanoseconds: Double(histogram.valueAtPercentile(99)),
                     memcpyBytesPerSecond: Self.median(copyRates[k]), ratio: Self.median(ratios[k]),
                     highWaterSlots: pool.statistics.highWaterSlots, failures: failures[k],
-                    wallBytesPerSecond: Self.median(poolWallRates[k])))
+                    wallBytesPerSecond: Self.median(poolWallRates[k]), queueDepth: depth, mix: point.mix?.text))
         }
 
         var scaling: [SWIOTLBBenchScaling] = []
@@ -314,10 +332,11 @@ final class SWIOTLBBenchRunner {
             for k in threadCounts.indices.dropFirst() {
                 scaling.append(
                     SWIOTLBBenchScaling(
-                        size: size, direction: SWIOTLBBenchFormat.direction(direction), allocator: allocator.rawValue,
+                        size: point.size, direction: SWIOTLBBenchFormat.direction(direction), allocator: allocator.rawValue,
                         threads: threadCounts[k], areas: pools[k].areaCount,
                         ratio: Self.median(zip(poolRates[k], poolRates[0]).map { $0 / max($1, 1) }),
-                        wallRatio: Self.median(zip(poolWallRates[k], poolWallRates[0]).map { $0 / max($1, 1) })))
+                        wallRatio: Self.median(zip(poolWallRates[k], poolWallRates[0]).map { $0 / max($1, 1) }),
+                        queueDepth: depth, mix: point.mix?.text))
             }
         }
         return (rows, scaling)

@@ -1,0 +1,156 @@
+/// Finds the smallest pool for a recorded request stream by exhaustive replay: every
+/// candidate size from the stream's peak demand up, in steps of one segment per area,
+/// is replayed from an empty pool until one has no "buffer is full" failure. No
+/// monotonicity is assumed (next fit can fail on a larger pool where a smaller one
+/// succeeded), so the first size that works is the smallest.
+///
+/// The replay allocates slots exactly as a map would (``SWIOTLBPool``'s search,
+/// reference or fast) but copies nothing.
+public enum SWIOTLBPoolAdvisor {
+    /// The largest pool tried, in slots (2 GiB, twice Linux's x86 CoCo cap).
+    public static let searchLimitSlots = 1 << 20
+
+    /// Advises a pool size for `scenario`.
+    ///
+    /// - Parameters:
+    ///   - scenario: the recorded stream (its pool gives the start address, page size
+    ///     and default area count).
+    ///   - areas: the area count of the pools tried; `nil` uses the trace's `nareas`.
+    ///   - allocator: the search to replay; ``SWIOTLBAllocatorKind/reference`` answers
+    ///     for Linux.
+    /// - Throws: ``SWIOTLBError/invalidConfiguration(_:)`` for an area count that is not
+    ///   a power of two in 1...4096.
+    public static func advise(
+        _ scenario: SWIOTLBReplayScenario, areas: Int? = nil, allocator: SWIOTLBAllocatorKind = .reference
+    ) throws(SWIOTLBError) -> SWIOTLBPoolAdvice {
+        let nareas = areas ?? scenario.pool.nareas
+        guard nareas >= 1, nareas <= 4096, nareas.nonzeroBitCount == 1 else {
+            throw .invalidConfiguration("area count \(nareas) is not a power of two in 1...4096")
+        }
+        let demand = peakDemand(scenario)
+        let step = SWIOTLB.segmentSlots * nareas
+        var slots = max(step, (demand.peak + step - 1) / step * step)
+        var found: ReplayOutcome?
+        while slots <= searchLimitSlots {
+            let outcome = replay(scenario, slots: slots, areas: nareas, allocator: allocator)
+            if outcome.failures == 0 {
+                found = outcome
+                break
+            }
+            slots += step
+        }
+        guard var found else {
+            return SWIOTLBPoolAdvice(
+                scenario: scenario.name, areas: nareas, allocator: allocator, minimumSlots: nil, highWaterSlots: 0,
+                peakDemandSlots: demand.peak, freeSlotsAtPeak: 0, largestFreeRunAtPeak: 0,
+                impossibleMaps: demand.impossible, swiotlbParameter: nil, roundedSlots: nil, failuresAtRoundedSize: nil)
+        }
+        found.largestFreeRunAtPeak =
+            replay(scenario, slots: slots, areas: nareas, allocator: allocator, captureAt: found.peak)
+            .largestFreeRunAtPeak
+        // Linux's rounding of swiotlb=<slots>,<areas> (identical in 6.1 and 6.12).
+        let configuration = try SWIOTLBConfiguration(slabs: slots, areas: nareas)
+        let rounded = configuration.slots
+        let roundedFailures =
+            rounded == slots
+            ? 0 : replay(scenario, slots: rounded, areas: configuration.areas, allocator: allocator).failures
+        return SWIOTLBPoolAdvice(
+            scenario: scenario.name, areas: nareas, allocator: allocator, minimumSlots: slots,
+            highWaterSlots: found.peak, peakDemandSlots: demand.peak, freeSlotsAtPeak: slots - found.peak,
+            largestFreeRunAtPeak: found.largestFreeRunAtPeak, impossibleMaps: demand.impossible,
+            swiotlbParameter: "\(slots),\(nareas)", roundedSlots: rounded, failuresAtRoundedSize: roundedFailures)
+    }
+
+    /// The live slots' peak if every request got exactly its slots, and the requests
+    /// no pool can hold.
+    static func peakDemand(_ scenario: SWIOTLBReplayScenario) -> (peak: Int, impossible: Int) {
+        let probe = try? SWIOTLBPool(
+            region: BounceRegion(base: scenario.pool.start, size: probeSlots << SWIOTLB.slotShift),
+            memory: NoBounceMemory(), pageSize: scenario.pool.pageSize)
+        var live: [UInt64: Int] = [:]
+        var used = 0
+        var peak = 0
+        var impossible = 0
+        for op in scenario.ops {
+            switch op {
+            case .map(let m):
+                guard let request = request(m, pageSize: scenario.pool.pageSize),
+                    probe?.table.emptyPoolShortfall(request) == nil
+                else {
+                    impossible += 1
+                    continue
+                }
+                live[m.id] = request.slots
+                used += request.slots
+                peak = max(peak, used)
+            case .unmap(let id):
+                if let n = live.removeValue(forKey: id) { used -= n }
+            }
+        }
+        return (peak, impossible)
+    }
+
+    /// The pool size that decides whether a request fits in any pool at all (its
+    /// alignment phases and boundaries repeat well within it).
+    static let probeSlots = 1 << 16
+
+    static func request(_ m: SWIOTLBReplayMap, pageSize: Int) -> SlotRequest? {
+        try? SlotRequest(
+            original: m.origAddr, size: m.size, allocAlignMask: m.allocAlignMask, device: m.device, pageSize: pageSize)
+    }
+
+    /// What one replay saw.
+    struct ReplayOutcome {
+        var failures = 0
+        var peak = 0
+        var largestFreeRunAtPeak = 0
+    }
+
+    /// Replays `scenario` on an empty pool of `slots` slots at the trace's start address.
+    /// With `captureAt`, stops when use first reaches that many slots and records the
+    /// longest free run then (one statistics scan, not one per new peak).
+    static func replay(
+        _ scenario: SWIOTLBReplayScenario, slots: Int, areas: Int, allocator: SWIOTLBAllocatorKind,
+        captureAt: Int? = nil
+    ) -> ReplayOutcome {
+        var outcome = ReplayOutcome()
+        guard
+            let pool = try? SWIOTLBPool(
+                region: BounceRegion(base: scenario.pool.start, size: slots << SWIOTLB.slotShift), areas: areas,
+                memory: NoBounceMemory(), allocator: allocator, pageSize: scenario.pool.pageSize)
+        else {
+            outcome.failures = 1
+            return outcome
+        }
+        var live: [UInt64: (address: UInt64, size: Int)] = [:]
+        for op in scenario.ops {
+            switch op {
+            case .map(let m):
+                guard let request = request(m, pageSize: scenario.pool.pageSize) else { continue }
+                guard let address = try? pool.place(request, cpu: m.cpu, copyIn: false) else {
+                    // A request no pool can hold is not this size's failure.
+                    if pool.table.emptyPoolShortfall(request) == nil { outcome.failures += 1 }
+                    continue
+                }
+                live[m.id] = (address, m.size)
+                let used = pool.table.counters.used.load(ordering: .relaxed)
+                outcome.peak = max(outcome.peak, used)
+                if let captureAt, used >= captureAt {
+                    outcome.largestFreeRunAtPeak = pool.statistics.largestFreeRun
+                    return outcome
+                }
+            case .unmap(let id):
+                guard let m = live.removeValue(forKey: id) else { continue }
+                try? pool.unmapSlots(m.address, size: m.size, copyBack: false)
+            }
+        }
+        return outcome
+    }
+}
+
+/// Memory for a replay that never copies (every call is refused, and none is made).
+final class NoBounceMemory: BounceMemory {
+    func copy(from source: UInt64, to destination: UInt64, count: Int) throws(BounceMemoryError) {
+        throw BounceMemoryError(address: source, count: count, reason: "a replay pool copies nothing")
+    }
+}
