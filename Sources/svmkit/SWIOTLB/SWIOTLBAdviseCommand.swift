@@ -64,10 +64,9 @@ struct SWIOTLBAdviseCommand: ParsableCommand {
         guard ["6.12", "6.1"].contains(linux) else { throw Self.fail("--linux \(linux): expected 6.12 or 6.1") }
         let bytes: [UInt8]
         do {
-            bytes = file == "-" ? Array(FileHandle.standardInput.readDataToEndOfFile())
-                : Array(try Data(contentsOf: URL(fileURLWithPath: file)))
+            bytes = try CLIInput.read(file, limit: CLIInput.Limit.blob, what: "a trace")
         } catch {
-            throw Self.fail("\(file) cannot be read")
+            throw Self.fail("\(file): \(error)")
         }
         let trace: SWIOTLBReplayTrace
         do {
@@ -142,7 +141,6 @@ struct SWIOTLBAdviseCommand: ParsableCommand {
 
     /// Prints `svmkit swiotlb advise: <message>` to standard error; exit 2 (bad input).
     static func fail(_ message: String) -> ExitCode {
-        FileHandle.standardError.write(Data("svmkit swiotlb advise: \(message)\n".utf8))
-        return ExitCode(2)
+        CLIExit.badInput("swiotlb advise", message)
     }
 }

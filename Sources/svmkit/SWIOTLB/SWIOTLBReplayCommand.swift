@@ -41,10 +41,9 @@ struct SWIOTLBReplayCommand: ParsableCommand {
         }
         let bytes: [UInt8]
         do {
-            bytes = file == "-" ? Array(FileHandle.standardInput.readDataToEndOfFile())
-                : Array(try Data(contentsOf: URL(fileURLWithPath: file)))
+            bytes = try CLIInput.read(file, limit: CLIInput.Limit.blob, what: "a trace")
         } catch {
-            throw Self.fail("\(file) cannot be read")
+            throw Self.fail("\(file): \(error)")
         }
         let report: SWIOTLBReplayReport
         do {
@@ -72,7 +71,6 @@ struct SWIOTLBReplayCommand: ParsableCommand {
 
     /// Prints `svmkit swiotlb replay: <message>` to standard error; exit 2 (bad input).
     static func fail(_ message: String) -> ExitCode {
-        FileHandle.standardError.write(Data("svmkit swiotlb replay: \(message)\n".utf8))
-        return ExitCode(2)
+        CLIExit.badInput("swiotlb replay", message)
     }
 }
