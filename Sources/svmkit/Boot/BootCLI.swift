@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SVMKit
 
 /// Input handling and output helpers shared by `svmkit boot` and the commands built on it.
 enum BootCLI {
@@ -41,5 +42,26 @@ enum BootCLI {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         if let data = try? encoder.encode(value) { print(String(decoding: data, as: UTF8.self)) }
+    }
+
+    /// Applies `--firmware`, `--hv-touch` and `--esm-check` (nil: the firmware's
+    /// default) to `configuration`; a bad value exits 2 naming the option.
+    static func applyFirmwareOptions(
+        firmware: String, hvTouch: String, esmCheck: String?, to configuration: inout BootConfiguration
+    ) throws(ExitCode) {
+        guard let profile = FirmwareProfile(rawValue: firmware) else {
+            throw fail("--firmware \(firmware): expected documented or open-power")
+        }
+        guard let touch = HypervisorTouch(rawValue: hvTouch) else {
+            throw fail("--hv-touch \(hvTouch): expected page-out or stop")
+        }
+        configuration.firmware = profile
+        configuration.hypervisorTouch = touch
+        if let esmCheck {
+            guard let policy = ESMCheckPolicy(rawValue: esmCheck) else {
+                throw fail("--esm-check \(esmCheck): expected enforce or warn")
+            }
+            configuration.esmCheckPolicy = policy
+        }
     }
 }

@@ -17,7 +17,15 @@ struct BootCommand: ParsableCommand {
             UV_ESM result, the os-term message if any, the ESM checks, shared pages by owner,
             isolation violations, call counts, simulated and wall time. --json prints the
             summary as one JSON object instead (keys: secure, esmResult, osTerm, esmChecks,
-            sharedPages, isolationViolations, calls, simulatedSeconds, wallSeconds, …).
+            sharedPages, isolationViolations, calls, simulatedSeconds, wallSeconds, …,
+            blockDeviceCheck, diagnoses).
+
+            A hypervisor access to a secure page behaves as on KVM by default: the page is
+            paged out (UV_PAGE_OUT) and the hypervisor sees its ciphertext; the damage shows
+            later (ciphertext on the disk, U_P3 when the page comes back). Each such access
+            is counted in isolationViolations and explained in diagnoses (the page's owner
+            in the guest, the first consequence, the likely cause). --hv-touch stop fails
+            the access at once instead.
 
             TPM: by default the embedded software TPM holds the wrapping key. With
             --tpm swtpm:HOST:PORT the key is held only by a running swtpm (the TPM 2.0
@@ -45,6 +53,8 @@ struct BootCommand: ParsableCommand {
               Scripts/swtpm-provision /tmp/tpm 2321
               svmkit boot --tpm swtpm:127.0.0.1:2321 --tpm-dir /tmp/tpm
               svmkit boot --bug skip-lppaca-share      # a buggy guest: caught, culprit named, exit 1
+              svmkit boot --bug skip-bounce-pool-share --hv-touch stop   # stop at the hypervisor's access
+              svmkit boot --firmware open-power        # the public firmware: r3 quirks, ESM check warns
             """)
 
     @Option(help: "Guest RAM, e.g. 512M, 4G (ignored with --fdt).") var memory: String = "4G"
@@ -66,8 +76,16 @@ struct BootCommand: ParsableCommand {
         "With --tpm swtpm:…: the directory Scripts/swtpm-provision wrote (wrapping-key.json, tpmrsapubkey.pem).",
         valueName: "DIR"))
     var tpmDir: String?
-    @Option(name: .customLong("esm-check"), help: "enforce (abort UV_ESM on a failed check) or warn (continue, as the firmware's default build).")
-    var esmCheck: String = "enforce"
+    @Option(name: .customLong("esm-check"), help: "enforce (abort UV_ESM on a failed check) or warn (continue, as the firmware's default build); default: enforce under --firmware documented, warn under open-power.")
+    var esmCheck: String?
+    @Option(help: ArgumentHelp(
+        "Which Ultravisor: documented (the ABI as ultravisor.rst describes it) or open-power (the public firmware's observable behaviour).",
+        valueName: "documented|open-power"))
+    var firmware: String = "documented"
+    @Option(name: .customLong("hv-touch"), help: ArgumentHelp(
+        "A hypervisor access to a secure page: page-out (as on hardware: UV_PAGE_OUT, the hypervisor sees ciphertext) or stop (fail at once, for debugging).",
+        valueName: "page-out|stop"))
+    var hvTouch: String = "page-out"
     @Option(help: "Seed of the machine's generator: the same seed gives the same trace.") var seed: UInt64 = 1
     @Option(help: "Write every call as JSON lines to FILE.") var trace: String?
     @Option(help: "Write the boot as Chrome trace-event JSON (open in ui.perfetto.dev): lanes per vCPU, Ultravisor, hypervisor.")
@@ -175,10 +193,7 @@ struct BootCommand: ParsableCommand {
         }
         c.tpm = try tpmChoice()
         if let tpmKey { c.tpmKeyPEM = String(decoding: try BootCLI.read(tpmKey, "--tpm-key"), as: UTF8.self) }
-        guard let policy = ESMCheckPolicy(rawValue: esmCheck) else {
-            throw BootCLI.fail("--esm-check \(esmCheck): expected enforce or warn")
-        }
-        c.esmCheckPolicy = policy
+        try BootCLI.applyFirmwareOptions(firmware: firmware, hvTouch: hvTouch, esmCheck: esmCheck, to: &c)
         c.seed = seed
         return c
     }
