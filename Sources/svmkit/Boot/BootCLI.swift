@@ -7,9 +7,9 @@ enum BootCLI {
     /// Exit status for bad input.
     static let badInput = ExitCode(2)
 
-    /// Prints `svmkit boot: <message>` to standard error and returns exit status 2 to throw.
-    static func fail(_ message: String) -> ExitCode {
-        FileHandle.standardError.write(Data("svmkit boot: \(message)\n".utf8))
+    /// Prints `svmkit <command>: <message>` to standard error and returns exit status 2 to throw.
+    static func fail(_ message: String, command: String = "boot") -> ExitCode {
+        FileHandle.standardError.write(Data("svmkit \(command): \(message)\n".utf8))
         return badInput
     }
 
@@ -47,19 +47,20 @@ enum BootCLI {
     /// Applies `--firmware`, `--hv-touch` and `--esm-check` (nil: the firmware's
     /// default) to `configuration`; a bad value exits 2 naming the option.
     static func applyFirmwareOptions(
-        firmware: String, hvTouch: String, esmCheck: String?, to configuration: inout BootConfiguration
+        firmware: String, hvTouch: String, esmCheck: String?, to configuration: inout BootConfiguration,
+        command: String = "boot"
     ) throws(ExitCode) {
         guard let profile = FirmwareProfile(rawValue: firmware) else {
-            throw fail("--firmware \(firmware): expected documented or open-power")
+            throw fail("--firmware \(firmware): expected documented or open-power", command: command)
         }
         guard let touch = HypervisorTouch(rawValue: hvTouch) else {
-            throw fail("--hv-touch \(hvTouch): expected page-out or stop")
+            throw fail("--hv-touch \(hvTouch): expected page-out or stop", command: command)
         }
         configuration.firmware = profile
         configuration.hypervisorTouch = touch
         if let esmCheck {
             guard let policy = ESMCheckPolicy(rawValue: esmCheck) else {
-                throw fail("--esm-check \(esmCheck): expected enforce or warn")
+                throw fail("--esm-check \(esmCheck): expected enforce or warn", command: command)
             }
             configuration.esmCheckPolicy = policy
         }
