@@ -231,11 +231,13 @@ extension Hypervisor {
         return machine.memory.isHypervisorHeld(fault.frame)
     }
 
-    /// `H_SVM_INIT_ABORT`: the Ultravisor gave up before the VM went secure. The
-    /// hypervisor pages every page it handed over back out (the Ultravisor, in its abort
-    /// state, answers without copying), forgets the shared pages, calls
-    /// `UV_SVM_TERMINATE` and returns `H_PARAMETER`, the value the guest finds as its
-    /// `UV_ESM` result. `H_STATE` after `H_SVM_INIT_DONE`; `H_UNSUPPORTED` outside an init.
+    /// `H_SVM_INIT_ABORT`, as `kvmppc_h_svm_init_abort()` does it (`book3s_hv_uvmem.c`,
+    /// 6.12): `H_UNSUPPORTED` unless a start was recorded (even a failed one: the start
+    /// flag is set first), `H_STATE` after `H_SVM_INIT_DONE`; otherwise the hypervisor
+    /// pages every page it handed over back out (`kvmppc_uvmem_drop_pages`; the
+    /// Ultravisor, in its abort state, answers without copying), forgets the shared
+    /// pages, calls `UV_SVM_TERMINATE` and returns `H_PARAMETER`, the value the guest
+    /// finds as its `UV_ESM` result.
     func initAbort(_ call: inout FirmwareCall, on machine: Machine) {
         guard secureCaller(&call) else { return }
         let phase = withState(machine) { $0.phase }

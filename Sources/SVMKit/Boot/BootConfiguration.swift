@@ -48,9 +48,9 @@ public struct BootConfiguration: Hashable, Sendable {
     public init() {}
 
     /// The ESM check policy in force: ``esmCheckPolicy`` if set, else `warn` under
-    /// ``PEFMachine/FirmwareProfile/openPower`` (the public firmware's default build
+    /// `FirmwareProfile.openPower` (the public firmware's default build
     /// defines `ESM_BLOB_CHK_WARN_ONLY`, `core/uvcall.c: uv_esm_svm`) and `enforce`
-    /// under ``PEFMachine/FirmwareProfile/documented``.
+    /// under `FirmwareProfile.documented`.
     public var effectiveESMCheckPolicy: ESMCheckPolicy {
         esmCheckPolicy ?? (firmware == .openPower ? .warn : .enforce)
     }
