@@ -76,16 +76,7 @@ struct BootCommand: ParsableCommand {
         "With --tpm swtpm:…: the directory Scripts/swtpm-provision wrote (wrapping-key.json, tpmrsapubkey.pem).",
         valueName: "DIR"))
     var tpmDir: String?
-    @Option(name: .customLong("esm-check"), help: "enforce (abort UV_ESM on a failed check) or warn (continue, as the firmware's default build); default: enforce under --firmware documented, warn under open-power.")
-    var esmCheck: String?
-    @Option(help: ArgumentHelp(
-        "Which Ultravisor: documented (the ABI as ultravisor.rst describes it) or open-power (the public firmware's observable behaviour).",
-        valueName: "documented|open-power"))
-    var firmware: String = "documented"
-    @Option(name: .customLong("hv-touch"), help: ArgumentHelp(
-        "A hypervisor access to a secure page: page-out (as on hardware: UV_PAGE_OUT, the hypervisor sees ciphertext) or stop (fail at once, for debugging).",
-        valueName: "page-out|stop"))
-    var hvTouch: String = "page-out"
+    @OptionGroup var firmwareOptions: FirmwareOptions
     @Option(help: "Seed of the machine's generator: the same seed gives the same trace.") var seed: UInt64 = 1
     @Option(help: "Write every call as JSON lines to FILE.") var trace: String?
     @Option(help: "Write the boot as Chrome trace-event JSON (open in ui.perfetto.dev): lanes per vCPU, Ultravisor, hypervisor.")
@@ -193,7 +184,7 @@ struct BootCommand: ParsableCommand {
         }
         c.tpm = try tpmChoice()
         if let tpmKey { c.tpmKeyPEM = String(decoding: try BootCLI.read(tpmKey, "--tpm-key"), as: UTF8.self) }
-        try BootCLI.applyFirmwareOptions(firmware: firmware, hvTouch: hvTouch, esmCheck: esmCheck, to: &c)
+        try firmwareOptions.apply(to: &c, command: "boot")
         c.seed = seed
         return c
     }

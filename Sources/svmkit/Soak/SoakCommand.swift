@@ -43,13 +43,7 @@ struct SoakCommand: ParsableCommand {
     @Flag(help: "Print the report as one JSON object.") var json = false
     @Flag(help: "Print a progress line on standard error every few seconds.") var progress = false
     @Option(name: .customLong("progress-interval"), help: "Seconds between progress lines.") var progressInterval: Double = 5
-    @Option(help: ArgumentHelp("Which Ultravisor: documented or open-power (as svmkit boot).", valueName: "documented|open-power"))
-    var firmware: String = "documented"
-    @Option(name: .customLong("hv-touch"), help: ArgumentHelp(
-        "A hypervisor access to a secure page: page-out (as on hardware) or stop (as svmkit boot).", valueName: "page-out|stop"))
-    var hvTouch: String = "page-out"
-    @Option(name: .customLong("esm-check"), help: "enforce or warn; default: the --firmware profile's (as svmkit boot).")
-    var esmCheck: String?
+    @OptionGroup var firmwareOptions: FirmwareOptions
 
     func run() throws {
         var c = SoakConfiguration()
@@ -62,7 +56,7 @@ struct SoakCommand: ParsableCommand {
         } catch {
             throw Self.fail(error.description)
         }
-        try BootCLI.applyFirmwareOptions(firmware: firmware, hvTouch: hvTouch, esmCheck: esmCheck, to: &c.firmware, command: "soak")
+        try firmwareOptions.apply(to: &c.firmware, command: "soak")
         c.operationsPerCycle = opsPerCycle
         c.crashKexecFraction = crashFraction
         guard progressInterval >= 0.1, progressInterval <= 86400 else {
