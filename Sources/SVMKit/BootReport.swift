@@ -80,7 +80,7 @@ public struct BootReport: Hashable, Sendable, Codable {
     public var blockDeviceCheck: BlockDeviceCheck?
     /// One finding per secure page the hypervisor touched: its guest owner, the first
     /// consequence observed and the likely cause (``SecureVirtualMachine/diagnoses()``).
-    public var diagnoses: [HypervisorAccessDiagnosis] = []
+    public var diagnoses: [Diagnosis] = []
 
     /// Whether the guest ended where the command line asked, with every invariant
     /// holding, no fault found in its run, and a block round trip (if one ran) intact.

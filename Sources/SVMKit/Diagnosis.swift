@@ -1,5 +1,6 @@
 /// One finding of the boot report's `diagnoses`: a secure page the hypervisor
-/// touched, who owns it in the guest, what that did, and the likely cause.
+/// touched (or another fault of the guest: an SVM kill, SWIOTLB misuse), who owns
+/// the memory in the guest, what that did, and the likely cause.
 ///
 /// On hardware the hypervisor's access to a secure page is not refused: KVM pages it
 /// out (`book3s_hv_uvmem.c: kvmppc_uvmem_migrate_to_ram`, 6.12) and gets ciphertext;
@@ -8,7 +9,7 @@
 /// changing what the guest does. Built by ``SecureVirtualMachine/diagnoses()``, an
 /// observer outside the guest that reads the guest's exported allocator records
 /// (`Memblock`) and shared-page ledger.
-public struct HypervisorAccessDiagnosis: Hashable, Sendable, Codable, CustomStringConvertible {
+public struct Diagnosis: Hashable, Sendable, Codable, CustomStringConvertible {
     /// The guest owner of the page: the allocator's purpose (`swiotlb`, `lppaca`, `dtl`,
     /// `kernel`, …), a boot-image segment (`fdt`, `initrd`, …), or `unknown`.
     public var owner: String
@@ -23,8 +24,9 @@ public struct HypervisorAccessDiagnosis: Hashable, Sendable, Codable, CustomStri
     public var gfn: UInt64
     /// What the hypervisor was doing (the access's purpose).
     public var access: String
-    /// `page-out` (as on hardware) or `stop` (`--hv-touch stop`).
-    public var handling: String
+    /// For a hypervisor access: `page-out` (as on hardware) or `stop` (`--hv-touch
+    /// stop`); `nil` for other findings.
+    public var handling: String?
     /// What happened when the guest touched the page again, if it did: `UV_PAGE_IN`
     /// answering `U_P3` ("Hypervisor tampering detected") after the hypervisor wrote
     /// into the ciphertext, or the page coming back intact.
@@ -32,7 +34,7 @@ public struct HypervisorAccessDiagnosis: Hashable, Sendable, Codable, CustomStri
 
     /// Makes a finding.
     public init(
-        owner: String, consequence: String, cause: String, address: UInt64, access: String, handling: String,
+        owner: String, consequence: String, cause: String, address: UInt64, access: String, handling: String? = nil,
         pagedBackIn: String? = nil
     ) {
         self.owner = owner
