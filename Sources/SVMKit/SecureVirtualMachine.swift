@@ -104,14 +104,16 @@ public final class SecureVirtualMachine: Sendable {
         }
         ultravisor = Ultravisor(
             configuration: UltravisorConfiguration(
-                esmCheckPolicy: configuration.esmCheckPolicy == .warn ? .warn : .enforce, wrappingKey: wrappingKey))
+                esmCheckPolicy: configuration.effectiveESMCheckPolicy, wrappingKey: wrappingKey,
+                firmware: configuration.firmware))
         tpmActivity = RecordingTPMBackend(tpm)
         hypervisor = Hypervisor(configuration: HypervisorConfiguration(tpm: tpmActivity))
         do {
             machine = try Machine(
                 configuration: MachineConfiguration(
                     memoryBytes: image.memoryBytes, processorCount: image.cpuCount, pefEnabled: true,
-                    seed: configuration.seed, traceRecordsDetail: traceDetail, faults: faults))
+                    seed: configuration.seed, traceRecordsDetail: traceDetail, faults: faults,
+                    hypervisorTouch: configuration.hypervisorTouch))
         } catch {
             throw BootError(input: "--memory/--cpus", "\(error)")
         }
@@ -287,7 +289,7 @@ public final class SecureVirtualMachine: Sendable {
             kernelLog: (kernel?.log ?? log).lines.map(\.description), console: hypervisor.consoleOutput,
             reservedRegions: reserved, sysfsSVM: guestReport?.sysfsSVM.trimmingCharacters(in: .whitespacesAndNewlines) ?? (secure ? "1" : "0"),
             audits: audits.map(\.description), kexec: kexecReport?.description, bugs: bugs.map(\.rawValue).sorted(),
-            guestFaults: guestFaults, blockDeviceCheck: blockDeviceCheck)
+            guestFaults: guestFaults, blockDeviceCheck: blockDeviceCheck, diagnoses: diagnoses())
     }
 
     /// Every invariant of ``InvariantChecker`` that does not hold now, in words: the call

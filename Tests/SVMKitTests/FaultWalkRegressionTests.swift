@@ -35,17 +35,24 @@ struct FaultWalkRegressionTests {
         #expect(!vm.kexec(.normal).endedAsRequested, "still reported after the next kernel started it")
     }
 
-    @Test("An SVM killed during kexec's UV_UNSHARE_ALL_PAGES gets no next kernel (one was started on the dead partition)")
+    /// This guarded "no next kernel on a dead partition" when a failed page-in killed
+    /// the SVM here. The firmware's `page_unshare_all_with_hv()` does not `svm_abort`
+    /// on a hypervisor failure: it stops with the pages before unshared (issue 15 item
+    /// 5), so the SVM lives and the next kernel starts on it.
+    @Test("A failed H_SVM_PAGE_IN in kexec's UV_UNSHARE_ALL_PAGES stops it part way; the SVM lives and the next kernel starts")
     func noKernelAfterKill() throws {
         // The first page-in of UV_UNSHARE_ALL_PAGES: 30 during UV_ESM and 1026 for the shares come first.
         let vm = try Self.vm("uv:H_SVM_PAGE_IN@1057=H_PARAMETER")
         _ = vm.boot()
         let before = try #require(vm.kernel)
+        let shared = vm.machine.memory.frames(where: \.isExplicitShare).count
         let r = vm.kexec(.normal)
-        #expect(vm.machine.stopReason.map { "\($0)" }?.contains("svm_abort") == true)
-        #expect(vm.kernel === before, "no next kernel")
-        #expect(!r.guestFaults.contains { $0.contains("alloc_shared_lppaca could not share") }, "\(r.guestFaults)")
-        #expect(r.guestFaults.contains { $0.contains("UV_UNSHARE_ALL_PAGES failed") })
-        #expect(r.stopReason?.contains("SVM killed") == true)
+        #expect(vm.machine.stopReason == nil)
+        #expect(r.stopReason == nil)
+        #expect(vm.kernel !== before, "the next kernel started")
+        let unshareAll = try #require(vm.machine.trace.records.first { $0.name == "UV_UNSHARE_ALL_PAGES" })
+        #expect(unshareAll.notes.contains { $0.contains("SVM not aborted") })
+        #expect(unshareAll.statusName == "U_STATE")
+        #expect(shared > 0)
     }
 }

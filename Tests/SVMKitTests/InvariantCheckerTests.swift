@@ -51,9 +51,10 @@ struct InvariantCheckerTests {
     func isolation() throws {
         let vm = try Self.secureGuest()
         let secure = GuestPhysicalAddress(vm.image.kernelBase)
-        #expect(throws: MemoryAccessError.self) {
-            _ = try vm.machine.memory.read(.hypervisor, at: secure, count: 8, purpose: "test")
-        }
+        // As on KVM the read pages the page out and sees ciphertext (issue 15 item 1;
+        // was: the read failed); it is still recorded as an isolation violation.
+        let plain = try vm.machine.bootProcessor.read(at: secure, count: 8)
+        #expect(try vm.machine.memory.read(.hypervisor, at: secure, count: 8, purpose: "test") != plain)
         let found = vm.invariantViolations().filter { $0.kind == .isolation }
         #expect(found.count == 1)
         #expect(found.first?.detail.contains("hypervisor") == true)
@@ -75,7 +76,9 @@ struct InvariantCheckerTests {
         #expect(vm.machine.memory.violationCount == 1)
         let v = try #require(vm.machine.memory.violations.first)
         #expect(InvariantChecker.isUltravisorKillMessageRead(v))
-        #expect(vm.machine.stopReason == .osTerm(message: nil))
+        // KVM pages GPA 0 out and reads its ciphertext as the message (issue 15 item 1;
+        // was: no message).
+        #expect({ if case .osTerm? = vm.machine.stopReason { true } else { false } }())
         #expect(!Self.kinds(vm).contains(.isolation))
         // The same read for another purpose, or of another page, counts.
         let other = IsolationViolation(

@@ -39,6 +39,9 @@ public struct SoakConfiguration: Hashable, Sendable {
     public var tpmKeyPEM: String?
     /// Deliberate breakage, to show the soak catches it (tests, demonstrations).
     public var injections: [SoakInjection] = []
+    /// The guest's boot settings `--firmware`, `--hv-touch` and `--esm-check` take
+    /// (only these three are used; see `BootConfiguration`).
+    public var firmware: BootConfiguration = BootConfiguration()
 
     /// The longest time limit accepted: 30 days.
     public static let longestSoak: Double = 30 * 86400

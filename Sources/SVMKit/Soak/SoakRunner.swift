@@ -62,6 +62,9 @@ public final class SoakRunner: Sendable {
         boot.commandLine = configuration.commandLine
         boot.seed = configuration.seed
         boot.tpmKeyPEM = configuration.tpmKeyPEM
+        boot.firmware = configuration.firmware.firmware
+        boot.hypervisorTouch = configuration.firmware.hypervisorTouch
+        boot.esmCheckPolicy = configuration.firmware.esmCheckPolicy
         let vm: SecureVirtualMachine
         do {
             vm = try SecureVirtualMachine(configuration: boot, traceDetail: false)

@@ -43,6 +43,7 @@ struct SoakCommand: ParsableCommand {
     @Flag(help: "Print the report as one JSON object.") var json = false
     @Flag(help: "Print a progress line on standard error every few seconds.") var progress = false
     @Option(name: .customLong("progress-interval"), help: "Seconds between progress lines.") var progressInterval: Double = 5
+    @OptionGroup var firmwareOptions: FirmwareOptions
 
     func run() throws {
         var c = SoakConfiguration()
@@ -61,6 +62,7 @@ struct SoakCommand: ParsableCommand {
         else {
             throw Self.fail("--memory \(memory): guest RAM must be a multiple of 64K from 256M to 16T (e.g. 512M, 1G)")
         }
+        try firmwareOptions.apply(to: &c.firmware, command: "soak")
         c.operationsPerCycle = opsPerCycle
         c.crashKexecFraction = crashFraction
         guard progressInterval >= 0.1, progressInterval <= 86400 else {
