@@ -168,9 +168,11 @@ public final class SecureVirtualMachine: Sendable {
         var options = kernelOptions
         options.bugs = GuestBug.kernelBugs(bugs, memory: machine.memory, adding: kernelOptions.bugs)
         switch outcome {
-        case .secure, .normal, .failedButContinued:
+        case .secure, .normal, .normalAfterSuccess, .failedButContinued:
             startKernel(log: log, options: options)
-        case .terminated:
+        case .terminated, .panicked:
+            // os-term stopped the partition, or prom_panic() left it spinning in
+            // Open Firmware (prom_init.c: prom_panic (6.12)): no kernel runs.
             break
         }
         return report(wallSeconds: Date().timeIntervalSince(started))
@@ -240,8 +242,8 @@ public final class SecureVirtualMachine: Sendable {
         let svm = SVMOption(cmdline)
         var esmResult: Int? = nil
         switch outcome {
-        case .secure: esmResult = 0
-        case .terminated(let s), .failedButContinued(let s, _): esmResult = Int(s)
+        case .secure, .normalAfterSuccess: esmResult = 0
+        case .terminated(let s), .panicked(let s, _), .failedButContinued(let s, _): esmResult = Int(s)
         case .normal, nil: esmResult = nil
         }
         var osTerm: String? = nil

@@ -49,7 +49,7 @@ extension GuestKernel {
             s.phase = .booting
             s.processors = cpus
             s.lppacas = []
-            s.dtls = [UInt64?](repeating: nil, count: cpus.count)
+            s.dtls = []
             s.dtlReadIndex = [UInt64](repeating: 0, count: cpus.count)
             s.stolenTicks = [UInt64](repeating: 0, count: cpus.count)
             return true
@@ -97,8 +97,21 @@ extension GuestKernel {
         }
         state.withLock { $0.inheritedShares = inherited }
 
-        // 3. LPPACAs, boot CPU's VPA
-        let lppacas = try allocateLPPACAs(cpuCount: cpus.count, secure: secure, memblock: &memblock)
+        // smp_setup_cpu_maps(): the possible CPUs (nr_cpu_ids afterwards).
+        let possible = max(info.possibleCPUs(nrCPUs: options.nrCPUs, running: cpus.count), cpus.count)
+        if let capacity = info.lrdrCapacityCPUs {
+            printk(
+                capacity > options.nrCPUs
+                    ? "Partition configured for \(capacity) cpus, operating system maximum is \(options.nrCPUs)."
+                    : "Partition configured for \(capacity) cpus.")
+        }
+        state.withLock { $0.possibleCPUs = possible }
+
+        // 3. LPPACAs (the shared region is sized in early_setup(), when nr_cpu_ids is
+        //    still NR_CPUS), boot CPU's VPA
+        let lppacas = try allocateLPPACAs(
+            cpuCount: possible, regionCPUs: max(possible, options.nrCPUs), secure: secure,
+            memblock: &memblock)
         state.withLock { s in
             s.lppacas = lppacas.addresses
             s.lppacaRegion = lppacas.region
@@ -106,13 +119,15 @@ extension GuestKernel {
         }
         vpaInit(cpu: 0)
 
-        // 4. SWIOTLB and init_svm()
-        setUpSWIOTLB(commandLine: commandLine, cpuCount: cpus.count, secure: secure, memblock: &memblock)
+        // 4. mem_init(): swiotlb_init() allocates the pool bottom-up (not shared yet).
+        setUpSWIOTLB(commandLine: commandLine, possibleCPUs: possible, secure: secure, memblock: &memblock)
         state.withLock { $0.memblock = memblock }
 
-        // 5. The dtl cache and a DTL per CPU; the boot CPU's is registered now.
+        // 5. machine_early_initcalls in link order (platforms/pseries/Makefile: setup.o
+        //    before svm.o): alloc_dispatch_log_kmem_cache() — the dtl cache, a DTL per
+        //    possible CPU, the boot CPU's registered — then init_svm() shares the pool.
         if options.dispatchTraceLogs {
-            let dtls = try allocateDispatchLogs(cpuCount: cpus.count, secure: secure, memblock: &memblock)
+            let dtls = try allocateDispatchLogs(cpuCount: possible, secure: secure, memblock: &memblock)
             state.withLock { s in
                 s.dtls = dtls
                 s.memblock = memblock
@@ -120,11 +135,12 @@ extension GuestKernel {
             let sharedPages = state.withLock { $0.dtlSharedPages.count }
             printk(
                 "SVMKit: dtl cache: \(dtls.compactMap { $0 }.count) buffer(s) of \(Self.dispatchLogBytes) bytes"
-                    + (secure ? ", \(sharedPages) page(s) shared by dtl_cache_ctor" : ""))
-            if let first = dtls.first, let dtl = first, state.withLock({ $0.vpaFailures.isEmpty }) {
-                registerDTL(cpu: 0, address: dtl)
-            }
+                    + (secure ? ", \(sharedPages) page(s) passed to uv_share_page() by dtl_cache_ctor" : ""))
+            // setup.c: alloc_dispatch_logs (6.12) registers the boot CPU's DTL
+            // unconditionally.
+            registerDTLBuffer(cpu: 0)
         }
+        initSVM(secure: secure)
 
         // 6. pSeries_smp_probe(), then the secondaries come up.
         let platform = options.hypervisor ?? ((info.hypervisorIsKVM ?? true) ? .kvm : .powerVM)
