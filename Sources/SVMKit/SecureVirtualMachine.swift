@@ -65,6 +65,9 @@ public final class SecureVirtualMachine: Sendable {
         /// Faults found outside the current kernel's own records: those the kernels
         /// before a kexec recorded, and vCPUs a kernel could not start.
         var earlierFaults: [String] = []
+        /// Frames an earlier kernel believed shared because it ignored a failed share's
+        /// status (the hypervisor's accesses to them are findings about Linux).
+        var ignoredStatusFrames: Set<GuestFrameNumber> = []
     }
 
     /// The auth value SVMKit provisions the TPM key with.
@@ -210,6 +213,11 @@ public final class SecureVirtualMachine: Sendable {
     @discardableResult
     public func kexec(_ kind: KexecKind) -> BootReport {
         guard let kernel = self.kernel else { return report() }
+        // Statuses the kernel ignored, as it stands before the switchover (a successful
+        // UV_UNSHARE_ALL_PAGES settles its ledger, and the evidence with it).
+        let ignoredBefore = kernel.diagnose().filter { $0.kind == .ignoredStatus }
+        let failedShares = kernel.ledger.failedShares
+        state.withLock { $0.ignoredStatusFrames.formUnion(failedShares) }
         do {
             let k = try kernel.kexec(kind)
             // What the next kernel inherits: nothing after a normal kexec whose
@@ -229,7 +237,11 @@ public final class SecureVirtualMachine: Sendable {
         // The Ultravisor may have killed the SVM during the switchover (a failed
         // unshare is svm_abort): then there is no next kernel to start.
         guard !machine.isStopped else { return report() }
-        let faults = kernel.faults.map { "before kexec (\(kind.rawValue)): \($0)" }
+        // The kernel's own records and the statuses it ignored as Linux does (the
+        // machine's violations are read again by the next kernel's diagnosis).
+        var ignored = ignoredBefore
+        for f in kernel.diagnose() where f.kind == .ignoredStatus && !ignored.contains(f) { ignored.append(f) }
+        let faults = (kernel.faults + ignored).map { "before kexec (\(kind.rawValue)): \($0)" }
         state.withLock { $0.earlierFaults += faults }
         startKernel(log: kernel.log, options: kernel.options)
         return report()
@@ -304,7 +316,20 @@ public final class SecureVirtualMachine: Sendable {
         return checker.check(
             InvariantChecker.Subject(
                 machine: machine, ultravisor: ultravisor, hypervisor: hypervisor, kernel: s.kernel, kexec: s.kexec,
-                kernelError: s.kernelError, inheritedShares: s.inheritedShares))
+                kernelError: s.kernelError, inheritedShares: s.inheritedShares,
+                ignoredStatusFrames: s.ignoredStatusFrames))
+    }
+
+    /// Every finding about Linux now (``InvariantChecker/findings(_:)``): what the guest
+    /// did because it ignores the Ultravisor's status, as Linux does. Never an
+    /// invariant failure.
+    public func linuxFindings() -> [InvariantChecker.Finding] {
+        let s = state.withLock { $0 }
+        return InvariantChecker().findings(
+            InvariantChecker.Subject(
+                machine: machine, ultravisor: ultravisor, hypervisor: hypervisor, kernel: s.kernel, kexec: s.kexec,
+                kernelError: s.kernelError, inheritedShares: s.inheritedShares,
+                ignoredStatusFrames: s.ignoredStatusFrames))
     }
 
     /// Records what ``exerciseBlockDevice(bytes:)`` found.

@@ -64,7 +64,7 @@ public final class SoakRunner: Sendable {
         boot.tpmKeyPEM = configuration.tpmKeyPEM
         let vm: SecureVirtualMachine
         do {
-            vm = try SecureVirtualMachine(configuration: boot, traceDetail: false)
+            vm = try SecureVirtualMachine(configuration: boot, faults: configuration.faults, traceDetail: false)
         } catch {
             tally.fail(failure(.machine, cycle: 0, "cannot build the machine: \(error)"))
             return report(tally, vm: nil, started: started)
@@ -203,7 +203,9 @@ public final class SoakRunner: Sendable {
             bytesRead: c.bytesRead, bytesBounced: c.bytesBounced + (live?.dmaStatistics.bouncedBytes ?? 0),
             kexecCycles: c.normalKexecs + c.crashKexecs, normalKexecs: c.normalKexecs, crashKexecs: c.crashKexecs,
             sectorsChecked: c.sectorsChecked, checksumMismatches: c.checksumMismatches, invariantChecks: c.invariantChecks,
-            invariantFailures: c.invariantFailures, isolationViolations: vm?.machine.memory.violationCount ?? 0,
+            invariantFailures: c.invariantFailures,
+            isolationViolations: max(0, (vm?.machine.memory.violationCount ?? 0) - c.explainedViolations),
+            linuxFindings: c.findingFrames.count + c.explainedViolations,
             operationErrors: c.operationErrors, calls: vm?.machine.trace.counts ?? [:], wallSeconds: seconds,
             failures: c.failures)
     }

@@ -1,4 +1,5 @@
 import Locking
+import PEFMachine
 import Synchronization
 
 /// The soak's running counters, shared by the worker threads and the runner.
@@ -16,11 +17,28 @@ final class SoakTally: Sendable {
         var invariantFailures = 0
         var operationErrors = 0
         var failures: [SoakFailure] = []
+        /// Frames found differing from what Linux believes because it ignored a status,
+        /// and the hypervisor's accesses to them (findings about Linux, not failures).
+        var findingFrames: Set<UInt64> = []
+        var explainedViolations = 0
     }
 
     private let counts = Lock(Counts())
     /// Isolation violations already reported as failures.
     private let reportedViolations = Lock(0)
+
+    /// Notes frames found differing from what Linux believes because it ignored a status.
+    func noteFindings(_ frames: [GuestFrameNumber]) {
+        guard !frames.isEmpty else { return }
+        counts.withLock { c in for f in frames { c.findingFrames.insert(f.rawValue) } }
+    }
+
+    /// Whether a frame is one Linux believes shared or private only because it ignored
+    /// a status (found so far).
+    func isFinding(_ frame: GuestFrameNumber) -> Bool { counts.withLock { $0.findingFrames.contains(frame.rawValue) } }
+
+    /// Counts isolation violations that a finding explains (claimed, not failures).
+    func noteExplainedViolations(_ n: Int) { counts.withLock { $0.explainedViolations += n } }
 
     /// The violations up to `count` that no one has reported yet, claimed for reporting.
     func claimViolations(upTo count: Int) -> Range<Int>? {

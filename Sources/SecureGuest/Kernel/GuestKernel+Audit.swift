@@ -25,12 +25,16 @@ extension GuestKernel {
     /// function that should have shared it, or that unshared it.
     ///
     /// Calls whose status Linux ignored come first after the kernel's own records: one
-    /// ``GuestFault/Kind/ignoredStatus`` per call and range, naming what the guest went
-    /// on to do as if it had worked (the guest itself never acted on them).
+    /// ``GuestFault/Kind/ignoredStatus`` per call and run of pages whose state now
+    /// differs from what Linux believes (the guest itself never acted on the status; a
+    /// non-zero r3 that changed nothing, as the public firmware leaves on success, is
+    /// not reported).
     public func diagnose() -> [GuestFault] {
         var out = faults
         let (memblock, ledger, unsharedBy) = state.withLock { ($0.memblock, $0.ledger, $0.unsharedBy) }
-        out += Self.ignoredStatusFaults(ledger)
+        out += Self.ignoredStatusFaults(
+            ledger.audit(againstExplicitlyShared: Set(machine.memory.frames(where: \.isExplicitShare)))
+                .ignoredStatusMismatches)
         for v in machine.memory.violations {
             let address = v.address.rawValue
             let region = memblock?.region(containing: address)?.purpose
@@ -69,30 +73,44 @@ extension GuestKernel {
         return out
     }
 
-    /// One fault per run of consecutive frames that share an ignored status.
-    static func ignoredStatusFaults(_ ledger: SharedPageLedger) -> [GuestFault] {
-        var out: [GuestFault] = []
-        var run: (first: GuestFrameNumber, count: Int, note: SharedPageLedger.IgnoredStatus)?
-        func flush() {
-            guard let r = run else { return }
-            let believed = r.note.call == .sharePage ? "shared" : "private"
-            out.append(
-                GuestFault(
-                    kind: .ignoredStatus, address: r.first.rawValue << PageSize.shift, owner: r.note.owner,
-                    region: r.note.owner.rawValue,
-                    culprit: "\(r.note.callSite) ignored \(r.note.call)'s \(r.note.status.name), as Linux does, and treats \(r.count) page(s) as \(believed)",
-                    detail: r.note.description))
-        }
-        for frame in ledger.ignoredStatuses.keys.sorted() {
-            let note = ledger.ignoredStatuses[frame]
-            if let r = run, let note, r.note == note, r.first.rawValue + UInt64(r.count) == frame.rawValue {
-                run = (r.first, r.count + 1, note)
-            } else if let note {
-                flush()
-                run = (frame, 1, note)
+    /// Consecutive mismatched frames that share an ignored status, as runs.
+    public static func ignoredStatusRuns(_ mismatches: [SharedPageAudit.Mismatch]) -> [IgnoredStatusRun] {
+        var out: [IgnoredStatusRun] = []
+        for m in mismatches.sorted(by: { $0.frame < $1.frame }) {
+            if let r = out.last, r.mismatch.ignored == m.ignored, r.mismatch.ledgerSaysShared == m.ledgerSaysShared,
+                r.first.rawValue + UInt64(r.count) == m.frame.rawValue
+            {
+                out[out.count - 1].count += 1
+            } else {
+                out.append(IgnoredStatusRun(first: m.frame, count: 1, mismatch: m))
             }
         }
-        flush()
         return out
+    }
+
+    /// One fault per ``ignoredStatusRuns(_:)`` run.
+    public static func ignoredStatusFaults(_ mismatches: [SharedPageAudit.Mismatch]) -> [GuestFault] {
+        ignoredStatusRuns(mismatches).map { r in
+            GuestFault(
+                kind: .ignoredStatus, address: r.first.rawValue << PageSize.shift, owner: r.mismatch.ignored.owner,
+                region: r.mismatch.ignored.owner.rawValue, culprit: r.description, detail: r.mismatch.description)
+        }
+    }
+}
+
+/// Consecutive frames whose state differs from what Linux believes, for the same
+/// ignored status.
+public struct IgnoredStatusRun: Hashable, Sendable, CustomStringConvertible {
+    /// The first frame.
+    public let first: GuestFrameNumber
+    /// How many frames.
+    public internal(set) var count: Int
+    /// The first frame's mismatch (the others have the same status and direction).
+    public let mismatch: SharedPageAudit.Mismatch
+
+    /// e.g. `dtl_cache_ctor ignored UV_SHARE_PAGE's U_P2, as Linux does: 1 page(s) Linux believes shared are not`.
+    public var description: String {
+        let i = mismatch.ignored
+        return "\(i.callSite) ignored \(i.call)'s \(i.status.name), as Linux does: \(count) page(s) at \(first) Linux believes \(mismatch.ledgerSaysShared ? "shared" : "private") are not"
     }
 }

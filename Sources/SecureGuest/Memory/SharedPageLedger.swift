@@ -45,8 +45,16 @@ public struct SharedPageLedger: Hashable, Sendable {
     /// ignored; a later call that succeeds clears the frame.
     public private(set) var ignoredStatuses: [GuestFrameNumber: IgnoredStatus] = [:]
 
+    /// Frames a share call whose status Linux ignored left private, while Linux went on
+    /// believing them shared; kept for the kernel's life (a later unshare does not
+    /// erase what the hypervisor may have touched meanwhile).
+    public private(set) var failedShares: Set<GuestFrameNumber> = []
+
     /// An empty ledger.
     public init() {}
+
+    /// Records frames a failed share left private (see ``failedShares``).
+    public mutating func noteFailedShare(_ frames: [GuestFrameNumber]) { failedShares.formUnion(frames) }
 
     /// Records `count` pages from `first` as shared by `owner` at `callSite`.
     public mutating func recordShare(first: GuestFrameNumber, count: UInt64, owner: SharedPageOwner, callSite: String) {
