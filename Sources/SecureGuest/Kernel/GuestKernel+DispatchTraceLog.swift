@@ -55,7 +55,7 @@ extension GuestKernel {
 
     /// `NR_DTL_PAGE`: `DISPATCH_LOG_BYTES × CONFIG_NR_CPUS / PAGE_SIZE` entries in
     /// `dtl_page_store` (`svm.c (6.12)`).
-    var dtlPageStoreCapacity: Int { Int(Self.dispatchLogBytes) * options.nrCPUs / Int(PageSize.bytes) }
+    var dtlPageStoreCapacity: Int { Int(Self.dispatchLogBytes) * options.configuredNRCPUs / Int(PageSize.bytes) }
 
     /// Models `dtl_cache_ctor()` (`arch/powerpc/platforms/pseries/svm.c: dtl_cache_ctor
     /// (6.12)`): if the object's page is not in `dtl_page_store`, store it there FIRST,

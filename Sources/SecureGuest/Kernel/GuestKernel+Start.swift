@@ -98,11 +98,11 @@ extension GuestKernel {
         state.withLock { $0.inheritedShares = inherited }
 
         // smp_setup_cpu_maps(): the possible CPUs (nr_cpu_ids afterwards).
-        let possible = max(info.possibleCPUs(nrCPUs: options.nrCPUs, running: cpus.count), cpus.count)
+        let possible = max(info.possibleCPUs(nrCPUs: options.configuredNRCPUs, running: cpus.count), cpus.count)
         if let capacity = info.lrdrCapacityCPUs {
             printk(
-                capacity > options.nrCPUs
-                    ? "Partition configured for \(capacity) cpus, operating system maximum is \(options.nrCPUs)."
+                capacity > options.configuredNRCPUs
+                    ? "Partition configured for \(capacity) cpus, operating system maximum is \(options.configuredNRCPUs)."
                     : "Partition configured for \(capacity) cpus.")
         }
         state.withLock { $0.possibleCPUs = possible }
@@ -110,7 +110,7 @@ extension GuestKernel {
         // 3. LPPACAs (the shared region is sized in early_setup(), when nr_cpu_ids is
         //    still NR_CPUS), boot CPU's VPA
         let lppacas = try allocateLPPACAs(
-            cpuCount: possible, regionCPUs: max(possible, options.nrCPUs), secure: secure,
+            cpuCount: possible, regionCPUs: max(possible, options.configuredNRCPUs), secure: secure,
             memblock: &memblock)
         state.withLock { s in
             s.lppacas = lppacas.addresses

@@ -22,8 +22,12 @@ public struct GuestKernelOptions: Hashable, Sendable {
     /// `nr_cpu_ids` until the device tree has been read. It sizes the shared LPPACA
     /// region (allocated for the boot CPU in `early_setup()`, before
     /// `smp_setup_cpu_maps()` lowers `nr_cpu_ids`), caps the possible CPUs, and sets
-    /// `NR_DTL_PAGE` (`DISPATCH_LOG_BYTES × NR_CPUS / PAGE_SIZE`).
+    /// `NR_DTL_PAGE` (`DISPATCH_LOG_BYTES × NR_CPUS / PAGE_SIZE`). Kconfig's range,
+    /// 1 to 8192, is enforced where it is used.
     public var nrCPUs: Int
+
+    /// ``nrCPUs`` within Kconfig's range (`arch/powerpc/platforms/Kconfig.cputype`).
+    var configuredNRCPUs: Int { min(max(nrCPUs, 1), 8192) }
 
     /// The defaults: bootargs from the tree, hypervisor from the tree, DTLs on, a
     /// 16 MiB kernel, no bugs, `NR_CPUS` 2048.
@@ -31,7 +35,7 @@ public struct GuestKernelOptions: Hashable, Sendable {
         commandLine: String? = nil, hypervisor: HypervisorPlatform? = nil, dispatchTraceLogs: Bool = true,
         kernelSize: UInt64 = 16 << 20, bugs: GuestKernelBugs = GuestKernelBugs(), nrCPUs: Int = 2048
     ) {
-        self.nrCPUs = max(1, nrCPUs)
+        self.nrCPUs = nrCPUs
         self.commandLine = commandLine
         self.hypervisor = hypervisor
         self.dispatchTraceLogs = dispatchTraceLogs
