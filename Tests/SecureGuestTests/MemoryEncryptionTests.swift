@@ -87,7 +87,7 @@ struct MemoryEncryptionTests {
         let found: [UInt64] = audit.ledger.ignoredStatusMismatches.map(\.frame.rawValue)
         #expect(found == expected)
         #expect(audit.ledger.ignoredStatusMismatches.allSatisfy { $0.ledgerSaysShared && $0.ignored.status == .p2 })
-        #expect(kernel.diagnose().contains { $0.kind == .ignoredStatus && $0.address == a && $0.owner == .other })
+        #expect(kernel.diagnose().contains { $0.kind == .ignoredStatus && $0.address == a + (2 << 16) && $0.owner == .other }, "the two pages left private")
         #expect(!kernel.faults.contains { $0.kind == .ignoredStatus }, "the guest itself noticed nothing")
     }
 

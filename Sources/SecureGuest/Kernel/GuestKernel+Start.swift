@@ -13,21 +13,28 @@ extension GuestKernel {
     ///    and sets up ``Memblock`` from `/memory@0`, reserving the kernel (it runs from
     ///    0 up to kbase + its size), the FDT, the reserve map (QEMU's kernel and
     ///    initrd entries and the Ultravisor's reserved pages), the initrd and RTAS;
-    /// 2. `is_secure_guest()` from the boot vCPU's MSR(S) (every vCPU must agree);
-    /// 3. `allocate_paca()` / `new_lppaca()` for every CPU (one shared region and one
-    ///    `UV_SHARE_PAGE` on a secure guest), then `vpa_init()` of the boot CPU;
-    /// 4. `swiotlb_init()` and `init_svm()` (pool anywhere, shared in one call, forced
-    ///    bouncing) — see `setUpSWIOTLB`;
-    /// 5. `alloc_dispatch_log_kmem_cache()`: the `dtl` cache (constructor shares each
-    ///    backing page once on a secure guest), a DTL per CPU, the boot CPU's registered;
+    /// 2. `is_secure_guest()` from the boot vCPU's MSR(S) (every vCPU must agree), and
+    ///    the possible CPUs as `smp_setup_cpu_maps()` derives them (`/rtas`
+    ///    `ibm,lrdr-capacity`, QEMU's `maxcpus`, capped at `NR_CPUS`);
+    /// 3. `allocate_paca()` / `new_lppaca()` for every possible CPU (one shared region,
+    ///    sized by `NR_CPUS`, and one `UV_SHARE_PAGE` on a secure guest), then
+    ///    `vpa_init()` of the boot CPU;
+    /// 4. `mem_init()`'s `swiotlb_init()`: the pool, bottom-up, one area per possible
+    ///    CPU by default — see `setUpSWIOTLB`;
+    /// 5. the pseries `machine_early_initcall`s in link order: setup.o's
+    ///    `alloc_dispatch_log_kmem_cache()` (the `dtl` cache, whose constructor stores
+    ///    and shares each backing page once on a secure guest, a DTL per possible CPU,
+    ///    the boot CPU's registered), then svm.o's `init_svm()` (the pool shared in one
+    ///    call);
     /// 6. `pSeries_smp_probe()`: the IPI choice, logged; then each secondary CPU is
     ///    brought up (`smp_startup_cpu()`: RTAS `start-cpu` for a vCPU that is not
     ///    running yet; on a secure guest the Ultravisor bounces the call and starts the
     ///    vCPU in secure mode) and runs `vpa_init()` (VPA and DTL) on its own vCPU;
     /// 7. `topology_init()`: the sysfs `svm` file.
     ///
-    /// A refused registration prints Linux's WARNING and boot goes on; a failed share
-    /// is recorded as a ``GuestFault``.
+    /// As in Linux, no share status is acted on and a refused registration prints
+    /// Linux's WARNING and boot goes on; the ledger writes the statuses down for
+    /// ``diagnose()``.
     ///
     /// - Parameters:
     ///   - processors: the vCPUs, boot vCPU first (default: all of the machine's).

@@ -7,11 +7,13 @@ import PowerABI
 /// reference/linux-guest-facts.md §1.1).
 ///
 /// It reads `/chosen/bootargs`, decides from `svm=` whether to ask for secure mode
-/// (``SVMOption``), and if so makes the `UV_ESM` ultracall with `sc 2`
-/// (`setup_secure_guest()`). On success the Ultravisor re-enters the kernel at
-/// `kbase` in secure mode (r3 = fdt, r4 = kbase); on failure prom_init prints the
-/// code and terminates the partition through RTAS `ibm,os-term`
-/// (`prom_rtas_os_term()`), made with `H_RTAS` through `sc 1`.
+/// (``SVMOption``, prom_init's `prom_strstr()` reading), and if so makes the `UV_ESM`
+/// ultracall with `sc 2` (`setup_secure_guest()`). On success the Ultravisor re-enters
+/// the kernel at `kbase` in secure mode (r3 = fdt, r4 = kbase); a 0 status without
+/// that entry lets prom_init go on as a normal guest; any other status is printed and
+/// prom_init terminates the partition through RTAS `ibm,os-term`
+/// (`prom_rtas_os_term()`, `H_RTAS` through `sc 1`), or `prom_panic()`s when `/rtas`
+/// has no `ibm,os-term` token (`arch/powerpc/kernel/prom_init.c (6.12)`).
 public enum PromInit {
     /// The message prom_init hands to `ibm,os-term` (with Linux's trailing newline).
     public static let secureModeFailedMessage = "Switch to secure mode failed.\n"
