@@ -58,6 +58,21 @@ struct SoakRunnerTests {
         #expect(clean.linuxFindings == 0)
     }
 
+    /// `svm.c: init_svm (6.12)` ignores the pool's share status, so Linux bounces
+    /// through a pool the hypervisor cannot reach: every transfer fails, as on
+    /// hardware. The soak reports that as a finding about Linux (with samples), not as
+    /// an SVMKit failure.
+    @Test("A failed pool share at boot: the transfers fail as in Linux, reported as findings, not failures")
+    func poolShareFailure() throws {
+        var c = Self.configuration(operations: 40)
+        c.faults = try FaultSpecParser.parse("guest:UV_SHARE_PAGE@3=U_P2")
+        let r = try Self.run(c)
+        #expect(r.passed, "\(r.summary)")
+        #expect(r.invariantFailures == 0 && r.operationErrors == 0)
+        #expect(r.linuxFindings >= 1024, "the pool's pages and the failed transfers")
+        #expect(r.linuxFindingSamples.contains { $0.contains("could not reach") }, "\(r.linuxFindingSamples)")
+    }
+
     @Test("A short soak passes clean and its counts add up")
     func cleanAndConsistent() throws {
         let c = Self.configuration()

@@ -39,6 +39,9 @@ public struct SoakReport: Hashable, Sendable, Codable {
     /// because it ignored a share or unshare status as Linux does (with injected
     /// `faults`), and the hypervisor's accesses to them. Reported, never a failure.
     public var linuxFindings: Int
+    /// The first operations that failed as a consequence of such a status (e.g. a disk
+    /// whose queue share failed), counted in ``linuxFindings``.
+    public var linuxFindingSamples: [String]
     /// Operations that failed with an error.
     public var operationErrors: Int
     /// Ultracalls and hypercalls made, by name.
@@ -76,6 +79,7 @@ public struct SoakReport: Hashable, Sendable, Codable {
         lines.append("  invariants   \(invariantChecks) check(s), \(invariantFailures) failure(s)")
         lines.append("  isolation    \(isolationViolations) violation(s)")
         lines.append("  linux        \(linuxFindings) finding(s) (statuses Linux ignores; not failures)")
+        for sample in linuxFindingSamples.prefix(3) { lines.append("    \(sample)") }
         lines.append("  errors       \(operationErrors) failed operation(s)")
         if let first = firstFailure {
             lines.append("  first failure \(first)")

@@ -148,7 +148,14 @@ public final class SoakRunner: Sendable {
             do {
                 driver = try kernel.probeVirtualBlockDevice(unitAddress: devices[cpu].unitAddress, cpu: cpu)
             } catch {
-                tally.fail(failure(.operation, cycle: cycle, vcpu: cpu, "probing the virtual disk failed: \(error)"))
+                let message = "probing the virtual disk failed: \(error)"
+                if !kernel.ledger.failedShares.isEmpty {
+                    // Linux went on after a failed share (its queue, say): the disk is
+                    // unusable, as it would be on hardware. Reported; the run ends here.
+                    tally.noteConsequence("cycle \(cycle), vCPU \(cpu): \(message)")
+                    return nil
+                }
+                tally.fail(failure(.operation, cycle: cycle, vcpu: cpu, message))
                 return nil
             }
             do {
@@ -163,7 +170,14 @@ public final class SoakRunner: Sendable {
             for (base, bytes) in [(buffer, UInt64(configuration.maximumTransferBytes)), (churn, UInt64(configuration.churnPages) * PageSize.bytes)] {
                 let frames = (base >> PageSize.shift)..<((base + bytes + PageSize.offsetMask) >> PageSize.shift)
                 let states = kernel.machine.memory.states(of: frames)
-                if let i = states.firstIndex(where: { $0 != .secure }) {
+                let ignored = kernel.ledger.ignoredStatuses
+                let notPrivate = states.indices.filter { states[$0] != .secure }
+                let explained = notPrivate.filter { ignored[GuestFrameNumber(rawValue: frames.lowerBound + UInt64($0))] != nil }
+                if !explained.isEmpty {
+                    // Freed after an unshare whose failure Linux ignored: still shared.
+                    tally.noteFindings(explained.map { GuestFrameNumber(rawValue: frames.lowerBound + UInt64($0)) })
+                }
+                if let i = notPrivate.first(where: { !explained.contains($0) }) {
                     tally.fail(
                         failure(
                             .invariant, cycle: cycle, vcpu: cpu,
@@ -205,7 +219,8 @@ public final class SoakRunner: Sendable {
             sectorsChecked: c.sectorsChecked, checksumMismatches: c.checksumMismatches, invariantChecks: c.invariantChecks,
             invariantFailures: c.invariantFailures,
             isolationViolations: max(0, (vm?.machine.memory.violationCount ?? 0) - c.explainedViolations),
-            linuxFindings: c.findingFrames.count + c.explainedViolations,
+            linuxFindings: c.findingFrames.count + c.explainedViolations + c.consequences,
+            linuxFindingSamples: c.consequenceSamples,
             operationErrors: c.operationErrors, calls: vm?.machine.trace.counts ?? [:], wallSeconds: seconds,
             failures: c.failures)
     }

@@ -21,6 +21,11 @@ final class SoakTally: Sendable {
         /// and the hypervisor's accesses to them (findings about Linux, not failures).
         var findingFrames: Set<UInt64> = []
         var explainedViolations = 0
+        /// Operations that failed because Linux went on with a page it believes shared
+        /// after an ignored failed share (a device queue or pool the hypervisor cannot
+        /// use), and their first messages.
+        var consequences = 0
+        var consequenceSamples: [String] = []
     }
 
     private let counts = Lock(Counts())
@@ -36,6 +41,15 @@ final class SoakTally: Sendable {
     /// Whether a frame is one Linux believes shared or private only because it ignored
     /// a status (found so far).
     func isFinding(_ frame: GuestFrameNumber) -> Bool { counts.withLock { $0.findingFrames.contains(frame.rawValue) } }
+
+    /// Records an operation that failed as a consequence of a status Linux ignored: a
+    /// finding about Linux, not a failure; the run goes on.
+    func noteConsequence(_ message: String) {
+        counts.withLock { c in
+            c.consequences += 1
+            if c.consequenceSamples.count < 10 { c.consequenceSamples.append(message) }
+        }
+    }
 
     /// Counts isolation violations that a finding explains (claimed, not failures).
     func noteExplainedViolations(_ n: Int) { counts.withLock { $0.explainedViolations += n } }

@@ -83,6 +83,11 @@ final class SoakWorker: Sendable {
     }
 
     private func fail(_ error: SoakCheckFailure, _ cycle: SoakCycle, _ operation: Int, _ kind: SoakOperationKind) {
+        if error.kind == .operation, !cycle.kernel.ledger.failedShares.isEmpty {
+            // Linux went on after a failed share; what fails next is its consequence.
+            tally.noteConsequence("cycle \(cycle.cycle), vCPU \(cpu), operation \(operation) (\(kind.rawValue)): \(error.message)")
+            return
+        }
         tally.fail(
             SoakFailure(
                 kind: error.kind, cycle: cycle.cycle, vcpu: cpu, operation: operation, operationKind: kind,

@@ -131,9 +131,10 @@ extension GuestKernel {
             release(address, bytes: bytes)
             throw .memoryEncryption(error)
         }
-        if !isSecureGuest {
-            try? machine.memory.zero(.guest(processor(cpu)), at: GuestPhysicalAddress(address), count: Int(bytes))
-        }
+        // kernel/dma/direct.c: dma_direct_alloc (6.12) zeroes the buffer after
+        // dma_set_decrypted(), secure or not (SVMKit used to rely on the Ultravisor's
+        // zeroing at share time, which a share Linux wrongly believes done skips).
+        try? machine.memory.zero(.guest(processor(cpu)), at: GuestPhysicalAddress(address), count: Int(bytes))
         state.withLock { s in
             s.coherent[address] = Int(bytes)
             s.dma.coherentAllocations += 1
