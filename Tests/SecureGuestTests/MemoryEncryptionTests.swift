@@ -130,4 +130,25 @@ struct MemoryEncryptionTests {
         #expect(throws: DMAError.notCoherent(address: a)) { try kernel.dmaFreeCoherent(a) }
         #expect(kernel.audit().isClean)
     }
+
+    /// `kernel/dma/direct.c: dma_direct_alloc (6.12)` zeroes the buffer after
+    /// `dma_set_decrypted()`. SVMKit relied on the Ultravisor zeroing pages at share
+    /// time, so a page freed after an unshare failure Linux ignored (still shared,
+    /// holding what the hypervisor wrote) came back to the next allocation dirty; the
+    /// soak found it with `--faults`.
+    @Test("dma_alloc_coherent zeroes its buffer, even over a page an ignored unshare left shared")
+    func coherentIsZeroed() throws {
+        let (t, kernel) = try Self.secureKernel()
+        let a = try kernel.dmaAllocCoherent(size: 1 << 16)
+        try t.memory.write(.hypervisor, at: GuestPhysicalAddress(a), bytes: [UInt8](repeating: 0xAB, count: 64))
+        t.machine.faults.add(
+            FaultRule(
+                opcode: .ultracall(.unsharePage), caller: .guest, trigger: .nth(1),
+                action: .status(UltravisorStatus.p2.rawValue)))
+        try kernel.dmaFreeCoherent(a)
+        #expect(t.memory.state(of: GuestPhysicalAddress(a).frame) == .shared, "the unshare failed and Linux freed it")
+        let b = try kernel.dmaAllocCoherent(size: 1 << 16)
+        #expect(b == a, "the allocator hands the same page out again")
+        #expect(try t.boot.read(at: GuestPhysicalAddress(b), count: 64) == [UInt8](repeating: 0, count: 64))
+    }
 }
