@@ -63,10 +63,3 @@ public enum SWIOTLBReplayer {
         return SWIOTLBReplayReport.Scenario(name: scenario.name, results: results)
     }
 }
-
-/// The memory of a replay pool: never touched, since replays neither copy in nor out.
-private final class NoBounceMemory: BounceMemory {
-    func copy(from source: UInt64, to destination: UInt64, count: Int) throws(BounceMemoryError) {
-        throw BounceMemoryError(address: source, count: count, reason: "a replay pool has no memory")
-    }
-}

@@ -90,7 +90,7 @@ struct BenchSWIOTLBCommand: ParsableCommand {
             }
             return n
         }
-        let depthList = try queueDepth.split(separator: ",").map { text -> Int in
+        let depthList = try queueDepth.split(separator: ",").map { (text: Substring) throws(ValidationError) -> Int in
             guard let n = Int(text.trimmingCharacters(in: .whitespaces)), (1...4096).contains(n) else {
                 throw ValidationError("--queue-depth: '\(text)' is not a queue depth from 1 to 4096")
             }
