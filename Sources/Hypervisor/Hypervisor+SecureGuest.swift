@@ -30,12 +30,31 @@ extension Hypervisor {
         return out
     }
 
-    /// `H_SVM_INIT_START`: registers every memory slot with `UV_REGISTER_MEM_SLOT`
-    /// (the Ultravisor needs them before it pages anything in). `H_STATE` if a start is
-    /// already under way or done; `H_PARAMETER` if a registration fails.
+    /// `H_SVM_INIT_START`, as `kvmppc_h_svm_init_start()` (`book3s_hv_uvmem.c`, 6.12)
+    /// does it: the phase becomes "init started" **first**, then the checks:
+    /// `H_UNSUPPORTED` on a host without PEF or for a hash-MMU guest, `H_AUTHORITY`
+    /// when QEMU did not enable secure mode for this VM (`!svm_enabled`), and
+    /// `H_PARAMETER` if registering a memory slot with `UV_REGISTER_MEM_SLOT` fails
+    /// (the slots registered so far are unregistered). A start after a start is not
+    /// refused (KVM has no `H_STATE` here). So after any failure the following
+    /// `H_SVM_INIT_ABORT` finds the start recorded and answers `H_PARAMETER`. An
+    /// injected failure of this call takes the same path: the phase is set, then the
+    /// injected status is returned.
     func initStart(_ call: inout FirmwareCall, on machine: Machine) {
         guard secureCaller(&call) else { return }
-        guard withState(machine, { $0.phase }) == .normal else { return call.finish(HypervisorStatus.state) }
+        withState(machine) { $0.phase = .initializing }
+        if let injected = call.injectedFault {
+            call.notes.append("fault injected after KVMPPC_SECURE_INIT_START was set")
+            return call.finish(HypervisorStatus(rawValue: injected.status))
+        }
+        guard machine.configuration.pefEnabled, configuration.radix else {
+            call.notes.append(machine.configuration.pefEnabled ? "hash-MMU guest" : "host without PEF (no uvmem bitmap)")
+            return call.finish(HypervisorStatus.unsupported)
+        }
+        guard configuration.secureModeEnabled else {
+            call.notes.append("QEMU did not enable secure mode for this VM (svm_enabled = 0)")
+            return call.finish(HypervisorStatus.authority)
+        }
         var registered: [UInt16] = []
         for slot in memorySlotLayout(for: machine) {
             let answer = machine.ultracall(
@@ -53,7 +72,6 @@ extension Hypervisor {
             registered.append(slot.id)
         }
         withState(machine) { s in
-            s.phase = .initializing
             s.registeredSlots = registered
             s.securePages.removeAll()
             s.sharedPages.removeAll()
@@ -81,12 +99,14 @@ extension Hypervisor {
     }
 
     /// Gives the Ultravisor one page with `UV_PAGE_IN` and updates the hypervisor's view.
+    /// `flags` is the `H_SVM_PAGE_IN` request; KVM passes 0 to `UV_PAGE_IN` on every
+    /// path, shares included (`kvmppc_share_page`, `kvmppc_svm_page_in`, 6.12).
     func pageIn(frame: UInt64, flags: UInt64, for vcpu: Int?, depth: Int, on machine: Machine) -> UltravisorStatus {
         let gpa = frame << PageSize.shift
         let stored = withState(machine) { $0.pagedOut[frame] }
         let hvPage = stored ?? HostMemory.hostAddress(of: GuestPhysicalAddress(rawValue: gpa))
         let answer = machine.ultracall(
-            .pageIn, [machine.lpid, hvPage, gpa, flags, PageSize.shift], from: .hypervisor(vcpu: vcpu),
+            .pageIn, [machine.lpid, hvPage, gpa, 0, PageSize.shift], from: .hypervisor(vcpu: vcpu),
             depth: depth + 1)
         let status = answer.ultravisorStatus
         guard status == .success else { return status }
@@ -142,57 +162,82 @@ extension Hypervisor {
 
     /// The ciphertext the hypervisor holds for a paged-out frame (for invariant checks:
     /// everything it got from `UV_PAGE_OUT` must be ciphertext).
+    /// A page taken back on touch (``migrateToRAM(_:on:)``) is held in the frame's own
+    /// backing: its address is then the GPA's host address.
     public func pagedOutPage(frame: UInt64, on machine: Machine) -> (address: UInt64, bytes: [UInt8])? {
+        let gfn = GuestFrameNumber(rawValue: frame)
+        if machine.memory.state(of: gfn) == .pagedOut, machine.memory.isHypervisorHeld(gfn) {
+            let bytes = machine.memory.editPages { $0.pageBytes(frame: frame) }
+            return (HostMemory.hostAddress(of: GuestPhysicalAddress(rawValue: frame << PageSize.shift)), bytes)
+        }
         guard let address = withState(machine, { $0.pagedOut[frame] }),
             let bytes = machine.hostMemory.page(at: address)
         else { return nil }
         return (address, bytes)
     }
 
-    /// `H_SVM_INIT_DONE`: since Linux 5.9 KVM converts every page the Ultravisor did not
-    /// ask for to secure here (`kvmppc_uv_migrate_mem_slot`), so it pages in, without
-    /// copying, every frame of the memory slots it has not handed over yet. `H_UNSUPPORTED`
-    /// outside an init; `H_STATE` if a page-in fails.
+    /// `H_SVM_INIT_DONE`, as `kvmppc_h_svm_init_done()` does it (`book3s_hv_uvmem.c`,
+    /// 5.9+, 6.12): `H_UNSUPPORTED` unless a start was recorded; then
+    /// `kvmppc_uv_migrate_mem_slot()` moves every page of the slots it has not handed
+    /// over yet to device-private memory with `kvmppc_svm_page_in(…, pagein=false)`:
+    /// **no `UV_PAGE_IN`**, since the Ultravisor already backed those pages at
+    /// `UV_REGISTER_MEM_SLOT`. The hypervisor only updates its own view.
     func initDone(_ call: inout FirmwareCall, on machine: Machine) {
         guard secureCaller(&call) else { return }
-        guard withState(machine, { $0.phase }) == .initializing else {
+        guard withState(machine, { $0.phase }) != .normal else {
             return call.finish(HypervisorStatus.unsupported)
         }
-        let (secure, shared, pagedOut) = withState(machine) { s in (s.securePages, s.sharedPages, s.pagedOut) }
-        let hypervisor = Caller.hypervisor(vcpu: call.caller.vcpu)
-        var migrated: [UInt64] = []
-        defer { withState(machine) { s in for f in migrated { s.securePages.insert(f) } } }
-        // One register file reused for every UV_PAGE_IN (r5 and r6 change): a 64 GiB
-        // guest migrates a million pages here.
-        var registers = Registers(
-            r3: Ultracall.pageIn.rawValue, arguments: [machine.lpid, 0, 0, Hypercall.pageInNonShared, PageSize.shift])
-        for slot in memorySlotLayout(for: machine) {
-            var frame = slot.start >> PageSize.shift
-            let end = (slot.start + slot.size) >> PageSize.shift
-            while frame < end {
-                if !secure.contains(frame) && !shared.contains(frame) && (pagedOut.isEmpty || pagedOut[frame] == nil) {
-                    let gpa = frame << PageSize.shift
-                    registers[5] = HostMemory.hostAddress(of: GuestPhysicalAddress(rawValue: gpa))
-                    registers[6] = gpa
-                    let answer = machine.ultracall(registers, from: hypervisor, depth: call.depth + 1)
-                    guard answer.ultravisorStatus == .success else {
-                        call.notes.append("migrating \(GuestPhysicalAddress(rawValue: gpa)): \(answer.ultravisorStatus.name)")
-                        return call.finish(HypervisorStatus.state)
-                    }
-                    migrated.append(frame)
+        let layout = memorySlotLayout(for: machine)
+        withState(machine) { s in
+            for slot in layout {
+                let first = slot.start >> PageSize.shift
+                let end = (slot.start + slot.size) >> PageSize.shift
+                for frame in first..<end
+                where !s.securePages.contains(frame) && !s.sharedPages.contains(frame) && s.pagedOut[frame] == nil {
+                    s.securePages.insert(frame)
                 }
-                frame += 1
             }
+            s.phase = .secure
         }
-        withState(machine) { $0.phase = .secure }
         call.finish(HypervisorStatus.success)
     }
 
-    /// `H_SVM_INIT_ABORT`: the Ultravisor gave up before the VM went secure. The
-    /// hypervisor pages every page it handed over back out (the Ultravisor, in its abort
-    /// state, answers without copying), forgets the shared pages, calls
-    /// `UV_SVM_TERMINATE` and returns `H_PARAMETER`, the value the guest finds as its
-    /// `UV_ESM` result. `H_STATE` after `H_SVM_INIT_DONE`; `H_UNSUPPORTED` outside an init.
+    /// The hypervisor touched a secure page: `kvmppc_uvmem_migrate_to_ram()`
+    /// (`book3s_hv_uvmem.c`, 6.12) gives the GPA a new normal page and fills it with
+    /// `UV_PAGE_OUT(lpid, page, gpa, 0, 16)`, so the access goes on and sees the
+    /// page's ciphertext. In SVMKit the new normal page is the frame's own backing. A
+    /// frame this hypervisor paged out into its pool is moved into its own backing the
+    /// same way (the pool page stands for the normal page KVM maps at that GPA). A
+    /// refused `UV_PAGE_OUT` is KVM's `VM_FAULT_SIGBUS`: the access fails.
+    public func migrateToRAM(_ fault: PageFault, on machine: Machine) -> Bool {
+        let frame = fault.frame.rawValue
+        if fault.state == .pagedOut {
+            guard let pool = withState(machine, { $0.pagedOut[frame] }), let bytes = machine.hostMemory.page(at: pool)
+            else { return false }
+            machine.memory.editPages { e in
+                e.setPageBytes(frame: frame, bytes)
+                e.markHypervisorHeld(frame: frame)
+            }
+            withState(machine) { $0.pagedOut[frame] = nil }
+            machine.hostMemory.freePage(pool)
+            return true
+        }
+        let gpa = frame << PageSize.shift
+        let answer = machine.ultracall(
+            .pageOut, [machine.lpid, HostMemory.hostAddress(of: GuestPhysicalAddress(rawValue: gpa)), gpa, 0, PageSize.shift],
+            from: .hypervisor(vcpu: nil), depth: 0)
+        guard answer.ultravisorStatus == .success else { return false }
+        _ = withState(machine) { $0.securePages.remove(frame) }
+        return machine.memory.isHypervisorHeld(fault.frame)
+    }
+
+    /// `H_SVM_INIT_ABORT`, as `kvmppc_h_svm_init_abort()` does it (`book3s_hv_uvmem.c`,
+    /// 6.12): `H_UNSUPPORTED` unless a start was recorded (even a failed one: the start
+    /// flag is set first), `H_STATE` after `H_SVM_INIT_DONE`; otherwise the hypervisor
+    /// pages every page it handed over back out (`kvmppc_uvmem_drop_pages`; the
+    /// Ultravisor, in its abort state, answers without copying), forgets the shared
+    /// pages, calls `UV_SVM_TERMINATE` and returns `H_PARAMETER`, the value the guest
+    /// finds as its `UV_ESM` result.
     func initAbort(_ call: inout FirmwareCall, on machine: Machine) {
         guard secureCaller(&call) else { return }
         let phase = withState(machine) { $0.phase }

@@ -83,8 +83,10 @@ struct HypervisorState: Sendable {
 /// gives it: those of normal vCPUs, those the Ultravisor reflects for secure vCPUs
 /// (with scrubbed registers), and the Ultravisor's own (`H_SVM_*`, `H_RTAS` from bounce
 /// buffers, `H_TPM_COMM`). It touches guest memory only through the hypervisor
-/// accessor, so reading a page that is not shared fails and is recorded as an
-/// isolation violation, exactly what a buggy guest would cause on hardware.
+/// accessor. Touching a secure page behaves as on KVM: the page is paged out with
+/// `UV_PAGE_OUT` and the access sees ciphertext (``migrateToRAM(_:on:)``,
+/// `book3s_hv_uvmem.c: kvmppc_uvmem_migrate_to_ram`, 6.12); the access is also recorded
+/// as an isolation violation (with `HypervisorTouch.stop` it fails instead).
 public final class Hypervisor: HypervisorFirmware, Sendable {
     /// How it was set up.
     public let configuration: HypervisorConfiguration

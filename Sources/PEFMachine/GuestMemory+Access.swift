@@ -16,13 +16,21 @@ enum AccessDecision: Equatable {
     case kill
     /// A secure vCPU's page fault: the Ultravisor must bring the page in first.
     case fault
+    /// The hypervisor touched a secure page (or a paged-out page whose ciphertext it
+    /// holds elsewhere): its fault handler must page it out to the frame first; the
+    /// access is an isolation violation either way.
+    case hypervisorFault
     /// Fail without a record (a page the actor must not touch yet).
     case unavailable
 }
 
 extension GuestMemory {
-    /// The access rule table (see the type's documentation).
-    static func decide(_ state: PageState, for caller: Caller) -> AccessDecision {
+    /// The access rule table (see the type's documentation). `held` says whether a
+    /// paged-out page's ciphertext is in its own backing; `pageOut` whether hypervisor
+    /// accesses to secure pages page them out.
+    static func decide(_ state: PageState, for caller: Caller, held: Bool = false, pageOut: Bool = false)
+        -> AccessDecision
+    {
         switch caller.kind {
         case .ultravisor:
             return state == .pagedOut ? .unavailable : .mapping
@@ -33,6 +41,8 @@ extension GuestMemory {
             case .sharedImplicit, .sharedImplicitInvalid: return .kill
             default: return .unavailable
             }
+        case .hypervisor where pageOut && (state == .secure || state == .pagedOut):
+            return held ? .mapping : .hypervisorFault
         case .hypervisor, .guest:
             // A normal vCPU sees exactly what the hypervisor sees: normal memory.
             switch state {
@@ -50,9 +60,11 @@ extension GuestMemory {
     }
 
     /// Checks every page of the range for `caller` and records what must be recorded.
+    /// `pageOut`: a hypervisor fault handler is installed, so a hypervisor access to a
+    /// secure page faults to it; `record`: record such an access (first attempt only).
     private func plan(
         _ t: inout PageTable, caller: Caller, address: UInt64, count: Int, access: MemoryAccessKind,
-        purpose: String?
+        purpose: String?, pageOut: Bool = false, record: Bool = true
     ) -> Plan {
         guard count > 0 else { return .ready(allMapping: true) }
         let first = Int(address >> PageSize.shift)
@@ -62,8 +74,20 @@ extension GuestMemory {
         for f in first...last {
             let state = t.states[f]
             let touched = GuestPhysicalAddress(rawValue: max(address, UInt64(f) << PageSize.shift))
-            switch Self.decide(state, for: caller) {
+            let held = state == .pagedOut && t.hypervisorHeld.contains(UInt64(f))
+            switch Self.decide(state, for: caller, held: held, pageOut: pageOut) {
             case .mapping: continue
+            case .hypervisorFault:
+                if record, state == .secure {
+                    t.record(
+                        IsolationViolation(
+                            address: touched, pageState: state, caller: caller, access: access, purpose: purpose,
+                            handling: .pageOut))
+                }
+                faults.append(
+                    PageFault(
+                        frame: GuestFrameNumber(rawValue: UInt64(f)), state: state, vcpu: caller.vcpu ?? 0,
+                        access: access))
             case .pseudoCopy: allMapping = false
             case .violation:
                 let v = IsolationViolation(
@@ -100,10 +124,11 @@ extension GuestMemory {
         }
         let caller = actor.caller
         var lastFault: PageFault?
-        for _ in 0..<4 {
+        let hypervisorHandler = caller.kind == .hypervisor ? currentHypervisorFaultHandler : nil
+        for attempt in 0..<4 {
             let outcome: Result<R, MemoryAccessError>? = table.withLock { t in
                 switch plan(&t, caller: caller, address: address.rawValue, count: count, access: access,
-                    purpose: purpose)
+                    purpose: purpose, pageOut: hypervisorHandler != nil, record: attempt == 0)
                 {
                 case .ready(let allMapping): return .success(body(&t, caller, allMapping))
                 case .failed(let e): return .failure(e)
@@ -116,8 +141,10 @@ extension GuestMemory {
             case .success(let r): return r
             case .failure(let e): throw e
             case nil:
-                guard let handler = currentFaultHandler else { break }
-                for fault in faultsToResolve(address: address, count: count, caller: caller, access: access) {
+                guard let handler = hypervisorHandler ?? currentFaultHandler else { break }
+                for fault in faultsToResolve(
+                    address: address, count: count, caller: caller, access: access, pageOut: hypervisorHandler != nil)
+                {
                     _ = handler(fault)
                 }
                 continue
@@ -125,12 +152,16 @@ extension GuestMemory {
             break
         }
         let f = lastFault ?? PageFault(frame: address.frame, state: .normal, vcpu: caller.vcpu ?? 0, access: access)
+        if hypervisorHandler != nil, let v = violations.last(where: { $0.address.frame == f.frame }) {
+            // kvmppc_uvmem_migrate_to_ram() failed: VM_FAULT_SIGBUS, the access fails.
+            throw .isolationViolation(v)
+        }
         throw .pageUnavailable(
             address: f.frame.address ?? address, state: state(of: f.frame) ?? f.state, caller: caller)
     }
 
     private func faultsToResolve(
-        address: GuestPhysicalAddress, count: Int, caller: Caller, access: MemoryAccessKind
+        address: GuestPhysicalAddress, count: Int, caller: Caller, access: MemoryAccessKind, pageOut: Bool = false
     ) -> [PageFault] {
         guard count > 0 else { return [] }
         let first = address.rawValue >> PageSize.shift
@@ -138,7 +169,9 @@ extension GuestMemory {
         return table.withLock { t in
             (first...last).compactMap { f in
                 let s = t.states[Int(f)]
-                return Self.decide(s, for: caller) == .fault
+                let held = s == .pagedOut && t.hypervisorHeld.contains(f)
+                let d = Self.decide(s, for: caller, held: held, pageOut: pageOut)
+                return d == .fault || d == .hypervisorFault
                     ? PageFault(frame: GuestFrameNumber(rawValue: f), state: s, vcpu: caller.vcpu ?? 0, access: access)
                     : nil
             }
@@ -313,15 +346,20 @@ extension GuestMemory {
             throw .outOfRange(address: destination, count: UInt64(count), memoryBytes: byteCount)
         }
         let caller = actor.caller
-        for _ in 0..<4 {
+        let hypervisorHandler = caller.kind == .hypervisor ? currentHypervisorFaultHandler : nil
+        let pageOut = hypervisorHandler != nil
+        for attempt in 0..<4 {
             let outcome: Result<Void, MemoryAccessError>? = table.withLock { t in
-                let p1 = plan(&t, caller: caller, address: source.rawValue, count: count, access: .read, purpose: purpose)
+                let p1 = plan(
+                    &t, caller: caller, address: source.rawValue, count: count, access: .read, purpose: purpose,
+                    pageOut: pageOut, record: attempt == 0)
                 guard case .ready(let a1) = p1 else {
                     if case .failed(let e) = p1 { return .failure(e) }
                     return nil
                 }
                 let p2 = plan(
-                    &t, caller: caller, address: destination.rawValue, count: count, access: .write, purpose: purpose)
+                    &t, caller: caller, address: destination.rawValue, count: count, access: .write, purpose: purpose,
+                    pageOut: pageOut, record: attempt == 0)
                 guard case .ready(let a2) = p2 else {
                     if case .failed(let e) = p2 { return .failure(e) }
                     return nil
@@ -342,11 +380,12 @@ extension GuestMemory {
             case .success: return
             case .failure(let e): throw e
             case nil:
-                guard let handler = currentFaultHandler else {
+                guard let handler = hypervisorHandler ?? currentFaultHandler else {
                     throw .pageUnavailable(address: source, state: state(of: source.frame) ?? .normal, caller: caller)
                 }
-                for fault in faultsToResolve(address: source, count: count, caller: caller, access: .read)
-                    + faultsToResolve(address: destination, count: count, caller: caller, access: .write)
+                for fault in faultsToResolve(address: source, count: count, caller: caller, access: .read, pageOut: pageOut)
+                    + faultsToResolve(
+                        address: destination, count: count, caller: caller, access: .write, pageOut: pageOut)
                 {
                     _ = handler(fault)
                 }

@@ -13,8 +13,12 @@ import Locking
 /// - Every access names its actor (``MemoryActor``). The rules, per page state:
 ///   - the **hypervisor** may touch normal, shared (explicit or implicit, valid or
 ///     invalidated) pages and the hypervisor-side pages of a share in progress; it
-///     sees its own zeroed copy of a pseudo-shared page; a secure or paged-out page is
-///     an ``IsolationViolation``: the access fails and is recorded;
+///     sees its own zeroed copy of a pseudo-shared page; touching a secure page is an
+///     ``IsolationViolation``, always recorded. With ``HypervisorTouch/pageOut`` (the
+///     default, as KVM does: `book3s_hv_uvmem.c: kvmppc_uvmem_migrate_to_ram`, 6.12)
+///     the hypervisor's handler (``setHypervisorFaultHandler(_:)``) pages it out with
+///     `UV_PAGE_OUT` into the frame's own backing and the access goes on, seeing
+///     ciphertext; with ``HypervisorTouch/stop`` the access fails;
 ///   - the **Ultravisor** may touch everything except a paged-out page (it must page
 ///     it in first);
 ///   - a **secure vCPU** (MSR(S)=1) may touch secure, explicitly shared and
@@ -46,6 +50,9 @@ public final class GuestMemory: Sendable {
     let ram: GuestRAM
     let table: Lock<PageTable>
     let faultHandler = Lock<FaultHandler?>(nil)
+    let hypervisorFaultHandler = Lock<FaultHandler?>(nil)
+    /// What a hypervisor access to a secure page does.
+    public let hypervisorTouch: HypervisorTouch
 
     /// The installed page-fault handler. The closure is kept inside a struct: stored
     /// directly as a `Synchronization.Mutex`'s value, every
@@ -59,11 +66,18 @@ public final class GuestMemory: Sendable {
     /// The installed handler, read without re-wrapping it.
     var currentFaultHandler: (@Sendable (PageFault) -> Bool)? { faultHandler.withLock { $0 }?.resolve }
 
-    /// Maps `byteCount` bytes of guest RAM, all pages ``PageState/normal`` and zero.
+    /// The hypervisor's handler for its own faults on secure pages, when pages are paged
+    /// out on touch.
+    var currentHypervisorFaultHandler: (@Sendable (PageFault) -> Bool)? {
+        hypervisorTouch == .pageOut ? hypervisorFaultHandler.withLock { $0 }?.resolve : nil
+    }
+
+    /// Maps `byteCount` bytes of guest RAM, all pages ``PageState/normal`` and zero;
+    /// `hypervisorTouch` says what a hypervisor access to a secure page does.
     /// - Throws: ``MachineConfigurationError/invalidMemorySize(bytes:reason:)`` for 0, a
     ///   size that is not a multiple of 64 KiB, or more than ``maximumBytes``;
     ///   ``MachineConfigurationError/mappingFailed(bytes:errno:)`` if the host refuses.
-    public init(byteCount: UInt64) throws(MachineConfigurationError) {
+    public init(byteCount: UInt64, hypervisorTouch: HypervisorTouch = .pageOut) throws(MachineConfigurationError) {
         guard byteCount > 0 else { throw .invalidMemorySize(bytes: byteCount, reason: "zero") }
         guard byteCount & PageSize.offsetMask == 0 else {
             throw .invalidMemorySize(bytes: byteCount, reason: "not a multiple of 64 KiB")
@@ -79,6 +93,7 @@ public final class GuestMemory: Sendable {
             #endif
         }
         self.ram = ram
+        self.hypervisorTouch = hypervisorTouch
         self.byteCount = byteCount
         self.pageCount = Int(byteCount >> PageSize.shift)
         self.table = Lock(PageTable(pageCount: pageCount))
@@ -156,6 +171,20 @@ public final class GuestMemory: Sendable {
     /// it pages the frame in with `H_SVM_PAGE_IN`). It runs without the table's mutex.
     public func setFaultHandler(_ handler: (@Sendable (PageFault) -> Bool)?) {
         faultHandler.withLock { $0 = handler.map(FaultHandler.init(resolve:)) }
+    }
+
+    /// Installs the handler a hypervisor access to a secure or paged-out page goes to
+    /// when ``hypervisorTouch`` is ``HypervisorTouch/pageOut`` (the hypervisor's: KVM's
+    /// `kvmppc_uvmem_migrate_to_ram()`). It runs without the table's mutex and returns
+    /// whether the hypervisor now holds the page. Without one, the access fails.
+    public func setHypervisorFaultHandler(_ handler: (@Sendable (PageFault) -> Bool)?) {
+        hypervisorFaultHandler.withLock { $0 = handler.map(FaultHandler.init(resolve:)) }
+    }
+
+    /// Whether paged-out `frame`'s ciphertext sits in its own backing, held by the
+    /// hypervisor (after a page-out on touch).
+    public func isHypervisorHeld(_ frame: GuestFrameNumber) -> Bool {
+        table.withLock { $0.hypervisorHeld.contains(frame.rawValue) }
     }
 
     /// Host memory actually used by guest RAM, measured with `mincore` (host pages).

@@ -9,8 +9,10 @@ public enum MemoryAccessKind: String, Sendable, Hashable {
 }
 
 /// An access that broke the isolation PEF promises: the hypervisor (or a non-secure
-/// vCPU) touching a secure page. The access fails and this record is kept, as the
-/// ARCHITECTURE's one rule demands: never silently allowed.
+/// vCPU) touching a secure page. Never silently allowed: the record is kept in either
+/// mode of ``HypervisorTouch``. With ``HypervisorTouch/pageOut`` (the hardware's
+/// behaviour) a hypervisor access went on after `UV_PAGE_OUT` and saw ciphertext; with
+/// ``HypervisorTouch/stop`` (and for a non-secure vCPU) the access failed.
 public struct IsolationViolation: Hashable, Sendable, CustomStringConvertible {
     /// The first address of the offending page that the access touched.
     public let address: GuestPhysicalAddress
@@ -22,22 +24,28 @@ public struct IsolationViolation: Hashable, Sendable, CustomStringConvertible {
     public let access: MemoryAccessKind
     /// What the caller was doing, e.g. `H_REGISTER_VPA: VPA of vcpu 3`, if it said.
     public let purpose: String?
+    /// What the machine did: paged the page out so the access saw ciphertext, or
+    /// stopped the access.
+    public let handling: HypervisorTouch
 
     /// Makes a record.
     public init(
         address: GuestPhysicalAddress, pageState: PageState, caller: Caller, access: MemoryAccessKind,
-        purpose: String?
+        purpose: String?, handling: HypervisorTouch = .stop
     ) {
         self.address = address
         self.pageState = pageState
         self.caller = caller
         self.access = access
         self.purpose = purpose
+        self.handling = handling
     }
 
-    /// e.g. `hypervisor [S=0 HV=1 PR=0] read 0x10000 (SECURE): H_RTAS args`.
+    /// e.g. `hypervisor [S=0 HV=1 PR=0] read 0x10000 (SECURE): H_RTAS args`, followed by
+    /// `, paged out: the hypervisor saw ciphertext` when it was.
     public var description: String {
         "\(caller) \(access.rawValue) \(address) (\(pageState))" + (purpose.map { ": " + $0 } ?? "")
+            + (handling == .pageOut ? ", paged out: the hypervisor saw ciphertext" : "")
     }
 }
 

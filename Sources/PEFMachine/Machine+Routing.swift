@@ -144,6 +144,13 @@ extension Machine {
             if case .partial(let pages, _) = action, call.level == .sc2, u == .sharePage || u == .unsharePage {
                 call.injectedFault = action
                 call.notes.append("fault injected: stop after \(pages) page(s)")
+            } else if call.level == .sc1, Hypercall(rawValue: call.number) == .svmInitStart {
+                // KVM's handler sets KVMPPC_SECURE_INIT_START before anything can fail
+                // (book3s_hv_uvmem.c: kvmppc_h_svm_init_start, 6.12): the handler takes
+                // the injected status after doing that.
+                call.injectedFault = action
+                call.notes.append(
+                    "fault injected: \(CallSignature.statusName(level: call.level, status: action.status))")
             } else {
                 call.registers.r3 = UInt64(bitPattern: action.status)
                 call.notes.append("fault injected: \(CallSignature.statusName(level: call.level, status: action.status))")

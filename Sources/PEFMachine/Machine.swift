@@ -44,7 +44,8 @@ public final class Machine: Sendable {
         }
         guard configuration.lpid != 0 else { throw .invalidLPID(configuration.lpid) }
         self.configuration = configuration
-        self.memory = try GuestMemory(byteCount: configuration.memoryBytes)
+        self.memory = try GuestMemory(
+            byteCount: configuration.memoryBytes, hypervisorTouch: configuration.hypervisorTouch)
         self.hostMemory = HostMemory()
         self.trace = Trace(
             recordsDetail: configuration.traceRecordsDetail, recordLimit: configuration.traceRecordLimit)
@@ -60,6 +61,10 @@ public final class Machine: Sendable {
         memory.setFaultHandler { [weak self] fault in
             guard let self, let uv = self.ultravisor, self.configuration.pefEnabled else { return false }
             return uv.handlePageFault(fault, on: self)
+        }
+        memory.setHypervisorFaultHandler { [weak self] fault in
+            guard let self, let hv = self.hypervisor else { return false }
+            return hv.migrateToRAM(fault, on: self)
         }
     }
 

@@ -23,12 +23,14 @@ public struct MachineConfiguration: Hashable, Sendable {
     public var traceRecordLimit: Int
     /// Faults to inject from the start.
     public var faults: [FaultRule]
+    /// What a hypervisor access to a secure page does (default: as on hardware).
+    public var hypervisorTouch: HypervisorTouch
 
     /// A configuration; the defaults are `svmkit boot`'s: 4 GiB, 4 vCPUs, PEF on, seed 0.
     public init(
         memoryBytes: UInt64 = 4 << 30, processorCount: Int = 4, pefEnabled: Bool = true, seed: UInt64 = 0,
         lpid: UInt64 = 1, costs: CostModel = CostModel(), traceRecordsDetail: Bool = true,
-        traceRecordLimit: Int = 1 << 20, faults: [FaultRule] = []
+        traceRecordLimit: Int = 1 << 20, faults: [FaultRule] = [], hypervisorTouch: HypervisorTouch = .pageOut
     ) {
         self.memoryBytes = memoryBytes
         self.processorCount = processorCount
@@ -39,6 +41,7 @@ public struct MachineConfiguration: Hashable, Sendable {
         self.traceRecordsDetail = traceRecordsDetail
         self.traceRecordLimit = traceRecordLimit
         self.faults = faults
+        self.hypervisorTouch = hypervisorTouch
     }
 }
 
@@ -53,6 +56,9 @@ public enum PartitionStop: Hashable, Sendable, CustomStringConvertible {
     /// The SVM was terminated (`UV_SVM_TERMINATE` of a secure SVM) or the firmware
     /// stopped it for another reason.
     case terminated(reason: String)
+    /// The firmware itself crashed (an `assert` or `abort()` in the Ultravisor): the
+    /// whole machine stops, not only this partition.
+    case firmwareCrash(reason: String)
 
     /// In words.
     public var description: String {
@@ -61,6 +67,7 @@ public enum PartitionStop: Hashable, Sendable, CustomStringConvertible {
         case .powerOff: "power-off"
         case .killed(let k): k.description
         case .terminated(let r): "terminated: " + r
+        case .firmwareCrash(let r): "firmware crash: " + r
         }
     }
 }

@@ -42,6 +42,18 @@ public struct PageEditor: ~Copyable {
             count: Int((upper - frames.lowerBound) << PageSize.shift))
     }
 
+    /// Records that the ciphertext of paged-out `frame` is in the frame's own backing,
+    /// the normal page the hypervisor now holds at that GPA (the page-out of
+    /// `kvmppc_uvmem_migrate_to_ram()`): the hypervisor may read and write it. Dropped
+    /// when the frame leaves ``PageState/pagedOut``.
+    public mutating func markHypervisorHeld(frame: UInt64) {
+        guard state(frame) == .pagedOut else { return }
+        table.hypervisorHeld.insert(frame)
+    }
+
+    /// Whether paged-out `frame`'s ciphertext is in its own backing (``markHypervisorHeld(frame:)``).
+    public func isHypervisorHeld(frame: UInt64) -> Bool { table.hypervisorHeld.contains(frame) }
+
     /// Gives `frame` a fresh, zeroed hypervisor copy (a new pseudo share).
     public mutating func resetHypervisorCopy(frame: UInt64) {
         table.pseudoCopies[frame] = nil

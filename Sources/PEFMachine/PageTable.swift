@@ -10,6 +10,10 @@ struct PageTable: Sendable {
     /// The hypervisor's separate normal copy of each pseudo-shared page, by frame.
     /// Missing means "still all zero".
     var pseudoCopies: [UInt64: [UInt8]] = [:]
+    /// Paged-out frames whose ciphertext is in the frame's own backing: the normal page
+    /// the hypervisor holds at that GPA after `kvmppc_uvmem_migrate_to_ram()`. The
+    /// hypervisor reads and writes it directly.
+    var hypervisorHeld: Set<UInt64> = []
     /// The first `GuestMemory.violationRecordLimit` violations.
     var violations: [IsolationViolation] = []
     /// Every violation, also those past the record limit.
@@ -42,6 +46,7 @@ struct PageTable: Sendable {
         if old == .pseudoShared || old == .pseudoSharedInvalid, new != .pseudoShared, new != .pseudoSharedInvalid {
             pseudoCopies[UInt64(frame)] = nil
         }
+        if old == .pagedOut, !hypervisorHeld.isEmpty { hypervisorHeld.remove(UInt64(frame)) }
     }
 
     mutating func record(_ violation: IsolationViolation) {

@@ -35,6 +35,9 @@ public struct HypervisorStatus: RawRepresentable, Hashable, Sendable, Error, Cus
     public static let notFound = HypervisorStatus(rawValue: -7)
     /// `H_NO_MEM` (-9).
     public static let noMemory = HypervisorStatus(rawValue: -9)
+    /// `H_AUTHORITY` (-10): e.g. `H_SVM_INIT_START` for a VM QEMU did not enable for
+    /// secure mode (`arch/powerpc/include/asm/hvcall.h`).
+    public static let authority = HypervisorStatus(rawValue: -10)
     /// `H_PERMISSION` (-11).
     public static let permission = HypervisorStatus(rawValue: -11)
     /// `H_RESOURCE` (-16).
@@ -55,7 +58,7 @@ public struct HypervisorStatus: RawRepresentable, Hashable, Sendable, Error, Cus
     /// Every named code.
     public static let allNamed: [HypervisorStatus] = [
         .success, .busy, .notAvailable, .hardware, .function, .privilege, .parameter, .badMode, .notFound,
-        .noMemory, .permission, .resource, .p2, .p3, .p4, .p5, .unsupported, .state,
+        .noMemory, .authority, .permission, .resource, .p2, .p3, .p4, .p5, .unsupported, .state,
     ]
 
     /// The C name, e.g. `H_PARAMETER`, or the number for an unnamed value.
@@ -71,6 +74,7 @@ public struct HypervisorStatus: RawRepresentable, Hashable, Sendable, Error, Cus
         case -5: "H_BAD_MODE"
         case -7: "H_NOT_FOUND"
         case -9: "H_NO_MEM"
+        case -10: "H_AUTHORITY"
         case -11: "H_PERMISSION"
         case -16: "H_RESOURCE"
         case -55: "H_P2"

@@ -33,7 +33,9 @@ public struct BootReport: Hashable, Sendable, Codable {
     /// Shared pages by owner (guest owners from the ledger; `ultravisor-implicit` and
     /// `ultravisor-pseudo` for the Ultravisor's own shares).
     public var sharedPages: [String: Int]
-    /// Hypervisor or guest accesses the page states forbade.
+    /// Hypervisor (or normal-vCPU) accesses to secure memory, in either mode of
+    /// `--hv-touch`: paged out so the hypervisor saw ciphertext (the default, as on
+    /// hardware), or stopped.
     public var isolationViolations: Int
     /// Calls by opcode name.
     public var calls: [String: Int]
@@ -73,8 +75,12 @@ public struct BootReport: Hashable, Sendable, Codable {
     /// whose page it was (`GuestKernel.diagnose()`), a vCPU the kernel could not start,
     /// and the faults of the kernels before a kexec.
     public var guestFaults: [String] = []
-    /// What a block-device round trip through the bounce pool found, when one ran.
+    /// What a block-device round trip through the bounce pool found, when one ran;
+    /// `corrupted` is true when the disk received ciphertext.
     public var blockDeviceCheck: BlockDeviceCheck?
+    /// One finding per secure page the hypervisor touched: its guest owner, the first
+    /// consequence observed and the likely cause (``SecureVirtualMachine/diagnoses()``).
+    public var diagnoses: [Diagnosis] = []
 
     /// Whether the guest ended where the command line asked, with every invariant
     /// holding, no fault found in its run, and a block round trip (if one ran) intact.
@@ -88,7 +94,7 @@ extension BootReport {
     private enum CodingKeys: String, CodingKey {
         case secure, esmResult, osTerm, esmChecks, sharedPages, isolationViolations, calls, simulatedSeconds,
             wallSeconds, requestedSecure, commandLineDiagnostics, esmFailure, stopReason, invariantFailures, kernelLog,
-            console, reservedRegions, sysfsSVM, audits, kexec, bugs, guestFaults, blockDeviceCheck
+            console, reservedRegions, sysfsSVM, audits, kexec, bugs, guestFaults, blockDeviceCheck, diagnoses
     }
 
     /// Encodes every key, writing `null` for absent optionals (`esmResult`, `osTerm`,
@@ -119,5 +125,6 @@ extension BootReport {
         try c.encode(bugs, forKey: .bugs)
         try c.encode(guestFaults, forKey: .guestFaults)
         try c.encode(blockDeviceCheck, forKey: .blockDeviceCheck)
+        try c.encode(diagnoses, forKey: .diagnoses)
     }
 }

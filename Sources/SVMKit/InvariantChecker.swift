@@ -9,21 +9,29 @@ import Ultravisor
 ///
 /// 1. **Isolation**: no access the page states forbade, unless the run is a
 ///    deliberately buggy guest (``toleratesIsolationViolations``; the violations are
-///    still counted and reported by the boot report). One access is not counted: the
+///    still counted and reported by the boot report), or the page is one the guest
+///    believes shared because it ignored a failed share's status as Linux does (the
+///    hypervisor then touches secure memory exactly as it would on hardware: a
+///    finding about Linux, ``findings(_:)``). One access is not counted: the
 ///    real Ultravisor's `svm_initiate_kill` asks for `ibm,os-term` with args[0] = 0
 ///    (reference/ultravisor-facts.md §2.9), so the hypervisor reads the message at
 ///    GPA 0, a secure page. That is the firmware's documented behaviour when it kills
 ///    an SVM, not a guest's or a device's mistake (``isUltravisorKillMessageRead(_:)``).
 /// 2. **Ledger = the Ultravisor's view**: every page in `SHARED`/`SHARED_INV` is in the
-///    running kernel's ledger and every ledger page is shared (quarantined pages,
-///    whose state the guest cannot know, excepted), and no page is mid-share. Pages a
-///    previous kernel left shared (crash kexec, or a failed `UV_UNSHARE_ALL_PAGES`)
-///    are inherited, not leaks: they are listed at the kexec and reported there.
+///    running kernel's ledger and every ledger page is shared, and no page is
+///    mid-share. The ledger holds what Linux believes; where the two differ because
+///    Linux ignored a share or unshare status (`svm.c`, `paca.c`, `core_64.c` (6.12)),
+///    the mismatch is a finding about Linux (``findings(_:)``), not a violation.
+///    Pages a previous kernel left shared (crash kexec, or a failed
+///    `UV_UNSHARE_ALL_PAGES`) are inherited, not leaks: they are listed at the kexec
+///    and reported there.
 /// 3. **The hypervisor's view covers the Ultravisor's**: every frame in a shared state
 ///    (explicit, implicit or pseudo) is one the hypervisor handed over as shared
 ///    (``hypervisorView(memory:hypervisorShared:)`` says why it may know more).
 /// 4. **After a normal kexec no explicit share remains** (reference/linux-guest-facts.md
-///    §1.7), read from the audit the kernel took right after `UV_UNSHARE_ALL_PAGES`.
+///    §1.7), read from the audit the kernel took right after `UV_UNSHARE_ALL_PAGES`,
+///    unless that call answered an error, which `default_machine_kexec()` ignores: then
+///    the shares left are a finding about Linux.
 /// 5. **Page-outs are ciphertext**: for every page the Ultravisor has paged out and not
 ///    paged back in, what the hypervisor holds must authenticate under the Ultravisor's
 ///    key with the IV and tag it kept (AES-128-GCM, §6 row 13) and differ from the
@@ -63,12 +71,17 @@ public struct InvariantChecker: Hashable, Sendable {
         public var kernelError: String?
         /// Frames a previous kernel left explicitly shared at a kexec.
         public var inheritedShares: Set<GuestFrameNumber>
+        /// Frames an earlier kernel believed shared because it ignored a failed share's
+        /// status, as Linux does (the running kernel's own are read from its ledger).
+        public var ignoredStatusFrames: Set<GuestFrameNumber>
 
         /// Makes a subject.
         public init(
             machine: Machine, ultravisor: Ultravisor, hypervisor: Hypervisor, kernel: GuestKernel? = nil,
-            kexec: KexecReport? = nil, kernelError: String? = nil, inheritedShares: Set<GuestFrameNumber> = []
+            kexec: KexecReport? = nil, kernelError: String? = nil, inheritedShares: Set<GuestFrameNumber> = [],
+            ignoredStatusFrames: Set<GuestFrameNumber> = []
         ) {
+            self.ignoredStatusFrames = ignoredStatusFrames
             self.machine = machine
             self.ultravisor = ultravisor
             self.hypervisor = hypervisor
@@ -83,7 +96,10 @@ public struct InvariantChecker: Hashable, Sendable {
     public func check(_ s: Subject) -> [InvariantViolation] {
         var out: [InvariantViolation] = []
         if let e = s.kernelError { out.append(.init(.kernelError, "the guest kernel stopped: \(e)")) }
-        if !toleratesIsolationViolations { out += Self.isolation(s.machine.memory.violations) }
+        if !toleratesIsolationViolations {
+            let explained = Self.framesBelievedShared(s)
+            out += Self.isolation(s.machine.memory.violations.filter { !explained.contains($0.address.frame) })
+        }
         if let k = s.kexec { out += Self.kexec(k) }
         out += Self.pageOuts(s)
         if let e = s.ultravisor.esmReport(lpid: s.machine.lpid), e.outcome == .secureDespiteFailedCheck {
@@ -108,6 +124,14 @@ public struct InvariantChecker: Hashable, Sendable {
             }
         }
         return out
+    }
+
+    /// Frames the guest believes shared only because it ignored a failed share's
+    /// status: the running kernel's and earlier kernels' (``Subject/ignoredStatusFrames``).
+    static func framesBelievedShared(_ s: Subject) -> Set<GuestFrameNumber> {
+        var frames = s.ignoredStatusFrames
+        if let kernel = s.kernel { frames.formUnion(kernel.ledger.failedShares) }
+        return frames
     }
 
     // MARK: The invariants one by one
@@ -179,9 +203,12 @@ public struct InvariantChecker: Hashable, Sendable {
         ]
     }
 
-    /// Explicit shares left by a normal kexec of a secure guest.
+    /// Explicit shares left by a normal kexec of a secure guest whose
+    /// `UV_UNSHARE_ALL_PAGES` answered success (after an error Linux ignores, they are
+    /// a finding, ``findings(_:)``).
     public static func kexec(_ k: KexecReport) -> [InvariantViolation] {
-        guard k.kind == .normal, k.secure, k.audit.explicitlyShared != 0 else { return [] }
+        guard k.kind == .normal, k.secure, k.audit.explicitlyShared != 0, (k.unshareAllStatus ?? .success) == .success
+        else { return [] }
         let status = k.unshareAllStatus.map { " (UV_UNSHARE_ALL_PAGES answered \($0.name))" } ?? ""
         return [.init(.sharesAfterKexec, "after a normal kexec \(k.audit.explicitlyShared) explicit share(s) remain" + status)]
     }

@@ -36,9 +36,27 @@ extension SecureVirtualMachine {
             let target = try kernel.allocateMemory(bytes: UInt64(bytes), purpose: "block round trip target")
             try vcpu.write(at: GuestPhysicalAddress(source), bytes: data, purpose: "block round trip")
             try disk.write(sector: 0, from: source, byteCount: bytes)
-            try disk.read(sector: 0, into: target, byteCount: bytes)
+            // What reached the disk: on hardware a device reading an unshared bounce page
+            // gets its ciphertext (kvmppc_uvmem_migrate_to_ram pages it out).
+            let onDisk = hypervisor.blockDevice(unitAddress: unit)?.contents(sector: 0, byteCount: bytes) ?? data
+            let diskCorrupted = onDisk != data
+            do {
+                try disk.read(sector: 0, into: target, byteCount: bytes)
+            } catch {
+                guard diskCorrupted else { throw error }
+                return BlockDeviceCheck(
+                    passed: false, corrupted: true,
+                    detail: "the disk received \(zip(onDisk, data).filter { $0 != $1 }.count) of \(bytes) bytes "
+                        + "different from what the guest wrote (ciphertext), and reading them back failed: \(error)")
+            }
             let back = try vcpu.read(at: GuestPhysicalAddress(target), count: bytes, purpose: "block round trip")
             let differing = zip(back, data).filter { $0 != $1 }.count
+            if diskCorrupted {
+                return BlockDeviceCheck(
+                    passed: false, corrupted: true,
+                    detail: "the disk received \(zip(onDisk, data).filter { $0 != $1 }.count) of \(bytes) bytes "
+                        + "different from what the guest wrote (ciphertext); \(differing) differ when read back")
+            }
             return differing == 0
                 ? BlockDeviceCheck(passed: true, detail: "\(bytes) bytes written and read back intact")
                 : BlockDeviceCheck(
@@ -54,7 +72,8 @@ extension SecureVirtualMachine {
 public struct BlockDeviceCheck: Hashable, Sendable, Codable, CustomStringConvertible {
     /// The bytes went out and came back intact.
     public var passed: Bool
-    /// The bytes came back, but different: silent corruption, never acceptable.
+    /// The bytes reached the disk or came back different: silent corruption, never
+    /// acceptable (e.g. the disk received the ciphertext of an unshared bounce page).
     public var corrupted: Bool
     /// What happened, in words (the error when it failed).
     public var detail: String

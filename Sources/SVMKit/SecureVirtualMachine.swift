@@ -65,6 +65,9 @@ public final class SecureVirtualMachine: Sendable {
         /// Faults found outside the current kernel's own records: those the kernels
         /// before a kexec recorded, and vCPUs a kernel could not start.
         var earlierFaults: [String] = []
+        /// Frames an earlier kernel believed shared because it ignored a failed share's
+        /// status (the hypervisor's accesses to them are findings about Linux).
+        var ignoredStatusFrames: Set<GuestFrameNumber> = []
     }
 
     /// The auth value SVMKit provisions the TPM key with.
@@ -104,14 +107,16 @@ public final class SecureVirtualMachine: Sendable {
         }
         ultravisor = Ultravisor(
             configuration: UltravisorConfiguration(
-                esmCheckPolicy: configuration.esmCheckPolicy == .warn ? .warn : .enforce, wrappingKey: wrappingKey))
+                esmCheckPolicy: configuration.effectiveESMCheckPolicy, wrappingKey: wrappingKey,
+                firmware: configuration.firmware))
         tpmActivity = RecordingTPMBackend(tpm)
         hypervisor = Hypervisor(configuration: HypervisorConfiguration(tpm: tpmActivity))
         do {
             machine = try Machine(
                 configuration: MachineConfiguration(
                     memoryBytes: image.memoryBytes, processorCount: image.cpuCount, pefEnabled: true,
-                    seed: configuration.seed, traceRecordsDetail: traceDetail, faults: faults))
+                    seed: configuration.seed, traceRecordsDetail: traceDetail, faults: faults,
+                    hypervisorTouch: configuration.hypervisorTouch))
         } catch {
             throw BootError(input: "--memory/--cpus", "\(error)")
         }
@@ -168,9 +173,11 @@ public final class SecureVirtualMachine: Sendable {
         var options = kernelOptions
         options.bugs = GuestBug.kernelBugs(bugs, memory: machine.memory, adding: kernelOptions.bugs)
         switch outcome {
-        case .secure, .normal, .failedButContinued:
+        case .secure, .normal, .normalAfterSuccess, .failedButContinued:
             startKernel(log: log, options: options)
-        case .terminated:
+        case .terminated, .panicked:
+            // os-term stopped the partition, or prom_panic() left it spinning in
+            // Open Firmware (prom_init.c: prom_panic (6.12)): no kernel runs.
             break
         }
         return report(wallSeconds: Date().timeIntervalSince(started))
@@ -208,6 +215,11 @@ public final class SecureVirtualMachine: Sendable {
     @discardableResult
     public func kexec(_ kind: KexecKind) -> BootReport {
         guard let kernel = self.kernel else { return report() }
+        // Statuses the kernel ignored, as it stands before the switchover (a successful
+        // UV_UNSHARE_ALL_PAGES settles its ledger, and the evidence with it).
+        let ignoredBefore = kernel.diagnose().filter { $0.kind == .ignoredStatus }
+        let failedShares = kernel.ledger.failedShares
+        state.withLock { $0.ignoredStatusFrames.formUnion(failedShares) }
         do {
             let k = try kernel.kexec(kind)
             // What the next kernel inherits: nothing after a normal kexec whose
@@ -227,7 +239,11 @@ public final class SecureVirtualMachine: Sendable {
         // The Ultravisor may have killed the SVM during the switchover (a failed
         // unshare is svm_abort): then there is no next kernel to start.
         guard !machine.isStopped else { return report() }
-        let faults = kernel.faults.map { "before kexec (\(kind.rawValue)): \($0)" }
+        // The kernel's own records and the statuses it ignored as Linux does (the
+        // machine's violations are read again by the next kernel's diagnosis).
+        var ignored = ignoredBefore
+        for f in kernel.diagnose() where f.kind == .ignoredStatus && !ignored.contains(f) { ignored.append(f) }
+        let faults = (kernel.faults + ignored).map { "before kexec (\(kind.rawValue)): \($0)" }
         state.withLock { $0.earlierFaults += faults }
         startKernel(log: kernel.log, options: kernel.options)
         return report()
@@ -240,8 +256,8 @@ public final class SecureVirtualMachine: Sendable {
         let svm = SVMOption(cmdline)
         var esmResult: Int? = nil
         switch outcome {
-        case .secure: esmResult = 0
-        case .terminated(let s), .failedButContinued(let s, _): esmResult = Int(s)
+        case .secure, .normalAfterSuccess: esmResult = 0
+        case .terminated(let s), .panicked(let s, _), .failedButContinued(let s, _): esmResult = Int(s)
         case .normal, nil: esmResult = nil
         }
         var osTerm: String? = nil
@@ -287,7 +303,7 @@ public final class SecureVirtualMachine: Sendable {
             kernelLog: (kernel?.log ?? log).lines.map(\.description), console: hypervisor.consoleOutput,
             reservedRegions: reserved, sysfsSVM: guestReport?.sysfsSVM.trimmingCharacters(in: .whitespacesAndNewlines) ?? (secure ? "1" : "0"),
             audits: audits.map(\.description), kexec: kexecReport?.description, bugs: bugs.map(\.rawValue).sorted(),
-            guestFaults: guestFaults, blockDeviceCheck: blockDeviceCheck)
+            guestFaults: guestFaults, blockDeviceCheck: blockDeviceCheck, diagnoses: diagnoses())
     }
 
     /// Every invariant of ``InvariantChecker`` that does not hold now, in words: the call
@@ -302,7 +318,20 @@ public final class SecureVirtualMachine: Sendable {
         return checker.check(
             InvariantChecker.Subject(
                 machine: machine, ultravisor: ultravisor, hypervisor: hypervisor, kernel: s.kernel, kexec: s.kexec,
-                kernelError: s.kernelError, inheritedShares: s.inheritedShares))
+                kernelError: s.kernelError, inheritedShares: s.inheritedShares,
+                ignoredStatusFrames: s.ignoredStatusFrames))
+    }
+
+    /// Every finding about Linux now (``InvariantChecker/findings(_:)``): what the guest
+    /// did because it ignores the Ultravisor's status, as Linux does. Never an
+    /// invariant failure.
+    public func linuxFindings() -> [InvariantChecker.Finding] {
+        let s = state.withLock { $0 }
+        return InvariantChecker().findings(
+            InvariantChecker.Subject(
+                machine: machine, ultravisor: ultravisor, hypervisor: hypervisor, kernel: s.kernel, kexec: s.kexec,
+                kernelError: s.kernelError, inheritedShares: s.inheritedShares,
+                ignoredStatusFrames: s.ignoredStatusFrames))
     }
 
     /// Records what ``exerciseBlockDevice(bytes:)`` found.

@@ -25,7 +25,7 @@ extension Ultravisor {
     /// |---|---|
     /// | no SVM for the caller's LPIDR | `U_PARAMETER` |
     /// | the file was first read with another PIDR, or offset < the last byte read | `U_PARAMETER` |
-    /// | offset ≥ 64 KiB | `U_PARAMETER` (the real Ultravisor `assert`s and stops: recorded as an anomaly) |
+    /// | offset ≥ 64 KiB | `U_PARAMETER` under `documented`; under `open-power` the firmware's `assert` stops the machine (a firmware crash); an anomaly either way |
     /// | `/files/<name>` not in the files FDT | the negative libfdt code: -1 `FDT_ERR_NOTFOUND`, -9 `FDT_ERR_BADMAGIC` when no files FDT was copied |
     /// | `algorithm`, `iv`, `mac` or `ciphertext` missing, or the GCM tag does not verify | `U_PARAMETER` |
     /// | offset ≥ the plaintext's length | 0 |
@@ -78,6 +78,9 @@ extension Ultravisor {
                 "offset ≥ 64 KiB: the real Ultravisor asserts (offset < SVM_PAGESIZE) and stops", on: machine,
                 caller: call.caller)
             call.notes.append("offset \(offset) is not below 64 KiB")
+            if crashIfOpenPower("UV_ESMB_GET_FILE: assert(offset < SVM_PAGESIZE) failed (svm/svm-esmb.c: get_file_data)", on: machine) {
+                return call.finish(UltravisorStatus.hardware)
+            }
             return call.finish(UltravisorStatus.parameter)
         }
 

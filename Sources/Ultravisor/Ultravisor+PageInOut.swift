@@ -39,7 +39,8 @@ extension Ultravisor {
     }
 
     /// `UV_PAGE_IN` (r4 lpid, r5 hv_page, r6 gpa, r7 flags, r8 order): the hypervisor
-    /// gives the Ultravisor a page (reference/ultravisor-facts.md §6 rows 3, 5–8, 10–11).
+    /// gives the Ultravisor a page (`core/svm_host.c: handle_page_in`,
+    /// open-power/ultravisor; reference/ultravisor-facts.md §6 rows 3, 5–8, 10–11).
     ///
     /// | check (in this order) | status |
     /// |---|---|
@@ -48,19 +49,21 @@ extension Ultravisor {
     /// | no SVM for the LPID | `U_PARAMETER` |
     /// | SVM aborted | `U_STATE` |
     /// | gpa outside the memory slots | `U_P3` |
-    /// | flags not `H_PAGE_IN_NONSHARED` (0) or `H_PAGE_IN_SHARED` (1) | `U_P4` (inference: r7 is the fourth argument) |
     /// | after secure: the page is `SECURE` or `HV_UNSHARED` | `U_P2` |
     /// | the page is `PAGEDOUT` and AES-GCM authentication fails ("tampering") | `U_P3` |
     ///
-    /// Then, by the page's state: a share in progress (`HV_SHARING`) becomes `HV_SHARED`,
-    /// an unshare in progress becomes `HV_UNSHARED`, an invalidated share becomes valid
-    /// again, a paged-out page is decrypted back to `SECURE`, and a normal page (not yet
-    /// paged in) becomes `SECURE`. Before the SVM is secure the firmware simply copies
-    /// the normal page into the secure one (`__handle_page_in`); in SVMKit the normal
-    /// page backing a GPA *is* the same bytes, so an untouched page is paged in without
-    /// copying anything. A page already backed by a normal page (a committed share)
-    /// gets `U_P2` (inference: the firmware has no path for it).
-    /// The GPA is rounded down to its page, as the firmware shifts it.
+    /// The flags are not checked (the firmware ORs them into the PTE of a shared page;
+    /// KVM always passes 0). Then, by the page's state: before the SVM is secure a
+    /// secure (or not yet paged-in) page gets the normal page's contents
+    /// (`__handle_page_in`; in SVMKit the normal page backing a GPA *is* the same
+    /// bytes, so nothing is copied); a paged-out page is decrypted back to `SECURE`;
+    /// a shared page, valid or invalidated, explicit or implicit, is remapped to the
+    /// new page and becomes valid (`handle_shared_page`); a pseudo-shared page gets
+    /// the new page as its hypervisor copy (`handle_pseudoshared_page`); a share in
+    /// progress (`HV_SHARING`, `HV_SHARED`, `HV_SHARED_INV`) becomes `HV_SHARED`
+    /// (`svm_hv_shared_gfn`); an unshare in progress stays `HV_UNSHARING`
+    /// (`svm_hv_unsharing_gfn`; `unshare_gfn()` marks it `HV_UNSHARED` when the hcall
+    /// returns). The GPA is rounded down to its page, as the firmware shifts it.
     func pageIn(_ call: inout FirmwareCall, on machine: Machine) {
         let status = pageIn(
             lpid: call[4], hvPage: call[5], gpa: call[6], flags: call[7], order: call[8], on: machine,
@@ -78,7 +81,6 @@ extension Ultravisor {
         guard let context = pageCallContext(lpid: lpid, frame: frame) else { return .parameter }
         guard context.lifecycle != .aborted else { return .state }
         guard context.covered, frame < UInt64(machine.memory.pageCount) else { return .p3 }
-        guard flags == Hypercall.pageInNonShared || flags == Hypercall.pageInShared else { return .p4 }
         guard let source = hostPage(hvPage, for: frame, on: machine) else {
             notes.append("hv_page 0x\(String(hvPage, radix: 16)) is not a page the hypervisor owns")
             return .p2
@@ -87,50 +89,56 @@ extension Ultravisor {
         let secure = context.lifecycle == .secure
         // Every state but PAGEDOUT is handled under one lock; PAGEDOUT needs decryption first.
         var found = PageState.normal
+        var copied = false
         let result: UltravisorStatus? = machine.memory.editPages { e in
             let now = e.state(frame)
             found = now
             func copyIn() {
                 switch source {
                 case .sameFrame: break
-                case .guestFrame(let f): e.copyPage(from: f, to: frame)
-                case .pool(let bytes): e.setPageBytes(frame: frame, bytes)
+                case .guestFrame(let f):
+                    e.copyPage(from: f, to: frame)
+                    copied = true
+                case .pool(let bytes):
+                    e.setPageBytes(frame: frame, bytes)
+                    copied = true
                 }
             }
             switch now {
             case .pagedOut:
                 return nil
             case .normal:
-                guard flags == Hypercall.pageInNonShared else { return .p2 }
+                // SVMKit's "not yet paged in": the firmware's default SECURE entry over
+                // memory the memslot registration populated. Taken in (copied before
+                // the SVM is secure), whatever the phase.
                 copyIn()
                 e.setState(.secure, frame: frame)
                 return .success
-            case .secure:
-                guard !secure, flags == Hypercall.pageInNonShared else { return .p2 }
+            case .secure, .hypervisorUnshared:
+                guard !secure else { return .p2 }
                 copyIn()
+                e.setState(.secure, frame: frame)
                 return .success
-            case .hypervisorSharing:
+            case .shared, .sharedInvalid, .sharedImplicit, .sharedImplicitInvalid:
+                copyIn()
+                e.setState(now.revalidated, frame: frame)
+                return .success
+            case .pseudoShared, .pseudoSharedInvalid:
+                e.setState(.pseudoShared, frame: frame)
+                return .success
+            case .hypervisorSharing, .hypervisorShared, .hypervisorSharedInvalid:
                 e.setState(.hypervisorShared, frame: frame)
                 return .success
             case .hypervisorUnsharing, .hypervisorUnsharingInvalid:
-                e.setState(.hypervisorUnshared, frame: frame)
+                e.setState(.hypervisorUnsharing, frame: frame)
                 return .success
-            case .sharedInvalid, .sharedImplicitInvalid, .pseudoSharedInvalid, .hypervisorSharedInvalid:
-                e.setState(now.revalidated, frame: frame)
-                return .success
-            default:
-                return .p2
             }
         }
         if let result {
             if result == .success {
-                if case .sameFrame = source {
-                    machine.clock.advance(by: costs.pageStateChange)
-                } else {
-                    machine.clock.advance(by: costs.pageCopy)
-                }
+                machine.clock.advance(by: copied ? costs.pageCopy : costs.pageStateChange)
             } else if result == .p2 {
-                notes.append("page \(gpaText(frame)) is \(found): no page-in expected")
+                notes.append("page \(gpaText(frame)) is \(found): PAGIN called on a non pagedout GPF")
             }
             return result
         }
@@ -146,7 +154,7 @@ extension Ultravisor {
         guard let (key, sealed) = sealing(lpid: lpid, frame: frame), let record = sealed,
             let plaintext = PageCipher.open(ciphertext: ciphertext, tag: record.tag, key: key, iv: record.iv)
         else {
-            notes.append("page \(gpaText(frame)) failed authentication: tampering")
+            notes.append("Hypervisor tampering detected: page \(gpaText(frame)) failed authentication")
             return .p3
         }
         let done = machine.memory.editPages { e -> Bool in
@@ -161,8 +169,9 @@ extension Ultravisor {
     }
 
     /// `UV_PAGE_OUT` (r4 lpid, r5 hv_page, r6 gpa, r7 flags, r8 order): the hypervisor
-    /// takes a secure page back; it gets only ciphertext (reference/ultravisor-facts.md
-    /// §6 rows 3, 5–7, 9, 12–13).
+    /// takes a secure page back; it gets only ciphertext (`core/svm_host.c:
+    /// handle_page_out`, `__handle_page_out`, open-power/ultravisor;
+    /// reference/ultravisor-facts.md §6 rows 3, 5–7, 9, 12–13).
     ///
     /// | check (in this order) | status |
     /// |---|---|
@@ -170,18 +179,23 @@ extension Ultravisor {
     /// | hv_page = 0 or has the secure-memory bit | `U_P2` |
     /// | no SVM for the LPID | `U_PARAMETER` |
     /// | gpa outside the memory slots | `U_P3` |
-    /// | SVM aborted | `U_SUCCESS` without copying |
     /// | the page is `HV_UNSHARED` | `U_RETRY` |
-    /// | the page is not `SECURE` | `U_PARAMETER` |
-    /// | hv_page is not a page of the hypervisor's pool | `U_P2` |
+    /// | the page is not `SECURE` (a page never paged in counts as `SECURE`, the firmware's default entry) | `U_PARAMETER` |
+    /// | SVM aborted | `U_SUCCESS` without copying |
+    /// | hv_page is neither a page of the hypervisor's pool nor the frame's own backing | `U_P2` |
     ///
     /// The page is encrypted with AES-128-GCM under the SVM's key and the next IV into
     /// the hypervisor's page; the IV and tag stay here; the secure page is freed
-    /// (zeroed with `madvise`) and the state becomes `PAGEDOUT`.
+    /// (zeroed with `madvise`) and the state becomes `PAGEDOUT`. When hv_page is the
+    /// frame's own backing (KVM's `kvmppc_uvmem_migrate_to_ram()`, which gives the GPA
+    /// a new normal page), the ciphertext lands there and the hypervisor holds it.
     ///
-    /// In the aborted state the firmware returns success without copying. SVMKit then
-    /// returns the page to the hypervisor as it is (``PageState/normal``, bytes kept):
-    /// the guest continues as a normal VM after a failed `UV_ESM` and needs its memory.
+    /// In the aborted state the firmware returns success without copying and KVM maps
+    /// a freshly allocated page (`kvmppc_uvmem_drop_pages` → `__kvmppc_svm_page_out`,
+    /// 6.12): its contents are undefined. Under `open-power` SVMKit fills the page with
+    /// a pattern from the machine's generator; under `documented` it returns the page
+    /// as it is (``PageState/normal``, bytes kept) so that the guest can print its
+    /// `UV_ESM` result and os-term cleanly (a deliberate divergence).
     func pageOut(_ call: inout FirmwareCall, on machine: Machine) {
         let lpid = call[4]
         let hvPage = call[5]
@@ -194,17 +208,26 @@ extension Ultravisor {
         guard context.covered, frame < UInt64(machine.memory.pageCount) else {
             return call.finish(UltravisorStatus.p3)
         }
-        if context.lifecycle == .aborted {
-            machine.memory.editPages { e in
-                if e.state(frame) == .secure { e.setState(.normal, frame: frame) }
-            }
-            call.notes.append("SVM aborted: success without copying")
-            return call.finish(UltravisorStatus.success)
-        }
         let current = machine.memory.state(of: GuestFrameNumber(rawValue: frame)) ?? .normal
         guard current != .hypervisorUnshared else { return call.finish(UltravisorStatus.retry) }
-        guard current == .secure else { return call.finish(UltravisorStatus.parameter) }
-        guard machine.hostMemory.page(at: hvPage) != nil else {
+        guard current == .secure || current == .normal else { return call.finish(UltravisorStatus.parameter) }
+        if context.lifecycle == .aborted {
+            let poison: UInt64? = configuration.firmware == .openPower ? machine.random.next() : nil
+            machine.memory.editPages { e in
+                guard e.state(frame) == .secure || e.state(frame) == .normal else { return }
+                if let poison {
+                    let bytes = (0..<GuestMemory.pageSize).map { UInt8(truncatingIfNeeded: poison >> (8 * ($0 & 7))) }
+                    e.setPageBytes(frame: frame, bytes)
+                }
+                e.setState(.normal, frame: frame)
+            }
+            call.notes.append(
+                "SVM aborted: success without copying" + (poison == nil ? "" : "; the page's contents are undefined"))
+            return call.finish(UltravisorStatus.success)
+        }
+        let ownFrame = HostMemory.guestAddress(ofHostAddress: hvPage, memoryBytes: machine.memory.byteCount)
+            .map { $0.isPageAligned && $0.frame.rawValue == frame } ?? false
+        guard ownFrame || machine.hostMemory.page(at: hvPage) != nil else {
             call.notes.append("hv_page 0x\(String(hvPage, radix: 16)) is not a hypervisor pool page")
             return call.finish(UltravisorStatus.p2)
         }
@@ -222,13 +245,19 @@ extension Ultravisor {
             return call.finish(UltravisorStatus.hardware)
         }
         let done = machine.memory.editPages { e -> Bool in
-            guard e.state(frame) == .secure else { return false }
-            e.zero(frames: frame..<(frame + 1))
+            let s = e.state(frame)
+            guard s == .secure || s == .normal else { return false }
+            if ownFrame {
+                e.setPageBytes(frame: frame, sealed.ciphertext)
+            } else {
+                e.zero(frames: frame..<(frame + 1))
+            }
             e.setState(.pagedOut, frame: frame)
+            if ownFrame { e.markHypervisorHeld(frame: frame) }
             return true
         }
         guard done else { return call.finish(UltravisorStatus.retry) }
-        machine.hostMemory.setPage(at: hvPage, sealed.ciphertext)
+        if !ownFrame { machine.hostMemory.setPage(at: hvPage, sealed.ciphertext) }
         state.withLock { $0.svms[lpid]?.sealedPages[frame] = SealedPageRecord(iv: iv, tag: sealed.tag) }
         call.finish(UltravisorStatus.success)
     }

@@ -11,8 +11,9 @@ extension Ultravisor {
     ///   firmware at HEAD does not do this yet; it answers `H_FUNCTION` at once with a
     ///   "@todo: handle H_RANDOM locally" (§1.4).
     /// - An hcall missing from `hcall_regs_table` (`Hypercall.reflectedRegisterCounts` is
-    ///   `nil`) makes the real Ultravisor `_abort` (`get_n_hcall_regs`): SVMKit answers
-    ///   `H_FUNCTION` and records an ``UltravisorAnomaly`` instead of crashing.
+    ///   `nil`) makes the real Ultravisor `_abort` (`core/hcall-regs.c: get_n_hcall_regs`):
+    ///   under `open-power` the machine stops with a firmware crash; under `documented`
+    ///   SVMKit answers `H_FUNCTION` and records an ``UltravisorAnomaly``.
     /// - `H_RTAS` goes through the RTAS bounce buffers once `UV_ESM` set them up
     ///   (`Ultravisor+RTASBounce.swift`).
     /// - Every other hcall is reflected (``reflect(_:inputs:outputs:on:)``). After
@@ -29,6 +30,9 @@ extension Ultravisor {
                 hcall.name, "not in hcall_regs_table: the real Ultravisor _aborts (get_n_hcall_regs)", on: machine,
                 caller: call.caller)
             call.notes.append("not in hcall_regs_table (the real Ultravisor aborts)")
+            if crashIfOpenPower("\(hcall.name) is not in hcall_regs_table: _abort (get_n_hcall_regs)", on: machine) {
+                return call.finish(HypervisorStatus.hardware)
+            }
             return call.finish(HypervisorStatus.function)
         }
         if hcall == .rtas, let bounce = rtasBounceState(lpid: lpid(of: call, on: machine)) {

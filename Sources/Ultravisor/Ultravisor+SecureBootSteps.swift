@@ -132,10 +132,30 @@ extension Ultravisor {
             on: context.machine, notes: &notes)
     }
 
-    /// `H_SVM_INIT_DONE` (§2.8 step 1). SVMKit's hypervisor pages in every page the
-    /// Ultravisor has not asked for yet while it handles it (as KVM has done since 5.9).
+    /// `H_SVM_INIT_DONE` (§2.8 step 1). KVM answers it without a single `UV_PAGE_IN`:
+    /// `kvmppc_uv_migrate_mem_slot()` moves every page the Ultravisor did not ask for to
+    /// device-private memory with `kvmppc_svm_page_in(…, pagein=false)`
+    /// (`arch/powerpc/kvm/book3s_hv_uvmem.c`, 5.9+, 6.12), because the Ultravisor backed
+    /// every memslot page with secure memory at `UV_REGISTER_MEM_SLOT`
+    /// (`core/svm_host.c: populate_memslot_secure_pages`). So once the hypervisor says
+    /// yes, every page of the slots not paged in yet is a secure page: SVMKit changes
+    /// their states here, without copying. On hardware those pages are fresh secure
+    /// memory [inference]; in SVMKit they keep the bytes they had (a documented
+    /// divergence: nothing in the guest reads them before writing).
     func finishInitialization(_ context: UltravisorContext) -> HypervisorStatus {
-        context.hypercall(.svmInitDone).hypervisorStatus
+        let status = context.hypercall(.svmInitDone).hypervisorStatus
+        guard status == .success else { return status }
+        let slots = memorySlots(of: context.lpid)
+        let machine = context.machine
+        machine.memory.editPages { e in
+            for slot in slots {
+                let first = slot.start.rawValue >> PageSize.shift
+                let end = min(first + (slot.size >> PageSize.shift), UInt64(e.pageCount))
+                guard first < end else { continue }
+                for f in first..<end where e.state(f) == .normal { e.setState(.secure, frame: f) }
+            }
+        }
+        return status
     }
 
     /// The abort path (§2.9): the SVM becomes ``SVMLifecycle/aborted`` and the
@@ -178,8 +198,9 @@ extension Ultravisor {
     /// `abort()`s: recorded as an anomaly. Returns the hypervisor's status.
     ///
     /// With args[0] = 0 the hypervisor looks for the message at GPA 0, which is secure:
-    /// in SVMKit that read fails and is recorded as the hypervisor's isolation violation,
-    /// and the partition stops with no message.
+    /// the read is recorded as the hypervisor's isolation violation and, as on KVM,
+    /// pages GPA 0 out, so the message the hypervisor reads is ciphertext (with
+    /// `--hv-touch stop` the read fails and the partition stops with no message).
     @discardableResult
     func initiateKill(_ context: UltravisorContext, reason: String) -> HypervisorStatus {
         guard let bounce = rtasBounceState(lpid: context.lpid) else {

@@ -57,6 +57,18 @@ public final class Ultravisor: UltravisorFirmware, Sendable {
         machine.traceEvent("UV_ANOMALY", caller: caller, note: "\(call): \(realFirmware)")
     }
 
+    /// Where the real firmware `assert`s or `abort()`s: under
+    /// ``PEFMachine/FirmwareProfile/openPower`` the whole machine stops
+    /// (``PEFMachine/PartitionStop/firmwareCrash(reason:)``), as it does on hardware;
+    /// under `documented` only the anomaly is kept and the caller gets a status.
+    /// Returns whether the machine stopped.
+    @discardableResult
+    func crashIfOpenPower(_ reason: String, on machine: Machine) -> Bool {
+        guard configuration.firmware == .openPower else { return false }
+        machine.stop(.firmwareCrash(reason: reason))
+        return true
+    }
+
     /// The LPID of the vCPU that made `call` (its LPIDR), or the machine's.
     func lpid(of call: FirmwareCall, on machine: Machine) -> UInt64 {
         call.caller.vcpu.flatMap { machine.processor($0)?.lpidr } ?? machine.lpid

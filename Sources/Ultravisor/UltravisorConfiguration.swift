@@ -1,4 +1,5 @@
 public import ESM
+public import PEFMachine
 public import TPM
 
 /// How the simulated Ultravisor is built: the choices its firmware makes at build
@@ -19,10 +20,17 @@ public struct UltravisorConfiguration: Hashable, Sendable {
     /// The TPM wrapping key, if the Ultravisor's boot FDT has an `ibm,uv-tpm` node.
     /// Without one, `UV_ESM` cannot open `lockbox-1` and its `lockbox-1` check fails.
     public var wrappingKey: WrappingKey?
+    /// Which firmware to play: the documented ABI (the default) or the public
+    /// firmware's observable behaviour (``PEFMachine/FirmwareProfile``).
+    public var firmware: FirmwareProfile
 
     /// A configuration.
-    public init(esmCheckPolicy: ESMCheckPolicy = .enforce, wrappingKey: WrappingKey? = nil) {
+    public init(
+        esmCheckPolicy: ESMCheckPolicy = .enforce, wrappingKey: WrappingKey? = nil,
+        firmware: FirmwareProfile = .documented
+    ) {
         self.esmCheckPolicy = esmCheckPolicy
         self.wrappingKey = wrappingKey
+        self.firmware = firmware
     }
 }

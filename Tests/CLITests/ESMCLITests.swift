@@ -91,6 +91,18 @@ struct ESMCLITests {
         let failed = checks.filter { $0["passed"] as? Bool == false }
         #expect(failed.map { $0["check"] as? String } == ["bootargs"])
         #expect(failed.first?["expected"] as? String != failed.first?["actual"] as? String)
+        #expect(v["esmCheck"] as? String == "enforce" && v["ultravisorBootsOn"] as? Bool == false)
+        // --firmware open-power: the check still fails (exit 1), but that Ultravisor only
+        // warns (ESM_BLOB_CHK_WARN_ONLY) and boots on; an explicit --esm-check wins.
+        let spaced = verify + ["--cmdline", Self.cmdline.replacingOccurrences(of: " root", with: "  root")]
+        r = try run(spaced + ["--firmware", "open-power"])
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("CONTINUING INSPITE OF ESM CHECK FAILURE"))
+        r = try run(spaced + ["--firmware", "open-power", "--esm-check", "enforce", "--json"])
+        let o = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(o["esmCheck"] as? String == "enforce" && o["ultravisorBootsOn"] as? Bool == false)
+        r = try run(spaced + ["--firmware", "ibm"])
+        #expect(r.status == 2 && r.stderr.contains("--firmware ibm"))
 
         // A changed kernel byte.
         var kernel = try ESMCLIHarness.read("vmlinux.bin", in: dir)

@@ -136,10 +136,10 @@ struct DocumentationSnippetTests {
         let report = try SecureVirtualMachine(configuration: configuration).boot()
         #expect(report.calls["UV_ESM"] == 1)
         #expect(report.calls["H_SVM_INIT_START"] == 1)
-        #expect(report.calls["UV_SHARE_PAGE"] == 3, "LPPACA, SWIOTLB, DTL")
+        #expect(report.calls["UV_SHARE_PAGE"] == 3, "LPPACA, DTL, SWIOTLB")
         #expect(
             report.sharedPages == [
-                "lppaca": 1, "dtl": 1, "swiotlb": 1024, "ultravisor-implicit": 7, "ultravisor-pseudo": 1,
+                "lppaca": 32, "dtl": 1, "swiotlb": 1024, "ultravisor-implicit": 7, "ultravisor-pseudo": 1,
             ])
     }
 }

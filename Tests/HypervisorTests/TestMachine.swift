@@ -16,11 +16,13 @@ struct TestMachine {
 
     init(
         memory: UInt64 = 64 << 20, cpus: Int = 2, pef: Bool = true, seed: UInt64 = 1,
-        hypervisor configuration: HypervisorConfiguration = HypervisorConfiguration(), faults: [FaultRule] = []
+        hypervisor configuration: HypervisorConfiguration = HypervisorConfiguration(), faults: [FaultRule] = [],
+        hypervisorTouch: HypervisorTouch = .pageOut
     ) throws {
         machine = try Machine(
             configuration: MachineConfiguration(
-                memoryBytes: memory, processorCount: cpus, pefEnabled: pef, seed: seed, faults: faults))
+                memoryBytes: memory, processorCount: cpus, pefEnabled: pef, seed: seed, faults: faults,
+                hypervisorTouch: hypervisorTouch))
         ultravisor = Ultravisor()
         hypervisor = Hypervisor(configuration: configuration)
         machine.attach(ultravisor: ultravisor)

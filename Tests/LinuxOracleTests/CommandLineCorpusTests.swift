@@ -5,7 +5,7 @@ import Testing
 /// `swiotlb=` and `svm=` over a corpus of command lines, through Linux's own code
 /// (`setup_io_tlb_npages`, `swiotlb_adjust_nareas`, `next_arg`; prom_init's
 /// `early_cmdline_parse` with `prom_strstr` and `prom_strtobool`; 6.12) and through
-/// SVMKit's `SWIOTLBOption`/`SWIOTLBConfiguration` and `SVMOption.promInitEnabled`.
+/// SVMKit's `SWIOTLBOption`/`SWIOTLBConfiguration` and `SVMOption.enabled`.
 @Suite("Command lines against Linux 6.12 (and 6.1)")
 struct CommandLineCorpusTests {
     static let oddSWIOTLB = [
@@ -70,7 +70,7 @@ struct CommandLineCorpusTests {
         "svm=N", "svm=yes", "svm", "init=/bin/sh", "svm=t",
     ]
 
-    @Test("svm=: SVMOption.promInitEnabled is prom_init's reading (6.12 and 6.1)", arguments: ["6.12", "6.1"])
+    @Test("svm=: SVMOption.enabled is prom_init's reading (6.12 and 6.1)", arguments: ["6.12", "6.1"])
     func svm(version: String) throws {
         let lines = Self.corpus(Self.oddSVM, tokens: Self.svmTokens, seed: 61)
         let linux = try LinuxOracle.run("svm-cmdline", input: lines.joined(separator: "\n") + "\n", version: version)
@@ -78,7 +78,7 @@ struct CommandLineCorpusTests {
         try #require(linux.count == lines.count)
         var differences: [String] = []
         for (line, expected) in zip(lines, linux) {
-            let ours = SVMOption(KernelCommandLine(line)).promInitEnabled ? "1" : "0"
+            let ours = SVMOption(KernelCommandLine(line)).enabled ? "1" : "0"
             if ours != expected { differences.append("\(line): SVMKit \(ours), Linux \(expected)") }
         }
         #expect(differences.isEmpty, "\(differences.count) of \(lines.count) lines differ:\n\(differences.prefix(10).joined(separator: "\n"))")

@@ -26,10 +26,16 @@ struct InvariantCheckerTests {
         Set(vm.invariantViolations().map(\.kind))
     }
 
-    /// A page no one uses: 8 MiB, between the kernel image and the LPPACAs' allocations.
+    /// A page no one uses: the first secure frame from 8 MiB up that no memblock
+    /// reservation covers (the LPPACA region and the pool are allocated bottom-up, so
+    /// a fixed address no longer works).
     static func spareFrame(_ vm: SecureVirtualMachine) throws -> UInt64 {
-        let frame = GuestPhysicalAddress(UInt64(8 << 20)).frame
-        try #require(vm.machine.memory.state(of: frame) == .secure)
+        let reserved = vm.kernel?.memblock?.reserved ?? []
+        let frame = try #require(
+            (UInt64(8 << 20) >> 16..<UInt64(vm.machine.memory.pageCount)).lazy.map { GuestFrameNumber($0) }.first { f in
+                let a = f.rawValue << 16
+                return vm.machine.memory.state(of: f) == .secure && !reserved.contains { $0.start <= a && a < $0.end }
+            })
         #expect(vm.kernel?.ledger.entries[frame] == nil)
         return frame.rawValue
     }
@@ -51,9 +57,10 @@ struct InvariantCheckerTests {
     func isolation() throws {
         let vm = try Self.secureGuest()
         let secure = GuestPhysicalAddress(vm.image.kernelBase)
-        #expect(throws: MemoryAccessError.self) {
-            _ = try vm.machine.memory.read(.hypervisor, at: secure, count: 8, purpose: "test")
-        }
+        // As on KVM the read pages the page out and sees ciphertext (issue 15 item 1;
+        // was: the read failed); it is still recorded as an isolation violation.
+        let plain = try vm.machine.bootProcessor.read(at: secure, count: 8)
+        #expect(try vm.machine.memory.read(.hypervisor, at: secure, count: 8, purpose: "test") != plain)
         let found = vm.invariantViolations().filter { $0.kind == .isolation }
         #expect(found.count == 1)
         #expect(found.first?.detail.contains("hypervisor") == true)
@@ -75,7 +82,9 @@ struct InvariantCheckerTests {
         #expect(vm.machine.memory.violationCount == 1)
         let v = try #require(vm.machine.memory.violations.first)
         #expect(InvariantChecker.isUltravisorKillMessageRead(v))
-        #expect(vm.machine.stopReason == .osTerm(message: nil))
+        // KVM pages GPA 0 out and reads its ciphertext as the message (issue 15 item 1;
+        // was: no message).
+        #expect({ if case .osTerm? = vm.machine.stopReason { true } else { false } }())
         #expect(!Self.kinds(vm).contains(.isolation))
         // The same read for another purpose, or of another page, counts.
         let other = IsolationViolation(
@@ -125,15 +134,29 @@ struct InvariantCheckerTests {
         #expect(vm.checkInvariants() == [])
     }
 
-    @Test("A normal kexec whose UV_UNSHARE_ALL_PAGES fails leaves shares: reported there, inherited (not leaks) after")
+    /// `arch/powerpc/kexec/core_64.c: default_machine_kexec (6.12)` ignores
+    /// `uv_unshare_all_pages()`'s status and prints "kexec: Unshared all shared pages."
+    /// anyway. This test used to expect a `sharesAfterKexec` invariant failure; the
+    /// shares left are now a finding about Linux, and a successful unshare-all that
+    /// leaves shares is still a violation.
+    @Test("A normal kexec whose UV_UNSHARE_ALL_PAGES fails leaves shares: a finding about Linux, inherited (not leaks) after")
     func sharesAfterKexec() throws {
         let rule = try FaultSpecParser.parseRule("guest:UV_UNSHARE_ALL_PAGES@1=U_STATE")
         let vm = try Self.secureGuest(faults: [rule])
-        vm.kexec(.normal)
+        let before = vm.machine.memory.frames(where: \.isExplicitShare).count
+        let r = vm.kexec(.normal)
+        #expect(r.kernelLog.contains { $0.hasSuffix("kexec: Unshared all shared pages.") })
         let kinds = Self.kinds(vm)
-        #expect(kinds.contains(.sharesAfterKexec))
+        #expect(!kinds.contains(.sharesAfterKexec), "\(vm.checkInvariants())")
         #expect(!kinds.contains(.ledgerLeak), "\(vm.checkInvariants())")
-        #expect(vm.report().guestFaults.contains { $0.contains("UV_UNSHARE_ALL_PAGES failed") })
+        let k = try #require(vm.report().kexec)
+        #expect(k.contains("U_STATE"))
+        #expect(
+            vm.report().guestFaults.contains {
+                $0.contains("default_machine_kexec ignored UV_UNSHARE_ALL_PAGES's U_STATE, as Linux does: ")
+            }, "\(vm.report().guestFaults)")
+        let finding = try #require(vm.linuxFindings().first { $0.kind == .sharesAfterFailedUnshareAll })
+        #expect(finding.detail.contains("U_STATE") && finding.detail.contains("\(before) explicit share(s) remain"))
     }
 
     @Test("A crash kexec leaves shares by design: the next kernel inherits them and nothing is flagged")

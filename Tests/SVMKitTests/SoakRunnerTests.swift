@@ -39,6 +39,40 @@ struct SoakRunnerTests {
         return r
     }
 
+    /// Linux ignores `UV_SHARE_PAGE` / `UV_UNSHARE_PAGE` statuses
+    /// (`arch/powerpc/platforms/pseries/svm.c: set_memory_decrypted,
+    /// set_memory_encrypted (6.12)`). Every churn share and unshare after the boot's
+    /// (LPPACA region, DTL page, pool, the two disk queues) is failed: the guest goes on
+    /// as Linux would, the pages are not where it believes, and the soak counts findings
+    /// about Linux, with no SVMKit invariant failure and a pass.
+    @Test("Injected share and unshare failures are findings about Linux, not failures")
+    func ignoredStatusesAreFindings() throws {
+        var c = Self.configuration(operations: 40)
+        c.faults = try FaultSpecParser.parse("guest:UV_SHARE_PAGE@6+=U_P2,guest:UV_UNSHARE_PAGE@1+=U_P2")
+        let r = try Self.run(c)
+        #expect(r.passed, "\(r.summary)")
+        #expect(r.invariantFailures == 0 && r.isolationViolations == 0)
+        #expect(r.linuxFindings > 0, "\(r.summary)")
+        #expect(r.summary.contains("linux        \(r.linuxFindings) finding(s)"))
+        let clean = try Self.run(Self.configuration(operations: 40))
+        #expect(clean.linuxFindings == 0)
+    }
+
+    /// `svm.c: init_svm (6.12)` ignores the pool's share status, so Linux bounces
+    /// through a pool the hypervisor cannot reach: every transfer fails, as on
+    /// hardware. The soak reports that as a finding about Linux (with samples), not as
+    /// an SVMKit failure.
+    @Test("A failed pool share at boot: the transfers fail as in Linux, reported as findings, not failures")
+    func poolShareFailure() throws {
+        var c = Self.configuration(operations: 40)
+        c.faults = try FaultSpecParser.parse("guest:UV_SHARE_PAGE@3=U_P2")
+        let r = try Self.run(c)
+        #expect(r.passed, "\(r.summary)")
+        #expect(r.invariantFailures == 0 && r.operationErrors == 0)
+        #expect(r.linuxFindings >= 1024, "the pool's pages and the failed transfers")
+        #expect(r.linuxFindingSamples.contains { $0.contains("could not reach") }, "\(r.linuxFindingSamples)")
+    }
+
     @Test("A short soak passes clean and its counts add up")
     func cleanAndConsistent() throws {
         let c = Self.configuration()

@@ -86,28 +86,32 @@ struct BlockDeviceDMATests {
         #expect(kernel.log.contains("streaming DMA will be refused"))
     }
 
-    @Test("If sharing the pool fails, the pool is not used and DMA is refused, naming the failure")
+    /// `svm.c: init_svm (6.12)` → `swiotlb_update_mem_attributes()` ignores
+    /// `set_memory_decrypted()`'s outcome, which itself ignores the Ultravisor's status.
+    /// This test used to expect SVMKit to drop the pool and refuse DMA; now the guest
+    /// uses the pool as Linux does, the device's access to the still-secure pool is
+    /// the hypervisor touching secure memory, and the diagnosis names the ignored
+    /// status and the pool.
+    @Test("If sharing the pool fails, Linux uses it anyway; the diagnosis names the ignored status and the pool")
     func poolShareFails() throws {
         let t = try GuestTestMachine(cpus: 1, bootargs: "swiotlb=512", diskSectors: 1024)
         try t.makeSecure()
-        // The first guest share is the LPPACA region, the second the pool.
+        // Guest shares in link order: the LPPACA region, the DTL page, then the pool.
         t.machine.faults.add(
             FaultRule(
-                opcode: .ultracall(.sharePage), caller: .guest, trigger: .nth(2),
+                opcode: .ultracall(.sharePage), caller: .guest, trigger: .nth(3),
                 action: .status(UltravisorStatus.p2.rawValue)))
         let (kernel, report) = try t.boot()
-        #expect(report.swiotlb == nil)
+        let pool = try #require(report.swiotlb)
+        #expect(pool.shared, "Linux believes the pool is shared")
         #expect(report.audit.isClean)
-        #expect(report.faults.contains { $0.kind == .shareFailed && $0.owner == .swiotlb })
+        #expect(report.audit.ledger.ignoredStatusMismatches.count == pool.bytes >> 16)
+        #expect(report.faults.contains { $0.kind == .ignoredStatus && $0.owner == .swiotlb })
         let disk = try kernel.probeVirtualBlockDevice()
         let buffer = try kernel.allocateMemory(bytes: 4096)
-        #expect {
-            try disk.write(sector: 0, from: buffer, byteCount: 4096)
-        } throws: { error in
-            guard case .dma(.noBouncePool(let why)) = error as? BlockIOError else { return false }
-            return why.contains("U_P2")
-        }
-        #expect(t.memory.violationCount == 0)
+        _ = try? disk.write(sector: 0, from: buffer, byteCount: 4096)
+        #expect(t.memory.violationCount > 0)
+        #expect(kernel.diagnose().contains { $0.kind == .isolationViolation && $0.owner == .swiotlb })
     }
 
     @Test("Transfers larger than the pool are split and still arrive intact")

@@ -31,7 +31,12 @@ struct MemoryEncryptionTests {
         #expect(kernel.audit().isClean)
     }
 
-    @Test("Unaligned addresses and ranges past memory are refused before any call")
+    /// `arch/powerpc/platforms/pseries/svm.c: set_memory_decrypted (6.12)`: the
+    /// `cc_platform_has()` test comes first, then `!PAGE_ALIGNED → -EINVAL`; a range past
+    /// memory or a negative count goes to the Ultravisor as the C call passes it
+    /// (audit row 3.16). This test used to expect SVMKit's own range and count checks
+    /// before any call; Linux has none.
+    @Test("Only an unaligned address is refused; anything else becomes one UV_SHARE_PAGE, as in Linux")
     func refused() throws {
         let (t, kernel) = try Self.secureKernel()
         let calls = t.machine.trace.totalCalls
@@ -41,16 +46,28 @@ struct MemoryEncryptionTests {
         #expect(throws: MemoryEncryptionError.unaligned(address: 0x20_0001)) {
             try kernel.setMemoryEncrypted(0x20_0001, pageCount: 1)
         }
-        #expect(throws: MemoryEncryptionError.outOfRange(address: 0x1FFF_0000, pageCount: 2)) {
-            try kernel.setMemoryDecrypted(0x1FFF_0000, pageCount: 2)
-        }
-        #expect(throws: MemoryEncryptionError.invalidPageCount(-1)) {
-            try kernel.setMemoryDecrypted(0x20_0000, pageCount: -1)
-        }
+        #expect(t.machine.trace.totalCalls == calls)
+        let shares = t.machine.trace.count(of: "UV_SHARE_PAGE")
+        try kernel.setMemoryDecrypted(0x1FFF_0000, pageCount: 2)
+        try kernel.setMemoryDecrypted(0x20_0000, pageCount: 0)
+        #expect(t.machine.trace.count(of: "UV_SHARE_PAGE") == shares + 2)
+    }
+
+    @Test("On a guest that is not secure nothing is checked or called (cc_platform_has first)")
+    func notSecure() throws {
+        let t = try GuestTestMachine(cpus: 1)
+        let (kernel, _) = try t.boot()
+        let calls = t.machine.trace.totalCalls
+        try kernel.setMemoryDecrypted(0x20_1000, pageCount: 1)
+        try kernel.setMemoryEncrypted(0x20_0001, pageCount: -1)
         #expect(t.machine.trace.totalCalls == calls)
     }
 
-    @Test("A share that fails part way is undone: the caller never sees shared memory, the audit stays clean")
+    /// Linux ignores `uv_share_page()`'s status (`svm.c: set_memory_decrypted (6.12)`
+    /// returns 0 after the call). This test used to expect SVMKit to undo the share
+    /// and throw `shareFailed`; now the guest goes on, the ledger believes what Linux
+    /// believes, and the mismatch is a finding about Linux, not a leak or loss.
+    @Test("A share that fails part way is ignored as in Linux; the mismatch is reported as Linux's")
     func failedShare() throws {
         let (t, kernel) = try Self.secureKernel()
         let a = try kernel.allocateMemory(bytes: 4 << 16, purpose: "test")
@@ -58,21 +75,25 @@ struct MemoryEncryptionTests {
             FaultRule(
                 opcode: .ultracall(.sharePage), caller: .guest, trigger: .nth(1),
                 action: .partial(pages: 2, status: UltravisorStatus.p2.rawValue)))
-        #expect {
-            try kernel.setMemoryDecrypted(a, pageCount: 4, owner: .other, callSite: "test_share")
-        } throws: { error in
-            guard case .shareFailed(let address, 4, .p2, let rolledBack) = error as? MemoryEncryptionError else {
-                return false
-            }
-            return address == a && rolledBack
-        }
-        #expect(t.memory.states(of: (a >> 16)..<((a >> 16) + 4)).allSatisfy { $0 == .secure })
-        #expect(kernel.ledger.entries[GuestPhysicalAddress(a).frame] == nil)
-        #expect(kernel.audit().isClean)
-        #expect(kernel.faults.contains { $0.kind == .shareFailed && $0.address == a })
+        let unshares = t.machine.trace.count(of: "UV_UNSHARE_PAGE")
+        try kernel.setMemoryDecrypted(a, pageCount: 4, owner: .other, callSite: "test_share")
+        #expect(t.machine.trace.count(of: "UV_UNSHARE_PAGE") == unshares, "no rollback call")
+        #expect(t.memory.states(of: (a >> 16)..<((a >> 16) + 4)) == [.shared, .shared, .secure, .secure])
+        #expect(kernel.ledger.entries[GuestPhysicalAddress(a).frame]?.callSite == "test_share")
+        let audit = kernel.audit()
+        #expect(audit.isClean)
+        let first: UInt64 = a >> 16
+        let expected: [UInt64] = [first + 2, first + 3]
+        let found: [UInt64] = audit.ledger.ignoredStatusMismatches.map(\.frame.rawValue)
+        #expect(found == expected)
+        #expect(audit.ledger.ignoredStatusMismatches.allSatisfy { $0.ledgerSaysShared && $0.ignored.status == .p2 })
+        #expect(kernel.diagnose().contains { $0.kind == .ignoredStatus && $0.address == a + (2 << 16) && $0.owner == .other }, "the two pages left private")
+        #expect(!kernel.faults.contains { $0.kind == .ignoredStatus }, "the guest itself noticed nothing")
     }
 
-    @Test("A failed unshare quarantines the pages and says so; they cannot be shared or freed again")
+    /// `svm.c: set_memory_encrypted (6.12)` ignores `uv_unshare_page()`'s status too.
+    /// This test used to expect a quarantine (pages kept out of use); Linux frees them.
+    @Test("A failed unshare is ignored as in Linux: the pages are freed; the leak is a finding about Linux")
     func failedUnshare() throws {
         let (t, kernel) = try Self.secureKernel()
         let a = try kernel.allocateMemory(bytes: 2 << 16, purpose: "test")
@@ -81,25 +102,19 @@ struct MemoryEncryptionTests {
             FaultRule(
                 opcode: .ultracall(.unsharePage), caller: .guest, trigger: .nth(1),
                 action: .status(UltravisorStatus.p2.rawValue)))
-        #expect {
-            try kernel.setMemoryEncrypted(a, pageCount: 2)
-        } throws: { error in
-            guard case .unshareFailed(_, 2, .p2, 2) = error as? MemoryEncryptionError else { return false }
-            return true
-        }
-        #expect(kernel.isQuarantined(GuestPhysicalAddress(a).frame))
-        #expect(kernel.log.contains("quarantined"))
-        #expect(throws: MemoryEncryptionError.quarantined(GuestPhysicalAddress(a).frame)) {
-            try kernel.setMemoryDecrypted(a, pageCount: 1)
-        }
+        try kernel.setMemoryEncrypted(a, pageCount: 2, callSite: "test_unshare")
+        #expect(kernel.ledger.entries[GuestPhysicalAddress(a).frame] == nil)
         kernel.freeMemory(a, bytes: 2 << 16)
-        #expect(kernel.memblock?.region(containing: a)?.purpose == "test", "not given back")
+        #expect(kernel.memblock?.region(containing: a) == nil, "given back, as __free_pages() does")
         let audit = kernel.audit()
-        #expect(audit.quarantined == 2)
-        #expect(audit.isClean, "quarantined pages are neither leaks nor losses: \(audit)")
+        #expect(audit.isClean)
+        #expect(audit.ignoredStatuses == 2)
+        #expect(audit.ledger.ignoredStatusMismatches.count == 2)
+        #expect(audit.ledger.ignoredStatusMismatches.allSatisfy { !$0.ledgerSaysShared && $0.ignored.call == .unsharePage })
         // Unsharing again (no fault now) settles them.
         try kernel.setMemoryEncrypted(a, pageCount: 2)
-        #expect(!kernel.isQuarantined(GuestPhysicalAddress(a).frame))
+        #expect(kernel.audit().ledger.ignoredStatusMismatches.isEmpty)
+        #expect(kernel.ledger.ignoredStatuses.isEmpty)
     }
 
     @Test("dma-coherent memory is shared with owner dma-coherent and unshared when freed")
@@ -114,5 +129,26 @@ struct MemoryEncryptionTests {
         #expect(t.memory.state(of: GuestPhysicalAddress(a).frame) == .secure)
         #expect(throws: DMAError.notCoherent(address: a)) { try kernel.dmaFreeCoherent(a) }
         #expect(kernel.audit().isClean)
+    }
+
+    /// `kernel/dma/direct.c: dma_direct_alloc (6.12)` zeroes the buffer after
+    /// `dma_set_decrypted()`. SVMKit relied on the Ultravisor zeroing pages at share
+    /// time, so a page freed after an unshare failure Linux ignored (still shared,
+    /// holding what the hypervisor wrote) came back to the next allocation dirty; the
+    /// soak found it with `--faults`.
+    @Test("dma_alloc_coherent zeroes its buffer, even over a page an ignored unshare left shared")
+    func coherentIsZeroed() throws {
+        let (t, kernel) = try Self.secureKernel()
+        let a = try kernel.dmaAllocCoherent(size: 1 << 16)
+        try t.memory.write(.hypervisor, at: GuestPhysicalAddress(a), bytes: [UInt8](repeating: 0xAB, count: 64))
+        t.machine.faults.add(
+            FaultRule(
+                opcode: .ultracall(.unsharePage), caller: .guest, trigger: .nth(1),
+                action: .status(UltravisorStatus.p2.rawValue)))
+        try kernel.dmaFreeCoherent(a)
+        #expect(t.memory.state(of: GuestPhysicalAddress(a).frame) == .shared, "the unshare failed and Linux freed it")
+        let b = try kernel.dmaAllocCoherent(size: 1 << 16)
+        #expect(b == a, "the allocator hands the same page out again")
+        #expect(try t.boot.read(at: GuestPhysicalAddress(b), count: 64) == [UInt8](repeating: 0, count: 64))
     }
 }

@@ -20,7 +20,11 @@ struct SecureBootRuntimeTests {
         #expect(report.secure)
         let region = try #require(report.sharedLPPACARegion)
         let pageBytes: UInt64 = 1 << 16
-        #expect(region.totalSize == (UInt64(cpus) * 0x400 + pageBytes - 1) / pageBytes * pageBytes)
+        // paca.c: alloc_shared_lppaca (6.12) sizes the region at the boot CPU's call in
+        // early_setup(), while nr_cpu_ids is still NR_CPUS (2048): 2 MiB, or more CPUs'
+        // worth when the machine has more. (This used to expect the running vCPU count.)
+        let sized = UInt64(max(cpus, 2048))
+        #expect(region.totalSize == (sized * 0x400 + pageBytes - 1) / pageBytes * pageBytes)
         #expect(region.base % pageBytes == 0)
         #expect(report.lppacas == (0..<cpus).map { region.base + UInt64($0) * 0x400 })
         // Exactly one share call for the region, whatever the CPU count.
@@ -80,7 +84,10 @@ struct SecureBootRuntimeTests {
         #expect(t.memory.violationCount == 0)
     }
 
-    @Test("The bounce pool is allocated anywhere and shared in one call; DMA is forced through it")
+    /// `arch/powerpc/mm/mem.c: mem_init (6.12)` calls `memblock_set_bottom_up(true)`
+    /// before `swiotlb_init()`: the pool goes as low as it fits. This test used to
+    /// expect it at the top of memory.
+    @Test("The bounce pool is allocated bottom-up and shared in one call; DMA is forced through it")
     func bouncePool() throws {
         let t = try GuestTestMachine(memory: 1 << 30, cpus: 4, bootargs: "console=hvc0")
         try t.makeSecure()
@@ -90,7 +97,17 @@ struct SecureBootRuntimeTests {
         #expect(pool.slots == 32768)
         #expect(pool.areas == 4)
         #expect(pool.shared)
-        #expect(pool.base + UInt64(pool.bytes) == 1 << 30, "SWIOTLB_ANY: top-down from the end of memory")
+        // No free gap below the pool could have held it.
+        let below = (kernel.memblock?.reserved ?? []).filter { $0.purpose != "swiotlb" && $0.start < pool.base }
+            .sorted { $0.start < $1.start }
+        var cursor: UInt64 = 0
+        var largestGap: UInt64 = 0
+        for r in below {
+            if r.start > cursor { largestGap = max(largestGap, r.start - cursor) }
+            cursor = max(cursor, r.end)
+        }
+        #expect(largestGap < UInt64(pool.bytes), "bottom-up: the lowest range that fits")
+        #expect(pool.base < 512 << 20)
         #expect(report.shareCalls[.swiotlb] == 1)
         #expect(report.dmaForcedBounce)
         #expect(kernel.ledger.countsByOwner[.swiotlb] == 1024)
@@ -160,7 +177,11 @@ struct SecureBootRuntimeTests {
         #expect(report.audit.isClean)
     }
 
-    @Test("If the LPPACA share fails, no VPA is registered and the hypervisor never sees a secure page")
+    /// `paca.c: alloc_shared_lppaca (6.12)` ignores `uv_share_page()`'s result and
+    /// `lpar.c: vpa_init (6.12)` registers the VPA regardless. This test used to expect
+    /// SVMKit to skip the registration; now the registration is made, as in Linux, the
+    /// hypervisor reads a secure page, and the diagnosis names the ignored status.
+    @Test("If the LPPACA share fails, Linux registers the VPA anyway; the diagnosis names the ignored status")
     func lppacaShareFails() throws {
         let t = try GuestTestMachine(cpus: 2)
         try t.makeSecure()
@@ -169,12 +190,15 @@ struct SecureBootRuntimeTests {
                 opcode: .ultracall(.sharePage), caller: .guest, trigger: .nth(1),
                 action: .partial(pages: 0, status: UltravisorStatus.p2.rawValue)))
         let (kernel, report) = try t.boot()
-        #expect(t.records("H_REGISTER_VPA").filter { $0.level == .sc1 && ($0.arguments.first ?? 0) >> 45 == 1 }.isEmpty)
-        #expect(t.hypervisor.registration(of: 0)?.vpa == nil)
-        #expect(report.faults.contains { $0.kind == .shareFailed && $0.owner == .lppaca })
-        #expect(kernel.log.contains("not registering the VPA of cpu 0"))
-        #expect(t.memory.violationCount == 0)
+        let registrations = t.records("H_REGISTER_VPA").filter {
+            $0.level == .sc1 && ($0.arguments.first ?? 0) >> 45 == 1
+        }
+        #expect(registrations.count == 2, "one VPA registration per online CPU")
+        #expect(!kernel.log.contains("not registering"))
+        #expect(report.faults.contains { $0.kind == .ignoredStatus && $0.owner == .lppaca })
+        #expect(t.memory.violationCount > 0)
         #expect(report.audit.isClean)
+        #expect(!report.audit.ledger.ignoredStatusMismatches.isEmpty)
     }
 
     @Test("A second start is refused; an unreadable device tree is named")

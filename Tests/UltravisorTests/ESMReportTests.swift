@@ -65,7 +65,14 @@ import Testing
         #expect(report.cause?.hasPrefix("svm_fdt_finalize: the FDT could not be written back") == true)
         #expect(t.ultravisor.lifecycle(of: 1) == .secure)
         // svm_initiate_kill: ibm,os-term (token 0x201F) from the RTAS argument page.
-        #expect(t.machine.stopReason == .osTerm(message: nil))
+        // args[0] = 0: KVM reads the message at GPA 0, a secure page, so
+        // kvmppc_uvmem_migrate_to_ram pages it out and the "message" is ciphertext.
+        guard case .osTerm(let message?)? = t.machine.stopReason else {
+            Issue.record("expected an os-term, got \(String(describing: t.machine.stopReason))")
+            return
+        }
+        #expect(!message.hasPrefix("Switch to secure mode failed"))
+        #expect(t.memory.violations.first?.handling == .pageOut)
         let rtas = try #require(t.machine.trace.records.last { $0.name == "H_RTAS" })
         #expect(rtas.caller.kind == .ultravisor && rtas.arguments == [0x2ff80000])
     }

@@ -473,15 +473,21 @@ import Testing
         let start = FaultRule(opcode: .hypercall(.svmInitStart), trigger: .every, action: .status(HypervisorStatus.state.rawValue))
         let t = try SecureBoot(try Self.image(), faults: [start])
         let r = t.enterSecureMode()
-        // The hypervisor never started an init, so it answers H_SVM_INIT_ABORT with
-        // H_UNSUPPORTED and never terminates the SVM: the guest gets that code, and
-        // the record stays aborted (a second UV_ESM gets U_RETRY), as on hardware.
-        #expect(HypervisorStatus(register: r.r3) == .unsupported)
+        // kvmppc_h_svm_init_start (6.12) sets KVMPPC_SECURE_INIT_START before anything
+        // can fail, and the injected failure takes that path: so H_SVM_INIT_ABORT finds
+        // the start, answers H_PARAMETER and terminates the SVM (UV_SVM_TERMINATE). The
+        // guest gets -4, and a second UV_ESM starts afresh (was: H_UNSUPPORTED, the SVM
+        // left aborted and U_RETRY, a path KVM cannot take).
+        #expect(HypervisorStatus(register: r.r3) == .parameter)
         #expect(!t.boot.isSecure)
         #expect(t.report?.failedStep == .initStart && t.report?.cause == "H_SVM_INIT_START answered H_STATE")
         #expect(t.memory.pageCountsByState == [.normal: t.memory.pageCount])
-        #expect(t.ultravisor.lifecycle(of: 1) == .aborted)
-        #expect(UltravisorStatus(register: t.enterSecureMode().r3) == .retry)
+        #expect(t.ultravisor.lifecycle(of: 1) == nil)
+        #expect(t.ultravisor.terminatedLPIDs == [1])
+        let names = t.machine.trace.records.map(\.name)
+        let abort = try #require(names.firstIndex(of: "H_SVM_INIT_ABORT"))
+        #expect(names[abort...].contains("UV_SVM_TERMINATE"))
+        #expect(HypervisorStatus(register: t.enterSecureMode().r3) == .parameter)
     }
 
     @Test func theSameSeedGivesTheSameTrace() throws {

@@ -93,6 +93,20 @@ import Testing
         #expect(ESMBGetFile.ultracall(name: name, offset: 64, on: t.boot).status == 64)
     }
 
+    /// open-power: `assert(offset < SVM_PAGESIZE)` in svm/svm-esmb.c: get_file_data
+    /// fires and the machine stops, reported as a firmware crash.
+    @Test func openPowerAnOffsetOf64KiBCrashesTheFirmware() throws {
+        let t = try SecureBoot(try SecureBootAssets.attachmentsImage.get(), firmware: .openPower)
+        _ = t.promInit()
+        try #require(t.boot.isSecure)
+        _ = ESMBGetFile.ultracall(name: Array("exact-64".utf8), offset: 65_536, on: t.boot)
+        guard case .firmwareCrash(let reason)? = t.machine.stopReason else {
+            Issue.record("expected a firmware crash, got \(String(describing: t.machine.stopReason))")
+            return
+        }
+        #expect(reason.contains("assert(offset < SVM_PAGESIZE)"))
+    }
+
     @Test func anOffsetOf64KiBOrMoreIsUParameterInsteadOfACrash() throws {
         let t = try Self.secureGuest()
         for offset: UInt64 in [65_536, 1 << 40, UInt64.max] {

@@ -96,7 +96,8 @@ struct SecureBoot {
     ///   - wrappingKey: `false` for an Ultravisor whose boot FDT has no `ibm,uv-tpm` node.
     init(
         _ image: BootImage, tree: DeviceTree? = nil, policy: ESMCheckPolicy = .enforce, tpmKeyPEM: String? = nil,
-        wrappingKey: Bool = true, traceDetail: Bool = true, seed: UInt64 = 7, faults: [FaultRule] = []
+        wrappingKey: Bool = true, traceDetail: Bool = true, seed: UInt64 = 7, faults: [FaultRule] = [],
+        firmware: FirmwareProfile = .documented
     ) throws {
         self.image = image
         let (tpm, key) = try TPMProvisioning.provision(
@@ -106,7 +107,8 @@ struct SecureBoot {
                 memoryBytes: image.memoryBytes, processorCount: image.cpuCount, seed: seed,
                 traceRecordsDetail: traceDetail, faults: faults))
         ultravisor = Ultravisor(
-            configuration: UltravisorConfiguration(esmCheckPolicy: policy, wrappingKey: wrappingKey ? key : nil))
+            configuration: UltravisorConfiguration(
+                esmCheckPolicy: policy, wrappingKey: wrappingKey ? key : nil, firmware: firmware))
         hypervisor = Hypervisor(configuration: HypervisorConfiguration(tpm: tpm))
         machine.attach(ultravisor: ultravisor)
         machine.attach(hypervisor: hypervisor)

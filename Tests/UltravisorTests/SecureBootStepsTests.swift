@@ -25,8 +25,10 @@ import Testing
         #expect(t.hypervisor.phase == .initializing)
         let names = t.machine.trace.records.map(\.name)
         #expect(names == ["H_SVM_INIT_START"] + Array(repeating: "UV_REGISTER_MEM_SLOT", count: 4))
-        // A second start is refused by the hypervisor.
-        #expect(t.ultravisor.startInitialization(t.context()) == .state)
+        // A second start is not refused: kvmppc_h_svm_init_start (6.12) has no H_STATE
+        // check; it sets the start flag again and registers the slots again.
+        #expect(t.ultravisor.startInitialization(t.context()) == .success)
+        #expect(t.machine.trace.count(of: "UV_REGISTER_MEM_SLOT") == 8)
     }
 
     @Test func pageInSkipsWhatIsAlreadyInAndCopiesNothing() throws {
@@ -139,9 +141,17 @@ import Testing
         t.ultravisor.configureRTASBounce(
             lpid: 1, base: .gpa(base * page), tokens: ["ibm,os-term": 0x201F], maximumProcessors: 2)
         t.ultravisor.initiateKill(t.context(), reason: "FDT write-back failed")
-        // args[0] = 0: the hypervisor looks for the message at GPA 0, a secure page.
-        #expect(t.machine.stopReason == .osTerm(message: nil))
+        // args[0] = 0: the hypervisor looks for the message at GPA 0, a secure page: as
+        // on KVM the page is paged out (kvmppc_uvmem_migrate_to_ram, UV_PAGE_OUT) and the
+        // hypervisor reads ciphertext as the message. The access is still recorded.
+        guard case .osTerm(_?)? = t.machine.stopReason else {
+            Issue.record("expected an os-term with the ciphertext as its message")
+            return
+        }
         #expect(t.memory.violations.map(\.purpose) == ["ibm,os-term message"])
+        #expect(t.memory.violations.map(\.handling) == [.pageOut])
+        #expect(t.memory.state(of: GuestFrameNumber(rawValue: 0)) == .pagedOut)
+        #expect(t.machine.trace.count(of: "UV_PAGE_OUT") == 1)
         #expect(t.ultravisor.anomalies.isEmpty)
         let rtas = try #require(t.machine.trace.records.last { $0.name == "H_RTAS" })
         #expect(rtas.caller.kind == .ultravisor)

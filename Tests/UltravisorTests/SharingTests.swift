@@ -29,9 +29,11 @@ import Testing
         #expect(calls.map(\.1) == ["UV_SHARE_PAGE", "H_SVM_PAGE_IN", "UV_PAGE_IN", "H_SVM_PAGE_IN", "UV_PAGE_IN"])
         #expect(calls[0].2 == [16, 2])
         #expect(calls[1].2 == [16 * page, Hypercall.pageInShared, 16])
-        #expect(calls[2].2 == [1, host + 16 * page, 16 * page, Hypercall.pageInShared, 16])
+        // KVM passes flags 0 to UV_PAGE_IN on every path, shares included
+        // (book3s_hv_uvmem.c: kvmppc_share_page, 6.12); SVMKit's hypervisor passed 1.
+        #expect(calls[2].2 == [1, host + 16 * page, 16 * page, 0, 16])
         #expect(calls[3].2 == [17 * page, Hypercall.pageInShared, 16])
-        #expect(calls[4].2 == [1, host + 17 * page, 17 * page, Hypercall.pageInShared, 16])
+        #expect(calls[4].2 == [1, host + 17 * page, 17 * page, 0, 16])
         #expect(t.memory.states(of: 16..<18) == [.shared, .shared])
         // Zeroed: neither the SVM's data nor anything else leaks to the hypervisor.
         #expect(try t.memory.read(.hypervisor, at: .gpa(16 * page), count: Int(2 * page)).allSatisfy { $0 == 0 })
@@ -59,9 +61,12 @@ import Testing
         #expect(calls[1].2 == [20 * page, Hypercall.pageInNonShared, 16])
         #expect(calls[2].2[3] == Hypercall.pageInNonShared)
         #expect(t.memory.states(of: 19..<23) == [.secure, .secure, .secure, .secure])
-        // The secure page comes back zeroed; the hypervisor cannot read it any more.
+        // The secure page comes back zeroed; the hypervisor can no longer read it: its
+        // access pages it out (KVM's migrate_to_ram) and it sees ciphertext, recorded as
+        // an isolation violation (before: the access failed).
         #expect(try t.boot.read(at: .gpa(20 * page), count: 3) == [0, 0, 0])
-        #expect(throws: MemoryAccessError.self) { _ = try t.memory.read(.hypervisor, at: .gpa(20 * page), count: 3) }
+        #expect(try t.memory.read(.hypervisor, at: .gpa(20 * page), count: 3) != [0, 0, 0])
+        #expect(t.memory.violations.map(\.handling) == [.pageOut])
         #expect(t.hypervisor.sharedFrames.isEmpty)
     }
 
@@ -114,10 +119,15 @@ import Testing
         #expect(UltravisorStatus(register: t.boot.ultracall(.sharePage, [pages - 1, 2]).r3) == .p2)
         #expect(UltravisorStatus(register: t.boot.ultracall(.sharePage, [UInt64.max - 1, 4]).r3) == .p2)
         t.memory.setState(.hypervisorSharing, frames: 12..<13)
-        #expect(UltravisorStatus(register: t.boot.ultracall(.sharePage, [10, 4]).r3) == .p2)
+        // Unshare checks the whole range first: nothing changes.
         #expect(UltravisorStatus(register: t.boot.ultracall(.unsharePage, [10, 4]).r3) == .p2)
         #expect(UltravisorStatus(register: t.boot.ultracall(.unshareAllPages).r3) == .state)
         #expect(t.memory.states(of: 10..<14) == [.secure, .secure, .hypervisorSharing, .secure])
+        // Share checks page by page (page_share_with_hv): the transient page at 12 stops
+        // it with U_P2 and the pages 10 and 11 it already moved stay HV_SHARED, as on the
+        // firmware (was: checked before any change).
+        #expect(UltravisorStatus(register: t.boot.ultracall(.sharePage, [10, 4]).r3) == .p2)
+        #expect(t.memory.states(of: 10..<14) == [.hypervisorShared, .hypervisorShared, .hypervisorSharing, .secure])
         #expect(t.memory.states(of: (pages - 1)..<pages) == [.secure])
         // An empty range is a no-op.
         #expect(UltravisorStatus(register: t.boot.ultracall(.sharePage, [10, 0]).r3) == .success)
@@ -162,14 +172,17 @@ import Testing
     }
 
     @Test func hypervisorReadsFailOnSecurePagesAndWorkOnSharedOnes() throws {
-        let t = try TestMachine()
+        let t = try TestMachine(hypervisorTouch: .stop)
         t.makeSecure()
         try t.boot.write(at: .gpa(8 * page), bytes: Array("secret".utf8))
+        // --hv-touch stop: the debugging mode keeps the immediate failure (the default
+        // now pages the page out as KVM does; see hypervisorReadOfSecurePageSeesCiphertext).
         #expect(throws: MemoryAccessError.self) {
             _ = try t.memory.read(.hypervisor, at: .gpa(8 * page), count: 6, purpose: "snoop")
         }
         #expect(t.memory.violationCount == 1)
         #expect(t.memory.violations.first?.purpose == "snoop")
+        #expect(t.memory.violations.first?.handling == .stop)
         #expect(UltravisorStatus(register: t.boot.ultracall(.sharePage, [8, 1]).r3) == .success)
         #expect(try t.memory.read(.hypervisor, at: .gpa(8 * page), count: 6) == [0, 0, 0, 0, 0, 0])
         #expect(t.memory.violationCount == 1)

@@ -16,12 +16,14 @@ struct TestMachine {
 
     init(
         memory: UInt64 = 64 << 20, cpus: Int = 2, pef: Bool = true, seed: UInt64 = 1,
-        hypervisor configuration: HypervisorConfiguration = HypervisorConfiguration(), faults: [FaultRule] = []
+        hypervisor configuration: HypervisorConfiguration = HypervisorConfiguration(), faults: [FaultRule] = [],
+        hypervisorTouch: HypervisorTouch = .pageOut, ultravisor uvConfiguration: UltravisorConfiguration = UltravisorConfiguration()
     ) throws {
         machine = try Machine(
             configuration: MachineConfiguration(
-                memoryBytes: memory, processorCount: cpus, pefEnabled: pef, seed: seed, faults: faults))
-        ultravisor = Ultravisor()
+                memoryBytes: memory, processorCount: cpus, pefEnabled: pef, seed: seed, faults: faults,
+                hypervisorTouch: hypervisorTouch))
+        ultravisor = Ultravisor(configuration: uvConfiguration)
         hypervisor = Hypervisor(configuration: configuration)
         machine.attach(ultravisor: ultravisor)
         machine.attach(hypervisor: hypervisor)

@@ -17,7 +17,7 @@ public func fuzzCommandLine(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32
 /// - tokenizing the parameters written back (`raw`, joined by spaces, then `--`
 ///   and the init arguments) gives the same parameters (the tokenizer is stable);
 /// - each parser agrees with a byte-level model of the C code it documents:
-///   `SVMOption.promInitEnabled` with prom_init's `prom_strstr(cmdline, "svm=")` and
+///   `SVMOption.enabled` with prom_init's `prom_strstr(cmdline, "svm=")` and
 ///   `prom_strtobool()`; `SWIOTLBOption` with `setup_io_tlb_npages()` (where SVMKit
 ///   does not deliberately ignore a value too large); and, for ASCII lines (what
 ///   firmware passes), `KernelCommandLine` with `parse_args()`/`next_arg()`.
@@ -80,14 +80,14 @@ enum CommandLineFuzzer {
 
     static func checkSVM(_ svm: SVMOption, _ line: KernelCommandLine, compareWithC: Bool) {
         let tokens = line.parameters(named: "svm")
-        if tokens.isEmpty { fuzzRequire(!svm.enabled, "svm enabled with no svm= parameter") }
+        if tokens.isEmpty { fuzzRequire(!svm.parameterReading, "parameterReading on with no svm= parameter") }
         let lastValid = tokens.compactMap { $0.value.flatMap(KernelBoolean.promStrToBool) }.last
-        fuzzRequire(svm.enabled == (lastValid ?? false), "enabled is not the last valid svm= value")
+        fuzzRequire(svm.parameterReading == (lastValid ?? false), "parameterReading is not the last valid svm= value")
         let linux = ModelC.promInitSVM(Array(line.text.utf8))
-        fuzzRequire(!compareWithC || svm.promInitEnabled == linux,
-            "promInitEnabled \(svm.promInitEnabled), prom_init's strstr/strtobool gives \(linux) for \(line.text.debugDescription)")
-        if svm.enabled != svm.promInitEnabled {
-            fuzzRequire(svm.diagnostics.contains { $0.kind == .linuxDiffers }, "Linux differs, but no diagnostic says so")
+        fuzzRequire(!compareWithC || svm.enabled == linux,
+            "enabled \(svm.enabled), prom_init's strstr/strtobool gives \(linux) for \(line.text.debugDescription)")
+        if svm.enabled != svm.parameterReading {
+            fuzzRequire(svm.diagnostics.contains { $0.kind == .ambiguous }, "the readings differ, but no warning says so")
         }
         for d in svm.diagnostics { fuzzRequire(!d.message.isEmpty && !d.description.isEmpty, "an empty diagnostic") }
     }

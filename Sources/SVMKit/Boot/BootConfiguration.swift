@@ -1,4 +1,5 @@
 public import ESM
+public import PEFMachine
 
 /// What to boot: every input of `svmkit boot`, each optional. With nothing given,
 /// SVMKit makes a TPM key (held by the embedded software TPM), a kernel, an initrd
@@ -31,11 +32,26 @@ public struct BootConfiguration: Hashable, Sendable {
     /// The PEM private key the embedded TPM holds at 0x81800001 (`--tpm-key`). Only with
     /// ``tpm`` `.embedded`: an external TPM keeps its private key.
     public var tpmKeyPEM: String?
-    /// What the Ultravisor does when an integrity check fails (`--esm-check`).
-    public var esmCheckPolicy: ESMCheckPolicy = .enforce
+    /// What the Ultravisor does when an integrity check fails (`--esm-check`); `nil`
+    /// (the default) takes the firmware profile's own (``effectiveESMCheckPolicy``).
+    public var esmCheckPolicy: ESMCheckPolicy?
+    /// Which Ultravisor to play (`--firmware`): the documented ABI (the default) or the
+    /// public firmware's observable behaviour.
+    public var firmware: FirmwareProfile = .documented
+    /// What a hypervisor access to a secure page does (`--hv-touch`): page it out and
+    /// see ciphertext, as KVM does (the default), or stop at once (a debugging mode).
+    public var hypervisorTouch: HypervisorTouch = .pageOut
     /// Seed of the machine's generator (`--seed`).
     public var seed: UInt64 = 1
 
     /// The defaults.
     public init() {}
+
+    /// The ESM check policy in force: ``esmCheckPolicy`` if set, else `warn` under
+    /// `FirmwareProfile.openPower` (the public firmware's default build
+    /// defines `ESM_BLOB_CHK_WARN_ONLY`, `core/uvcall.c: uv_esm_svm`) and `enforce`
+    /// under `FirmwareProfile.documented`.
+    public var effectiveESMCheckPolicy: ESMCheckPolicy {
+        esmCheckPolicy ?? (firmware == .openPower ? .warn : .enforce)
+    }
 }

@@ -1,3 +1,5 @@
+public import PEFMachine
+
 /// What a soak runs: the guest, the limits, the mix, and any deliberate breakage.
 ///
 /// A soak boots one secure guest and then runs kexec cycles until ``seconds`` pass
@@ -39,6 +41,14 @@ public struct SoakConfiguration: Hashable, Sendable {
     public var tpmKeyPEM: String?
     /// Deliberate breakage, to show the soak catches it (tests, demonstrations).
     public var injections: [SoakInjection] = []
+    /// The guest's boot settings `--firmware`, `--hv-touch` and `--esm-check` take
+    /// (only these three are used; see `BootConfiguration`).
+    public var firmware: BootConfiguration = BootConfiguration()
+    /// Faults injected into the machine's ultracalls and hypercalls (as `svmkit boot
+    /// --faults`). A share or unshare status the guest ignores, as Linux does, makes the
+    /// guest's belief and the Ultravisor's page states differ: the soak counts that as
+    /// a finding about Linux (``SoakReport/linuxFindings``), never as a failure.
+    public var faults: [FaultRule] = []
 
     /// The longest time limit accepted: 30 days.
     public static let longestSoak: Double = 30 * 86400
@@ -86,6 +96,7 @@ public struct SoakConfiguration: Hashable, Sendable {
         let defaults = SoakConfiguration()
         if operationsPerCycle != defaults.operationsPerCycle { s += " --ops-per-cycle \(operationsPerCycle)" }
         if crashKexecFraction != defaults.crashKexecFraction { s += " --crash-fraction \(crashKexecFraction)" }
+        if !faults.isEmpty { s += " --faults " + faults.map(\.description).joined(separator: ",") }
         let done = (cycle + 1) * operationsPerCycle * cpuCount
         return s + " --operations \(operations.map { min($0, done) } ?? done)"
     }

@@ -33,8 +33,15 @@ public struct SoakReport: Hashable, Sendable, Codable {
     public var invariantChecks: Int
     /// Invariant failures found.
     public var invariantFailures: Int
-    /// Isolation violations the machine recorded.
+    /// Isolation violations the machine recorded that no finding about Linux explains.
     public var isolationViolations: Int
+    /// Findings about Linux: pages whose state differs from what the guest believes
+    /// because it ignored a share or unshare status as Linux does (with injected
+    /// `faults`), and the hypervisor's accesses to them. Reported, never a failure.
+    public var linuxFindings: Int
+    /// The first operations that failed as a consequence of such a status (e.g. a disk
+    /// whose queue share failed), counted in ``linuxFindings``.
+    public var linuxFindingSamples: [String]
     /// Operations that failed with an error.
     public var operationErrors: Int
     /// Ultracalls and hypercalls made, by name.
@@ -71,6 +78,8 @@ public struct SoakReport: Hashable, Sendable, Codable {
         lines.append("  checksums    \(sectorsChecked) sector(s) checked, \(checksumMismatches) mismatch(es)")
         lines.append("  invariants   \(invariantChecks) check(s), \(invariantFailures) failure(s)")
         lines.append("  isolation    \(isolationViolations) violation(s)")
+        lines.append("  linux        \(linuxFindings) finding(s) (statuses Linux ignores; not failures)")
+        for sample in linuxFindingSamples.prefix(3) { lines.append("    \(sample)") }
         lines.append("  errors       \(operationErrors) failed operation(s)")
         if let first = firstFailure {
             lines.append("  first failure \(first)")

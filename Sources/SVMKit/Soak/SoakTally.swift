@@ -1,4 +1,5 @@
 import Locking
+import PEFMachine
 import Synchronization
 
 /// The soak's running counters, shared by the worker threads and the runner.
@@ -16,11 +17,42 @@ final class SoakTally: Sendable {
         var invariantFailures = 0
         var operationErrors = 0
         var failures: [SoakFailure] = []
+        /// Frames found differing from what Linux believes because it ignored a status,
+        /// and the hypervisor's accesses to them (findings about Linux, not failures).
+        var findingFrames: Set<UInt64> = []
+        var explainedViolations = 0
+        /// Operations that failed because Linux went on with a page it believes shared
+        /// after an ignored failed share (a device queue or pool the hypervisor cannot
+        /// use), and their first messages.
+        var consequences = 0
+        var consequenceSamples: [String] = []
     }
 
     private let counts = Lock(Counts())
     /// Isolation violations already reported as failures.
     private let reportedViolations = Lock(0)
+
+    /// Notes frames found differing from what Linux believes because it ignored a status.
+    func noteFindings(_ frames: [GuestFrameNumber]) {
+        guard !frames.isEmpty else { return }
+        counts.withLock { c in for f in frames { c.findingFrames.insert(f.rawValue) } }
+    }
+
+    /// Whether a frame is one Linux believes shared or private only because it ignored
+    /// a status (found so far).
+    func isFinding(_ frame: GuestFrameNumber) -> Bool { counts.withLock { $0.findingFrames.contains(frame.rawValue) } }
+
+    /// Records an operation that failed as a consequence of a status Linux ignored: a
+    /// finding about Linux, not a failure; the run goes on.
+    func noteConsequence(_ message: String) {
+        counts.withLock { c in
+            c.consequences += 1
+            if c.consequenceSamples.count < 10 { c.consequenceSamples.append(message) }
+        }
+    }
+
+    /// Counts isolation violations that a finding explains (claimed, not failures).
+    func noteExplainedViolations(_ n: Int) { counts.withLock { $0.explainedViolations += n } }
 
     /// The violations up to `count` that no one has reported yet, claimed for reporting.
     func claimViolations(upTo count: Int) -> Range<Int>? {

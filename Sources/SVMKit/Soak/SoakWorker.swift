@@ -69,10 +69,10 @@ final class SoakWorker: Sendable {
                 var did = kind
                 do throws(SoakCheckFailure) {
                     try perform(kind, cycle, &s, &g, did: &did)
-                    try checkIsolation()
+                    try checkIsolation(cycle.kernel)
                 } catch {
                     // An isolation violation behind a failed operation is the failure to report first.
-                    do throws(SoakCheckFailure) { try checkIsolation() } catch { fail(error, cycle, s.operationNumber, did) }
+                    do throws(SoakCheckFailure) { try checkIsolation(cycle.kernel) } catch { fail(error, cycle, s.operationNumber, did) }
                     fail(error, cycle, s.operationNumber, did)
                     break
                 }
@@ -83,6 +83,11 @@ final class SoakWorker: Sendable {
     }
 
     private func fail(_ error: SoakCheckFailure, _ cycle: SoakCycle, _ operation: Int, _ kind: SoakOperationKind) {
+        if error.kind == .operation, !cycle.kernel.ledger.failedShares.isEmpty {
+            // Linux went on after a failed share; what fails next is its consequence.
+            tally.noteConsequence("cycle \(cycle.cycle), vCPU \(cpu), operation \(operation) (\(kind.rawValue)): \(error.message)")
+            return
+        }
         tally.fail(
             SoakFailure(
                 kind: error.kind, cycle: cycle.cycle, vcpu: cpu, operation: operation, operationKind: kind,
@@ -107,12 +112,12 @@ final class SoakWorker: Sendable {
     }
 
     /// Fails if the machine recorded an isolation violation nobody has reported yet.
-    private func checkIsolation() throws(SoakCheckFailure) {
+    private func checkIsolation(_ kernel: GuestKernel) throws(SoakCheckFailure) {
         let count = machine.memory.violationCount
         guard count > 0, let fresh = tally.claimViolations(upTo: count) else { return }
-        let records = machine.memory.violations
-        let shown = records.indices.contains(fresh.lowerBound) ? records[fresh.lowerBound].description : "(not kept)"
-        throw SoakCheckFailure(.isolationViolation, "\(fresh.count) isolation violation(s), first: \(shown)")
+        let unexplained = SoakRunner.unexplainedViolations(fresh, memory: machine.memory, kernel: kernel, tally: tally)
+        guard let first = unexplained.first else { return }
+        throw SoakCheckFailure(.isolationViolation, "\(unexplained.count) isolation violation(s), first: \(first)")
     }
 
     /// The vCPU this thread runs on.

@@ -1,12 +1,14 @@
 /// Something worth telling about a kernel command line: a value that was ignored,
-/// or a place where Linux would read the line differently from SVMKit.
+/// or a place where the line can be read two ways (prom_init's substring search
+/// against the kernel's parameter parser).
 public struct CommandLineDiagnostic: Hashable, Sendable, CustomStringConvertible {
     /// How serious it is.
     public enum Kind: String, Hashable, Sendable {
         /// A parameter was ignored (invalid value), as Linux ignores it.
         case ignored
-        /// Linux's prom_init would behave differently from SVMKit here.
-        case linuxDiffers
+        /// A warning: the line is ambiguous here. prom_init's `prom_strstr()` reads it
+        /// one way (and the guest does that), an exact-parameter reading another.
+        case ambiguous
         /// Accepted, but worth knowing (e.g. an undocumented spelling).
         case note
     }

@@ -41,6 +41,13 @@ extension GuestKernel {
             }
             return address
         }
+        // swiotlb.c: swiotlb_tbl_map_single (6.12) prints this pr_warn_once() before
+        // the slot search, so even a mapping that then fails prints it.
+        let announce = state.withLock { s -> Bool in
+            defer { s.bounceAnnounced = true }
+            return !s.bounceAnnounced
+        }
+        if announce && isSecureGuest { printk("Memory encryption is active and system is using DMA bounce buffers") }
         let bounce: UInt64
         do {
             bounce = try pool.map(
@@ -49,15 +56,12 @@ extension GuestKernel {
             noteSWIOTLBError(error, address: address, operation: "dma_map_single")
             throw .swiotlb(error)
         }
-        let announce = state.withLock { s -> Bool in
+        state.withLock { s in
             s.dma.mappings += 1
             s.dma.bouncedMappings += 1
             s.dma.mappedBytes += UInt64(size)
             s.dma.bouncedBytes += UInt64(size)
-            defer { s.bounceAnnounced = true }
-            return !s.bounceAnnounced
         }
-        if announce && isSecureGuest { printk("Memory encryption is active and system is using DMA bounce buffers") }
         return bounce
     }
 
@@ -107,8 +111,9 @@ extension GuestKernel {
     /// Models `dma_alloc_coherent()` → `dma_direct_alloc()`: whole zeroed pages whose
     /// CPU and DMA addresses are the same guest-physical address; on a secure guest
     /// they are shared with `set_memory_decrypted()` (owner `dma-coherent`, because
-    /// `force_dma_unencrypted()` is true). If the share fails the pages are freed
-    /// (unless quarantined) and the allocation fails.
+    /// `force_dma_unencrypted()` is true). `set_memory_decrypted()` ignores the
+    /// Ultravisor's status, so a failed share does not fail the allocation
+    /// (`kernel/dma/direct.c: dma_direct_alloc (6.12)`).
     public func dmaAllocCoherent(size: Int, cpu: Int = 0) throws(DMAError) -> UInt64 {
         guard phase == .running else { throw .kernelNotRunning }
         guard size > 0 else { throw .invalidSize(size) }
@@ -123,12 +128,13 @@ extension GuestKernel {
                 address, pageCount: Int(bytes >> PageSize.shift), owner: .dmaCoherent, callSite: "dma_direct_alloc",
                 cpu: cpu)
         } catch {
-            releaseUnlessQuarantined(address, bytes: bytes)
+            release(address, bytes: bytes)
             throw .memoryEncryption(error)
         }
-        if !isSecureGuest {
-            try? machine.memory.zero(.guest(processor(cpu)), at: GuestPhysicalAddress(address), count: Int(bytes))
-        }
+        // kernel/dma/direct.c: dma_direct_alloc (6.12) zeroes the buffer after
+        // dma_set_decrypted(), secure or not (SVMKit used to rely on the Ultravisor's
+        // zeroing at share time, which a share Linux wrongly believes done skips).
+        try? machine.memory.zero(.guest(processor(cpu)), at: GuestPhysicalAddress(address), count: Int(bytes))
         state.withLock { s in
             s.coherent[address] = Int(bytes)
             s.dma.coherentAllocations += 1
@@ -138,8 +144,8 @@ extension GuestKernel {
     }
 
     /// Models `dma_free_coherent()` → `dma_direct_free()`: unshares the pages
-    /// (`set_memory_encrypted()`) and frees them; if the unshare fails the pages stay
-    /// quarantined and are not freed (the error says so).
+    /// (`set_memory_encrypted()`, status ignored) and frees them, as Linux does even
+    /// when the Ultravisor refused the unshare.
     public func dmaFreeCoherent(_ address: UInt64, cpu: Int = 0) throws(DMAError) {
         guard let bytes = state.withLock({ $0.coherent.removeValue(forKey: address) }) else {
             throw .notCoherent(address: address)
@@ -153,19 +159,12 @@ extension GuestKernel {
         } catch {
             throw .memoryEncryption(error)
         }
-        releaseUnlessQuarantined(address, bytes: UInt64(bytes))
+        release(address, bytes: UInt64(bytes))
     }
 
-    /// Gives pages back to the allocator unless one of them is quarantined.
-    func releaseUnlessQuarantined(_ address: UInt64, bytes: UInt64) {
-        state.withLock { s in
-            let first = address >> PageSize.shift
-            let pages = bytes >> PageSize.shift
-            guard !(first..<(first + pages)).contains(where: { s.ledger.isQuarantined(GuestFrameNumber($0)) }) else {
-                return
-            }
-            s.memblock?.free(start: address, size: bytes)
-        }
+    /// Gives pages back to the allocator.
+    func release(_ address: UInt64, bytes: UInt64) {
+        state.withLock { $0.memblock?.free(start: address, size: bytes) }
     }
 
     /// Records SWIOTLB misuse as a fault naming the mapping (exhaustion is only logged

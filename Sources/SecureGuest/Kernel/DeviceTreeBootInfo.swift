@@ -31,6 +31,14 @@ public struct DeviceTreeBootInfo: Hashable, Sendable {
     /// vCPU threads under `/cpus`: core nodes × the first core's
     /// `ibm,ppc-interrupt-server#s` entries, 0 if none.
     public let cpuThreads: Int
+    /// Threads per core: the length of the last core's `ibm,ppc-interrupt-server#s`
+    /// (`nthreads` in `smp_setup_cpu_maps()`), 1 without one.
+    public let threadsPerCore: Int
+    /// The partition's maximum processor count from `/rtas/ibm,lrdr-capacity`: the
+    /// cell after `#address-cells` + `#size-cells` of the root, times
+    /// ``threadsPerCore`` (QEMU writes `maxcpus / threads` there), or `nil` without
+    /// the property.
+    public let lrdrCapacityCPUs: Int?
     /// `/hypervisor` compatible `linux,kvm` (`nil` when there is no `/hypervisor` node).
     public let hypervisorIsKVM: Bool?
     /// The interrupt controller is the sPAPR XIVE (`ibm,power-ivpe`), not XICS.
@@ -86,12 +94,45 @@ public struct DeviceTreeBootInfo: Hashable, Sendable {
         } else {
             cpuThreads = 0
         }
+        if let last = cores.last,
+            let servers = tree.propertyIfPresent("ibm,ppc-interrupt-server#s", at: DeviceTree.join("/cpus", last)),
+            servers.count >= 4
+        {
+            threadsPerCore = servers.count / 4
+        } else {
+            threadsPerCore = 1
+        }
+        let addressCells = (try? tree.u32("#address-cells", at: "/")).map(Int.init) ?? 1  // OF_ROOT_NODE_ADDR_CELLS_DEFAULT
+        let sizeCells = (try? tree.u32("#size-cells", at: "/")).map(Int.init) ?? 1  // OF_ROOT_NODE_SIZE_CELLS_DEFAULT
+        if let capacity = tree.propertyIfPresent("ibm,lrdr-capacity", at: "/rtas"),
+            capacity.count >= (addressCells + sizeCells + 1) * 4
+        {
+            let cell = Int(BigEndianCells.u32(capacity, at: (addressCells + sizeCells) * 4))
+            lrdrCapacityCPUs = cell.multipliedReportingOverflow(by: threadsPerCore).overflow
+                ? Int.max : cell * threadsPerCore
+        } else {
+            lrdrCapacityCPUs = nil
+        }
         if tree.hasNode("/hypervisor") {
             hypervisorIsKVM = ((try? tree.stringList("compatible", at: "/hypervisor")) ?? []).contains("linux,kvm")
         } else {
             hypervisorIsKVM = nil
         }
         xive = !tree.nodes(compatibleWith: "ibm,power-ivpe").isEmpty
+    }
+
+    /// Models how `smp_setup_cpu_maps()` and `setup_nr_cpu_ids()`
+    /// (`arch/powerpc/kernel/setup-common.c (6.12)`) make the possible-CPU count
+    /// (`num_possible_cpus()`, then `nr_cpu_ids`) on a pseries LPAR: the threads of the
+    /// `cpu` nodes, and CPUs 0 up to the `ibm,lrdr-capacity` maximum (QEMU's
+    /// `maxcpus`), both capped at `nrCPUs` (`CONFIG_NR_CPUS`, or `nr_cpus=`).
+    /// - Parameters:
+    ///   - nrCPUs: `nr_cpu_ids` before the tree is read.
+    ///   - running: vCPUs the machine has, used when the tree has no `cpu` nodes.
+    public func possibleCPUs(nrCPUs: Int, running: Int) -> Int {
+        let present = cpuThreads > 0 ? cpuThreads : running
+        let capacity = lrdrCapacityCPUs.map { min($0, nrCPUs) } ?? 0
+        return max(1, min(max(present, capacity), max(nrCPUs, 1)))
     }
 
     /// Reads the tree at `address` through `read` (header first, then `totalsize`

@@ -1,10 +1,11 @@
 /// A mistake found in a guest's behaviour, with the culprit named: the address, the
 /// kernel object that owns it, and which function should have done what.
 ///
-/// The kernel records the ones it notices itself (failed shares, quarantines, misuse
-/// the SWIOTLB library refuses, registrations the hypervisor refused);
-/// ``GuestKernel/diagnose()`` adds the machine's isolation violations and SVM kill,
-/// each attributed to the kernel object whose memory was touched.
+/// The kernel records the ones Linux notices itself (misuse the SWIOTLB library
+/// refuses, registrations the hypervisor refused, each with Linux's WARNING line);
+/// ``GuestKernel/diagnose()`` adds SVMKit's knowledge: share and unshare statuses
+/// Linux ignored, the machine's isolation violations and the SVM kill, each
+/// attributed to the kernel object whose memory was touched.
 public struct GuestFault: Hashable, Sendable, CustomStringConvertible {
     /// What kind of mistake.
     public enum Kind: String, Hashable, Sendable, CaseIterable {
@@ -12,10 +13,10 @@ public struct GuestFault: Hashable, Sendable, CustomStringConvertible {
         case isolationViolation = "isolation violation"
         /// The Ultravisor killed the SVM (e.g. it touched an implicitly shared page).
         case svmKilled = "SVM killed"
-        /// A share failed.
-        case shareFailed = "share failed"
-        /// An unshare failed and pages were quarantined.
-        case quarantine
+        /// A share, unshare or unshare-all call answered a non-zero status, which Linux
+        /// ignores (`svm.c`, `paca.c`, `core_64.c` (6.12)): the guest went on as if it
+        /// had worked. A diagnosis by SVMKit, not something the guest noticed.
+        case ignoredStatus = "ignored status"
         /// The SWIOTLB library refused a mapping operation (double unmap, sync past the
         /// end, …).
         case swiotlbMisuse = "SWIOTLB misuse"

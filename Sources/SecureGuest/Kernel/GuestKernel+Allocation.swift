@@ -29,9 +29,8 @@ extension GuestKernel {
         }
     }
 
-    /// Models `__free_pages()`: gives back memory from ``allocateMemory(bytes:purpose:)``
-    /// (quarantined pages are kept).
+    /// Models `__free_pages()`: gives back memory from ``allocateMemory(bytes:purpose:)``.
     public func freeMemory(_ address: UInt64, bytes: UInt64) {
-        releaseUnlessQuarantined(address, bytes: (bytes + PageSize.offsetMask) & ~PageSize.offsetMask)
+        release(address, bytes: (bytes + PageSize.offsetMask) & ~PageSize.offsetMask)
     }
 }

@@ -10,22 +10,31 @@ extension GuestKernel {
     public func audit(_ label: String = "audit") -> SharedPageAuditReport {
         let memory = machine.memory
         let explicit = Set(memory.frames(where: \.isExplicitShare))
-        let (ledger, quarantined) = state.withLock { ($0.ledger, $0.ledger.quarantined.count) }
+        let ledger = state.withLock { $0.ledger }
         return SharedPageAuditReport(
             label: label, ledger: ledger.audit(againstExplicitlyShared: explicit), explicitlyShared: explicit.count,
             implicitlyShared: memory.pageCount(in: .sharedImplicit) + memory.pageCount(in: .sharedImplicitInvalid),
             pseudoShared: memory.pageCount(in: .pseudoShared) + memory.pageCount(in: .pseudoSharedInvalid),
             transient: PageState.allCases.filter(\.isTransient).reduce(0) { $0 + memory.pageCount(in: $1) },
-            quarantined: quarantined, sharedByOwner: ledger.countsByOwner, isolationViolations: memory.violationCount)
+            ignoredStatuses: ledger.ignoredStatuses.count, sharedByOwner: ledger.countsByOwner, isolationViolations: memory.violationCount)
     }
 
     /// Every fault found so far, culprit named: the kernel's own records, then each
     /// isolation violation the machine recorded and the SVM kill, attributed to the
     /// kernel object that owns the address (from the allocator's records) and to the
     /// function that should have shared it, or that unshared it.
+    ///
+    /// Calls whose status Linux ignored come first after the kernel's own records: one
+    /// ``GuestFault/Kind/ignoredStatus`` per call and run of pages whose state now
+    /// differs from what Linux believes (the guest itself never acted on the status; a
+    /// non-zero r3 that changed nothing, as the public firmware leaves on success, is
+    /// not reported).
     public func diagnose() -> [GuestFault] {
         var out = faults
         let (memblock, ledger, unsharedBy) = state.withLock { ($0.memblock, $0.ledger, $0.unsharedBy) }
+        out += Self.ignoredStatusFaults(
+            ledger.audit(againstExplicitlyShared: Set(machine.memory.frames(where: \.isExplicitShare)))
+                .ignoredStatusMismatches)
         for v in machine.memory.violations {
             let address = v.address.rawValue
             let region = memblock?.region(containing: address)?.purpose
@@ -62,5 +71,46 @@ extension GuestKernel {
                     region: region, culprit: culprit, detail: kill.reason))
         }
         return out
+    }
+
+    /// Consecutive mismatched frames that share an ignored status, as runs.
+    public static func ignoredStatusRuns(_ mismatches: [SharedPageAudit.Mismatch]) -> [IgnoredStatusRun] {
+        var out: [IgnoredStatusRun] = []
+        for m in mismatches.sorted(by: { $0.frame < $1.frame }) {
+            if let r = out.last, r.mismatch.ignored == m.ignored, r.mismatch.ledgerSaysShared == m.ledgerSaysShared,
+                r.first.rawValue + UInt64(r.count) == m.frame.rawValue
+            {
+                out[out.count - 1].count += 1
+            } else {
+                out.append(IgnoredStatusRun(first: m.frame, count: 1, mismatch: m))
+            }
+        }
+        return out
+    }
+
+    /// One fault per ``ignoredStatusRuns(_:)`` run.
+    public static func ignoredStatusFaults(_ mismatches: [SharedPageAudit.Mismatch]) -> [GuestFault] {
+        ignoredStatusRuns(mismatches).map { r in
+            GuestFault(
+                kind: .ignoredStatus, address: r.first.rawValue << PageSize.shift, owner: r.mismatch.ignored.owner,
+                region: r.mismatch.ignored.owner.rawValue, culprit: r.description, detail: r.mismatch.description)
+        }
+    }
+}
+
+/// Consecutive frames whose state differs from what Linux believes, for the same
+/// ignored status.
+public struct IgnoredStatusRun: Hashable, Sendable, CustomStringConvertible {
+    /// The first frame.
+    public let first: GuestFrameNumber
+    /// How many frames.
+    public internal(set) var count: Int
+    /// The first frame's mismatch (the others have the same status and direction).
+    public let mismatch: SharedPageAudit.Mismatch
+
+    /// e.g. `dtl_cache_ctor ignored UV_SHARE_PAGE's U_P2, as Linux does: 1 page(s) Linux believes shared are not`.
+    public var description: String {
+        let i = mismatch.ignored
+        return "\(i.callSite) ignored \(i.call)'s \(i.status.name), as Linux does: \(count) page(s) at \(first) Linux believes \(mismatch.ledgerSaysShared ? "shared" : "private") are not"
     }
 }

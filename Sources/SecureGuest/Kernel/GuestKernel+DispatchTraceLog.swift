@@ -8,15 +8,13 @@ extension GuestKernel {
     /// `N_DISPATCH_LOG`: entries per buffer (85).
     public static let dispatchLogEntries = Int(dispatchLogBytes) / DispatchTraceLogEntry.byteCount
 
-    /// Models `alloc_dispatch_log_kmem_cache()` and `allocate_dtl_buffer()` for every
-    /// CPU: a `dtl` kmem_cache of 4096-byte, 4096-aligned objects whose slab pages (one
-    /// 64 KiB page holds 16 objects) come from the page allocator. On a secure guest the
-    /// cache has a constructor (`get_dtl_cache_ctor()`), run for every object of a new
-    /// slab, which shares the object's backing page unless that page is already in
-    /// its set of shared pages. Linux keeps a fixed array of `NR_DTL_PAGE` pages and
-    /// WARNs when it fills; SVMKit keeps a set with no limit, and remembers a page only
-    /// once its share succeeded. Each buffer gets its length at offset 4, as Linux
-    /// writes it before registering.
+    /// Models `alloc_dispatch_log_kmem_cache()` (`arch/powerpc/platforms/pseries/setup.c
+    /// (6.12)`) and `alloc_dtl_buffers()` (`lpar.c (6.12)`) for every possible CPU: a
+    /// `dtl` kmem_cache of 4096-byte, 4096-aligned objects whose slab pages (one 64 KiB
+    /// page holds 16 objects) come from the page allocator. On a secure guest the cache
+    /// has a constructor (`get_dtl_cache_ctor()` → `dtl_cache_ctor()`), run for every
+    /// object of a new slab. Each buffer gets its length at offset 4, as Linux writes
+    /// it before registering.
     func allocateDispatchLogs(cpuCount: Int, secure: Bool, memblock: inout Memblock) throws(GuestKernelError) -> [UInt64?] {
         let perPage = Int(PageSize.bytes / Self.dispatchLogBytes)
         let ctor = secure && !options.bugs.skipDTLShare
@@ -55,17 +53,37 @@ extension GuestKernel {
         return out
     }
 
-    /// Models `dtl_cache_ctor()` (`arch/powerpc/platforms/pseries/svm.c`): share the
-    /// object's page once.
+    /// `NR_DTL_PAGE`: `DISPATCH_LOG_BYTES × CONFIG_NR_CPUS / PAGE_SIZE` entries in
+    /// `dtl_page_store` (`svm.c (6.12)`).
+    var dtlPageStoreCapacity: Int { Int(Self.dispatchLogBytes) * options.configuredNRCPUs / Int(PageSize.bytes) }
+
+    /// Models `dtl_cache_ctor()` (`arch/powerpc/platforms/pseries/svm.c: dtl_cache_ctor
+    /// (6.12)`): if the object's page is not in `dtl_page_store`, store it there FIRST,
+    /// `WARN_ON(dtl_nr_pages >= NR_DTL_PAGE)`, then `uv_share_page(pfn, 1)`, whose result
+    /// is ignored. A page whose share failed is therefore never tried again by the
+    /// other objects on it. Past `NR_DTL_PAGE` pages Linux writes beyond its array;
+    /// SVMKit keeps the page and says so.
     func dtlCacheConstructor(object: UInt64) {
         let frame = GuestPhysicalAddress(object).frame
-        guard !state.withLock({ $0.dtlSharedPages.contains(frame) }) else { return }
-        if case .success = uvSharePage(first: frame, count: 1, owner: .dtl, callSite: "dtl_cache_ctor") {
-            state.withLock { _ = $0.dtlSharedPages.insert(frame) }
+        let capacity = dtlPageStoreCapacity
+        let stored: Int? = state.withLock { s in
+            guard !s.dtlSharedPages.contains(frame) else { return nil }
+            s.dtlSharedPages.insert(frame)
+            s.dtlPageStoreCount += 1
+            return s.dtlPageStoreCount
         }
+        guard let count = stored else { return }
+        if count >= capacity {
+            printk("WARNING: CPU: 0 PID: 1 at arch/powerpc/platforms/pseries/svm.c:92 dtl_cache_ctor")
+            if count > capacity {
+                printk("SVMKit: dtl_page_store holds NR_DTL_PAGE = \(capacity) pages; page \(count) is written past its end")
+            }
+        }
+        uvSharePage(first: frame, count: 1, owner: .dtl, callSite: "dtl_cache_ctor")
     }
 
-    /// Pages the `dtl` cache constructor shared.
+    /// Pages in `dtl_page_store`: the ones the `dtl` cache constructor passed to
+    /// `uv_share_page()` (whether or not the share worked).
     public var dispatchLogSharedPages: Set<GuestFrameNumber> { state.withLock { $0.dtlSharedPages } }
 
     /// Models `scan_dispatch_log()` (`arch/powerpc/kernel/time.c`) on `cpu`: reads

@@ -3,19 +3,27 @@ import PowerABI
 
 /// kexec (reference/linux-guest-facts.md §1.7).
 extension GuestKernel {
+    /// `H_VPA_DEREG_SLB`: deregister the SLB shadow buffer.
+    static let deregisterSLBShadow: UInt64 = 7
+
     /// Models the pseries kexec path up to the jump into the next image:
     ///
     /// 1. for a normal kexec, `device_shutdown()`: each virtual block device is reset
     ///    (`H_VIO_SIGNAL` reset), so the hypervisor forgets its queue;
-    /// 2. `pseries_kexec_cpu_down()` on every CPU: deregister the DTL and the VPA with
-    ///    `H_REGISTER_VPA`, except when crashing ("Don't risk a hypervisor call if
-    ///    we're crashing", `arch/powerpc/platforms/pseries/kexec.c`; inference from that
-    ///    code, not in the facts file);
-    /// 3. `default_machine_kexec()` (`arch/powerpc/kexec/core_64.c`): prints
+    /// 2. `pseries_kexec_cpu_down()` (`arch/powerpc/platforms/pseries/kexec.c (6.1,
+    ///    6.12)`) on every online CPU, the others first and the calling CPU last
+    ///    (`kexec_smp_down()`, then `kexec_prepare_cpus()`; for a crash kexec
+    ///    `crash_ipi_callback()` and `default_machine_crash_shutdown()` in
+    ///    `arch/powerpc/kexec/crash.c`, which run it too: "Ensure vpa/slb_shadow/dtl
+    ///    cleanup even while we are crashing"): `H_REGISTER_VPA` deregisters the DTL if
+    ///    the LPPACA's `dtl_enable_mask` is set, then the SLB shadow (always), then the
+    ///    VPA, each failure printing Linux's WARNING line. The XICS/XIVE teardown and
+    ///    `pseries_disable_reloc_on_exc()` (`H_SET_MODE`) are not modelled;
+    /// 3. `default_machine_kexec()` (`arch/powerpc/kexec/core_64.c (6.12)`): prints
     ///    "kexec: Starting switchover sequence." and, on a secure guest unless the image
-    ///    is a crash kernel or preserves context, calls `UV_UNSHARE_ALL_PAGES` and prints
-    ///    "kexec: Unshared all shared pages." (Linux ignores the status; SVMKit empties
-    ///    the ledger only when it succeeded and records a fault when it did not).
+    ///    is a crash kernel or preserves context, calls `UV_UNSHARE_ALL_PAGES`, ignores
+    ///    its status, and prints "kexec: Unshared all shared pages.". The ledger then
+    ///    holds nothing, as Linux believes; a non-zero status is written down in it.
     ///
     /// The kernel is then gone (``GuestKernelPhase/kexeced(_:)``). The next kernel is a
     /// new ``GuestKernel`` on the same machine: its vCPUs still have MSR(S) set, and it
@@ -32,37 +40,42 @@ extension GuestKernel {
             }
             state.withLock { $0.blockQueues.removeAll() }
         }
-        var takenDown = 0
-        if kind != .crash {
-            let (cpus, dtls, vpas) = state.withLock { ($0.processors.count, $0.dtls, $0.lppacas) }
-            for c in 0..<cpus {
-                if dtls.indices.contains(c), dtls[c] != nil { _ = vpaCall(Self.deregisterDTL, cpu: c, address: 0) }
-                if vpas.indices.contains(c) { _ = vpaCall(Self.deregisterVPA, cpu: c, address: 0) }
-                takenDown += 1
-            }
-        }
+        let (processors, enabled) = state.withLock { ($0.processors, $0.dtlEnableMask) }
+        let online = processors.indices.filter { processors[$0].snapshot.isRunning }
+        let order = online.filter { $0 != cpu } + online.filter { $0 == cpu }
+        for c in order { pseriesKexecCPUDown(cpu: c, dtlEnabled: enabled.contains(c)) }
         printk("kexec: Starting switchover sequence.")
         var status: UltravisorStatus?
         if secure && kind == .normal {
             let s = UltravisorStatus(register: processor(cpu).ultracall(.unshareAllPages).r3)
             status = s
             printk("kexec: Unshared all shared pages.")
-            if s == .success {
-                state.withLock { st in
-                    for f in st.ledger.entries.keys { st.unsharedBy[f] = "default_machine_kexec (UV_UNSHARE_ALL_PAGES)" }
-                    st.ledger.removeAll()
-                }
-            } else {
-                record(
-                    GuestFault(
-                        kind: .quarantine, address: nil, owner: nil, region: nil,
-                        culprit: "UV_UNSHARE_ALL_PAGES failed: the next kernel inherits shared pages",
-                        detail: "\(s)"))
+            state.withLock { st in
+                for f in st.ledger.entries.keys { st.unsharedBy[f] = "default_machine_kexec (UV_UNSHARE_ALL_PAGES)" }
+                st.ledger.removeAll(status: s, callSite: "default_machine_kexec")
             }
         }
         state.withLock { $0.phase = .kexeced(kind) }
         return KexecReport(
-            kind: kind, secure: secure, unshareAllStatus: status, processorsTakenDown: takenDown,
+            kind: kind, secure: secure, unshareAllStatus: status, processorsTakenDown: order.count,
             devicesShutDown: devices, audit: audit("after kexec (\(kind.rawValue))"))
+    }
+
+    /// Models `pseries_kexec_cpu_down()`'s hypervisor part on `cpu`'s own vCPU.
+    func pseriesKexecCPUDown(cpu: Int, dtlEnabled: Bool) {
+        if dtlEnabled {
+            let r = vpaCall(Self.deregisterDTL, cpu: cpu, address: 0)
+            if r != .success {
+                printk("WARNING: DTL deregistration for cpu \(cpu) (hw \(cpu)) failed with \(r.rawValue)")
+            }
+        }
+        let slb = vpaCall(Self.deregisterSLBShadow, cpu: cpu, address: 0)
+        if slb != .success {
+            printk("WARNING: SLB shadow buffer deregistration for cpu \(cpu) (hw \(cpu)) failed with \(slb.rawValue)")
+        }
+        let vpa = vpaCall(Self.deregisterVPA, cpu: cpu, address: 0)
+        if vpa != .success {
+            printk("WARNING: VPA deregistration for cpu \(cpu) (hw \(cpu)) failed with \(vpa.rawValue)")
+        }
     }
 }

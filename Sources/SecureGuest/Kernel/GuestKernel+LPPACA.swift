@@ -9,23 +9,27 @@ extension GuestKernel {
     /// `H_VPA_REG_VPA`, `H_VPA_REG_DTL`, `H_VPA_DEREG_VPA`, `H_VPA_DEREG_DTL`.
     static let registerVPA: UInt64 = 1, registerDTL: UInt64 = 2, deregisterVPA: UInt64 = 5, deregisterDTL: UInt64 = 6
 
-    /// Models `allocate_paca()` → `new_lppaca()` for every CPU.
+    /// Models `allocate_paca()` → `new_lppaca()` for every possible CPU
+    /// (`arch/powerpc/kernel/paca.c: alloc_shared_lppaca, new_lppaca (6.12)`).
     ///
     /// On a secure guest `alloc_shared_lppaca()` carves all LPPACAs from one
-    /// page-aligned region of PAGE_ALIGN(nr_cpu_ids × 0x400) bytes, allocated bottom-up
+    /// page-aligned region of PAGE_ALIGN(nr_cpu_ids × 0x400) bytes, allocated at the
+    /// boot CPU's call in `early_setup()`, while `nr_cpu_ids` is still `NR_CPUS`
+    /// (`regionCPUs`; 2 MiB for 2048), bottom-up
     /// below the PACA limit, and shares it with one `UV_SHARE_PAGE` the first time
     /// (before `init_lppaca()` writes into it, since sharing zeroes the pages). The
     /// PACA limit is min(`ppc64_bolted_size()`, `ppc64_rma_size`), which is unlimited
     /// under radix, the only MMU mode of a secure guest. Otherwise each CPU gets its own
     /// 1 KiB, 1 KiB-aligned LPPACA and nothing is shared.
-    func allocateLPPACAs(cpuCount: Int, secure: Bool, memblock: inout Memblock) throws(GuestKernelError) -> (
+    func allocateLPPACAs(cpuCount: Int, regionCPUs: Int, secure: Bool, memblock: inout Memblock)
+        throws(GuestKernelError) -> (
         addresses: [UInt64], region: SharedLPPACARegion?
     ) {
         var addresses: [UInt64] = []
         addresses.reserveCapacity(cpuCount)
         var region: SharedLPPACARegion?
         if secure {
-            let size = SharedLPPACARegion.totalSize(cpuCount: cpuCount)
+            let size = SharedLPPACARegion.totalSize(cpuCount: regionCPUs)
             let base: UInt64
             do {
                 base = try memblock.allocate(
@@ -34,19 +38,16 @@ extension GuestKernel {
             } catch {
                 throw .allocation(error)
             }
-            var r = SharedLPPACARegion(base: base, cpuCount: cpuCount)
+            var r = SharedLPPACARegion(base: base, cpuCount: regionCPUs)
             if options.bugs.skipLPPACAShare {
                 printk("SVMKit bug: alloc_shared_lppaca() skips uv_share_page()")
             } else {
-                // Linux ignores uv_share_page()'s result here and its registration then fails;
-                // SVMKit remembers the failure and does not hand the hypervisor secure pages.
-                let shared = uvSharePage(
+                // paca.c: alloc_shared_lppaca (6.12) ignores uv_share_page()'s result.
+                uvSharePage(
                     first: GuestPhysicalAddress(base).frame, count: size >> PageSize.shift, owner: .lppaca,
                     callSite: "alloc_shared_lppaca")
-                if case .failure = shared { state.withLock { $0.lppacaUsable = false } }
                 printk(
-                    "SVMKit: alloc_shared_lppaca: \(cpuCount) LPPACA(s) in [mem 0x\(String(base, radix: 16))-0x\(String(base + size - 1, radix: 16))], shared with one UV_SHARE_PAGE"
-                        + (state.withLock { $0.lppacaUsable } ? "" : " (which failed)"))
+                    "SVMKit: alloc_shared_lppaca: \(cpuCount) LPPACA(s) in [mem 0x\(String(base, radix: 16))-0x\(String(base + size - 1, radix: 16))], shared with one UV_SHARE_PAGE")
             }
             for _ in 0..<cpuCount {
                 do {
@@ -100,18 +101,14 @@ extension GuestKernel {
         return HypervisorStatus(register: r.r3)
     }
 
-    /// Models `vpa_init(cpu)` (`arch/powerpc/platforms/pseries/lpar.c`): registers the
-    /// CPU's VPA and, if one was allocated, its DTL, printing Linux's WARNING lines when
-    /// the hypervisor refuses.
+    /// Models `vpa_init(cpu)` (`arch/powerpc/platforms/pseries/lpar.c: vpa_init (6.12)`):
+    /// registers the CPU's VPA (whether or not its LPPACA's share worked: Linux does not
+    /// know) and, if that worked, `register_dtl_buffer()`, printing Linux's WARNING lines
+    /// when the hypervisor refuses. The SLB shadow is registered only under the hash
+    /// MMU, which a secure guest never uses.
     func vpaInit(cpu: Int) {
-        let (vpa, dtl) = state.withLock { s in
-            (s.lppacas.indices.contains(cpu) ? s.lppacas[cpu] : nil, s.dtls.indices.contains(cpu) ? s.dtls[cpu] : nil)
-        }
+        let vpa = state.withLock { s in s.lppacas.indices.contains(cpu) ? s.lppacas[cpu] : nil }
         guard let vpa else { return }
-        guard state.withLock({ $0.lppacaUsable }) else {
-            printk("SVMKit: not registering the VPA of cpu \(cpu): alloc_shared_lppaca() could not share it")
-            return
-        }
         let status = vpaCall(Self.registerVPA, cpu: cpu, address: vpa)
         if status != .success {
             printk(
@@ -122,17 +119,21 @@ extension GuestKernel {
             record(registrationFault(failure, owner: .lppaca))
             return
         }
-        if let dtl { registerDTL(cpu: cpu, address: dtl) }
+        registerDTLBuffer(cpu: cpu)
     }
 
-    /// Models `register_dtl_buffer()`: `H_REGISTER_VPA` (DTL) for `cpu`.
-    func registerDTL(cpu: Int, address: UInt64) {
-        let shared = state.withLock { $0.dtlSharedPages.contains(GuestPhysicalAddress(address).frame) }
-        if isSecureGuest, !shared, !options.bugs.skipDTLShare {
-            printk("SVMKit: not registering the DTL of cpu \(cpu): dtl_cache_ctor() could not share its page")
-            return
-        }
+    /// Models `register_dtl_buffer(cpu)` (`lpar.c: register_dtl_buffer (6.12)`): if the
+    /// CPU has a DTL and `dtl_mask` is set (``GuestKernelOptions/dispatchTraceLogs``,
+    /// `CONFIG_VIRT_CPU_ACCOUNTING_NATIVE`), `H_REGISTER_VPA` (DTL), a WARNING if the
+    /// hypervisor refuses, and `dtl_enable_mask` set in the LPPACA either way (which
+    /// `pseries_kexec_cpu_down()` later reads). Whether the DTL page was shared is not
+    /// checked: Linux does not know.
+    func registerDTLBuffer(cpu: Int) {
+        guard options.dispatchTraceLogs,
+            let address = state.withLock({ s in s.dtls.indices.contains(cpu) ? s.dtls[cpu] : nil })
+        else { return }
         let status = vpaCall(Self.registerDTL, cpu: cpu, address: address)
+        state.withLock { _ = $0.dtlEnableMask.insert(cpu) }
         guard status != .success else { return }
         printk("WARNING: DTL registration of cpu \(cpu) (hw \(cpu)) failed with \(status.rawValue)")
         let failure = RegistrationFailure(cpu: cpu, area: .dtl, address: address, status: status)

@@ -13,21 +13,28 @@ extension GuestKernel {
     ///    and sets up ``Memblock`` from `/memory@0`, reserving the kernel (it runs from
     ///    0 up to kbase + its size), the FDT, the reserve map (QEMU's kernel and
     ///    initrd entries and the Ultravisor's reserved pages), the initrd and RTAS;
-    /// 2. `is_secure_guest()` from the boot vCPU's MSR(S) (every vCPU must agree);
-    /// 3. `allocate_paca()` / `new_lppaca()` for every CPU (one shared region and one
-    ///    `UV_SHARE_PAGE` on a secure guest), then `vpa_init()` of the boot CPU;
-    /// 4. `swiotlb_init()` and `init_svm()` (pool anywhere, shared in one call, forced
-    ///    bouncing) — see `setUpSWIOTLB`;
-    /// 5. `alloc_dispatch_log_kmem_cache()`: the `dtl` cache (constructor shares each
-    ///    backing page once on a secure guest), a DTL per CPU, the boot CPU's registered;
+    /// 2. `is_secure_guest()` from the boot vCPU's MSR(S) (every vCPU must agree), and
+    ///    the possible CPUs as `smp_setup_cpu_maps()` derives them (`/rtas`
+    ///    `ibm,lrdr-capacity`, QEMU's `maxcpus`, capped at `NR_CPUS`);
+    /// 3. `allocate_paca()` / `new_lppaca()` for every possible CPU (one shared region,
+    ///    sized by `NR_CPUS`, and one `UV_SHARE_PAGE` on a secure guest), then
+    ///    `vpa_init()` of the boot CPU;
+    /// 4. `mem_init()`'s `swiotlb_init()`: the pool, bottom-up, one area per possible
+    ///    CPU by default — see `setUpSWIOTLB`;
+    /// 5. the pseries `machine_early_initcall`s in link order: setup.o's
+    ///    `alloc_dispatch_log_kmem_cache()` (the `dtl` cache, whose constructor stores
+    ///    and shares each backing page once on a secure guest, a DTL per possible CPU,
+    ///    the boot CPU's registered), then svm.o's `init_svm()` (the pool shared in one
+    ///    call);
     /// 6. `pSeries_smp_probe()`: the IPI choice, logged; then each secondary CPU is
     ///    brought up (`smp_startup_cpu()`: RTAS `start-cpu` for a vCPU that is not
     ///    running yet; on a secure guest the Ultravisor bounces the call and starts the
     ///    vCPU in secure mode) and runs `vpa_init()` (VPA and DTL) on its own vCPU;
     /// 7. `topology_init()`: the sysfs `svm` file.
     ///
-    /// A refused registration prints Linux's WARNING and boot goes on; a failed share
-    /// is recorded as a ``GuestFault``.
+    /// As in Linux, no share status is acted on and a refused registration prints
+    /// Linux's WARNING and boot goes on; the ledger writes the statuses down for
+    /// ``diagnose()``.
     ///
     /// - Parameters:
     ///   - processors: the vCPUs, boot vCPU first (default: all of the machine's).
@@ -49,7 +56,7 @@ extension GuestKernel {
             s.phase = .booting
             s.processors = cpus
             s.lppacas = []
-            s.dtls = [UInt64?](repeating: nil, count: cpus.count)
+            s.dtls = []
             s.dtlReadIndex = [UInt64](repeating: 0, count: cpus.count)
             s.stolenTicks = [UInt64](repeating: 0, count: cpus.count)
             return true
@@ -97,8 +104,21 @@ extension GuestKernel {
         }
         state.withLock { $0.inheritedShares = inherited }
 
-        // 3. LPPACAs, boot CPU's VPA
-        let lppacas = try allocateLPPACAs(cpuCount: cpus.count, secure: secure, memblock: &memblock)
+        // smp_setup_cpu_maps(): the possible CPUs (nr_cpu_ids afterwards).
+        let possible = max(info.possibleCPUs(nrCPUs: options.configuredNRCPUs, running: cpus.count), cpus.count)
+        if let capacity = info.lrdrCapacityCPUs {
+            printk(
+                capacity > options.configuredNRCPUs
+                    ? "Partition configured for \(capacity) cpus, operating system maximum is \(options.configuredNRCPUs)."
+                    : "Partition configured for \(capacity) cpus.")
+        }
+        state.withLock { $0.possibleCPUs = possible }
+
+        // 3. LPPACAs (the shared region is sized in early_setup(), when nr_cpu_ids is
+        //    still NR_CPUS), boot CPU's VPA
+        let lppacas = try allocateLPPACAs(
+            cpuCount: possible, regionCPUs: max(possible, options.configuredNRCPUs), secure: secure,
+            memblock: &memblock)
         state.withLock { s in
             s.lppacas = lppacas.addresses
             s.lppacaRegion = lppacas.region
@@ -106,13 +126,15 @@ extension GuestKernel {
         }
         vpaInit(cpu: 0)
 
-        // 4. SWIOTLB and init_svm()
-        setUpSWIOTLB(commandLine: commandLine, cpuCount: cpus.count, secure: secure, memblock: &memblock)
+        // 4. mem_init(): swiotlb_init() allocates the pool bottom-up (not shared yet).
+        setUpSWIOTLB(commandLine: commandLine, possibleCPUs: possible, secure: secure, memblock: &memblock)
         state.withLock { $0.memblock = memblock }
 
-        // 5. The dtl cache and a DTL per CPU; the boot CPU's is registered now.
+        // 5. machine_early_initcalls in link order (platforms/pseries/Makefile: setup.o
+        //    before svm.o): alloc_dispatch_log_kmem_cache() — the dtl cache, a DTL per
+        //    possible CPU, the boot CPU's registered — then init_svm() shares the pool.
         if options.dispatchTraceLogs {
-            let dtls = try allocateDispatchLogs(cpuCount: cpus.count, secure: secure, memblock: &memblock)
+            let dtls = try allocateDispatchLogs(cpuCount: possible, secure: secure, memblock: &memblock)
             state.withLock { s in
                 s.dtls = dtls
                 s.memblock = memblock
@@ -120,11 +142,12 @@ extension GuestKernel {
             let sharedPages = state.withLock { $0.dtlSharedPages.count }
             printk(
                 "SVMKit: dtl cache: \(dtls.compactMap { $0 }.count) buffer(s) of \(Self.dispatchLogBytes) bytes"
-                    + (secure ? ", \(sharedPages) page(s) shared by dtl_cache_ctor" : ""))
-            if let first = dtls.first, let dtl = first, state.withLock({ $0.vpaFailures.isEmpty }) {
-                registerDTL(cpu: 0, address: dtl)
-            }
+                    + (secure ? ", \(sharedPages) page(s) passed to uv_share_page() by dtl_cache_ctor" : ""))
+            // setup.c: alloc_dispatch_logs (6.12) registers the boot CPU's DTL
+            // unconditionally.
+            registerDTLBuffer(cpu: 0)
         }
+        initSVM(secure: secure)
 
         // 6. pSeries_smp_probe(), then the secondaries come up.
         let platform = options.hypervisor ?? ((info.hypervisorIsKVM ?? true) ? .kvm : .powerVM)

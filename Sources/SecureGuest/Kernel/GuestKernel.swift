@@ -82,6 +82,9 @@ public final class GuestKernel: Sendable {
         (state.withLock { $0.processors.first } ?? machine.bootProcessor).isSecure
     }
 
+    /// `num_possible_cpus()` as `smp_setup_cpu_maps()` derived it (0 before start).
+    public var possibleCPUs: Int { state.withLock { $0.possibleCPUs } }
+
     /// The vCPUs the kernel runs on (empty before start).
     public var processors: [VirtualProcessor] { state.withLock { $0.processors } }
 
@@ -106,8 +109,8 @@ public final class GuestKernel: Sendable {
     /// The IPI mechanism `pSeries_smp_probe()` chose (nil before start).
     public var ipiChoice: IPIChoice? { state.withLock { $0.ipi } }
 
-    /// Mistakes the kernel itself noticed (SWIOTLB misuse, failed shares and unshares,
-    /// quarantines), oldest first. ``diagnose()`` adds the machine's records.
+    /// Mistakes the kernel itself noticed (SWIOTLB misuse, refused registrations),
+    /// oldest first. ``diagnose()`` adds the machine's records.
     public var faults: [GuestFault] { state.withLock { $0.faults } }
 
     /// `UV_SHARE_PAGE` calls the kernel made, by owner.
@@ -154,11 +157,14 @@ struct KernelState: Sendable {
     var memblock: Memblock?
     var boot: DeviceTreeBootInfo?
     var processors: [VirtualProcessor] = []
+    /// `num_possible_cpus()` after `smp_setup_cpu_maps()`.
+    var possibleCPUs = 0
     var commandLine = ""
     var lppacas: [UInt64] = []
     var lppacaRegion: SharedLPPACARegion?
     var dtls: [UInt64?] = []
-    /// `dtl_page_store`: backing pages the `dtl` cache constructor has shared.
+    /// `dtl_page_store`: backing pages the `dtl` cache constructor stored (and tried
+    /// to share).
     var dtlSharedPages: Set<GuestFrameNumber> = []
     /// Per-CPU read index into the DTL (`dtl_ridx`).
     var dtlReadIndex: [UInt64] = []
@@ -189,7 +195,8 @@ struct KernelState: Sendable {
     var rtasArgs: UInt64?
     /// Why a secure guest has no bounce pool, if it has none.
     var bounceUnavailable: String?
-    /// Whether the LPPACAs may be registered: shared (or, for the buggy variant,
-    /// believed shared), or a normal guest.
-    var lppacaUsable = true
+    /// CPUs whose LPPACA has `dtl_enable_mask` set (`register_dtl_buffer()` ran).
+    var dtlEnableMask: Set<Int> = []
+    /// `dtl_nr_pages`: how many pages `dtl_page_store` holds.
+    var dtlPageStoreCount = 0
 }

@@ -18,13 +18,24 @@ public struct GuestKernelOptions: Hashable, Sendable {
     public var kernelSize: UInt64
     /// Deliberate bugs (issue 8's buggy guests); none by default.
     public var bugs: GuestKernelBugs
+    /// `CONFIG_NR_CPUS` (2048 in `arch/powerpc/configs/ppc64_defconfig` (6.12)):
+    /// `nr_cpu_ids` until the device tree has been read. It sizes the shared LPPACA
+    /// region (allocated for the boot CPU in `early_setup()`, before
+    /// `smp_setup_cpu_maps()` lowers `nr_cpu_ids`), caps the possible CPUs, and sets
+    /// `NR_DTL_PAGE` (`DISPATCH_LOG_BYTES × NR_CPUS / PAGE_SIZE`). Kconfig's range,
+    /// 1 to 8192, is enforced where it is used.
+    public var nrCPUs: Int
+
+    /// ``nrCPUs`` within Kconfig's range (`arch/powerpc/platforms/Kconfig.cputype`).
+    var configuredNRCPUs: Int { min(max(nrCPUs, 1), 8192) }
 
     /// The defaults: bootargs from the tree, hypervisor from the tree, DTLs on, a
-    /// 16 MiB kernel, no bugs.
+    /// 16 MiB kernel, no bugs, `NR_CPUS` 2048.
     public init(
         commandLine: String? = nil, hypervisor: HypervisorPlatform? = nil, dispatchTraceLogs: Bool = true,
-        kernelSize: UInt64 = 16 << 20, bugs: GuestKernelBugs = GuestKernelBugs()
+        kernelSize: UInt64 = 16 << 20, bugs: GuestKernelBugs = GuestKernelBugs(), nrCPUs: Int = 2048
     ) {
+        self.nrCPUs = nrCPUs
         self.commandLine = commandLine
         self.hypervisor = hypervisor
         self.dispatchTraceLogs = dispatchTraceLogs

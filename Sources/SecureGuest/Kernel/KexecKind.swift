@@ -18,7 +18,8 @@ public struct KexecReport: Hashable, Sendable, CustomStringConvertible {
     public let secure: Bool
     /// The status of `UV_UNSHARE_ALL_PAGES`, or `nil` if it was not called.
     public let unshareAllStatus: UltravisorStatus?
-    /// vCPUs whose VPA and DTL were deregistered (`pseries_kexec_cpu_down()`).
+    /// Online vCPUs that ran `pseries_kexec_cpu_down()` (DTL, SLB shadow and VPA
+    /// deregistration), for every kind of kexec.
     public let processorsTakenDown: Int
     /// Block devices shut down.
     public let devicesShutDown: Int

@@ -15,14 +15,17 @@ public struct SharedPageAuditReport: Hashable, Sendable, CustomStringConvertible
     public let pseudoShared: Int
     /// Pages in a transient share or unshare state (should be 0 between calls).
     public let transient: Int
-    /// Pages the kernel quarantined after failed unshares.
-    public let quarantined: Int
+    /// Frames whose last share or unshare status Linux ignored (SVMKit's record; the
+    /// guest did not act on it).
+    public let ignoredStatuses: Int
     /// The ledger's shared pages by owner.
     public let sharedByOwner: [SharedPageOwner: Int]
     /// Isolation violations the machine recorded so far.
     public let isolationViolations: Int
 
-    /// No leaks, no losses, no page caught mid-share.
+    /// No unexplained leaks or losses, no page caught mid-share. Mismatches a status
+    /// Linux ignored explains are findings about Linux and do not count
+    /// (``SharedPageAudit/ignoredStatusMismatches``).
     public var isClean: Bool { ledger.isClean && transient == 0 }
 
     /// e.g. `after boot: 1027 explicit (lppaca 1, dtl 1, swiotlb 1024, dma-coherent 1), 6 implicit, 1 pseudo; ledger clean; 0 isolation violations`.
@@ -32,7 +35,7 @@ public struct SharedPageAuditReport: Hashable, Sendable, CustomStringConvertible
         if !owners.isEmpty { s += " (" + owners.joined(separator: ", ") + ")" }
         s += ", \(implicitlyShared) implicit, \(pseudoShared) pseudo"
         if transient > 0 { s += ", \(transient) transient" }
-        if quarantined > 0 { s += ", \(quarantined) quarantined" }
+        if ignoredStatuses > 0 { s += ", \(ignoredStatuses) with an ignored status" }
         s += "; ledger \(ledger); \(isolationViolations) isolation violation(s)"
         return s
     }

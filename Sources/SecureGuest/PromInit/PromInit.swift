@@ -7,11 +7,13 @@ import PowerABI
 /// reference/linux-guest-facts.md §1.1).
 ///
 /// It reads `/chosen/bootargs`, decides from `svm=` whether to ask for secure mode
-/// (``SVMOption``), and if so makes the `UV_ESM` ultracall with `sc 2`
-/// (`setup_secure_guest()`). On success the Ultravisor re-enters the kernel at
-/// `kbase` in secure mode (r3 = fdt, r4 = kbase); on failure prom_init prints the
-/// code and terminates the partition through RTAS `ibm,os-term`
-/// (`prom_rtas_os_term()`), made with `H_RTAS` through `sc 1`.
+/// (``SVMOption``, prom_init's `prom_strstr()` reading), and if so makes the `UV_ESM`
+/// ultracall with `sc 2` (`setup_secure_guest()`). On success the Ultravisor re-enters
+/// the kernel at `kbase` in secure mode (r3 = fdt, r4 = kbase); a 0 status without
+/// that entry lets prom_init go on as a normal guest; any other status is printed and
+/// prom_init terminates the partition through RTAS `ibm,os-term`
+/// (`prom_rtas_os_term()`, `H_RTAS` through `sc 1`), or `prom_panic()`s when `/rtas`
+/// has no `ibm,os-term` token (`arch/powerpc/kernel/prom_init.c (6.12)`).
 public enum PromInit {
     /// The message prom_init hands to `ibm,os-term` (with Linux's trailing newline).
     public static let secureModeFailedMessage = "Switch to secure mode failed.\n"
@@ -22,10 +24,19 @@ public enum PromInit {
         case normal
         /// `UV_ESM` succeeded: the vCPU re-entered at `kbase` with MSR(S) = 1.
         case secure(fdtAddress: UInt64, kernelBase: UInt64)
+        /// `UV_ESM` returned 0 (`U_SUCCESS`) but the vCPU did not come back in secure
+        /// mode at `kbase` (e.g. an injected fault). `setup_secure_guest()` tests only
+        /// `ret != U_SUCCESS`, so Linux goes on to `__start` as a normal guest.
+        case normalAfterSuccess
         /// `UV_ESM` failed with `status` and the partition was terminated by `ibm,os-term`.
         case terminated(status: Int64)
-        /// `UV_ESM` failed, and `ibm,os-term` could not stop the partition: Linux then
-        /// boots on as a normal guest (`prom_rtas_os_term()` returns).
+        /// `UV_ESM` failed and `/rtas` has no `ibm,os-term` token: `prom_panic("Could
+        /// not get token for ibm,os-term")` calls Open Firmware's `exit` and spins. The
+        /// guest never boots on.
+        case panicked(status: Int64, reason: String)
+        /// `UV_ESM` failed, and `prom_rtas_os_term()` returned (no `/rtas` node, or
+        /// `H_RTAS` came back): `setup_secure_guest()` returns and Linux boots on as a
+        /// normal guest.
         case failedButContinued(status: Int64, reason: String)
     }
 
@@ -48,13 +59,18 @@ public enum PromInit {
         let commandLine = KernelCommandLine(String(bootargs.utf8.prefix(KernelCommandLine.maximumLength - 1)) ?? bootargs)
         log.print("command line: \(commandLine.text)", at: now())
         let svm = SVMOption(commandLine)
-        for d in svm.diagnostics { log.print("svm: \(d)", at: now()) }
+        for d in svm.diagnostics {
+            log.print("SVMKit: svm: \(d.kind == .ambiguous ? "warning: " : "")\(d)", at: now())
+        }
         guard svm.enabled else { return .normal }
         return setupSecureGuest(
             vcpu: vcpu, fdtAddress: fdtAddress, kernelBase: kernelBase, tree: tree, scratch: scratch, log: &log)
     }
 
-    /// Models `setup_secure_guest()`: `UV_ESM(kbase, fdt)` with `sc 2`.
+    /// Models `setup_secure_guest()` (`arch/powerpc/kernel/prom_init.c:
+    /// setup_secure_guest (6.12)`): `UV_ESM(kbase, fdt)` with `sc 2`, then, only when
+    /// the 32-bit `int ret` is not `U_SUCCESS`, "Returned %d from switching to secure
+    /// mode." and `prom_rtas_os_term()`.
     public static func setupSecureGuest(
         vcpu: VirtualProcessor, fdtAddress: UInt64, kernelBase: UInt64, tree: DeviceTree?, scratch: UInt64,
         log: inout KernelLog
@@ -65,34 +81,59 @@ public enum PromInit {
         if vcpu.isSecure && vcpu.pc == kernelBase && regs[3] == fdtAddress && regs[4] == kernelBase {
             return .secure(fdtAddress: fdtAddress, kernelBase: kernelBase)
         }
-        let status = Int64(bitPattern: regs[3])
-        log.print("Returned \(status) from switching to secure mode.", at: now())
-        if let reason = promRTASOsTerm(vcpu: vcpu, tree: tree, message: secureModeFailedMessage, scratch: scratch) {
-            log.print("prom_rtas_os_term: \(reason); booting on as a normal guest", at: now())
+        // enter_secure_mode() returns r3 into an `int`.
+        let ret = Int32(truncatingIfNeeded: regs[3])
+        guard ret != 0 else {
+            log.print(
+                "SVMKit: UV_ESM returned 0 (r3 = 0x\(String(regs[3], radix: 16))) without entering secure mode; prom_init goes on to __start as a normal guest",
+                at: now())
+            return .normalAfterSuccess
+        }
+        let status = Int64(ret)
+        log.print("Returned \(ret) from switching to secure mode.", at: now())
+        switch promRTASOsTerm(vcpu: vcpu, tree: tree, message: secureModeFailedMessage, scratch: scratch) {
+        case .stopped:
+            return .terminated(status: status)
+        case .panic(let reason):
+            log.print(reason, at: now())
+            return .panicked(status: status, reason: reason)
+        case .returned(let reason):
+            log.print("SVMKit: prom_rtas_os_term returned (\(reason)); prom_init goes on to __start as a normal guest", at: now())
             return .failedButContinued(status: status, reason: reason)
         }
-        return .terminated(status: status)
     }
 
-    /// Models `prom_rtas_os_term()`: finds the `ibm,os-term` token in `/rtas`, fills
-    /// `os_term_args` (nargs 1, nret 1, args[0] = the message's address) and calls
-    /// `H_RTAS`. Returns `nil` when the partition stopped, else why it did not.
-    static func promRTASOsTerm(vcpu: VirtualProcessor, tree: DeviceTree?, message: String, scratch: UInt64) -> String? {
-        guard let tree, tree.hasNode("/rtas") else { return "no /rtas node" }
-        guard let token = try? tree.u32(RTASService.osTerm, at: "/rtas"), token != 0 else {
-            return "Could not get token for ibm,os-term"
-        }
+    /// How `prom_rtas_os_term()` ended.
+    enum OsTermResult: Hashable, Sendable {
+        /// The partition stopped.
+        case stopped
+        /// `prom_panic()` with this message: the guest never boots on.
+        case panic(String)
+        /// It returned, for this reason.
+        case returned(String)
+    }
+
+    /// Models `prom_rtas_os_term()` (`arch/powerpc/kernel/prom_init.c:
+    /// prom_rtas_os_term (6.12)`): no `/rtas` node → returns silently; a missing or
+    /// zero `ibm,os-term` token → `prom_panic("Could not get token for ibm,os-term")`;
+    /// otherwise fills `os_term_args` (nargs 1, nret 1, args[0] = the message's
+    /// address) and calls `H_RTAS`.
+    static func promRTASOsTerm(vcpu: VirtualProcessor, tree: DeviceTree?, message: String, scratch: UInt64) -> OsTermResult {
+        guard let tree, tree.hasNode("/rtas") else { return .returned("no /rtas node") }
+        // prom_getprop() into a zeroed `val`: a missing property leaves the token 0.
+        let token = (try? tree.u32(RTASService.osTerm, at: "/rtas")) ?? 0
+        guard token != 0 else { return .panic("Could not get token for ibm,os-term") }
         let messageAddress = scratch + 0x80  // after the 84-byte rtas_args block
         let args = RTASArguments(token: token, arguments: [UInt32(truncatingIfNeeded: messageAddress)], returnCount: 1)
         do {
             try vcpu.write(at: GuestPhysicalAddress(messageAddress), bytes: Array(message.utf8) + [0], purpose: "os-term message")
             try vcpu.write(at: GuestPhysicalAddress(scratch), bytes: args.encoded, purpose: "os_term_args")
         } catch {
-            return "cannot write os_term_args: \(error)"
+            return .returned("cannot write os_term_args: \(error)")
         }
         let regs = vcpu.hypercall(.rtas, [scratch])
-        if vcpu.machine?.isStopped ?? false { return nil }
-        return "H_RTAS returned \(HypervisorStatus(register: regs[3])) and the partition kept running"
+        if vcpu.machine?.isStopped ?? false { return .stopped }
+        return .returned("H_RTAS returned \(HypervisorStatus(register: regs[3])) and the partition kept running")
     }
 
     /// Reads the flattened device tree at `address` as this vCPU (header first, then

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DeviceTree
 import Foundation
+import SVMKit
 
 /// Input handling and output helpers shared by `svmkit boot` and the commands built on it.
 enum BootCLI {
@@ -58,5 +59,27 @@ extension BootCLI {
             throw fail("--fdt: /chosen/bootargs is not UTF-8 text; give --cmdline")
         }
         return string
+    }
+
+    /// Applies `--firmware`, `--hv-touch` and `--esm-check` (nil: the firmware's
+    /// default) to `configuration`; a bad value exits 2 naming the option.
+    static func applyFirmwareOptions(
+        firmware: String, hvTouch: String, esmCheck: String?, to configuration: inout BootConfiguration,
+        command: String = "boot"
+    ) throws(ExitCode) {
+        guard let profile = FirmwareProfile(rawValue: firmware) else {
+            throw fail("--firmware \(firmware): expected documented or open-power", command: command)
+        }
+        guard let touch = HypervisorTouch(rawValue: hvTouch) else {
+            throw fail("--hv-touch \(hvTouch): expected page-out or stop", command: command)
+        }
+        configuration.firmware = profile
+        configuration.hypervisorTouch = touch
+        if let esmCheck {
+            guard let policy = ESMCheckPolicy(rawValue: esmCheck) else {
+                throw fail("--esm-check \(esmCheck): expected enforce or warn", command: command)
+            }
+            configuration.esmCheckPolicy = policy
+        }
     }
 }

@@ -17,7 +17,15 @@ struct BootCommand: ParsableCommand {
             UV_ESM result, the os-term message if any, the ESM checks, shared pages by owner, \
             isolation violations, call counts, simulated and wall time. --json prints the \
             summary as one JSON object instead (keys: secure, esmResult, osTerm, esmChecks, \
-            sharedPages, isolationViolations, calls, simulatedSeconds, wallSeconds, …).
+            sharedPages, isolationViolations, calls, simulatedSeconds, wallSeconds, …, \
+            blockDeviceCheck, diagnoses).
+
+            A hypervisor access to a secure page behaves as on KVM by default: the page is \
+            paged out (UV_PAGE_OUT) and the hypervisor sees its ciphertext; the damage shows \
+            later (ciphertext on the disk, U_P3 when the page comes back). Each such access \
+            is counted in isolationViolations and explained in diagnoses (the page's owner \
+            in the guest, the first consequence, the likely cause). --hv-touch stop fails \
+            the access at once instead.
 
             TPM: by default the embedded software TPM holds the wrapping key. With \
             --tpm swtpm:HOST:PORT the key is held only by a running swtpm (the TPM 2.0 \
@@ -45,7 +53,9 @@ struct BootCommand: ParsableCommand {
               svmkit boot --trace trace.jsonl --seed 7
               Scripts/swtpm-provision /tmp/tpm 2321
               svmkit boot --tpm swtpm:127.0.0.1:2321 --tpm-dir /tmp/tpm
-              svmkit boot --bug skip-lppaca-share   # caught and named, exit 1
+              svmkit boot --bug skip-lppaca-share      # a buggy guest: caught, culprit named, exit 1
+              svmkit boot --bug skip-bounce-pool-share --hv-touch stop   # stop at the hypervisor's access
+              svmkit boot --firmware open-power        # the public firmware: r3 quirks, ESM check warns
             """)
 
     @Option(help: "Guest RAM, e.g. 512M, 4G (ignored with --fdt).") var memory: String = "4G"
@@ -71,8 +81,7 @@ struct BootCommand: ParsableCommand {
     @Option(name: .customLong("tpm-timeout"), help: ArgumentHelp(
         "With --tpm swtpm:…: seconds to wait for swtpm to connect and to answer each command.", valueName: "seconds"))
     var tpmTimeout: Double = Double(SwtpmBackend.defaultTimeoutMilliseconds) / 1000
-    @Option(name: .customLong("esm-check"), help: "enforce (abort UV_ESM on a failed check) or warn (continue, as the firmware's default build).")
-    var esmCheck: String = "enforce"
+    @OptionGroup var firmwareOptions: FirmwareOptions
     @Option(help: "Seed of the machine's generator: the same seed gives the same trace.") var seed: UInt64 = 1
     @Option(help: "Write every call as JSON lines to FILE.") var trace: String?
     @Option(help: "Write the boot as Chrome trace-event JSON (open in ui.perfetto.dev): lanes per vCPU, Ultravisor, hypervisor.")
@@ -208,10 +217,7 @@ struct BootCommand: ParsableCommand {
         if let tpmKey {
             c.tpmKeyPEM = String(decoding: try BootCLI.read(tpmKey, "--tpm-key", limit: CLIInput.Limit.key, what: "a key"), as: UTF8.self)
         }
-        guard let policy = ESMCheckPolicy(rawValue: esmCheck) else {
-            throw BootCLI.fail("--esm-check \(esmCheck): expected enforce or warn")
-        }
-        c.esmCheckPolicy = policy
+        try firmwareOptions.apply(to: &c, command: "boot")
         c.seed = seed
         return c
     }

@@ -27,6 +27,7 @@ enum BootConsole {
         out.append("  isolation    \(r.isolationViolations) violation(s)")
         if !r.bugs.isEmpty { out.append("  bugs         " + r.bugs.joined(separator: ", ") + " (deliberate: isolation violations tolerated)") }
         if let b = r.blockDeviceCheck { out.append("  block I/O    \(b.detail)") }
+        for d in r.diagnoses { out.append("  DIAGNOSIS    \(d)") }
         for f in r.guestFaults { out.append("  CULPRIT      \(f)") }
         if !r.invariantFailures.isEmpty { for f in r.invariantFailures { out.append("  INVARIANT    \(f)") } }
         for d in r.commandLineDiagnostics { out.append("  cmdline      \(d)") }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ESM
 import Foundation
+import SVMKit
 
 /// `svmkit esm verify`: the Ultravisor's checks, run before boot.
 struct ESMVerifyCommand: ParsableCommand {
@@ -43,6 +44,14 @@ struct ESMVerifyCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The RTAS text bytes (default: SLOF's 20-byte hv-RTAS stub).", valueName: "FILE"))
     var rtas: String?
 
+    @Option(help: ArgumentHelp(
+        "Which Ultravisor decides what a failed check does: documented (enforce) or open-power (warn: it boots on).",
+        valueName: "documented|open-power"))
+    var firmware: String = "documented"
+
+    @Option(name: .customLong("esm-check"), help: "enforce or warn; default: the --firmware profile's.")
+    var esmCheck: String?
+
     @Flag(help: "Print JSON.")
     var json = false
 
@@ -62,10 +71,20 @@ struct ESMVerifyCommand: ParsableCommand {
         var keyLockbox: String?
         var notes: [String]
         var checks: [ESMCheck]
+        /// The ESM check policy of the chosen firmware (or `--esm-check`).
+        var esmCheck: String
+        /// Whether that Ultravisor would take the guest secure: every check passed, or
+        /// the policy only warns (`ESM_BLOB_CHK_WARN_ONLY`).
+        var ultravisorBootsOn: Bool
     }
 
     func run() throws {
         let cmd = "verify"
+        var policyChoice = BootConfiguration()
+        try BootCLI.applyFirmwareOptions(
+            firmware: firmware, hvTouch: HypervisorTouch.pageOut.rawValue, esmCheck: esmCheck, to: &policyChoice,
+            command: "esm verify")
+        let policy = policyChoice.effectiveESMCheckPolicy
         let kernelBytes = try ESMCLI.read(kernel, "kernel", command: cmd, option: "--kernel")
         let initrdBytes = try ESMCLI.read(initrd, "initrd", command: cmd, option: "--initrd")
         let rtasText = try rtas.map { (p: String) throws(ExitCode) in try ESMCLI.read(p, "RTAS text", command: cmd, option: "--rtas") } ?? ESMDigests.slofRTASStub
@@ -114,7 +133,8 @@ struct ESMVerifyCommand: ParsableCommand {
             bootargsProperty: Array(cmdline.utf8) + [0])
         let output = Output(
             passed: report.passed, summary: report.summary, blob: location, keyFingerprint: ESMHex.encode(privateKey.fingerprint),
-            keyLockbox: opened?.lockbox, notes: notes, checks: report.checks)
+            keyLockbox: opened?.lockbox, notes: notes, checks: report.checks, esmCheck: policy.rawValue,
+            ultravisorBootsOn: report.passed || policy == .warn)
         if json {
             ESMCLI.stdout(ESMCLI.json(output))
         } else {
@@ -128,6 +148,10 @@ struct ESMVerifyCommand: ParsableCommand {
             out += "key: \(key) (fingerprint \(output.keyFingerprint))" + (opened.map { " opens \($0.lockbox)" } ?? " opens no lockbox") + "\n"
             for c in report.checks { out += "\(c)\n" }
             out += (report.passed ? "OK: " : "FAILED: ") + report.summary + "\n"
+            if !report.passed, policy == .warn {
+                out += "note: with the ESM check set to warn (--firmware \(firmware)) the Ultravisor boots on anyway: "
+                    + "CONTINUING INSPITE OF ESM CHECK FAILURE (svm/svm-esm.c: svm_esm_blob_chk)\n"
+            }
             ESMCLI.stdout(out)
         }
         if !report.passed { throw ESMCLI.checkFailed }

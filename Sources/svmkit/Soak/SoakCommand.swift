@@ -40,9 +40,17 @@ struct SoakCommand: ParsableCommand {
     @Option(name: .customLong("ops-per-cycle"), help: "Operations per vCPU between two kexecs.") var opsPerCycle: Int = 64
     @Option(name: .customLong("crash-fraction"), help: "Share of kexecs that are crash kexecs (0 to 1).")
     var crashFraction: Double = 0.125
+    @Option(
+        help: """
+            Inject faults into ultracalls and hypercalls, as boot --faults does, e.g. guest:UV_SHARE_PAGE@40=U_P2. \
+            The guest ignores share and unshare statuses as Linux does; what that changes is \
+            counted as a Linux finding, not a failure.
+            """)
+    var faults: String?
     @Flag(help: "Print the report as one JSON object.") var json = false
     @Flag(help: "Print a progress line on standard error every few seconds.") var progress = false
     @Option(name: .customLong("progress-interval"), help: "Seconds between progress lines.") var progressInterval: Double = 5
+    @OptionGroup var firmwareOptions: FirmwareOptions
 
     func run() throws {
         var c = SoakConfiguration()
@@ -60,6 +68,14 @@ struct SoakCommand: ParsableCommand {
             c.memoryBytes % (64 << 10) == 0
         else {
             throw Self.fail("--memory \(memory): guest RAM must be a multiple of 64K from 256M to 16T (e.g. 512M, 1G)")
+        }
+        try firmwareOptions.apply(to: &c.firmware, command: "soak")
+        if let faults {
+            do {
+                c.faults = try FaultSpecParser.parse(faults)
+            } catch {
+                throw Self.fail("--faults \(faults): \(error)")
+            }
         }
         c.operationsPerCycle = opsPerCycle
         c.crashKexecFraction = crashFraction
