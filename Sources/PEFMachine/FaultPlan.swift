@@ -10,7 +10,12 @@ import Synchronization
 /// costs one atomic load per call. The reliability issue's `--faults SPEC` is parsed
 /// by ``init(spec:seed:)`` (grammar in ``FaultSpecParser``).
 public final class FaultPlan: Sendable {
+    /// Decides a call's fault before the rules are consulted: a fault walk's
+    /// copy-on-write mode forks its baseline here (issue 21 item 3).
+    public typealias Chooser = @Sendable (_ level: CallLevel, _ number: UInt64, _ caller: Caller) -> FaultRule.Action?
+
     private struct State: Sendable {
+        var chooser: Chooser?
         var rules: [FaultRule]
         var matches: [Int]
         var generator: Xoshiro256StarStar
@@ -44,13 +49,25 @@ public final class FaultPlan: Sendable {
         hasRules.store(true, ordering: .releasing)
     }
 
+    /// Sets (or, with nil, removes) the chooser: called for every call, outside the
+    /// plan's lock, before the rules; an action it returns is injected and logged as a
+    /// rule's would be (its rule text is `chooser`), and the rules are not counted.
+    public func setChooser(_ chooser: Chooser?) {
+        let hasRules = state.withLock { s in
+            s.chooser = chooser
+            return chooser != nil || !s.rules.isEmpty
+        }
+        self.hasRules.store(hasRules, ordering: .releasing)
+    }
+
     /// Removes every rule; the log of injections stays.
     public func removeAllRules() {
-        state.withLock { s in
+        let keep = state.withLock { s in
             s.rules.removeAll()
             s.matches.removeAll()
+            return s.chooser != nil
         }
-        hasRules.store(false, ordering: .releasing)
+        hasRules.store(keep, ordering: .releasing)
     }
 
     /// The rules.
@@ -63,6 +80,15 @@ public final class FaultPlan: Sendable {
     /// first rule that fires, if any.
     public func evaluate(level: CallLevel, number: UInt64, caller: Caller) -> FaultRule.Action? {
         guard hasRules.load(ordering: .acquiring) else { return nil }
+        if let chooser = state.withLock({ $0.chooser }), let action = chooser(level, number, caller) {
+            state.withLock { s in
+                s.injections.append(
+                    FaultInjection(
+                        rule: "chooser", opcode: CallSignature.name(level: level, number: number), caller: caller,
+                        occurrence: 0, action: action))
+            }
+            return action
+        }
         return state.withLock { s in
             var fired: FaultRule.Action?
             for i in s.rules.indices where s.rules[i].matches(level: level, number: number, caller: caller.kind) {

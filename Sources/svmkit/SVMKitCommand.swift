@@ -16,6 +16,7 @@ struct SVMKitCommand: ParsableCommand {
               svmkit boot --bug double-unmap
               svmkit soak --seconds 60 --seed 7
               svmkit swiotlb replay trace.json --json
+              svmkit faults walk --memory 1G --cpus 2 --jobs 2
 
             Exit status, for every subcommand: 0 success; 1 the job ran and found a \
             failure (a failed check, a guest that did not end as asked, output lost); 2 bad \
@@ -23,6 +24,7 @@ struct SVMKitCommand: ParsableCommand {
             """,
         subcommands: [
             BootCommand.self, FDTCommand.self, ESMCommand.self, BenchCommand.self, SoakCommand.self, SWIOTLBCommand.self,
+            FaultsCommand.self,
         ]
     )
 

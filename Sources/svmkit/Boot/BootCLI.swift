@@ -14,8 +14,10 @@ enum BootCLI {
     }
 
     /// The bytes of the file given for `option`, at most `limit` of them.
-    static func read(_ path: String, _ option: String, limit: Int, what: String) throws(ExitCode) -> [UInt8] {
-        do { return try CLIInput.read(path, limit: limit, what: what) } catch { throw fail("\(option) \(path): \(error.reason)") }
+    static func read(_ path: String, _ option: String, limit: Int, what: String, command: String = "boot") throws(ExitCode) -> [UInt8] {
+        do { return try CLIInput.read(path, limit: limit, what: what) } catch {
+            throw fail("\(option) \(path): \(error.reason)", command: command)
+        }
     }
 
     /// A size or address given for `option` (512M, 4G, 0x400000).
@@ -49,14 +51,14 @@ extension BootCLI {
 
     /// The command line to boot with: `--cmdline` when given; else, with `--fdt`, the
     /// tree's own `/chosen/bootargs` (kept, as QEMU keeps `-append`); else the default.
-    static func commandLine(_ given: String?, deviceTree: [UInt8]?) throws(ExitCode) -> String {
+    static func commandLine(_ given: String?, deviceTree: [UInt8]?, command: String = "boot") throws(ExitCode) -> String {
         if let given { return given }
         guard let deviceTree, let tree = try? DeviceTree(bytes: deviceTree),
             let raw = tree.propertyIfPresent("bootargs", at: "/chosen")
         else { return defaultCommandLine }
         let text = raw.last == 0 ? Array(raw.dropLast()) : raw
         guard let string = String(validating: text, as: UTF8.self) else {
-            throw fail("--fdt: /chosen/bootargs is not UTF-8 text; give --cmdline")
+            throw fail("--fdt: /chosen/bootargs is not UTF-8 text; give --cmdline", command: command)
         }
         return string
     }

@@ -33,52 +33,56 @@ struct BootInputOptions: ParsableArguments {
     @Option(help: "Seed of the machine's generator: the same seed gives the same trace.") var seed: UInt64 = 1
 
     /// `--tpm embedded` or `--tpm swtpm:HOST:PORT --tpm-dir DIR`.
-    func tpmChoice() throws(ExitCode) -> BootTPM {
+    func tpmChoice(command: String = "boot") throws(ExitCode) -> BootTPM {
         if tpm == "embedded" {
-            if let tpmDir { throw BootCLI.fail("--tpm-dir \(tpmDir): only used with --tpm swtpm:HOST:PORT") }
+            if let tpmDir { throw BootCLI.fail("--tpm-dir \(tpmDir): only used with --tpm swtpm:HOST:PORT", command: command) }
             return .embedded
         }
         guard tpm.hasPrefix(SwtpmAddress.specPrefix) else {
-            throw BootCLI.fail("--tpm \(tpm): expected embedded or swtpm:HOST:PORT (e.g. swtpm:127.0.0.1:2321)")
+            throw BootCLI.fail("--tpm \(tpm): expected embedded or swtpm:HOST:PORT (e.g. swtpm:127.0.0.1:2321)", command: command)
         }
-        do { _ = try SwtpmAddress.parse(tpm) } catch { throw BootCLI.fail("--tpm \(tpm): \(error)") }
+        do { _ = try SwtpmAddress.parse(tpm) } catch { throw BootCLI.fail("--tpm \(tpm): \(error)", command: command) }
         guard let tpmDir else {
             throw BootCLI.fail(
-                "--tpm \(tpm): needs --tpm-dir DIR, the directory Scripts/swtpm-provision wrote (wrapping-key.json, tpmrsapubkey.pem)")
+                "--tpm \(tpm): needs --tpm-dir DIR, the directory Scripts/swtpm-provision wrote (wrapping-key.json, tpmrsapubkey.pem)",
+                command: command)
         }
         guard tpmTimeout.isFinite, tpmTimeout >= 0.001, tpmTimeout <= 3600 else {
-            throw BootCLI.fail("--tpm-timeout \(tpmTimeout): expected 0.001 to 3600 seconds")
+            throw BootCLI.fail("--tpm-timeout \(tpmTimeout): expected 0.001 to 3600 seconds", command: command)
         }
         do {
             return .external(try ExternalTPM.swtpm(spec: tpm, directory: tpmDir, timeoutMilliseconds: Int(tpmTimeout * 1000)))
-        } catch { throw BootCLI.fail(error.description) }
+        } catch { throw BootCLI.fail(error.description, command: command) }
     }
 
-    func makeConfiguration() throws(ExitCode) -> BootConfiguration {
+    /// The configuration these options describe; a bad value exits 2, the message naming
+    /// `svmkit <command>` and the option.
+    func makeConfiguration(command: String = "boot") throws(ExitCode) -> BootConfiguration {
         var c = BootConfiguration()
-        c.memoryBytes = try BootCLI.size(memory, "--memory")
-        guard cpus >= 1 else { throw BootCLI.fail("--cpus \(cpus): must be at least 1") }
+        c.memoryBytes = try BootCLI.size(memory, "--memory", command: command)
+        guard cpus >= 1 else { throw BootCLI.fail("--cpus \(cpus): must be at least 1", command: command) }
         c.cpuCount = cpus
-        if let fdt { c.deviceTree = try BootCLI.read(fdt, "--fdt", limit: CLIInput.Limit.deviceTree, what: "a device tree") }
-        c.commandLine = try BootCLI.commandLine(cmdline, deviceTree: c.deviceTree)
+        if let fdt { c.deviceTree = try BootCLI.read(fdt, "--fdt", limit: CLIInput.Limit.deviceTree, what: "a device tree", command: command) }
+        c.commandLine = try BootCLI.commandLine(cmdline, deviceTree: c.deviceTree, command: command)
         if let kernel {
-            c.kernel = try BootCLI.read(kernel, "--kernel", limit: CLIInput.Limit.image, what: "a kernel image (it must fit under 768 MiB)")
+            c.kernel = try BootCLI.read(kernel, "--kernel", limit: CLIInput.Limit.image, what: "a kernel image (it must fit under 768 MiB)", command: command)
             if let k = c.kernel, k.starts(with: [0x7F, 0x45, 0x4C, 0x46]) {
                 throw BootCLI.fail(
-                    "--kernel \(kernel): is an ELF file (a vmlinux); the Ultravisor hashes the raw image loaded at kbase: run objcopy -O binary \(kernel) vmlinux.bin and give that")
+                    "--kernel \(kernel): is an ELF file (a vmlinux); the Ultravisor hashes the raw image loaded at kbase: run objcopy -O binary \(kernel) vmlinux.bin and give that",
+                    command: command)
             }
         }
-        if let kbase { c.kernelBase = try BootCLI.size(kbase, "--kbase") }
-        if let initrd { c.initrd = try BootCLI.read(initrd, "--initrd", limit: CLIInput.Limit.image, what: "an initrd (it must fit under 768 MiB)") }
-        if let esm { c.wrapperBlob = try BootCLI.read(esm, "--esm", limit: CLIInput.Limit.blob, what: "an ESM blob") }
+        if let kbase { c.kernelBase = try BootCLI.size(kbase, "--kbase", command: command) }
+        if let initrd { c.initrd = try BootCLI.read(initrd, "--initrd", limit: CLIInput.Limit.image, what: "an initrd (it must fit under 768 MiB)", command: command) }
+        if let esm { c.wrapperBlob = try BootCLI.read(esm, "--esm", limit: CLIInput.Limit.blob, what: "an ESM blob", command: command) }
         if let tpmKey, tpm != "embedded" {
-            throw BootCLI.fail("--tpm-key \(tpmKey): cannot be used with --tpm \(tpm): that TPM holds the key (its public key comes from --tpm-dir)")
+            throw BootCLI.fail("--tpm-key \(tpmKey): cannot be used with --tpm \(tpm): that TPM holds the key (its public key comes from --tpm-dir)", command: command)
         }
-        c.tpm = try tpmChoice()
+        c.tpm = try tpmChoice(command: command)
         if let tpmKey {
-            c.tpmKeyPEM = String(decoding: try BootCLI.read(tpmKey, "--tpm-key", limit: CLIInput.Limit.key, what: "a key"), as: UTF8.self)
+            c.tpmKeyPEM = String(decoding: try BootCLI.read(tpmKey, "--tpm-key", limit: CLIInput.Limit.key, what: "a key", command: command), as: UTF8.self)
         }
-        try firmwareOptions.apply(to: &c, command: "boot")
+        try firmwareOptions.apply(to: &c, command: command)
         c.seed = seed
         return c
     }
