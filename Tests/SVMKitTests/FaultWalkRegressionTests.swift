@@ -11,7 +11,7 @@ import Testing
 @Suite("Fault walk findings, fixed")
 struct FaultWalkRegressionTests {
     static func vm(_ spec: String) throws -> SecureVirtualMachine {
-        try SecureVirtualMachine(configuration: FaultWalk.configuration, faults: try FaultSpecParser.parse(spec))
+        try SecureVirtualMachine(configuration: FaultWalkFixture.configuration, faults: try FaultSpecParser.parse(spec))
     }
 
     /// The pool's share is the guest's third (link order: LPPACA region, DTL page,
@@ -52,7 +52,7 @@ struct FaultWalkRegressionTests {
         // (UV_ESM's and one per page the guest shared). The count is measured on a clean
         // boot: it used to be written in (1057), and the LPPACA region's size (NR_CPUS,
         // paca.c: alloc_shared_lppaca (6.12)) changed it.
-        let probe = try SecureVirtualMachine(configuration: FaultWalk.configuration)
+        let probe = try SecureVirtualMachine(configuration: FaultWalkFixture.configuration)
         _ = probe.boot()
         let bootPageIns = probe.machine.trace.count(of: "H_SVM_PAGE_IN")
         let vm = try Self.vm("uv:H_SVM_PAGE_IN@\(bootPageIns + 1)=H_PARAMETER")

@@ -24,7 +24,7 @@ struct GuestBugTests {
 
     @Test("Each bug is caught and its culprit named", arguments: GuestBug.allCases)
     func caught(bug: GuestBug) throws {
-        let vm = try SecureVirtualMachine(configuration: FaultWalk.configuration)
+        let vm = try SecureVirtualMachine(configuration: FaultWalkFixture.configuration)
         var report = vm.boot(bugs: [bug])
         if bug.needsDMA {
             vm.exerciseBlockDevice()
@@ -45,7 +45,7 @@ struct GuestBugTests {
 
     @Test("The same checks on a guest without bugs hold: nothing caught, isolation violations count")
     func noBugs() throws {
-        let vm = try SecureVirtualMachine(configuration: FaultWalk.configuration)
+        let vm = try SecureVirtualMachine(configuration: FaultWalkFixture.configuration)
         _ = vm.boot()
         #expect(vm.exerciseBlockDevice().passed)
         var report = vm.report()

@@ -14,7 +14,7 @@ struct HypervisorTouchBootTests {
     static func vm(touch: HypervisorTouch = .pageOut, _ change: (inout BootConfiguration) -> Void = { _ in })
         throws -> SecureVirtualMachine
     {
-        var c = FaultWalk.configuration
+        var c = FaultWalkFixture.configuration
         c.hypervisorTouch = touch
         change(&c)
         return try SecureVirtualMachine(configuration: c)
@@ -136,7 +136,7 @@ struct HypervisorTouchBootTests {
     /// and enforce under documented; an explicit value wins.
     @Test("open-power boots on past a failed ESM check; documented aborts; explicit --esm-check wins")
     func esmCheckDefaults() throws {
-        var c = FaultWalk.abortConfiguration
+        var c = FaultWalkFixture.abortConfiguration
         #expect(c.effectiveESMCheckPolicy == .enforce)
         c.firmware = .openPower
         #expect(c.effectiveESMCheckPolicy == .warn)
@@ -146,7 +146,7 @@ struct HypervisorTouchBootTests {
         c.esmCheckPolicy = .enforce
         let enforced = try SecureVirtualMachine(configuration: c).boot()
         #expect(!enforced.secure && enforced.esmResult == -4)
-        let documented = try SecureVirtualMachine(configuration: FaultWalk.abortConfiguration).boot()
+        let documented = try SecureVirtualMachine(configuration: FaultWalkFixture.abortConfiguration).boot()
         #expect(!documented.secure && documented.esmResult == -4)
     }
 }

@@ -15,7 +15,7 @@ struct InvariantCheckerTests {
     static func secureGuest(faults: [FaultRule] = [], _ configure: (inout BootConfiguration) -> Void = { _ in })
         throws -> SecureVirtualMachine
     {
-        var c = FaultWalk.configuration
+        var c = FaultWalkFixture.configuration
         configure(&c)
         let vm = try SecureVirtualMachine(configuration: c, faults: faults)
         _ = vm.boot()
@@ -188,7 +188,7 @@ struct InvariantCheckerTests {
 
     @Test("A normal guest with a shared page, a kernel error and an ignored ESM check are each reported")
     func outcomes() throws {
-        var normal = FaultWalk.configuration
+        var normal = FaultWalkFixture.configuration
         normal.commandLine = "svm=off console=hvc0"
         let vm = try SecureVirtualMachine(configuration: normal)
         _ = vm.boot()

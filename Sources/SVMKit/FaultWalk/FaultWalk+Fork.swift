@@ -81,7 +81,7 @@ extension FaultWalk {
             var r = FaultWalkRow(
                 index: s.index, site: s.site.id, context: s.site.context, status: s.status, phase: s.site.phase,
                 outcome: outcome, diagnosis: diagnosis, explainedBy: nil, rule: s.rule.description)
-            if outcome != .invariantBroken { r.explainedBy = expectations.first { $0.explains(r) }?.name }
+            if outcome != .invariantBroken { r.explainedBy = FaultWalkExpectations.explain(r, using: expectations) }
             rows.append(r)
         }
         if forker.forked != rows.count {

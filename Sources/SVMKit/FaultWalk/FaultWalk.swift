@@ -194,7 +194,7 @@ public struct FaultWalk: Sendable {
         var r = FaultWalkRow(
             index: index, site: site, context: context, status: status, phase: phase, outcome: outcome,
             diagnosis: diagnosis.map { String($0.prefix(400)) }, explainedBy: nil, rule: rule)
-        if outcome != .invariantBroken { r.explainedBy = expectations.first { $0.explains(r) }?.name }
+        if outcome != .invariantBroken { r.explainedBy = FaultWalkExpectations.explain(r, using: expectations) }
         return r
     }
 
@@ -212,12 +212,16 @@ public struct FaultWalk: Sendable {
         guard broken.isEmpty else { return (.invariantBroken, broken + damage) }
         let running = vm.kernel?.phase == .running && !vm.machine.isStopped
         if !running {
+            // A clean stop: os-term, prom_panic(), or the Ultravisor ending the SVM.
             let halt = [r.osTerm.map { "os-term \"\($0)\"" }, r.esmFailure.map { "UV_ESM: \($0)" }, r.stopReason]
-                .compactMap { $0 } + r.invariantFailures.filter { $0.hasPrefix("kernel error") }
-            guard !halt.isEmpty else {
+                .compactMap { $0 }
+            if !halt.isEmpty { return (.terminated, halt + damage.filter { !halt.contains($0) }) }
+            // The guest kernel itself stopped (an access it could not complete): damage.
+            let crash = r.invariantFailures.filter { $0.hasPrefix("kernel error") }
+            guard !crash.isEmpty else {
                 return (.invariantBroken, ["halted with nothing saying why: \(r.kernelLog.suffix(3))"] + damage)
             }
-            return (.terminated, halt + damage.filter { !halt.contains($0) })
+            return (.damaged, crash + damage.filter { !crash.contains($0) })
         }
         if r.secure != r.requestedSecure {
             return (.damaged, ["the guest runs \(r.secure ? "secure" : "not secure"), not as svm= asked"] + damage)

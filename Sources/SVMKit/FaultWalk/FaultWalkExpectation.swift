@@ -1,47 +1,35 @@
-/// One rule saying which fault-walk outcomes Linux is expected to give, and why: a
-/// row it matches is explained (``FaultWalkRow/explainedBy``).
+/// One rule saying which fault-walk outcome Linux is expected to give, and why (the
+/// real code that makes it so). ``FaultWalkExpectations/explain(_:using:)`` uses them:
+/// a terminated row is explained by a rule matching its halt reason (its first
+/// diagnosis line), a damaged row when every line of its diagnosis is matched.
 public struct FaultWalkExpectation: Hashable, Sendable {
     /// A short name, shown in a row's `explainedBy`.
     public let name: String
-    /// The outcome it expects.
+    /// The outcome it covers.
     public let outcome: FaultWalkOutcome
-    /// Site callers it covers (`guest`, `uv`, `hv`); empty: every caller.
-    public let callers: Set<String>
-    /// Opcodes it covers (C names); empty: every opcode.
-    public let opcodes: Set<String>
-    /// Statuses it covers (C names); empty: every status.
-    public let statuses: Set<String>
-    /// A text the diagnosis must contain; nil: any diagnosis.
-    public let diagnosisContains: String?
+    /// The text a diagnosis line must contain; empty: any line (for `handled`, which
+    /// has none).
+    public let line: String
+    /// Another text the row's diagnosis must also contain somewhere (the line is a
+    /// consequence of it), or nil.
+    public let because: String?
     /// Why Linux ends so, citing the real code (file: function (version)).
     public let linux: String
 
     /// Makes a rule.
-    public init(
-        _ name: String, outcome: FaultWalkOutcome, callers: Set<String> = [], opcodes: Set<String> = [],
-        statuses: Set<String> = [], diagnosisContains: String? = nil, linux: String
-    ) {
+    public init(_ name: String, outcome: FaultWalkOutcome, line: String = "", because: String? = nil, linux: String) {
         self.name = name
         self.outcome = outcome
-        self.callers = callers
-        self.opcodes = opcodes
-        self.statuses = statuses
-        self.diagnosisContains = diagnosisContains
+        self.line = line
+        self.because = because
         self.linux = linux
     }
 
-    /// Whether the rule explains `row`.
-    public func explains(_ row: FaultWalkRow) -> Bool {
+    /// Whether the rule explains `line` of `row`.
+    public func explains(line text: String, of row: FaultWalkRow) -> Bool {
         guard row.outcome == outcome, outcome != .invariantBroken else { return false }
-        // site: phase/caller:OPCODE#n
-        let afterPhase = row.site.split(separator: "/", maxSplits: 1).last ?? ""
-        let parts = afterPhase.split(separator: ":", maxSplits: 1)
-        let caller = parts.first.map(String.init) ?? ""
-        let opcode = parts.last.map { String($0.split(separator: "#").first ?? "") } ?? ""
-        if !callers.isEmpty && !callers.contains(caller) { return false }
-        if !opcodes.isEmpty && !opcodes.contains(opcode) { return false }
-        if !statuses.isEmpty && !statuses.contains(row.status) { return false }
-        if let text = diagnosisContains, !row.diagnosis.contains(where: { $0.contains(text) }) { return false }
+        guard line.isEmpty || text.contains(line) else { return false }
+        if let because, !row.diagnosis.contains(where: { $0.contains(because) }) { return false }
         return true
     }
 }

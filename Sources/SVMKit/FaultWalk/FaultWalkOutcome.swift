@@ -8,10 +8,11 @@ public enum FaultWalkOutcome: String, Hashable, Sendable, Codable, CaseIterable,
     case invariantBroken = "invariant-broken"
     /// The guest continued with damage: a guest fault, a finding about Linux (a ledger
     /// / Ultravisor mismatch caused by a status Linux ignores), a failed or corrupted
-    /// block round trip, a vCPU that did not start. The diagnosis says what.
+    /// block round trip, a vCPU that did not start; or the guest kernel stopped on an
+    /// access it could not complete (not a clean stop). The diagnosis says what.
     case damaged
     /// The guest stopped cleanly: `ibm,os-term`, `prom_panic()`, or the Ultravisor's
-    /// `svm_abort`; the diagnosis says which and why.
+    /// `svm_abort` (the partition's stop reason); the diagnosis says which and why.
     case terminated
     /// The guest handled the failure as Linux handles it and every phase ended as
     /// requested.
