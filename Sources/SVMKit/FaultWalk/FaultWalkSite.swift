@@ -6,7 +6,7 @@ public struct FaultWalkSite: Hashable, Sendable {
     /// The phase the call was made in.
     public let phase: FaultWalkPhase
     /// The call in the whole run (its occurrence counts from the start of the run, as
-    /// a ``FaultRule`` does).
+    /// a `FaultRule` does).
     public let call: FaultCallSite
     /// Which call of this (caller, opcode) it is within ``phase``, from 1.
     public let occurrenceInPhase: Int

@@ -32,7 +32,7 @@ import PowerABI
 /// answers `H_PARAMETER` or `H_RESOURCE` (`do_h_register_vpa`); `H_RTAS` answers
 /// `H_PARAMETER` when the argument block cannot be read (`book3s_rtas.c:
 /// kvmppc_rtas_hcall`, -EFAULT) and `H_HARDWARE` when the Ultravisor cannot bounce it
-/// (facts §1.4); `H_SVM_TPM_COMM` keeps ``FaultCatalog``'s list (QEMU's
+/// (facts §1.4); `H_SVM_TPM_COMM` keeps `FaultCatalog`'s list (QEMU's
 /// `hw/ppc/spapr_tpm_proxy.c` and the TSS's errno mapping, facts §1.5). Any other
 /// hypercall: `H_PARAMETER` and `H_HARDWARE`.
 public enum FaultWalkStatuses {
