@@ -27,6 +27,17 @@ public enum FaultWalkExpectations {
             linux: "the hypervisor then touches a page Linux believes shared: KVM pages it out "
                 + "(arch/powerpc/kvm/book3s_hv_uvmem.c: kvmppc_uvmem_migrate_to_ram, 6.12) and reads ciphertext; "
                 + "what follows (a refused registration, ciphertext on the disk) is that status's damage"),
+        FaultWalkExpectation(
+            "consequence of a share set_memory_decrypted() ignored", outcome: .damaged, line: "",
+            because: "Linux finding: hypervisor touched a page Linux believes shared",
+            linux: "arch/powerpc/platforms/pseries/svm.c: set_memory_decrypted (6.12) returns 0 whatever "
+                + "uv_share_page() answered, so kernel/dma/direct.c: dma_direct_alloc (6.12) hands the device a page "
+                + "the Ultravisor never shared; KVM pages it out when the device touches it and reads ciphertext"),
+        FaultWalkExpectation(
+            "failed hypercall fails the block request", outcome: .damaged, line: "block round trip: failed: ",
+            because: "failed with H_",
+            linux: "arch/powerpc/include/asm/vio.h: vio_enable_interrupts (6.12) returns H_VIO_SIGNAL's status and the "
+                + "driver fails the request with it: the I/O fails, reported, nothing is silently corrupted"),
     ]
 
     /// Which rules of `rules` explain `row`, by name (joined with `; `), or nil.
