@@ -207,20 +207,20 @@ public struct InvariantChecker: Hashable, Sendable {
     /// `UV_UNSHARE_ALL_PAGES` answered success (after an error Linux ignores, they are
     /// a finding, ``findings(_:)``).
     public static func kexec(_ k: KexecReport) -> [InvariantViolation] {
-        guard k.kind == .normal, k.secure, k.audit.explicitlyShared != 0, (k.unshareAllStatus ?? .success) == .success
+        guard k.kind == .normal, k.secure, k.audit.explicitlyShared != 0, !k.unshareAllReportedFailure
         else { return [] }
         let status = k.unshareAllStatus.map { " (UV_UNSHARE_ALL_PAGES answered \($0.name))" } ?? ""
         return [.init(.sharesAfterKexec, "after a normal kexec \(k.audit.explicitlyShared) explicit share(s) remain" + status)]
     }
 
-    /// Every page-out the hypervisor holds, checked against the Ultravisor's key.
+    /// Every page-out the hypervisor holds, checked against the Ultravisor's key: it must
+    /// authenticate (unless the hypervisor has since stored into it) and must not be the
+    /// plaintext.
     public static func pageOuts(_ s: Subject) -> [InvariantViolation] {
         let lpid = s.machine.lpid
         var bad: [String] = []
         let frames = Set(s.ultravisor.pagedOutFrames(lpid: lpid)).union(
             s.machine.memory.frames(where: { $0 == .pagedOut }).map(\.rawValue))
-        let hypervisorTouched = Set(
-            s.machine.memory.violations.filter { $0.caller.kind == .hypervisor }.map(\.address.frame.rawValue))
         for frame in frames.sorted() {
             let gpa = "0x" + String(frame << PageSize.shift, radix: 16)
             guard let held = s.hypervisor.pagedOutPage(frame: frame, on: s.machine) else {
@@ -228,15 +228,10 @@ public struct InvariantChecker: Hashable, Sendable {
                 continue
             }
             guard let plaintext = s.ultravisor.openPageOut(lpid: lpid, frame: frame, bytes: held.bytes) else {
-                // The page was paged out because the hypervisor touched it while secure
-                // (an isolation violation: a page Linux believes shared, or a buggy
-                // guest), and the hypervisor then used its copy as the shared page it
-                // expected, writing into the ciphertext, as on hardware: the guest's next
-                // touch fails authentication and the diagnoses say so. Only a copy
-                // nobody explains is SVMKit's inconsistency.
-                if !hypervisorTouched.contains(frame) {
-                    bad.append("\(gpa): the hypervisor's copy does not authenticate under the Ultravisor's key")
-                }
+                // The hypervisor may store into the page it holds; the ciphertext then no
+                // longer authenticates, as on hardware (the next UV_PAGE_IN answers U_P3).
+                if s.machine.memory.isHypervisorWritten(GuestFrameNumber(rawValue: frame)) { continue }
+                bad.append("\(gpa): the hypervisor's copy does not authenticate under the Ultravisor's key")
                 continue
             }
             if plaintext == held.bytes { bad.append("\(gpa): the hypervisor holds the plaintext") }
