@@ -81,6 +81,13 @@ struct FaultsWalkCommand: ParsableCommand {
         guard engine == "fork" || engine == "replay" else {
             throw BootCLI.fail("--engine \(engine): expected fork or replay", command: Self.command)
         }
+        // One swtpm serves one sequence of commands: forked runs, or runs in parallel,
+        // would interleave theirs on its connection.
+        if config.tpm.external != nil, engine == "fork" || jobs > 1 {
+            throw BootCLI.fail(
+                "--tpm \(inputs.tpm): runs would share one swtpm connection; give --engine replay --jobs 1",
+                command: Self.command)
+        }
         let walk = FaultWalk(configuration: config, phases: walked, bugs: bugs)
         let started = Date()
         let quiet = self.quiet
