@@ -34,6 +34,15 @@ public enum FaultWalkExpectations {
                 + "uv_share_page() answered, so kernel/dma/direct.c: dma_direct_alloc (6.12) hands the device a page "
                 + "the Ultravisor never shared; KVM pages it out when the device touches it and reads ciphertext"),
         FaultWalkExpectation(
+            "registration refused: warned, boot goes on", outcome: .damaged, line: "registration failed at",
+            linux: "arch/powerpc/platforms/pseries/lpar.c: vpa_init (6.12) prints \"WARNING: VPA registration for cpu "
+                + "%d … failed\" and returns; arch/powerpc/platforms/pseries/setup.c: alloc_dispatch_logs (6.12) "
+                + "registers the boot CPU's DTL anyway and warns when that fails (PAPR: no DTL without a VPA)"),
+        FaultWalkExpectation(
+            "start-cpu failed: the CPU stays down", outcome: .damaged, line: "is not running: the kernel could not start it",
+            linux: "arch/powerpc/platforms/pseries/smp.c: smp_startup_cpu (6.12) prints \"start-cpu failed\" and "
+                + "arch/powerpc/kernel/smp.c: __cpu_up (6.12) gives up with \"Processor %u is stuck.\"; boot goes on"),
+        FaultWalkExpectation(
             "failed hypercall fails the block request", outcome: .damaged, line: "block round trip: failed: ",
             because: "failed with H_",
             linux: "arch/powerpc/include/asm/vio.h: vio_enable_interrupts (6.12) returns H_VIO_SIGNAL's status and the "
