@@ -52,10 +52,10 @@ public struct SoakConfiguration: Hashable, Sendable {
     public var faults: [FaultRule] = []
 
     /// Build the guest kernels with `CONFIG_SWIOTLB_DYNAMIC` (`--swiotlb-dynamic`,
-    /// ``GuestKernelOptions/swiotlbDynamic``).
+    /// `GuestKernelOptions.swiotlbDynamic`).
     public var swiotlbDynamic = false
     /// Records every kernel's SWIOTLB maps and unmaps (`--swiotlb-trace FILE`), one
-    /// scenario per kernel (``GuestKernelOptions/swiotlbTrace``).
+    /// scenario per kernel (`GuestKernelOptions.swiotlbTrace`).
     public var swiotlbTrace: SWIOTLBTraceLog?
 
     /// The longest time limit accepted: 30 days.
