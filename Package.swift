@@ -116,7 +116,9 @@ let package = Package(
         .testTarget(name: "SWIOTLBTests", dependencies: ["SWIOTLB"], swiftSettings: swift6),
         .testTarget(
             name: "SecureGuestTests",
-            dependencies: ["SecureGuest", "Ultravisor", "Hypervisor", "PEFMachine", "PowerABI", "SWIOTLB", "DeviceTree"],
+            dependencies: [
+                "SecureGuest", "Ultravisor", "Hypervisor", "PEFMachine", "PowerABI", "SWIOTLB", "DeviceTree", "SVMKit",
+            ],
             swiftSettings: swift6),
         // Differential tests against the real Linux code (Scripts/linux-oracle builds the oracle).
         .testTarget(

@@ -125,7 +125,7 @@ struct VirtioBlockOverSWIOTLB: ParsableCommand {
         let dma = kernel.dmaStatistics
         let disk = device.statistics
         let audit = kernel.audit("after block I/O")
-        let violations = vm.machine.memory.violationCount
+        let violations = audit.isolationViolations
         print("   dma_map_single: \(dma.mappings) mapping(s), \(dma.bouncedMappings) bounced, \(dma.bouncedBytes) bytes bounced")
         print("   driver: \(driver.statistics.requests) request(s), \(driver.statistics.descriptors) descriptor(s), \(driver.statistics.kicks) doorbell(s) (H_VIO_SIGNAL)")
         print("   device: \(disk.writes) write(s), \(disk.reads) read(s), \(disk.errors) error(s)")

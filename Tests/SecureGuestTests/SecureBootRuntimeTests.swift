@@ -2,6 +2,7 @@ import Hypervisor
 import PEFMachine
 import PowerABI
 import SWIOTLB
+import SVMKit
 import Testing
 
 @testable import SecureGuest
@@ -52,8 +53,8 @@ struct SecureBootRuntimeTests {
         // DTL pages: one share per backing page, 16 DTLs per 64 KiB page.
         #expect(report.dtlSharedPages == (cpus + 15) / 16)
         #expect(report.shareCalls[.dtl] == (cpus + 15) / 16)
-        #expect(report.audit.isClean)
-        #expect(report.faults.isEmpty)
+        #expect(kernel.audit("after boot").isClean)
+        #expect(kernel.diagnose().isEmpty)
         #expect(kernel.ledger.countsByOwner[.lppaca] == Int(region.totalSize >> 16))
     }
 
@@ -174,7 +175,7 @@ struct SecureBootRuntimeTests {
         #expect((1..<4).allSatisfy { t.hypervisor.registration(of: $0)?.vpa?.rawValue == report.lppacas[$0] })
         #expect(kernel.log.contains("smp: Brought up 1 node, 4 CPUs"))
         #expect(t.memory.violationCount == 0)
-        #expect(report.audit.isClean)
+        #expect(kernel.audit("after boot").isClean)
     }
 
     /// `paca.c: alloc_shared_lppaca (6.12)` ignores `uv_share_page()`'s result and
@@ -189,16 +190,16 @@ struct SecureBootRuntimeTests {
             FaultRule(
                 opcode: .ultracall(.sharePage), caller: .guest, trigger: .nth(1),
                 action: .partial(pages: 0, status: UltravisorStatus.p2.rawValue)))
-        let (kernel, report) = try t.boot()
+        let (kernel, _) = try t.boot()
         let registrations = t.records("H_REGISTER_VPA").filter {
             $0.level == .sc1 && ($0.arguments.first ?? 0) >> 45 == 1
         }
         #expect(registrations.count == 2, "one VPA registration per online CPU")
         #expect(!kernel.log.contains("not registering"))
-        #expect(report.faults.contains { $0.kind == .ignoredStatus && $0.owner == .lppaca })
+        #expect(kernel.diagnose().contains { $0.kind == .ignoredStatus && $0.owner == .lppaca })
         #expect(t.memory.violationCount > 0)
-        #expect(report.audit.isClean)
-        #expect(!report.audit.ledger.ignoredStatusMismatches.isEmpty)
+        #expect(kernel.audit("after boot").isClean)
+        #expect(!kernel.audit("after boot").ledger.ignoredStatusMismatches.isEmpty)
     }
 
     @Test("A second start is refused; an unreadable device tree is named")

@@ -58,7 +58,7 @@ extension GuestKernel {
         state.withLock { $0.phase = .kexeced(kind) }
         return KexecReport(
             kind: kind, secure: secure, unshareAllStatus: status, processorsTakenDown: order.count,
-            devicesShutDown: devices, audit: audit("after kexec (\(kind.rawValue))"))
+            devicesShutDown: devices)
     }
 
     /// Models `pseries_kexec_cpu_down()`'s hypervisor part on `cpu`'s own vCPU.

@@ -94,15 +94,10 @@ extension GuestKernel {
             s.boot = info
             s.commandLine = commandLine.text
         }
-        let inherited = machine.memory.frames(where: \.isExplicitShare).count
 
         // 2. is_secure_guest()
         let secure = boot.isSecure
         printk(secure ? "SVMKit: secure guest (MSR[S] = 1)" : "SVMKit: normal guest (MSR[S] = 0)")
-        if inherited > 0 {
-            printk("SVMKit: \(inherited) page(s) are still shared with the hypervisor from the previous kernel")
-        }
-        state.withLock { $0.inheritedShares = inherited }
 
         // smp_setup_cpu_maps(): the possible CPUs (nr_cpu_ids afterwards).
         let possible = max(info.possibleCPUs(nrCPUs: options.configuredNRCPUs, running: cpus.count), cpus.count)
@@ -173,9 +168,6 @@ extension GuestKernel {
         }
         printk("smp: Brought up 1 node, \(online) CPU\(online == 1 ? "" : "s")")
 
-        // Pages the previous kernel left shared stay out of the allocator.
-        if inherited > 0 { reserveInheritedShares() }
-
         // 7. topology_init(): the sysfs view exists from here.
         state.withLock { $0.phase = .running }
         let svm = sysfs.read(SysfsView.svmPath) ?? ""
@@ -196,7 +188,6 @@ extension GuestKernel {
             lppacas: snapshot.lppacas, sharedLPPACARegion: snapshot.lppacaRegion, vpaFailures: snapshot.vpaFailures,
             dispatchTraceLogs: snapshot.dtls, dtlFailures: snapshot.dtlFailures,
             dtlSharedPages: snapshot.dtlSharedPages.count, swiotlb: swiotlb, dmaForcedBounce: snapshot.forceBounce,
-            ipi: ipi, shareCalls: snapshot.shareCalls, inheritedShares: inherited, audit: audit("after boot"),
-            faults: diagnose(), sysfsSVM: svm)
+            ipi: ipi, shareCalls: snapshot.shareCalls, faults: snapshot.faults, sysfsSVM: svm)
     }
 }

@@ -23,13 +23,10 @@ public struct KexecReport: Hashable, Sendable, CustomStringConvertible {
     public let processorsTakenDown: Int
     /// Block devices shut down.
     public let devicesShutDown: Int
-    /// The audit taken right after, before the next kernel runs.
-    public let audit: SharedPageAuditReport
 
-    /// e.g. `kexec normal: UV_UNSHARE_ALL_PAGES → U_SUCCESS (0); after kexec (normal): 0 explicit, …`.
+    /// e.g. `kexec normal: UV_UNSHARE_ALL_PAGES → U_SUCCESS (0)`.
     public var description: String {
         "kexec \(kind.rawValue): "
             + (unshareAllStatus.map { "UV_UNSHARE_ALL_PAGES → \($0)" } ?? "UV_UNSHARE_ALL_PAGES skipped")
-            + "; \(audit)"
     }
 }

@@ -71,10 +71,8 @@ extension GuestKernel {
         let status = UltravisorStatus(register: processor(cpu).ultracall(.sharePage, [first.rawValue, count]).r3)
         let n = framesInMemory(first: first, count: count)
         // Bookkeeping only (the guest does not act on it): which frames the failed call
-        // left private.
-        let leftPrivate: [GuestFrameNumber] =
-            status == .success
-            ? [] : (0..<n).map { GuestFrameNumber(first.rawValue + $0) }.filter { !(machine.memory.state(of: $0)?.isExplicitShare ?? false) }
+        // left private, as an observer outside the guest sees them.
+        let leftPrivate: [GuestFrameNumber] = status == .success ? [] : pagesLeftPrivate?(first, n) ?? []
         state.withLock { s in
             s.ledger.noteFailedShare(leftPrivate)
             s.shareCalls[owner, default: 0] += 1

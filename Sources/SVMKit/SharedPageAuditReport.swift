@@ -1,3 +1,5 @@
+public import SecureGuest
+
 /// The shared-page audit: the kernel's ledger against the machine's page states
 /// (explicit shares are the guest's; implicit and pseudo shares are the
 /// Ultravisor's own and are counted, not audited).
