@@ -83,10 +83,10 @@ let package = Package(
             path: "Examples/BootSecureGuest", swiftSettings: swift6),
         .executableTarget(
             name: "VirtioBlockOverSWIOTLB",
-            dependencies: ["SVMKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["SVMKit", "PEFMachine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/VirtioBlockOverSWIOTLB", swiftSettings: swift6),
         .executableTarget(
-            name: "ReadESMSecret", dependencies: ["SVMKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            name: "ReadESMSecret", dependencies: ["SVMKit", "PEFMachine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/ReadESMSecret", swiftSettings: swift6),
         .executableTarget(
             name: "ESMPreflight", dependencies: ["SVMKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],

@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+// The example shows page states as an observer does: that view of the machine is
+// the firmware's, behind PEFMachine's @_spi(Firmware).
+@_spi(Firmware) import PEFMachine
 import SVMKit
 
 /// A guest block driver and a hypervisor block device moving data through the

@@ -1,5 +1,5 @@
 import DeviceTree
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 
 /// RTAS in the hypervisor (QEMU's `hw/ppc/spapr_rtas.c` is the model).

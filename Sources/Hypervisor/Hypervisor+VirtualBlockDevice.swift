@@ -1,4 +1,4 @@
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 
 /// Virtual block devices and the `H_VIO_SIGNAL` doorbell (see ``VirtualBlockDevice``).

@@ -1,5 +1,5 @@
 public import DeviceTree
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import Locking
 

@@ -15,7 +15,7 @@ public final class Machine: Sendable {
     /// Guest RAM.
     public let memory: GuestMemory
     /// The hypervisor's page pool (page-out ciphertext lives there).
-    public let hostMemory: HostMemory
+    @_spi(Firmware) public let hostMemory: HostMemory
     /// The vCPUs, index = vCPU number.
     public let processors: [VirtualProcessor]
     /// Every call routed.
@@ -69,16 +69,16 @@ public final class Machine: Sendable {
     }
 
     /// Attaches the Ultravisor (replacing any earlier one).
-    public func attach(ultravisor: any UltravisorFirmware) { attached.withLock { $0.ultravisor = ultravisor } }
+    @_spi(Firmware) public func attach(ultravisor: any UltravisorFirmware) { attached.withLock { $0.ultravisor = ultravisor } }
 
     /// Attaches the hypervisor (replacing any earlier one).
-    public func attach(hypervisor: any HypervisorFirmware) { attached.withLock { $0.hypervisor = hypervisor } }
+    @_spi(Firmware) public func attach(hypervisor: any HypervisorFirmware) { attached.withLock { $0.hypervisor = hypervisor } }
 
     /// The attached Ultravisor.
-    public var ultravisor: (any UltravisorFirmware)? { attached.withLock { $0.ultravisor } }
+    @_spi(Firmware) public var ultravisor: (any UltravisorFirmware)? { attached.withLock { $0.ultravisor } }
 
     /// The attached hypervisor.
-    public var hypervisor: (any HypervisorFirmware)? { attached.withLock { $0.hypervisor } }
+    @_spi(Firmware) public var hypervisor: (any HypervisorFirmware)? { attached.withLock { $0.hypervisor } }
 
     /// vCPU `index`, or `nil`.
     public func processor(_ index: Int) -> VirtualProcessor? {
@@ -94,7 +94,7 @@ public final class Machine: Sendable {
     // MARK: Lifecycle
 
     /// Stops the partition; the first reason is kept.
-    public func stop(_ reason: PartitionStop) {
+    @_spi(Firmware) public func stop(_ reason: PartitionStop) {
         stopState.withLock { if $0 == nil { $0 = reason } }
         trace.event(
             "PARTITION_STOP", caller: Caller(kind: .hypervisor, vcpu: nil, msr: .hypervisorKernel), time: clock.now,

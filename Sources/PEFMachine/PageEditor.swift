@@ -6,7 +6,7 @@ import PowerABI
 /// Only the Ultravisor (and, for its own bookkeeping, the machine) should use this;
 /// the hypervisor and the guest go through the checked accessors of `GuestMemory`.
 /// It exists only inside ``GuestMemory/editPages(_:)``.
-public struct PageEditor: ~Copyable {
+@_spi(Firmware) public struct PageEditor: ~Copyable {
     var table: PageTable
     let ram: GuestRAM
 
@@ -109,7 +109,7 @@ extension GuestMemory {
     /// Runs `body` with exclusive access to the page table (see ``PageEditor``).
     /// `body` must not touch this `GuestMemory` through any other method or make
     /// calls: it runs under the memory's mutex.
-    public func editPages<R>(_ body: (inout PageEditor) -> R) -> R {
+    @_spi(Firmware) public func editPages<R>(_ body: (inout PageEditor) -> R) -> R {
         table.withLock { t in
             var editor = PageEditor(table: .empty, ram: ram)
             swap(&editor.table, &t)
@@ -120,7 +120,7 @@ extension GuestMemory {
     }
 
     /// Sets the state of every frame in `frames` at once.
-    public func setState(_ state: PageState, frames: Range<UInt64>) {
+    @_spi(Firmware) public func setState(_ state: PageState, frames: Range<UInt64>) {
         editPages { $0.setState(state, frames: frames) }
     }
 }

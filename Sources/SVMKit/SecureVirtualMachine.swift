@@ -2,7 +2,7 @@ import DeviceTree
 import ESM
 import Foundation
 import Hypervisor
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import SecureGuest
 import Locking
@@ -140,11 +140,11 @@ public final class SecureVirtualMachine: Sendable {
             throw BootError(input: "boot image", "cannot load into guest memory: \(error)")
         }
         let boot = machine.bootProcessor
-        boot.pc = image.kernelBase
+        boot.update { $0.pc = image.kernelBase }
         var regs = Registers()
         regs[3] = image.fdtAddress
         regs[4] = image.kernelBase
-        boot.registers = regs
+        boot.update { $0.registers = regs }
     }
 
     /// The kernel log so far (prom_init's lines, then the running kernel's).

@@ -1,5 +1,5 @@
 import DeviceTree
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 
 /// `svm_fdt_init()` and `svm_fdt_mem_rsv()` (`open-power/ultravisor svm/svm-fdt.c`;

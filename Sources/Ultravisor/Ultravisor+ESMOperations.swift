@@ -1,5 +1,5 @@
 import DeviceTree
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 
 /// The `svm_ops` FDT update handlers `svm_fdt_init()` runs in link order

@@ -1,4 +1,4 @@
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 
 /// The RTAS bounce area of one SVM: 6 implicitly shared pages reserved by `UV_ESM`

@@ -1,4 +1,4 @@
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 
 /// Work the Ultravisor does on behalf of the vCPU whose call it is handling: who that

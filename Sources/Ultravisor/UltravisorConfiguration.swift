@@ -1,5 +1,5 @@
 public import ESM
-public import PEFMachine
+@_spi(Firmware) public import PEFMachine
 public import TPM
 
 /// How the simulated Ultravisor is built: the choices its firmware makes at build

@@ -1,6 +1,6 @@
 import DeviceTree
 import Hypervisor
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import Testing
 

@@ -1,5 +1,5 @@
 import Hypervisor
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import SWIOTLB
 import SVMKit
@@ -128,7 +128,7 @@ struct SecureBootRuntimeTests {
         #expect(kernel.log.contains("smp: IPIs via XICS, no doorbells: secure guest under KVM"))
         #expect(kernel.log.contains("smp: Brought up 1 node, 2 CPUs"))
         // The file is read live: clear MSR(S) (not something a guest can do) and it follows.
-        t.boot.msr = t.boot.msr.subtracting(.secure)
+        t.boot.update { $0.msr = $0.msr.subtracting(.secure) }
         #expect(kernel.sysfs.read(SysfsView.svmPath) == "0\n")
     }
 

@@ -29,7 +29,7 @@ extension GuestKernel {
     ) throws(DMAError) -> UInt64 {
         guard phase == .running else { throw .kernelNotRunning }
         guard size > 0 else { throw .invalidSize(size) }
-        guard machine.memory.contains(GuestPhysicalAddress(address), count: UInt64(size)) else {
+        guard isInRAM(address, count: UInt64(size)) else {
             throw .outOfRange(address: address, size: size)
         }
         let (pool, force, unavailable) = state.withLock { ($0.pool, $0.forceBounce, $0.bounceUnavailable) }
@@ -134,7 +134,7 @@ extension GuestKernel {
         // kernel/dma/direct.c: dma_direct_alloc (6.12) zeroes the buffer after
         // dma_set_decrypted(), secure or not (SVMKit used to rely on the Ultravisor's
         // zeroing at share time, which a share Linux wrongly believes done skips).
-        try? machine.memory.zero(.guest(processor(cpu)), at: GuestPhysicalAddress(address), count: Int(bytes))
+        try? processor(cpu).zero(at: GuestPhysicalAddress(address), count: Int(bytes))
         state.withLock { s in
             s.coherent[address] = Int(bytes)
             s.dma.coherentAllocations += 1

@@ -82,7 +82,9 @@ extension GuestKernel {
         let commandLine = KernelCommandLine(options.commandLine ?? info.bootargs)
         printk("Using pSeries machine description")
         printk("Kernel command line: \(commandLine.text)")
-        let memorySize = min(info.memoryBytes == 0 ? machine.memory.byteCount : info.memoryBytes, machine.memory.byteCount)
+        // early_init_dt_scan_memory(): RAM is what /memory says, nothing else.
+        let memorySize = info.memoryBytes
+        guard memorySize > 0 else { throw .deviceTree(address: fdtAddress, reason: "no /memory range from address 0") }
         var memblock = Memblock(memorySize: memorySize)
         let kernelSize = info.kernel?.size ?? options.kernelSize
         memblock.reserve(start: 0, size: kernelBase &+ kernelSize, purpose: "kernel")
@@ -93,6 +95,7 @@ extension GuestKernel {
         state.withLock { s in
             s.boot = info
             s.commandLine = commandLine.text
+            s.memoryBytes = memorySize
         }
 
         // 2. is_secure_guest()

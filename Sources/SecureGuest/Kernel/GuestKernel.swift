@@ -42,7 +42,8 @@ public enum GuestKernelPhase: Hashable, Sendable, CustomStringConvertible {
 ///
 /// The kernel reaches firmware only through its vCPUs (`sc 1`, `sc 2`) and guest
 /// memory, as the ARCHITECTURE's one rule demands; it never sees the Ultravisor or
-/// the hypervisor objects, nor the machine's page-state table. Audits and diagnoses are observers outside the guest
+/// the hypervisor objects, nor the machine's page-state table (PEFMachine keeps those
+/// behind `@_spi(Firmware)`). Audits and diagnoses are observers outside the guest
 /// (SVMKit's `GuestKernel.audit(_:)` and `diagnose()`): the kernel only exports its
 /// ledger, memblock and the faults it noticed itself.
 ///
@@ -159,6 +160,13 @@ public final class GuestKernel: Sendable {
             ?? machine.bootProcessor
     }
 
+    /// Whether `[address, address + count)` lies in the RAM the device tree's `/memory`
+    /// gave the kernel (nothing before start).
+    func isInRAM(_ address: UInt64, count: UInt64) -> Bool {
+        let (end, overflow) = address.addingReportingOverflow(count)
+        return !overflow && end <= state.withLock { $0.memoryBytes }
+    }
+
     /// Throws unless the kernel is running.
     func requireRunning() throws(GuestKernelError) {
         let phase = state.withLock { $0.phase }
@@ -206,6 +214,8 @@ struct KernelState: Sendable {
     /// The last call site that unshared each frame (to name who pulled a page from
     /// under the hypervisor).
     var unsharedBy: [GuestFrameNumber: String] = [:]
+    /// RAM from the device tree's `/memory` (`memblock_phys_mem_size()`).
+    var memoryBytes: UInt64 = 0
     /// The page holding the RTAS argument block (`rtas_args`).
     var rtasArgs: UInt64?
     /// Why a secure guest has no bounce pool, if it has none.

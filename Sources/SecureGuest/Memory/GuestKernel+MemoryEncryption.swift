@@ -55,7 +55,7 @@ extension GuestKernel {
     /// The frames of `count` pages from `first` that exist in guest memory (the ledger
     /// records no frame past the end; the Ultravisor judges the call as made).
     private func framesInMemory(first: GuestFrameNumber, count: UInt64) -> UInt64 {
-        let total = UInt64(machine.memory.pageCount)
+        let total = state.withLock { $0.memoryBytes } >> PageSize.shift
         guard first.rawValue < total else { return 0 }
         return min(count, total - first.rawValue)
     }
