@@ -28,7 +28,7 @@ extension GuestKernel {
     /// function that should have shared it, or that unshared it.
     ///
     /// Calls whose status Linux ignored come first after the kernel's own records: one
-    /// ``GuestFault/Kind/ignoredStatus`` per call and run of pages whose state now
+    /// `GuestFault.Kind.ignoredStatus` per call and run of pages whose state now
     /// differs from what Linux believes (the guest itself never acted on the status; a
     /// non-zero r3 that changed nothing, as the public firmware leaves on success, is
     /// not reported).
