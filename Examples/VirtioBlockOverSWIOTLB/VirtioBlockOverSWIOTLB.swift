@@ -51,7 +51,7 @@ struct VirtioBlockOverSWIOTLB: ParsableCommand {
 
     func run() throws {
         let bytes = megabytes << 20
-        let sectors = UInt64(2 * bytes / VirtualBlockDevice.sectorSize)
+        let sectors = UInt64(2 * bytes / VirtualBlockProtocol.sectorSize)
 
         // 1. A pseries device tree with the disk's node under /vdevice, so the guest finds it.
         let diskNode = VirtualBlockDevice(sectorCount: sectors).deviceTreeNode
@@ -113,7 +113,7 @@ struct VirtioBlockOverSWIOTLB: ParsableCommand {
             return try fail(1, "write failed: \(error)")
         }
         let onDisk = device.contents(sector: 0, byteCount: bytes) == data
-        print("== wrote \(bytes) bytes to sectors 0..<\(bytes / VirtualBlockDevice.sectorSize): disk contents \(onDisk ? "match" : "DIFFER")")
+        print("== wrote \(bytes) bytes to sectors 0..<\(bytes / VirtualBlockProtocol.sectorSize): disk contents \(onDisk ? "match" : "DIFFER")")
         let readBack: [UInt8]
         do {
             try driver.read(sector: 0, into: target, byteCount: bytes)

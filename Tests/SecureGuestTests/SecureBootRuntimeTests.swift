@@ -141,14 +141,8 @@ struct SecureBootRuntimeTests {
         #expect(IPIChoice.probe(hypervisor: .powerVM, xive: false, secure: true).doorbells == true)
     }
 
-    @Test("The guest's and the hypervisor's views of the virtual block protocol agree")
-    func abiAgreement() {
-        #expect(VirtualBlockProtocol.compatible == VirtualBlockDevice.compatible)
-        #expect(VirtualBlockProtocol.magic == VirtualBlockDevice.magic)
-        #expect(VirtualBlockProtocol.descriptorSize == VirtualBlockDevice.descriptorSize)
-        #expect(VirtualBlockProtocol.descriptorsOffset == VirtualBlockDevice.descriptorsOffset)
-        #expect(VirtualBlockProtocol.descriptorCount == VirtualBlockDevice.maximumDescriptors)
-        #expect(VirtualBlockProtocol.maximumTransfer == VirtualBlockDevice.maximumTransfer)
+    @Test("The dispatch trace log entry layout round-trips")
+    func dispatchTraceLogEntryRoundTrip() {
         let entry = DispatchTraceLogEntry(
             dispatchReason: 7, preemptReason: 1, processorID: 3, enqueueToDispatchTime: 99, readyToEnqueueTime: 1,
             timebase: 12345, srr0: 0xC000, srr1: 0x8000)
