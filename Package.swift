@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "PowerABI", swiftSettings: swift6),
         // The simulator's lock (pthread-based, visible to the thread sanitizer); not a product.
         .target(name: "Locking", swiftSettings: swift6),
-        .target(name: "DeviceTree", dependencies: ["CLibFDT"], swiftSettings: swift6),
+        .target(name: "DeviceTree", dependencies: ["CLibFDT", "PowerABI"], swiftSettings: swift6),
         .target(
             name: "ESM",
             dependencies: [
