@@ -116,8 +116,7 @@ extension GuestKernel {
     /// (`kernel/dma/direct.c: dma_direct_alloc (6.12)`).
     public func dmaAllocCoherent(size: Int, cpu: Int = 0) throws(DMAError) -> UInt64 {
         guard phase == .running else { throw .kernelNotRunning }
-        guard size > 0 else { throw .invalidSize(size) }
-        let bytes = (UInt64(size) + PageSize.offsetMask) & ~PageSize.offsetMask
+        guard size > 0, let bytes = PageSize.alignUp(UInt64(size)) else { throw .invalidSize(size) }
         let address: UInt64
         switch allocatePages(bytes: bytes, purpose: SharedPageOwner.dmaCoherent.rawValue) {
         case .success(let a): address = a
