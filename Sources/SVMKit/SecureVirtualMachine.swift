@@ -233,7 +233,7 @@ public final class SecureVirtualMachine: Sendable {
             // crash kernel its linux,usable-memory and the crashkernel reservation, no
             // record of shares): its ledger starts empty.
             let inherited: Set<GuestFrameNumber> =
-                kind == .normal && (k.unshareAllStatus ?? .success) == .success
+                kind == .normal && !k.unshareAllReportedFailure
                 ? [] : Set(machine.memory.frames(where: \.isExplicitShare))
             state.withLock {
                 $0.kexec = k
