@@ -45,7 +45,7 @@ let package = Package(
         .target(
             name: "TPM",
             dependencies: [
-                "PowerABI", "Locking",
+                "Locking",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
@@ -54,7 +54,7 @@ let package = Package(
         .target(
             name: "Ultravisor",
             dependencies: [
-                "PEFMachine", "DeviceTree", "ESM", "TPM", "Locking",
+                "PowerABI", "PEFMachine", "DeviceTree", "ESM", "TPM", "Locking",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swift6),
@@ -71,7 +71,7 @@ let package = Package(
         .executableTarget(
             name: "svmkit",
             dependencies: [
-                "SVMKit",
+                "SVMKit", "DeviceTree", "ESM", "SWIOTLB", "Locking",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -113,7 +113,7 @@ let package = Package(
             name: "HypervisorTests",
             dependencies: ["Hypervisor", "Ultravisor", "PEFMachine", "PowerABI", "DeviceTree", "TPM"],
             resources: [.copy("Fixtures")], swiftSettings: swift6),
-        .testTarget(name: "SWIOTLBTests", dependencies: ["SWIOTLB"], swiftSettings: swift6),
+        .testTarget(name: "SWIOTLBTests", dependencies: ["SWIOTLB", "Locking"], swiftSettings: swift6),
         .testTarget(
             name: "SecureGuestTests",
             dependencies: [
@@ -122,9 +122,15 @@ let package = Package(
             swiftSettings: swift6),
         // Differential tests against the real Linux code (Scripts/linux-oracle builds the oracle).
         .testTarget(
-            name: "LinuxOracleTests", dependencies: ["SWIOTLB", "SecureGuest", "SVMKit", "PEFMachine", "PowerABI"],
+            name: "LinuxOracleTests", dependencies: ["SWIOTLB", "SecureGuest", "SVMKit", "PEFMachine"],
             swiftSettings: swift6),
-        .testTarget(name: "SVMKitTests", dependencies: ["SVMKit", "SwtpmTestSupport"], swiftSettings: swift6),
+        .testTarget(
+            name: "SVMKitTests",
+            dependencies: [
+                "SVMKit", "SecureGuest", "Hypervisor", "PEFMachine", "PowerABI", "DeviceTree", "ESM", "TPM",
+                "SwtpmTestSupport",
+            ],
+            swiftSettings: swift6),
         .testTarget(name: "CLITests", dependencies: ["svmkit", "SwtpmTestSupport"], swiftSettings: swift6),
         .testTarget(
             name: "ExamplesTests",
