@@ -16,14 +16,14 @@ import Locking
 ///     sees its own zeroed copy of a pseudo-shared page; touching a secure page is an
 ///     ``IsolationViolation``, always recorded. With ``HypervisorTouch/pageOut`` (the
 ///     default, as KVM does: `book3s_hv_uvmem.c: kvmppc_uvmem_migrate_to_ram`, 6.12)
-///     the hypervisor's handler (``setHypervisorFaultHandler(_:)``) pages it out with
+///     the hypervisor's handler (`setHypervisorFaultHandler(_:)`, `@_spi(Firmware)`) pages it out with
 ///     `UV_PAGE_OUT` into the frame's own backing and the access goes on, seeing
 ///     ciphertext; with ``HypervisorTouch/stop`` the access fails;
 ///   - the **Ultravisor** may touch everything except a paged-out page (it must page
 ///     it in first);
 ///   - a **secure vCPU** (MSR(S)=1) may touch secure, explicitly shared and
 ///     pseudo-shared pages; a normal, paged-out or invalidated page raises a page
-///     fault that the Ultravisor resolves (``setFaultHandler(_:)``); touching an
+///     fault that the Ultravisor resolves (`setFaultHandler(_:)`, `@_spi(Firmware)`); touching an
 ///     implicitly shared page kills the SVM (``SVMKill``), as on hardware;
 ///   - a **normal vCPU** (MSR(S)=0) may touch everything the hypervisor may, but
 ///     not a pseudo copy: it sees the mapping.

@@ -4,10 +4,11 @@ import Locking
 /// The simulated partition: guest memory, vCPUs, the call router, the trace, the
 /// fault plan, the simulated clock and the seeded generator.
 ///
-/// The Ultravisor and the hypervisor attach to it (``attach(ultravisor:)``,
-/// ``attach(hypervisor:)``) and are reached only through ``systemCall(level:registers:caller:)``
-/// (a vCPU's `sc 1`/`sc 2`) and the firmware-to-firmware entry points
-/// ``hypercall(_:from:depth:)`` and ``ultracall(_:from:depth:)``. The machine owns them;
+/// The Ultravisor and the hypervisor attach to it (`attach(ultravisor:)`,
+/// `attach(hypervisor:)`, `@_spi(Firmware)`) and are reached only through a vCPU's
+/// `sc 1`/`sc 2` (``VirtualProcessor/sc1()``, ``VirtualProcessor/sc2()``) and the
+/// firmware-to-firmware entry points `hypercall(_:from:depth:)` and
+/// `ultracall(_:from:depth:)` (`@_spi(Firmware)`). The machine owns them;
 /// they get the machine passed into every handler and keep no reference to it.
 public final class Machine: Sendable {
     /// What it was built from.

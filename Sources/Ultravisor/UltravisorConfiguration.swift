@@ -18,7 +18,7 @@ public struct UltravisorConfiguration: Hashable, Sendable {
     /// Without one, `UV_ESM` cannot open `lockbox-1` and its `lockbox-1` check fails.
     public var wrappingKey: WrappingKey?
     /// Which firmware to play: the documented ABI (the default) or the public
-    /// firmware's observable behaviour (``PEFMachine/FirmwareProfile``).
+    /// firmware's observable behaviour (``/PEFMachine/FirmwareProfile``).
     public var firmware: FirmwareProfile
 
     /// A configuration.
