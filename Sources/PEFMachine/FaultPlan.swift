@@ -44,15 +44,6 @@ public final class FaultPlan: Sendable {
         hasRules.store(true, ordering: .releasing)
     }
 
-    /// Removes every rule; the log of injections stays.
-    public func removeAllRules() {
-        state.withLock { s in
-            s.rules.removeAll()
-            s.matches.removeAll()
-        }
-        hasRules.store(false, ordering: .releasing)
-    }
-
     /// The rules.
     public var rules: [FaultRule] { state.withLock { $0.rules } }
 

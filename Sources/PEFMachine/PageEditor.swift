@@ -97,13 +97,6 @@ import PowerABI
             from: Int(source << PageSize.shift), to: Int(destination << PageSize.shift), count: GuestMemory.pageSize)
     }
 
-    /// Runs `body` on the bytes of a range of the main mapping, whatever the states.
-    /// The pointer must not escape.
-    public func withMappingBytes<R>(
-        at address: GuestPhysicalAddress, count: Int, _ body: (UnsafeRawBufferPointer) -> R
-    ) -> R {
-        ram.withBytes(offset: Int(address.rawValue), count: count, body)
-    }
 }
 
 extension GuestMemory {
