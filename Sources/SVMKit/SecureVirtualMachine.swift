@@ -254,7 +254,14 @@ public final class SecureVirtualMachine: Sendable {
         for f in kernel.diagnose() where f.kind == .ignoredStatus && !ignored.contains(f) { ignored.append(f) }
         let faults = (kernel.faults + ignored).map { "before kexec (\(kind.rawValue)): \($0)" }
         state.withLock { $0.earlierFaults += faults }
-        startKernel(log: kernel.log, options: kernel.options)
+        var options = kernel.options
+        // The loader keeps a crash (or preserve-context) kernel off the previous kernel's
+        // memory (setup_new_fdt_ppc64 (6.12) reserves the crashed kernel's RAM), which
+        // holds every page it shared; a normal kexec's next kernel gets all of RAM.
+        options.kexecReservations =
+            kind == .normal
+            ? [] : (kernel.memblock?.reserved ?? []).filter { !Self.imagePurposes.contains($0.purpose) }
+        startKernel(log: kernel.log, options: options)
         return report()
     }
 
@@ -344,6 +351,9 @@ public final class SecureVirtualMachine: Sendable {
                 kexecAudit: s.kexecAudit, kernelError: s.kernelError, inheritedShares: s.inheritedShares,
                 ignoredStatusFrames: s.ignoredStatusFrames))
     }
+
+    /// The memblock purposes of the boot image, which every kernel reserves itself.
+    static let imagePurposes: Set<String> = ["kernel", "device tree", "reserve-map", "initrd", "rtas"]
 
     /// The explicit shares the Ultravisor still held after the last kexec (empty after a
     /// normal kexec whose `UV_UNSHARE_ALL_PAGES` worked): an observer's record. The next

@@ -42,7 +42,11 @@ struct KexecHandoverTests {
         // The next kernel knows only what it shared itself.
         #expect(frames.allSatisfy { next.ledger.entries[$0] == nil })
         #expect(!next.ledger.entries.values.contains { $0.callSite == "test_share" })
-        #expect(next.memblock?.reserved.contains { frames.contains(GuestPhysicalAddress($0.start).frame) } == false)
+        // What the loader does pass: the crashed kernel's memory to keep off (which holds
+        // every page it shared), so the next kernel never hands one out as private.
+        for f in frames {
+            #expect(next.memblock?.region(containing: f.rawValue << PageSize.shift)?.purpose == GuestKernel.previousKernelPurpose)
+        }
         #expect(!next.log.contains("previous kernel"), "the old guest read the page table and said so")
         // The observer's audit names them as the leaks the next kernel inherited, and
         // the invariants accept them (they are Linux's behaviour, not SVMKit's fault).
@@ -59,6 +63,7 @@ struct KexecHandoverTests {
         #expect(frames.allSatisfy { vm.machine.memory.state(of: $0) == .secure })
         let next = try #require(vm.kernel)
         #expect(Set(vm.machine.memory.frames(where: \.isExplicitShare)) == Set(next.ledger.entries.keys))
+        #expect(next.memblock?.reserved.contains { $0.purpose == GuestKernel.previousKernelPurpose } == false)
         #expect(next.audit().isClean)
         #expect(vm.invariantViolations().isEmpty, "\(vm.invariantViolations())")
     }

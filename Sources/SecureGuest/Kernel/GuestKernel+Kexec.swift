@@ -3,6 +3,10 @@ import PowerABI
 
 /// kexec (reference/linux-guest-facts.md §1.7).
 extension GuestKernel {
+    /// The allocator's name for memory the kexec loader reserved for the previous
+    /// kernel (``GuestKernelOptions/kexecReservations``).
+    public static let previousKernelPurpose = "previous kernel (kexec)"
+
     /// `H_VPA_DEREG_SLB`: deregister the SLB shadow buffer.
     static let deregisterSLBShadow: UInt64 = 7
 

@@ -90,6 +90,9 @@ extension GuestKernel {
         memblock.reserve(start: 0, size: kernelBase &+ kernelSize, purpose: "kernel")
         memblock.reserve(start: fdtAddress, size: info.totalSize, purpose: "device tree")
         for r in info.reserveMap { memblock.reserve(start: r.address, size: r.size, purpose: "reserve-map") }
+        for r in options.kexecReservations {
+            memblock.reserve(start: r.start, size: r.size, purpose: Self.previousKernelPurpose)
+        }
         if let r = info.initrd { memblock.reserve(start: r.address, size: r.size, purpose: "initrd") }
         if let r = info.rtas { memblock.reserve(start: r.address, size: r.size, purpose: "rtas") }
         state.withLock { s in
