@@ -66,7 +66,8 @@ extension GuestKernel {
         do {
             pool = try SWIOTLBPool(
                 configuration: configuration, base: base, memory: memory, pageSize: Int(PageSize.bytes),
-                warn: { [weak self] line in self?.printk(line) }, share: { (_: BounceRegion) throws(Never) in })
+                warn: { [weak self] line in self?.printk(line) }, recorder: options.swiotlbTrace,
+                share: { (_: BounceRegion) throws(Never) in })
         } catch {
             printk("software IO TLB: \(error)")
             memblock.free(start: base, size: UInt64(configuration.size))
@@ -74,8 +75,11 @@ extension GuestKernel {
             return
         }
         for m in pool.messages { printk(m.hasPrefix("software IO TLB") ? m : "software IO TLB: \(m)") }
+        options.swiotlbTrace?.begin(name: "io_tlb_default_mem", pool: pool)
+        let dynamic = options.swiotlbDynamic ? makeDynamicPool(pool, configuration: configuration) : nil
         state.withLock { s in
             s.pool = pool
+            s.dynamicPool = dynamic
             s.forceBounce = true
         }
         printk(

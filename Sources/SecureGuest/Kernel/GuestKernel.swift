@@ -111,6 +111,10 @@ public final class GuestKernel: Sendable {
     /// The default SWIOTLB pool, if the kernel made one.
     public var swiotlbPool: SWIOTLBPool? { state.withLock { $0.pool } }
 
+    /// The growing pool around ``swiotlbPool`` when the kernel is built with
+    /// ``GuestKernelOptions/swiotlbDynamic``.
+    public var swiotlbDynamicPool: SWIOTLBDynamicPool? { state.withLock { $0.dynamicPool } }
+
     /// The guest-physical address of each vCPU's LPPACA (VPA), by vCPU.
     public var lppacaAddresses: [UInt64] { state.withLock { $0.lppacas } }
 
@@ -196,6 +200,8 @@ struct KernelState: Sendable {
     /// Per-CPU stolen time read from the DTL, in timebase ticks.
     var stolenTicks: [UInt64] = []
     var pool: SWIOTLBPool?
+    /// The default pool wrapped for growth (``GuestKernelOptions/swiotlbDynamic``).
+    var dynamicPool: SWIOTLBDynamicPool?
     /// dma-direct bounces every streaming mapping (`SWIOTLB_FORCE` / `force_dma_unencrypted()`).
     var forceBounce = false
     /// "Memory encryption is active …" was printed.
