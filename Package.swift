@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "PowerABI", swiftSettings: swift6),
         // The simulator's lock (pthread-based, visible to the thread sanitizer); not a product.
         .target(name: "Locking", swiftSettings: swift6),
-        .target(name: "DeviceTree", dependencies: ["CLibFDT"], swiftSettings: swift6),
+        .target(name: "DeviceTree", dependencies: ["CLibFDT", "PowerABI"], swiftSettings: swift6),
         .target(
             name: "ESM",
             dependencies: [
@@ -45,7 +45,7 @@ let package = Package(
         .target(
             name: "TPM",
             dependencies: [
-                "PowerABI", "Locking",
+                "Locking",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
@@ -54,7 +54,7 @@ let package = Package(
         .target(
             name: "Ultravisor",
             dependencies: [
-                "PEFMachine", "DeviceTree", "ESM", "TPM", "Locking",
+                "PowerABI", "PEFMachine", "DeviceTree", "ESM", "TPM", "Locking",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swift6),
@@ -71,7 +71,7 @@ let package = Package(
         .executableTarget(
             name: "svmkit",
             dependencies: [
-                "SVMKit",
+                "SVMKit", "DeviceTree", "ESM", "SWIOTLB", "Locking",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -83,10 +83,10 @@ let package = Package(
             path: "Examples/BootSecureGuest", swiftSettings: swift6),
         .executableTarget(
             name: "VirtioBlockOverSWIOTLB",
-            dependencies: ["SVMKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["SVMKit", "PEFMachine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/VirtioBlockOverSWIOTLB", swiftSettings: swift6),
         .executableTarget(
-            name: "ReadESMSecret", dependencies: ["SVMKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            name: "ReadESMSecret", dependencies: ["SVMKit", "PEFMachine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/ReadESMSecret", swiftSettings: swift6),
         .executableTarget(
             name: "ESMPreflight", dependencies: ["SVMKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -113,16 +113,24 @@ let package = Package(
             name: "HypervisorTests",
             dependencies: ["Hypervisor", "Ultravisor", "PEFMachine", "PowerABI", "DeviceTree", "TPM"],
             resources: [.copy("Fixtures")], swiftSettings: swift6),
-        .testTarget(name: "SWIOTLBTests", dependencies: ["SWIOTLB"], swiftSettings: swift6),
+        .testTarget(name: "SWIOTLBTests", dependencies: ["SWIOTLB", "Locking"], swiftSettings: swift6),
         .testTarget(
             name: "SecureGuestTests",
-            dependencies: ["SecureGuest", "Ultravisor", "Hypervisor", "PEFMachine", "PowerABI", "SWIOTLB", "DeviceTree"],
+            dependencies: [
+                "SecureGuest", "Ultravisor", "Hypervisor", "PEFMachine", "PowerABI", "SWIOTLB", "DeviceTree", "SVMKit",
+            ],
             swiftSettings: swift6),
         // Differential tests against the real Linux code (Scripts/linux-oracle builds the oracle).
         .testTarget(
-            name: "LinuxOracleTests", dependencies: ["SWIOTLB", "SecureGuest", "SVMKit", "PEFMachine", "PowerABI"],
+            name: "LinuxOracleTests", dependencies: ["SWIOTLB", "SecureGuest", "SVMKit", "PEFMachine"],
             swiftSettings: swift6),
-        .testTarget(name: "SVMKitTests", dependencies: ["SVMKit", "SwtpmTestSupport"], swiftSettings: swift6),
+        .testTarget(
+            name: "SVMKitTests",
+            dependencies: [
+                "SVMKit", "SecureGuest", "Hypervisor", "PEFMachine", "PowerABI", "DeviceTree", "ESM", "TPM",
+                "SwtpmTestSupport",
+            ],
+            swiftSettings: swift6),
         .testTarget(name: "CLITests", dependencies: ["svmkit", "SwtpmTestSupport"], swiftSettings: swift6),
         .testTarget(
             name: "ExamplesTests",

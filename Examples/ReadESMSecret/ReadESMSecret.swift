@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+// Switching the vCPU to user space (MSR(PR), PIDR) is the kernel's context switch;
+// SVMKit keeps the register setters behind PEFMachine's @_spi(Firmware).
+@_spi(Firmware) import PEFMachine
 import SVMKit
 
 /// The equivalent of svm-password-agent's `esmb-get-file -f rootd`: boot a secure
@@ -77,10 +80,17 @@ struct ReadESMSecret: ParsableCommand {
 
         // 3. Read the file the way esmb-get-file does: from user space, one process.
         let vcpu = vm.machine.bootProcessor
-        let saved = (vcpu.msr, vcpu.pidr)
-        vcpu.msr.insert(.problemState)
-        vcpu.pidr = 1042
-        defer { (vcpu.msr, vcpu.pidr) = saved }
+        let saved = vcpu.snapshot
+        vcpu.update {
+            $0.msr.insert(.problemState)
+            $0.pidr = 1042
+        }
+        defer {
+            vcpu.update {
+                $0.msr = saved.msr
+                $0.pidr = saved.pidr
+            }
+        }
         print("== esmb-get-file -f \(file)  (MSR(PR) = 1, PIDR = \(vcpu.pidr))")
         let chunks: [[UInt8]]
         do {

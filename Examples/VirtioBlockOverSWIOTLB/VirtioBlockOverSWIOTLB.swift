@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+// The example shows page states as an observer does: that view of the machine is
+// the firmware's, behind PEFMachine's @_spi(Firmware).
+@_spi(Firmware) import PEFMachine
 import SVMKit
 
 /// A guest block driver and a hypervisor block device moving data through the
@@ -48,7 +51,7 @@ struct VirtioBlockOverSWIOTLB: ParsableCommand {
 
     func run() throws {
         let bytes = megabytes << 20
-        let sectors = UInt64(2 * bytes / VirtualBlockDevice.sectorSize)
+        let sectors = UInt64(2 * bytes / VirtualBlockProtocol.sectorSize)
 
         // 1. A pseries device tree with the disk's node under /vdevice, so the guest finds it.
         let diskNode = VirtualBlockDevice(sectorCount: sectors).deviceTreeNode
@@ -110,7 +113,7 @@ struct VirtioBlockOverSWIOTLB: ParsableCommand {
             return try fail(1, "write failed: \(error)")
         }
         let onDisk = device.contents(sector: 0, byteCount: bytes) == data
-        print("== wrote \(bytes) bytes to sectors 0..<\(bytes / VirtualBlockDevice.sectorSize): disk contents \(onDisk ? "match" : "DIFFER")")
+        print("== wrote \(bytes) bytes to sectors 0..<\(bytes / VirtualBlockProtocol.sectorSize): disk contents \(onDisk ? "match" : "DIFFER")")
         let readBack: [UInt8]
         do {
             try driver.read(sector: 0, into: target, byteCount: bytes)
@@ -125,7 +128,7 @@ struct VirtioBlockOverSWIOTLB: ParsableCommand {
         let dma = kernel.dmaStatistics
         let disk = device.statistics
         let audit = kernel.audit("after block I/O")
-        let violations = vm.machine.memory.violationCount
+        let violations = audit.isolationViolations
         print("   dma_map_single: \(dma.mappings) mapping(s), \(dma.bouncedMappings) bounced, \(dma.bouncedBytes) bytes bounced")
         print("   driver: \(driver.statistics.requests) request(s), \(driver.statistics.descriptors) descriptor(s), \(driver.statistics.kicks) doorbell(s) (H_VIO_SIGNAL)")
         print("   device: \(disk.writes) write(s), \(disk.reads) read(s), \(disk.errors) error(s)")

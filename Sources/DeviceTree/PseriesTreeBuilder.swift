@@ -1,3 +1,5 @@
+import PowerABI
+
 /// Builds the flattened device tree QEMU's `pseries` machine (QEMU 7.2, TCG,
 /// default POWER9 CPU, XICS interrupt controller) hands a guest at reset, trimmed
 /// to what a guest kernel and the Ultravisor read: the root cells, `/chosen`,
@@ -40,58 +42,11 @@ public enum PseriesTreeBuilder {
         }
     }
 
-    /// QEMU 7.2's RTAS services in registration order, each token
-    /// `RTAS_TOKEN_BASE` (0x2000) plus its index (`hw/ppc/spapr_rtas.c`; the values
-    /// are those of the QEMU dumps). Includes the 11 services the Ultravisor
-    /// requires, `stop-self`, `ibm,os-term` = 0x201f and `ibm,nmi-register`
-    /// (reference/ultravisor-facts.md §5.4).
-    public static let rtasTokens: [RTASToken] = [
-        RTASToken("display-character", 0x2000),
-        RTASToken("get-time-of-day", 0x2001),
-        RTASToken("set-time-of-day", 0x2002),
-        RTASToken("power-off", 0x2003),
-        RTASToken("system-reboot", 0x2004),
-        RTASToken("query-cpu-stopped-state", 0x2005),
-        RTASToken("start-cpu", 0x2006),
-        RTASToken("stop-self", 0x2007),
-        RTASToken("ibm,get-system-parameter", 0x2008),
-        RTASToken("ibm,set-system-parameter", 0x2009),
-        RTASToken("ibm,set-xive", 0x200a),
-        RTASToken("ibm,get-xive", 0x200b),
-        RTASToken("ibm,int-off", 0x200c),
-        RTASToken("ibm,int-on", 0x200d),
-        RTASToken("check-exception", 0x200e),
-        RTASToken("event-scan", 0x200f),
-        RTASToken("ibm,set-tce-bypass", 0x2010),
-        RTASToken("quiesce", 0x2011),
-        RTASToken("nvram-fetch", 0x2012),
-        RTASToken("nvram-store", 0x2013),
-        RTASToken("read-pci-config", 0x2014),
-        RTASToken("write-pci-config", 0x2015),
-        RTASToken("ibm,read-pci-config", 0x2016),
-        RTASToken("ibm,write-pci-config", 0x2017),
-        RTASToken("ibm,query-interrupt-source-number", 0x2018),
-        RTASToken("ibm,change-msi", 0x2019),
-        RTASToken("set-indicator", 0x201a),
-        RTASToken("set-power-level", 0x201b),
-        RTASToken("get-power-level", 0x201c),
-        RTASToken("get-sensor-state", 0x201d),
-        RTASToken("ibm,configure-connector", 0x201e),
-        RTASToken("ibm,os-term", 0x201f),
-        RTASToken("ibm,set-eeh-option", 0x2020),
-        RTASToken("ibm,get-config-addr-info2", 0x2021),
-        RTASToken("ibm,read-slot-reset-state2", 0x2022),
-        RTASToken("ibm,set-slot-reset", 0x2023),
-        RTASToken("ibm,configure-pe", 0x2024),
-        RTASToken("ibm,slot-error-detail", 0x2025),
-        RTASToken("ibm,query-pe-dma-window", 0x2026),
-        RTASToken("ibm,create-pe-dma-window", 0x2027),
-        RTASToken("ibm,remove-pe-dma-window", 0x2028),
-        RTASToken("ibm,reset-pe-dma-window", 0x2029),
-        RTASToken("ibm,suspend-me", 0x202a),
-        RTASToken("ibm,nmi-register", 0x202b),
-        RTASToken("ibm,nmi-interlock", 0x202c),
-    ]
+    /// QEMU 7.2's RTAS services in registration order with their tokens
+    /// (PowerABI's `RTASService`: `RTAS_TOKEN_BASE` 0x2000 plus the index, `hw/ppc/spapr_rtas.c`).
+    /// Includes the 11 services the Ultravisor requires, `stop-self`, `ibm,os-term` =
+    /// 0x201f and `ibm,nmi-register` (reference/ultravisor-facts.md §5.4).
+    public static let rtasTokens: [RTASToken] = RTASService.allCases.map { RTASToken($0.name, $0.qemuToken) }
 
     /// The token of RTAS service `name` in ``rtasTokens``, if QEMU has it.
     public static func rtasToken(_ name: String) -> UInt32? { rtasTokens.first { $0.name == name }?.token }

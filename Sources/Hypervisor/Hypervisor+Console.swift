@@ -1,4 +1,4 @@
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 
 /// The hvc console (`hvc_vio` over `H_PUT_TERM_CHAR`/`H_GET_TERM_CHAR`): the guest's

@@ -1,16 +1,16 @@
 import DeviceTree
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 
 /// RTAS in the hypervisor (QEMU's `hw/ppc/spapr_rtas.c` is the model).
 extension Hypervisor {
     /// Builds the token table from the `/rtas` node of a device tree: every property
-    /// whose name is a service in ``RTASServiceKind`` and whose value is one cell. Other
+    /// whose name is one of ``rtasServices`` and whose value is one cell. Other
     /// services keep no token. Returns the services found.
     @discardableResult
-    public func configureRTAS(from tree: DeviceTree) -> [RTASServiceKind] {
-        var table: [UInt32: RTASServiceKind] = [:]
-        for service in RTASServiceKind.allCases {
+    public func configureRTAS(from tree: DeviceTree) -> [RTASService] {
+        var table: [UInt32: RTASService] = [:]
+        for service in Hypervisor.rtasServices {
             if let value = tree.propertyIfPresent(service.rawValue, at: "/rtas"), value.count == 4 {
                 table[BigEndianCells.u32(value, at: 0)] = service
             }
@@ -20,8 +20,8 @@ extension Hypervisor {
     }
 
     /// Sets the token table directly (service → token).
-    public func configureRTAS(tokens: [RTASServiceKind: UInt32]) {
-        var table: [UInt32: RTASServiceKind] = [:]
+    public func configureRTAS(tokens: [RTASService: UInt32]) {
+        var table: [UInt32: RTASService] = [:]
         for (service, token) in tokens { table[token] = service }
         state.withLock { $0.rtasTokens = table }
     }
@@ -92,7 +92,7 @@ extension Hypervisor {
 
     /// Runs one service; returns the return cells (status first).
     private func runRTAS(
-        _ service: RTASServiceKind, args: [UInt32], nret: Int, caller: Caller, depth: Int, on machine: Machine
+        _ service: RTASService, args: [UInt32], nret: Int, caller: Caller, depth: Int, on machine: Machine
     ) -> [UInt32] {
         func arg(_ i: Int) -> UInt32 { i < args.count ? args[i] : 0 }
         let memory = machine.memory
@@ -178,6 +178,11 @@ extension Hypervisor {
         case .stopSelf:
             if let vcpu = caller.vcpu.flatMap(machine.processor) { vcpu.update { $0.isRunning = false } }
             return [status(RTASStatus.success)]
+        default:
+            // Not in ``rtasServices``, so never in the token table: QEMU answers an
+            // unregistered token with RTAS_OUT_NOT_SUPPORTED (hw/ppc/spapr_rtas.c:
+            // spapr_rtas_call).
+            return [status(RTASStatus.notSupported)]
         }
     }
 

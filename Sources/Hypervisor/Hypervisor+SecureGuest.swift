@@ -1,4 +1,4 @@
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 
 /// The hypervisor's side of the move to secure mode (KVM's `book3s_hv_uvmem.c`;

@@ -1,4 +1,4 @@
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 
 /// Virtual block devices and the `H_VIO_SIGNAL` doorbell (see ``VirtualBlockDevice``).
@@ -33,8 +33,8 @@ extension Hypervisor {
         let mode = call[5]
         let command = mode & 0xFFFF
         let device = unit <= UInt64(UInt32.max) ? blockDevice(unitAddress: UInt32(unit)) : nil
-        if command <= 1 && mode >> 16 == 0 {
-            device?.setInterrupts(command == 1)
+        if command <= VirtualBlockProtocol.Mode.enableInterrupts.rawValue && mode >> 16 == 0 {
+            device?.setInterrupts(command == VirtualBlockProtocol.Mode.enableInterrupts.rawValue)
             return call.finish(HypervisorStatus.success)
         }
         guard let device else {

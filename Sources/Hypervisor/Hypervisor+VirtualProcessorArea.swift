@@ -1,4 +1,4 @@
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 
 /// Why a vCPU was (re)dispatched, for the DTL.
@@ -132,7 +132,7 @@ extension Hypervisor {
     /// A dispatch of `vcpu` after it was preempted (or ceded): what KVM's vcore does
     /// around running a vCPU. The VPA's `yield_count` goes up by two (odd while
     /// preempted, even again now), the stolen time is added to `enqueue_dispatch_tb`,
-    /// and, if a DTL is registered, a ``DispatchTraceLogEntry`` is written at the next
+    /// and, if a DTL is registered, a ``/PowerABI/DispatchTraceLogEntry`` is written at the next
     /// slot (wrapping) and `dtl_idx` is updated. Everything goes through the hypervisor's
     /// accessor: a VPA or DTL that is not shared gives the violation as the error.
     /// Returns the entry written (if a DTL is registered).

@@ -1,5 +1,5 @@
 import DeviceTree
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import Locking
 import TPM
@@ -53,7 +53,7 @@ struct HypervisorState: Sendable {
     /// Paged-out frames → the pool page holding their ciphertext.
     var pagedOut: [UInt64: UInt64] = [:]
     var registeredSlots: [UInt16] = []
-    var rtasTokens: [UInt32: RTASServiceKind]
+    var rtasTokens: [UInt32: RTASService]
     var nvram: [UInt8]
     var systemParameters: [UInt32: [UInt8]]
     var console: [UInt8] = []
@@ -64,7 +64,7 @@ struct HypervisorState: Sendable {
     init(configuration: HypervisorConfiguration) {
         securePages = FrameBitmap(capacity: 0)
         sharedPages = FrameBitmap(capacity: 0)
-        rtasTokens = Dictionary(uniqueKeysWithValues: RTASServiceKind.allCases.map { ($0.qemuToken, $0) })
+        rtasTokens = Dictionary(uniqueKeysWithValues: Hypervisor.rtasServices.map { ($0.qemuToken, $0) })
         nvram = [UInt8](repeating: 0, count: configuration.nvramBytes)
         systemParameters = configuration.systemParameters
     }
@@ -141,7 +141,7 @@ public final class Hypervisor: HypervisorFirmware, Sendable {
     public var log: [String] { state.withLock { $0.log } }
 
     /// The RTAS token table: token → service.
-    public var rtasTokens: [UInt32: RTASServiceKind] {
+    public var rtasTokens: [UInt32: RTASService] {
         state.withLock { $0.rtasTokens }
     }
 

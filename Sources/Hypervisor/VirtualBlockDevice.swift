@@ -1,5 +1,5 @@
 public import DeviceTree
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import Locking
 
@@ -33,22 +33,8 @@ import Locking
 ///   the isolation violation is recorded by the machine, naming the address and the
 ///   request (`purpose`).
 public final class VirtualBlockDevice: Sendable {
-    /// `compatible` of the device node.
-    public static let compatible = "svmkit,virtual-block"
     /// The default unit address (after QEMU's vty@71000000 and nvram@71000001).
     public static let defaultUnitAddress: UInt32 = 0x7100_0010
-    /// Bytes per sector.
-    public static let sectorSize = 512
-    /// Queue magic, "VBLK".
-    public static let magic: UInt32 = 0x5642_4C4B
-    /// Bytes per descriptor.
-    public static let descriptorSize = 32
-    /// Offset of descriptor 0 in the queue page.
-    public static let descriptorsOffset = 0x40
-    /// The most descriptors a 64 KiB queue page holds.
-    public static let maximumDescriptors = (65536 - descriptorsOffset) / descriptorSize
-    /// The largest transfer a descriptor may ask for.
-    public static let maximumTransfer = 256 * 1024
     /// Disk bytes per storage chunk (the disk is sparse).
     static let chunkBytes = 64 * 1024
 
@@ -78,7 +64,7 @@ public final class VirtualBlockDevice: Sendable {
         DeviceTreeNode(
             "v-blk@" + String(unitAddress, radix: 16),
             properties: [
-                .string("compatible", Self.compatible), .string("device_type", "block"), .u32("reg", unitAddress),
+                .string("compatible", VirtualBlockProtocol.compatible), .string("device_type", "block"), .u32("reg", unitAddress),
                 .u64("svmkit,sectors", sectorCount),
             ])
     }
@@ -91,14 +77,14 @@ public final class VirtualBlockDevice: Sendable {
 
     /// `count` bytes of the disk from `sector` (zero where never written; clipped to the disk).
     public func contents(sector: UInt64, byteCount count: Int) -> [UInt8] {
-        state.withLock { s in Self.read(&s.chunks, offset: sector &* UInt64(Self.sectorSize), count: count) }
+        state.withLock { s in Self.read(&s.chunks, offset: sector &* UInt64(VirtualBlockProtocol.sectorSize), count: count) }
     }
 
     /// Writes `bytes` to the disk from `sector` on (clipped to the disk), as if the
     /// image had them.
     public func load(_ bytes: [UInt8], at sector: UInt64) {
-        let end = sectorCount * UInt64(Self.sectorSize)
-        let offset = sector &* UInt64(Self.sectorSize)
+        let end = sectorCount * UInt64(VirtualBlockProtocol.sectorSize)
+        let offset = sector &* UInt64(VirtualBlockProtocol.sectorSize)
         guard offset < end else { return }
         let n = Int(min(UInt64(bytes.count), end - offset))
         state.withLock { s in Self.write(&s.chunks, offset: offset, bytes: bytes[0..<n]) }
@@ -136,16 +122,16 @@ public final class VirtualBlockDevice: Sendable {
 
     /// Handles `H_VIO_SIGNAL` modes 2–4 for this device (see the type's documentation).
     func signal(command: UInt64, payload: UInt64, on machine: Machine, notes: inout [String]) -> HypervisorStatus {
-        switch command {
-        case 2: return setQueue(payload, on: machine, notes: &notes)
-        case 3: return kick(on: machine, notes: &notes)
-        case 4:
+        switch VirtualBlockProtocol.Mode(rawValue: command) {
+        case .setQueue: return setQueue(payload, on: machine, notes: &notes)
+        case .kick: return kick(on: machine, notes: &notes)
+        case .reset:
             state.withLock { s in
                 s.queue = nil
                 s.descriptors = 0
             }
             return .success
-        default:
+        case .disableInterrupts, .enableInterrupts, nil:
             notes.append("unknown H_VIO_SIGNAL mode \(command)")
             return .parameter
         }
@@ -165,8 +151,9 @@ public final class VirtualBlockDevice: Sendable {
             return .parameter
         }
         let magic = BigEndianCells.u32(header, at: 0)
-        let count = UInt64(BigEndianCells.u32(header, at: 8))
-        guard magic == Self.magic, (1...UInt64(Self.maximumDescriptors)).contains(count) else {
+        let count = UInt64(BigEndianCells.u32(header, at: VirtualBlockProtocol.countOffset))
+        guard magic == VirtualBlockProtocol.magic, (1...UInt64(VirtualBlockProtocol.descriptorCount)).contains(count)
+        else {
             notes.append("\(name): bad queue header (magic 0x\(String(magic, radix: 16)), \(count) descriptors)")
             return .parameter
         }
@@ -188,9 +175,9 @@ public final class VirtualBlockDevice: Sendable {
         var consumer: UInt64
         do {
             producer = try memory.readBigEndian(
-                .hypervisor, at: GuestPhysicalAddress(queue + 0x10), as: UInt64.self, purpose: purpose)
+                .hypervisor, at: GuestPhysicalAddress(queue + UInt64(VirtualBlockProtocol.producerOffset)), as: UInt64.self, purpose: purpose)
             consumer = try memory.readBigEndian(
-                .hypervisor, at: GuestPhysicalAddress(queue + 0x18), as: UInt64.self, purpose: purpose)
+                .hypervisor, at: GuestPhysicalAddress(queue + UInt64(VirtualBlockProtocol.consumerOffset)), as: UInt64.self, purpose: purpose)
         } catch {
             notes.append("\(purpose): \(error)")
             return .parameter
@@ -201,15 +188,19 @@ public final class VirtualBlockDevice: Sendable {
         }
         state.withLock { $0.statistics.kicks += 1 }
         while consumer < producer {
-            let slot = queue + UInt64(Self.descriptorsOffset) + (consumer % count) * UInt64(Self.descriptorSize)
+            let slot =
+                queue + UInt64(VirtualBlockProtocol.descriptorsOffset)
+                + (consumer % count) * UInt64(VirtualBlockProtocol.descriptorSize)
             do {
                 let d = try memory.read(
-                    .hypervisor, at: GuestPhysicalAddress(slot), count: Self.descriptorSize, purpose: purpose)
+                    .hypervisor, at: GuestPhysicalAddress(slot), count: VirtualBlockProtocol.descriptorSize, purpose: purpose)
                 let status = process(d, on: machine)
-                try memory.write(.hypervisor, at: GuestPhysicalAddress(slot + 1), bytes: [status], purpose: purpose)
+                try memory.write(
+                    .hypervisor, at: GuestPhysicalAddress(slot + UInt64(VirtualBlockProtocol.statusOffset)),
+                    bytes: [status.rawValue], purpose: purpose)
                 consumer += 1
                 try memory.writeBigEndian(
-                    .hypervisor, at: GuestPhysicalAddress(queue + 0x18), consumer, purpose: purpose)
+                    .hypervisor, at: GuestPhysicalAddress(queue + UInt64(VirtualBlockProtocol.consumerOffset)), consumer, purpose: purpose)
             } catch {
                 notes.append("\(purpose): \(error)")
                 return .parameter
@@ -218,26 +209,28 @@ public final class VirtualBlockDevice: Sendable {
         return .success
     }
 
-    /// Runs one descriptor; returns its status byte.
-    private func process(_ d: [UInt8], on machine: Machine) -> UInt8 {
-        let op = d[0]
+    /// Runs one descriptor; returns its status.
+    private func process(_ d: [UInt8], on machine: Machine) -> VirtualBlockProtocol.Status {
+        let op = VirtualBlockProtocol.Operation(rawValue: d[0])
         let length = Int(BigEndianCells.u32(d, at: 4))
         let sector = BigEndianCells.u64(d, at: 8)
         let dma = BigEndianCells.u64(d, at: 16)
-        guard op == 1 || op == 2, length > 0, length % Self.sectorSize == 0, length <= Self.maximumTransfer else {
+        guard let op, length > 0, length % VirtualBlockProtocol.sectorSize == 0,
+            length <= VirtualBlockProtocol.maximumTransfer
+        else {
             state.withLock { $0.statistics.errors += 1 }
-            return 4
+            return .malformed
         }
-        let sectors = UInt64(length / Self.sectorSize)
+        let sectors = UInt64(length / VirtualBlockProtocol.sectorSize)
         guard sector < sectorCount, sectors <= sectorCount - sector else {
             state.withLock { $0.statistics.errors += 1 }
-            return 2
+            return .outOfRange
         }
-        let offset = sector * UInt64(Self.sectorSize)
+        let offset = sector * UInt64(VirtualBlockProtocol.sectorSize)
         let memory = machine.memory
         let gpa = GuestPhysicalAddress(dma)
         do {
-            if op == 2 {
+            if op == .write {
                 let bytes = try memory.read(
                     .hypervisor, at: gpa, count: length, purpose: "\(name): DMA read of the buffer for sector \(sector)")
                 state.withLock { s in
@@ -256,9 +249,9 @@ public final class VirtualBlockDevice: Sendable {
             }
         } catch {
             state.withLock { $0.statistics.errors += 1 }
-            return 3
+            return .dmaError
         }
-        return 1
+        return .done
     }
 }
 

@@ -8,9 +8,9 @@ public struct Caller: Hashable, Sendable, CustomStringConvertible {
         /// Guest code on a vCPU (a normal VM or an SVM).
         case guest
         /// The simulated hypervisor (KVM/QEMU).
-        case hypervisor
+        @_spi(Firmware) case hypervisor
         /// The simulated Ultravisor.
-        case ultravisor
+        @_spi(Firmware) case ultravisor
     }
 
     /// The actor.
@@ -58,7 +58,7 @@ public enum MemoryActor: Sendable {
     /// the access.
     case guest(VirtualProcessor)
     /// Guest code in an explicit state, for callers without a vCPU object (tests, tools).
-    case guestState(vcpu: Int, msr: MachineStateRegister)
+    @_spi(Firmware) case guestState(vcpu: Int, msr: MachineStateRegister)
     /// The hypervisor.
     case hypervisor
     /// The Ultravisor.

@@ -60,16 +60,6 @@ public final class FaultPlan: Sendable {
         self.hasRules.store(hasRules, ordering: .releasing)
     }
 
-    /// Removes every rule; the log of injections stays.
-    public func removeAllRules() {
-        let keep = state.withLock { s in
-            s.rules.removeAll()
-            s.matches.removeAll()
-            return s.chooser != nil
-        }
-        hasRules.store(keep, ordering: .releasing)
-    }
-
     /// The rules.
     public var rules: [FaultRule] { state.withLock { $0.rules } }
 

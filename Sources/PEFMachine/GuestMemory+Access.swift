@@ -234,7 +234,11 @@ extension GuestMemory {
     // MARK: Public accessors
 
     /// Reads `count` bytes at `address` as `actor`.
-    /// - Parameter purpose: what the access is for; it goes into a violation record.
+    /// - Parameters:
+    ///   - actor: who reads (a guest vCPU, or the firmware's actors).
+    ///   - address: the first guest-physical address.
+    ///   - count: how many bytes.
+    ///   - purpose: what the access is for; it goes into a violation record.
     /// - Throws: ``MemoryAccessError`` when the range is outside memory or a page forbids
     ///   the access (violations and kills are recorded before the throw).
     public func read(

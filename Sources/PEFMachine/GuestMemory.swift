@@ -16,14 +16,14 @@ import Locking
 ///     sees its own zeroed copy of a pseudo-shared page; touching a secure page is an
 ///     ``IsolationViolation``, always recorded. With ``HypervisorTouch/pageOut`` (the
 ///     default, as KVM does: `book3s_hv_uvmem.c: kvmppc_uvmem_migrate_to_ram`, 6.12)
-///     the hypervisor's handler (``setHypervisorFaultHandler(_:)``) pages it out with
+///     the hypervisor's handler (`setHypervisorFaultHandler(_:)`, `@_spi(Firmware)`) pages it out with
 ///     `UV_PAGE_OUT` into the frame's own backing and the access goes on, seeing
 ///     ciphertext; with ``HypervisorTouch/stop`` the access fails;
 ///   - the **Ultravisor** may touch everything except a paged-out page (it must page
 ///     it in first);
 ///   - a **secure vCPU** (MSR(S)=1) may touch secure, explicitly shared and
 ///     pseudo-shared pages; a normal, paged-out or invalidated page raises a page
-///     fault that the Ultravisor resolves (``setFaultHandler(_:)``); touching an
+///     fault that the Ultravisor resolves (`setFaultHandler(_:)`, `@_spi(Firmware)`); touching an
 ///     implicitly shared page kills the SVM (``SVMKill``), as on hardware;
 ///   - a **normal vCPU** (MSR(S)=0) may touch everything the hypervisor may, but
 ///     not a pseudo copy: it sees the mapping.
@@ -102,25 +102,25 @@ public final class GuestMemory: Sendable {
     // MARK: Queries
 
     /// The state of one page, or `nil` outside memory.
-    public func state(of frame: GuestFrameNumber) -> PageState? {
+    @_spi(Firmware) public func state(of frame: GuestFrameNumber) -> PageState? {
         guard frame.rawValue < UInt64(pageCount) else { return nil }
         return table.withLock { $0.states[Int(frame.rawValue)] }
     }
 
     /// The states of a run of pages; pages outside memory are left out.
-    public func states(of frames: Range<UInt64>) -> [PageState] {
+    @_spi(Firmware) public func states(of frames: Range<UInt64>) -> [PageState] {
         let upper = min(frames.upperBound, UInt64(pageCount))
         guard frames.lowerBound < upper else { return [] }
         return table.withLock { Array($0.states[Int(frames.lowerBound)..<Int(upper)]) }
     }
 
     /// How many pages are in `state` now (kept as running counts: O(1)).
-    public func pageCount(in state: PageState) -> Int {
+    @_spi(Firmware) public func pageCount(in state: PageState) -> Int {
         table.withLock { $0.stateCounts[Int(state.rawValue)] }
     }
 
     /// How many pages are in each state now (only states with pages).
-    public var pageCountsByState: [PageState: Int] {
+    @_spi(Firmware) public var pageCountsByState: [PageState: Int] {
         table.withLock { t in
             var out: [PageState: Int] = [:]
             for s in PageState.allCases where t.stateCounts[Int(s.rawValue)] > 0 {
@@ -131,7 +131,7 @@ public final class GuestMemory: Sendable {
     }
 
     /// The frames in `frames` whose state satisfies `predicate`, in order.
-    public func frames(in range: Range<UInt64>? = nil, where predicate: (PageState) -> Bool) -> [GuestFrameNumber] {
+    @_spi(Firmware) public func frames(in range: Range<UInt64>? = nil, where predicate: (PageState) -> Bool) -> [GuestFrameNumber] {
         let range = range ?? 0..<UInt64(pageCount)
         let upper = min(range.upperBound, UInt64(pageCount))
         guard range.lowerBound < upper else { return [] }
@@ -153,23 +153,23 @@ public final class GuestMemory: Sendable {
     // MARK: Isolation records
 
     /// The recorded isolation violations (the first ``violationRecordLimit``).
-    public var violations: [IsolationViolation] { table.withLock { $0.violations } }
+    @_spi(Firmware) public var violations: [IsolationViolation] { table.withLock { $0.violations } }
 
     /// How many isolation violations happened, recorded or not.
-    public var violationCount: Int { table.withLock { $0.violationCount } }
+    @_spi(Firmware) public var violationCount: Int { table.withLock { $0.violationCount } }
 
     /// The kill of the SVM, if one happened.
-    public var kill: SVMKill? { table.withLock { $0.kill } }
+    @_spi(Firmware) public var kill: SVMKill? { table.withLock { $0.kill } }
 
     /// Records that the Ultravisor killed the SVM (`svm_abort`) for a reason other than
     /// a page access; the first kill is kept.
-    public func recordKill(_ kill: SVMKill) {
+    @_spi(Firmware) public func recordKill(_ kill: SVMKill) {
         table.withLock { if $0.kill == nil { $0.kill = kill } }
     }
 
     /// Installs the handler a secure vCPU's page fault goes to (the Ultravisor's:
     /// it pages the frame in with `H_SVM_PAGE_IN`). It runs without the table's mutex.
-    public func setFaultHandler(_ handler: (@Sendable (PageFault) -> Bool)?) {
+    @_spi(Firmware) public func setFaultHandler(_ handler: (@Sendable (PageFault) -> Bool)?) {
         faultHandler.withLock { $0 = handler.map(FaultHandler.init(resolve:)) }
     }
 
@@ -177,19 +177,19 @@ public final class GuestMemory: Sendable {
     /// when ``hypervisorTouch`` is ``HypervisorTouch/pageOut`` (the hypervisor's: KVM's
     /// `kvmppc_uvmem_migrate_to_ram()`). It runs without the table's mutex and returns
     /// whether the hypervisor now holds the page. Without one, the access fails.
-    public func setHypervisorFaultHandler(_ handler: (@Sendable (PageFault) -> Bool)?) {
+    @_spi(Firmware) public func setHypervisorFaultHandler(_ handler: (@Sendable (PageFault) -> Bool)?) {
         hypervisorFaultHandler.withLock { $0 = handler.map(FaultHandler.init(resolve:)) }
     }
 
     /// Whether paged-out `frame`'s ciphertext sits in its own backing, held by the
     /// hypervisor (after a page-out on touch).
-    public func isHypervisorHeld(_ frame: GuestFrameNumber) -> Bool {
+    @_spi(Firmware) public func isHypervisorHeld(_ frame: GuestFrameNumber) -> Bool {
         table.withLock { $0.hypervisorHeld.contains(frame.rawValue) }
     }
 
     /// Whether the hypervisor has stored into hypervisor-held `frame` since its page-out:
     /// the ciphertext no longer authenticates, and the guest's next touch gets `U_P3`.
-    public func isHypervisorWritten(_ frame: GuestFrameNumber) -> Bool {
+    @_spi(Firmware) public func isHypervisorWritten(_ frame: GuestFrameNumber) -> Bool {
         table.withLock { $0.hypervisorWritten.contains(frame.rawValue) }
     }
 

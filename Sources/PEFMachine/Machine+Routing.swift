@@ -30,7 +30,7 @@ extension Machine {
     }
 
     /// A hypercall made by firmware (the Ultravisor's `do_hcall`), at `depth`.
-    public func hypercall(_ registers: Registers, from caller: Caller, depth: Int) -> FirmwareCall {
+    @_spi(Firmware) public func hypercall(_ registers: Registers, from caller: Caller, depth: Int) -> FirmwareCall {
         var call = FirmwareCall(registers: registers, caller: caller, level: .sc1, depth: depth)
         route(&call)
         return call
@@ -38,21 +38,21 @@ extension Machine {
 
     /// A hypercall made by firmware: `number` in r3, `arguments` from r4, every other
     /// register zero.
-    public func hypercall(_ number: Hypercall, _ arguments: [UInt64] = [], from caller: Caller, depth: Int)
+    @_spi(Firmware) public func hypercall(_ number: Hypercall, _ arguments: [UInt64] = [], from caller: Caller, depth: Int)
         -> FirmwareCall
     {
         hypercall(Registers(r3: number.rawValue, arguments: arguments), from: caller, depth: depth)
     }
 
     /// An ultracall made by firmware (the hypervisor's `sc 2`), at `depth`.
-    public func ultracall(_ registers: Registers, from caller: Caller, depth: Int) -> FirmwareCall {
+    @_spi(Firmware) public func ultracall(_ registers: Registers, from caller: Caller, depth: Int) -> FirmwareCall {
         var call = FirmwareCall(registers: registers, caller: caller, level: .sc2, depth: depth)
         route(&call)
         return call
     }
 
     /// An ultracall made by firmware: `number` in r3, `arguments` from r4.
-    public func ultracall(_ number: Ultracall, _ arguments: [UInt64] = [], from caller: Caller, depth: Int)
+    @_spi(Firmware) public func ultracall(_ number: Ultracall, _ arguments: [UInt64] = [], from caller: Caller, depth: Int)
         -> FirmwareCall
     {
         ultracall(Registers(r3: number.rawValue, arguments: arguments), from: caller, depth: depth)
@@ -63,7 +63,7 @@ extension Machine {
     /// the hypervisor makes a `UV_RETURN` ultracall with the status in r0, its outputs
     /// in r4–r12 and the reflection cookie in r31 (reference/ultravisor-facts.md §7).
     /// Both steps are in the trace. Returns the registers as the hypervisor left them.
-    public func reflectHypercall(_ registers: Registers, depth: Int, for caller: Caller) -> FirmwareCall {
+    @_spi(Firmware) public func reflectHypercall(_ registers: Registers, depth: Int, for caller: Caller) -> FirmwareCall {
         var delivered = FirmwareCall(registers: registers, caller: caller, level: .reflection, depth: depth)
         route(&delivered)
         var back = Registers(r3: Ultracall.return.rawValue)
@@ -77,7 +77,7 @@ extension Machine {
     }
 
     /// Adds an event to the trace at the current simulated time.
-    public func traceEvent(_ name: String, caller: Caller, depth: Int = 0, note: String) {
+    @_spi(Firmware) public func traceEvent(_ name: String, caller: Caller, depth: Int = 0, note: String) {
         trace.event(name, caller: caller, depth: depth, time: clock.now, note: note)
     }
 

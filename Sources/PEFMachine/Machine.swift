@@ -4,10 +4,11 @@ import Locking
 /// The simulated partition: guest memory, vCPUs, the call router, the trace, the
 /// fault plan, the simulated clock and the seeded generator.
 ///
-/// The Ultravisor and the hypervisor attach to it (``attach(ultravisor:)``,
-/// ``attach(hypervisor:)``) and are reached only through ``systemCall(level:registers:caller:)``
-/// (a vCPU's `sc 1`/`sc 2`) and the firmware-to-firmware entry points
-/// ``hypercall(_:from:depth:)`` and ``ultracall(_:from:depth:)``. The machine owns them;
+/// The Ultravisor and the hypervisor attach to it (`attach(ultravisor:)`,
+/// `attach(hypervisor:)`, `@_spi(Firmware)`) and are reached only through a vCPU's
+/// `sc 1`/`sc 2` (``VirtualProcessor/sc1()``, ``VirtualProcessor/sc2()``) and the
+/// firmware-to-firmware entry points `hypercall(_:from:depth:)` and
+/// `ultracall(_:from:depth:)` (`@_spi(Firmware)`). The machine owns them;
 /// they get the machine passed into every handler and keep no reference to it.
 public final class Machine: Sendable {
     /// What it was built from.
@@ -15,7 +16,7 @@ public final class Machine: Sendable {
     /// Guest RAM.
     public let memory: GuestMemory
     /// The hypervisor's page pool (page-out ciphertext lives there).
-    public let hostMemory: HostMemory
+    @_spi(Firmware) public let hostMemory: HostMemory
     /// The vCPUs, index = vCPU number.
     public let processors: [VirtualProcessor]
     /// Every call routed.
@@ -69,16 +70,16 @@ public final class Machine: Sendable {
     }
 
     /// Attaches the Ultravisor (replacing any earlier one).
-    public func attach(ultravisor: any UltravisorFirmware) { attached.withLock { $0.ultravisor = ultravisor } }
+    @_spi(Firmware) public func attach(ultravisor: any UltravisorFirmware) { attached.withLock { $0.ultravisor = ultravisor } }
 
     /// Attaches the hypervisor (replacing any earlier one).
-    public func attach(hypervisor: any HypervisorFirmware) { attached.withLock { $0.hypervisor = hypervisor } }
+    @_spi(Firmware) public func attach(hypervisor: any HypervisorFirmware) { attached.withLock { $0.hypervisor = hypervisor } }
 
     /// The attached Ultravisor.
-    public var ultravisor: (any UltravisorFirmware)? { attached.withLock { $0.ultravisor } }
+    @_spi(Firmware) public var ultravisor: (any UltravisorFirmware)? { attached.withLock { $0.ultravisor } }
 
     /// The attached hypervisor.
-    public var hypervisor: (any HypervisorFirmware)? { attached.withLock { $0.hypervisor } }
+    @_spi(Firmware) public var hypervisor: (any HypervisorFirmware)? { attached.withLock { $0.hypervisor } }
 
     /// vCPU `index`, or `nil`.
     public func processor(_ index: Int) -> VirtualProcessor? {
@@ -94,7 +95,7 @@ public final class Machine: Sendable {
     // MARK: Lifecycle
 
     /// Stops the partition; the first reason is kept.
-    public func stop(_ reason: PartitionStop) {
+    @_spi(Firmware) public func stop(_ reason: PartitionStop) {
         stopState.withLock { if $0 == nil { $0 = reason } }
         trace.event(
             "PARTITION_STOP", caller: Caller(kind: .hypervisor, vcpu: nil, msr: .hypervisorKernel), time: clock.now,

@@ -6,7 +6,7 @@ import PowerABI
 /// Only the Ultravisor (and, for its own bookkeeping, the machine) should use this;
 /// the hypervisor and the guest go through the checked accessors of `GuestMemory`.
 /// It exists only inside ``GuestMemory/editPages(_:)``.
-public struct PageEditor: ~Copyable {
+@_spi(Firmware) public struct PageEditor: ~Copyable {
     var table: PageTable
     let ram: GuestRAM
 
@@ -97,20 +97,13 @@ public struct PageEditor: ~Copyable {
             from: Int(source << PageSize.shift), to: Int(destination << PageSize.shift), count: GuestMemory.pageSize)
     }
 
-    /// Runs `body` on the bytes of a range of the main mapping, whatever the states.
-    /// The pointer must not escape.
-    public func withMappingBytes<R>(
-        at address: GuestPhysicalAddress, count: Int, _ body: (UnsafeRawBufferPointer) -> R
-    ) -> R {
-        ram.withBytes(offset: Int(address.rawValue), count: count, body)
-    }
 }
 
 extension GuestMemory {
     /// Runs `body` with exclusive access to the page table (see ``PageEditor``).
     /// `body` must not touch this `GuestMemory` through any other method or make
     /// calls: it runs under the memory's mutex.
-    public func editPages<R>(_ body: (inout PageEditor) -> R) -> R {
+    @_spi(Firmware) public func editPages<R>(_ body: (inout PageEditor) -> R) -> R {
         table.withLock { t in
             var editor = PageEditor(table: .empty, ram: ram)
             swap(&editor.table, &t)
@@ -121,7 +114,7 @@ extension GuestMemory {
     }
 
     /// Sets the state of every frame in `frames` at once.
-    public func setState(_ state: PageState, frames: Range<UInt64>) {
+    @_spi(Firmware) public func setState(_ state: PageState, frames: Range<UInt64>) {
         editPages { $0.setState(state, frames: frames) }
     }
 }

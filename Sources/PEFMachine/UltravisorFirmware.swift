@@ -10,7 +10,7 @@ public protocol UltravisorFirmware: AnyObject, Sendable {
     func handleUltracall(_ call: inout FirmwareCall, on machine: Machine)
 
     /// An `sc 1` from a secure vCPU: answer it (`H_RANDOM`), bounce it (`H_RTAS`) or
-    /// reflect it to the hypervisor with ``Machine/reflectHypercall(_:depth:for:)``.
+    /// reflect it to the hypervisor with `Machine.reflectHypercall(_:depth:for:)`.
     func handleSecureHypercall(_ call: inout FirmwareCall, on machine: Machine)
 
     /// A secure vCPU touched a page the Ultravisor must bring in first (normal, paged

@@ -54,38 +54,25 @@ public final class VirtualProcessor: Sendable {
     /// A copy of the whole state.
     public var snapshot: ProcessorState { state.withLock { $0 } }
 
-    /// Runs `body` on the state under the vCPU's lock.
-    public func update<R: Sendable>(_ body: (inout ProcessorState) -> R) -> R { state.withLock { body(&$0) } }
+    /// Runs `body` on the state under the vCPU's lock: the firmware's (and tests') way to
+    /// set the MSR, PC, registers, PIDR or LPIDR (the guest cannot: the getters are public,
+    /// this is `@_spi(Firmware)`).
+    @_spi(Firmware) public func update<R: Sendable>(_ body: (inout ProcessorState) -> R) -> R { state.withLock { body(&$0) } }
 
     /// The MSR.
-    public var msr: MachineStateRegister {
-        get { state.withLock { $0.msr } }
-        set { state.withLock { $0.msr = newValue } }
-    }
+    public var msr: MachineStateRegister { state.withLock { $0.msr } }
 
     /// The register file.
-    public var registers: Registers {
-        get { state.withLock { $0.registers } }
-        set { state.withLock { $0.registers = newValue } }
-    }
+    public var registers: Registers { state.withLock { $0.registers } }
 
     /// The program counter.
-    public var pc: UInt64 {
-        get { state.withLock { $0.pc } }
-        set { state.withLock { $0.pc = newValue } }
-    }
+    public var pc: UInt64 { state.withLock { $0.pc } }
 
     /// The PIDR.
-    public var pidr: UInt64 {
-        get { state.withLock { $0.pidr } }
-        set { state.withLock { $0.pidr = newValue } }
-    }
+    public var pidr: UInt64 { state.withLock { $0.pidr } }
 
     /// The LPIDR.
-    public var lpidr: UInt64 {
-        get { state.withLock { $0.lpidr } }
-        set { state.withLock { $0.lpidr = newValue } }
-    }
+    public var lpidr: UInt64 { state.withLock { $0.lpidr } }
 
     /// Whether MSR(S) is set: what Linux's `is_secure_guest()` reads
     /// (reference/linux-guest-facts.md §1.0).
@@ -164,5 +151,40 @@ public final class VirtualProcessor: Sendable {
     {
         guard let machine else { throw .outOfRange(address: address, count: UInt64(bytes.count), memoryBytes: 0) }
         try machine.memory.write(.guest(self), at: address, bytes: bytes, purpose: purpose)
+    }
+
+    /// Reads a big-endian integer (PAPR structures are big-endian) with this vCPU's
+    /// current privilege: a kernel's `be64_to_cpu()` load.
+    public func readBigEndian<T: FixedWidthInteger>(
+        at address: GuestPhysicalAddress, as type: T.Type, purpose: String? = nil
+    ) throws(MemoryAccessError) -> T {
+        guard let machine else { throw .outOfRange(address: address, count: UInt64(MemoryLayout<T>.size), memoryBytes: 0) }
+        return try machine.memory.readBigEndian(.guest(self), at: address, as: type, purpose: purpose)
+    }
+
+    /// Writes a big-endian integer with this vCPU's current privilege: a kernel's
+    /// `cpu_to_be64()` store.
+    public func writeBigEndian<T: FixedWidthInteger>(
+        at address: GuestPhysicalAddress, _ value: T, purpose: String? = nil
+    ) throws(MemoryAccessError) {
+        guard let machine else { throw .outOfRange(address: address, count: UInt64(MemoryLayout<T>.size), memoryBytes: 0) }
+        try machine.memory.writeBigEndian(.guest(self), at: address, value, purpose: purpose)
+    }
+
+    /// Sets `count` bytes at `address` to zero with this vCPU's current privilege
+    /// (a kernel's `memset(p, 0, n)`).
+    public func zero(at address: GuestPhysicalAddress, count: Int, purpose: String? = nil) throws(MemoryAccessError) {
+        guard let machine else { throw .outOfRange(address: address, count: UInt64(max(count, 0)), memoryBytes: 0) }
+        try machine.memory.zero(.guest(self), at: address, count: count, purpose: purpose)
+    }
+
+    /// Copies `count` bytes inside guest memory with this vCPU's current privilege, both
+    /// ranges checked and the bytes moved under one lock (a kernel's `memcpy()`: the
+    /// SWIOTLB bounce path).
+    public func copy(
+        from source: GuestPhysicalAddress, to destination: GuestPhysicalAddress, count: Int, purpose: String? = nil
+    ) throws(MemoryAccessError) {
+        guard let machine else { throw .outOfRange(address: source, count: UInt64(max(count, 0)), memoryBytes: 0) }
+        try machine.memory.copy(.guest(self), from: source, to: destination, count: count, purpose: purpose)
     }
 }

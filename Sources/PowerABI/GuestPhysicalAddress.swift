@@ -15,9 +15,6 @@ public enum PageSize {
         return overflow ? nil : sum & ~offsetMask
     }
 
-    /// Rounds `n` down to a page boundary.
-    public static func alignDown(_ n: UInt64) -> UInt64 { n & ~offsetMask }
-
     /// The number of pages that `bytes` bytes need, rounded up.
     public static func pages(covering bytes: UInt64) -> UInt64 { (bytes >> shift) + ((bytes & offsetMask) == 0 ? 0 : 1) }
 }

@@ -53,22 +53,3 @@ public struct RTASArguments: Hashable, Sendable {
         returns = (0..<nret).map { cell(3 + nargs + $0) }
     }
 }
-
-/// RTAS service names the Ultravisor requires in `/rtas` at `UV_ESM`
-/// (`open-power/ultravisor svm/svm-rtas.c`; reference/ultravisor-facts.md §5.4).
-public enum RTASService {
-    /// The 11 mandatory service tokens; a missing one fails `UV_ESM`.
-    public static let mandatory: [String] = [
-        "check-exception", "event-scan", "ibm,configure-connector", "ibm,get-system-parameter",
-        "ibm,set-system-parameter", "ibm,os-term", "nvram-fetch", "nvram-store", "ibm,slot-error-detail",
-        "power-off", "start-cpu",
-    ]
-    /// `stop-self`, also required.
-    public static let stopSelf = "stop-self"
-    /// The optional `ibm,nmi-register`.
-    public static let nmiRegister = "ibm,nmi-register"
-    /// `ibm,os-term`: terminate the partition with a message.
-    public static let osTerm = "ibm,os-term"
-    /// The token the Ultravisor hard-codes for its own `ibm,os-term` (QEMU's value, 0x201F).
-    public static let qemuOSTermToken: UInt32 = 0x201F
-}

@@ -1,4 +1,4 @@
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import SecureGuest
 
 /// The deliberately buggy guests of issue 8 item 4, by the names `svmkit boot --bug`

@@ -1,4 +1,4 @@
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import SecureGuest
 
@@ -48,14 +48,14 @@ extension InvariantChecker {
                     detail: "\(touched.count) access(es) to pages Linux believes shared: "
                         + touched.prefix(3).map(\.description).joined(separator: "; ")))
         }
-        if let k = s.kexec, k.kind == .normal, k.secure, k.audit.explicitlyShared != 0,
+        if let k = s.kexec, let audit = s.kexecAudit, k.kind == .normal, k.secure, audit.explicitlyShared != 0,
             k.unshareAllReportedFailure, let status = k.unshareAllStatus
         {
             out.append(
                 Finding(
                     kind: .sharesAfterFailedUnshareAll, frames: [],
                     detail:
-                        "UV_UNSHARE_ALL_PAGES answered \(status.name), default_machine_kexec() ignored it (arch/powerpc/kexec/core_64.c, 6.12), \(k.audit.explicitlyShared) explicit share(s) remain for the next kernel"
+                        "UV_UNSHARE_ALL_PAGES answered \(status.name), default_machine_kexec() ignored it (arch/powerpc/kexec/core_64.c, 6.12), \(audit.explicitlyShared) explicit share(s) remain for the next kernel"
                 ))
         }
         if let kernel = s.kernel, !s.machine.isStopped {

@@ -1,5 +1,5 @@
 import Hypervisor
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import SecureGuest
 import Ultravisor
@@ -67,6 +67,8 @@ public struct InvariantChecker: Hashable, Sendable {
         public var kernel: GuestKernel?
         /// The last kexec, if any.
         public var kexec: KexecReport?
+        /// The audit taken right after the last kexec, before the next kernel ran.
+        public var kexecAudit: SharedPageAuditReport?
         /// Why the guest kernel stopped, if it did.
         public var kernelError: String?
         /// Frames a previous kernel left explicitly shared at a kexec.
@@ -78,9 +80,10 @@ public struct InvariantChecker: Hashable, Sendable {
         /// Makes a subject.
         public init(
             machine: Machine, ultravisor: Ultravisor, hypervisor: Hypervisor, kernel: GuestKernel? = nil,
-            kexec: KexecReport? = nil, kernelError: String? = nil, inheritedShares: Set<GuestFrameNumber> = [],
-            ignoredStatusFrames: Set<GuestFrameNumber> = []
+            kexec: KexecReport? = nil, kexecAudit: SharedPageAuditReport? = nil, kernelError: String? = nil,
+            inheritedShares: Set<GuestFrameNumber> = [], ignoredStatusFrames: Set<GuestFrameNumber> = []
         ) {
+            self.kexecAudit = kexecAudit
             self.ignoredStatusFrames = ignoredStatusFrames
             self.machine = machine
             self.ultravisor = ultravisor
@@ -100,7 +103,7 @@ public struct InvariantChecker: Hashable, Sendable {
             let explained = Self.framesBelievedShared(s)
             out += Self.isolation(s.machine.memory.violations.filter { !explained.contains($0.address.frame) })
         }
-        if let k = s.kexec { out += Self.kexec(k) }
+        if let k = s.kexec, let audit = s.kexecAudit { out += Self.kexec(k, audit: audit) }
         out += Self.pageOuts(s)
         if let e = s.ultravisor.esmReport(lpid: s.machine.lpid), e.outcome == .secureDespiteFailedCheck {
             out.append(
@@ -205,12 +208,12 @@ public struct InvariantChecker: Hashable, Sendable {
 
     /// Explicit shares left by a normal kexec of a secure guest whose
     /// `UV_UNSHARE_ALL_PAGES` answered success (after an error Linux ignores, they are
-    /// a finding, ``findings(_:)``).
-    public static func kexec(_ k: KexecReport) -> [InvariantViolation] {
-        guard k.kind == .normal, k.secure, k.audit.explicitlyShared != 0, !k.unshareAllReportedFailure
+    /// a finding, ``findings(_:)``); `audit` is the one taken right after the kexec.
+    public static func kexec(_ k: KexecReport, audit: SharedPageAuditReport) -> [InvariantViolation] {
+        guard k.kind == .normal, k.secure, audit.explicitlyShared != 0, !k.unshareAllReportedFailure
         else { return [] }
         let status = k.unshareAllStatus.map { " (UV_UNSHARE_ALL_PAGES answered \($0.name))" } ?? ""
-        return [.init(.sharesAfterKexec, "after a normal kexec \(k.audit.explicitlyShared) explicit share(s) remain" + status)]
+        return [.init(.sharesAfterKexec, "after a normal kexec \(audit.explicitlyShared) explicit share(s) remain" + status)]
     }
 
     /// Every page-out the hypervisor holds, checked against the Ultravisor's key: it must

@@ -2,7 +2,7 @@ import DeviceTree
 import ESM
 import Foundation
 import Hypervisor
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import SecureGuest
 import Locking
@@ -55,6 +55,8 @@ public final class SecureVirtualMachine: Sendable {
         var guestReport: GuestBootReport?
         var kernelError: String?
         var kexec: KexecReport?
+        /// The audit taken right after the last kexec.
+        var kexecAudit: SharedPageAuditReport?
         var audits: [SharedPageAuditReport] = []
         /// Frames the last kexec left explicitly shared for the next kernel.
         var inheritedShares: Set<GuestFrameNumber> = []
@@ -138,11 +140,11 @@ public final class SecureVirtualMachine: Sendable {
             throw BootError(input: "boot image", "cannot load into guest memory: \(error)")
         }
         let boot = machine.bootProcessor
-        boot.pc = image.kernelBase
+        boot.update { $0.pc = image.kernelBase }
         var regs = Registers()
         regs[3] = image.fdtAddress
         regs[4] = image.kernelBase
-        boot.registers = regs
+        boot.update { $0.registers = regs }
     }
 
     /// The kernel log so far (prom_init's lines, then the running kernel's).
@@ -187,7 +189,8 @@ public final class SecureVirtualMachine: Sendable {
     private func startKernel(log: KernelLog, options: GuestKernelOptions) {
         var o = options
         o.kernelSize = UInt64(image.segment("kernel")?.bytes.count ?? 0)
-        let kernel = GuestKernel(machine: machine, options: o, log: log)
+        let kernel = GuestKernel(
+            machine: machine, options: o, log: log, pagesLeftPrivate: Self.pagesLeftPrivate(on: machine))
         state.withLock { $0.kernel = kernel }
         do {
             let r = try kernel.start(fdtAddress: image.fdtAddress, kernelBase: image.kernelBase)
@@ -198,7 +201,7 @@ public final class SecureVirtualMachine: Sendable {
             }
             state.withLock {
                 $0.guestReport = r
-                $0.audits.append(r.audit)
+                $0.audits.append(kernel.audit("after boot"))
                 $0.earlierFaults += stuck
             }
         } catch {
@@ -222,14 +225,20 @@ public final class SecureVirtualMachine: Sendable {
         state.withLock { $0.ignoredStatusFrames.formUnion(failedShares) }
         do {
             let k = try kernel.kexec(kind)
-            // What the next kernel inherits: nothing after a normal kexec whose
-            // UV_UNSHARE_ALL_PAGES worked; otherwise every explicit share left.
+            let audit = kernel.audit("after kexec (\(kind.rawValue))")
+            // What the Ultravisor still holds shared for the next kernel: nothing after a
+            // normal kexec whose UV_UNSHARE_ALL_PAGES worked; otherwise every explicit
+            // share left. The next kernel is told nothing about them
+            // (arch/powerpc/kexec/file_load_64.c: setup_new_fdt_ppc64 (6.12) passes a
+            // crash kernel its linux,usable-memory and the crashkernel reservation, no
+            // record of shares): its ledger starts empty.
             let inherited: Set<GuestFrameNumber> =
                 kind == .normal && !k.unshareAllReportedFailure
                 ? [] : Set(machine.memory.frames(where: \.isExplicitShare))
             state.withLock {
                 $0.kexec = k
-                $0.audits.append(k.audit)
+                $0.kexecAudit = audit
+                $0.audits.append(audit)
                 $0.inheritedShares = inherited
             }
         } catch {
@@ -245,7 +254,14 @@ public final class SecureVirtualMachine: Sendable {
         for f in kernel.diagnose() where f.kind == .ignoredStatus && !ignored.contains(f) { ignored.append(f) }
         let faults = (kernel.faults + ignored).map { "before kexec (\(kind.rawValue)): \($0)" }
         state.withLock { $0.earlierFaults += faults }
-        startKernel(log: kernel.log, options: kernel.options)
+        var options = kernel.options
+        // The loader keeps a crash (or preserve-context) kernel off the previous kernel's
+        // memory (setup_new_fdt_ppc64 (6.12) reserves the crashed kernel's RAM), which
+        // holds every page it shared; a normal kexec's next kernel gets all of RAM.
+        options.kexecReservations =
+            kind == .normal
+            ? [] : (kernel.memblock?.reserved ?? []).filter { !Self.imagePurposes.contains($0.purpose) }
+        startKernel(log: kernel.log, options: options)
         return report()
     }
 
@@ -271,9 +287,11 @@ public final class SecureVirtualMachine: Sendable {
         if implicitCount > 0 { shared["ultravisor-implicit"] = implicitCount }
         if pseudoCount > 0 { shared["ultravisor-pseudo"] = pseudoCount }
         if explicitCount > 0 { shared["guest"] = explicitCount }
-        let (kernel, guestReport, kexecReport, audits, bugs, blockDeviceCheck, earlierFaults) = state.withLock {
-            ($0.kernel, $0.guestReport, $0.kexec, $0.audits, $0.bugs, $0.blockDeviceCheck, $0.earlierFaults)
-        }
+        let (kernel, guestReport, kexecReport, audits, bugs, blockDeviceCheck, earlierFaults, kexecAudit) =
+            state.withLock {
+                ($0.kernel, $0.guestReport, $0.kexec, $0.audits, $0.bugs, $0.blockDeviceCheck, $0.earlierFaults,
+                 $0.kexecAudit)
+            }
         if let kernel {
             shared.removeValue(forKey: "guest")
             for (owner, n) in kernel.ledger.countsByOwner { shared[owner.rawValue] = n }
@@ -302,7 +320,7 @@ public final class SecureVirtualMachine: Sendable {
             invariantFailures: invariants,
             kernelLog: (kernel?.log ?? log).lines.map(\.description), console: hypervisor.consoleOutput,
             reservedRegions: reserved, sysfsSVM: guestReport?.sysfsSVM.trimmingCharacters(in: .whitespacesAndNewlines) ?? (secure ? "1" : "0"),
-            audits: audits.map(\.description), kexec: kexecReport?.description, bugs: bugs.map(\.rawValue).sorted(),
+            audits: audits.map(\.description), kexec: kexecReport.map { k in kexecAudit.map { "\(k); \($0)" } ?? k.description }, bugs: bugs.map(\.rawValue).sorted(),
             guestFaults: guestFaults, blockDeviceCheck: blockDeviceCheck, diagnoses: diagnoses())
     }
 
@@ -318,7 +336,7 @@ public final class SecureVirtualMachine: Sendable {
         return checker.check(
             InvariantChecker.Subject(
                 machine: machine, ultravisor: ultravisor, hypervisor: hypervisor, kernel: s.kernel, kexec: s.kexec,
-                kernelError: s.kernelError, inheritedShares: s.inheritedShares,
+                kexecAudit: s.kexecAudit, kernelError: s.kernelError, inheritedShares: s.inheritedShares,
                 ignoredStatusFrames: s.ignoredStatusFrames))
     }
 
@@ -330,8 +348,27 @@ public final class SecureVirtualMachine: Sendable {
         return InvariantChecker().findings(
             InvariantChecker.Subject(
                 machine: machine, ultravisor: ultravisor, hypervisor: hypervisor, kernel: s.kernel, kexec: s.kexec,
-                kernelError: s.kernelError, inheritedShares: s.inheritedShares,
+                kexecAudit: s.kexecAudit, kernelError: s.kernelError, inheritedShares: s.inheritedShares,
                 ignoredStatusFrames: s.ignoredStatusFrames))
+    }
+
+    /// The memblock purposes of the boot image, which every kernel reserves itself.
+    static let imagePurposes: Set<String> = ["kernel", "device tree", "reserve-map", "initrd", "rtas"]
+
+    /// The explicit shares the Ultravisor still held after the last kexec (empty after a
+    /// normal kexec whose `UV_UNSHARE_ALL_PAGES` worked): an observer's record. The next
+    /// kernel is told nothing about them, as in Linux.
+    public var sharesLeftByKexec: Set<GuestFrameNumber> { state.withLock { $0.inheritedShares } }
+
+    /// The observer's probe a kernel's ledger uses for ``SharedPageLedger/failedShares``:
+    /// the frames of a failed share that are not explicitly shared now.
+    static func pagesLeftPrivate(on machine: Machine) -> GuestKernel.PagesLeftPrivateProbe {
+        { [weak machine] first, count in
+            guard let memory = machine?.memory else { return [] }
+            return (0..<count).map { GuestFrameNumber(first.rawValue + $0) }.filter {
+                !(memory.state(of: $0)?.isExplicitShare ?? false)
+            }
+        }
     }
 
     /// Records what ``exerciseBlockDevice(bytes:)`` found.

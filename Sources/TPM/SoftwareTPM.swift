@@ -73,7 +73,12 @@ public final class SoftwareTPM: TPMBackend, Sendable {
     /// Loads an RSA private key (PEM: `RSA PRIVATE KEY` or `PRIVATE KEY`, 2048 to 4096
     /// bits) as the persistent key at `handle`, with an OAEP/SHA-256 decrypt scheme, the
     /// auth value `authValue`, and `authPolicy` = PolicyOR(policy-a, `policyB`).
-    /// - Parameter seed: makes nonces and GetRandom deterministic.
+    /// - Parameters:
+    ///   - keyPEM: the private key, PEM.
+    ///   - authValue: the key's auth value.
+    ///   - handle: the persistent handle the key is loaded at.
+    ///   - policyB: the second PolicyOR branch of the key's `authPolicy`.
+    ///   - seed: makes nonces and GetRandom deterministic.
     /// - Throws: `.invalidKey` for a PEM that is not such a key.
     public init(
         keyPEM: String, authValue: [UInt8], handle: UInt32 = TPMHandle.wrappingKey,

@@ -13,7 +13,9 @@ public struct TPMClient {
     private let randomBytes: (Int) -> [UInt8]
 
     /// A client over `transport`.
-    /// - Parameter randomBytes: the source of caller nonces (the system generator by default).
+    /// - Parameters:
+    ///   - transport: sends one command's bytes and returns the response's.
+    ///   - randomBytes: the source of caller nonces (the system generator by default).
     public init(transport: @escaping Transport, randomBytes: @escaping (Int) -> [UInt8] = TPMClient.systemRandomBytes) {
         self.transport = transport
         self.randomBytes = randomBytes
@@ -149,8 +151,14 @@ public struct TPMClient {
     /// AES-128-CFB and this decrypts it; with `.decrypt`, the cipher text is sent
     /// encrypted. The response HMAC is verified.
     /// - Parameters:
+    ///   - keyHandle: the loaded key's handle.
     ///   - keyName: the key's Name (from ReadPublic), which enters cpHash.
+    ///   - cipherText: the RSA-OAEP cipher text.
+    ///   - session: the policy session; its nonces advance.
+    ///   - authValue: the key's auth value.
+    ///   - attributes: the session attributes (parameter encryption, continue).
     ///   - scheme: `.null` to use the key's own scheme, as the Ultravisor does.
+    ///   - label: the OAEP label.
     /// - Returns: the message (the `TPM2B` buffer without its size).
     public func rsaDecrypt(
         keyHandle: UInt32, keyName: [UInt8], cipherText: [UInt8], session: inout TPMSession, authValue: [UInt8],

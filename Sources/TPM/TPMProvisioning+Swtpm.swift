@@ -33,7 +33,9 @@ extension TPMProvisioning {
     /// replacing an object already there; returns the `ibm,uv-tpm` parameters that open
     /// it and its public key as PEM (for the ESM blob's TPM lockbox).
     /// - Parameters:
+    ///   - backend: the TPM to provision.
     ///   - authValue: the key's auth value (`wrapping-key-passwd` without its NUL).
+    ///   - handle: the persistent handle to put the key at.
     ///   - policyB: the second PolicyOR branch (policy-a is always
     ///     ``TPMPolicy/rsaDecryptWithAuthValue``).
     /// - Throws: ``TPMError``: `.transport` when the TPM cannot be reached, `.response`

@@ -1,4 +1,4 @@
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 
 /// The Ultravisor's record of one SVM (`struct svm` in `open-power/ultravisor`).

@@ -1,4 +1,4 @@
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 
 /// The RTAS bounce area of one SVM: 6 implicitly shared pages reserved by `UV_ESM`
@@ -140,6 +140,7 @@ extension Ultravisor {
         }
 
         let service = bounce.service(for: args.token)
+        let known = service.flatMap(RTASService.init(rawValue:))
         var notes = call.notes
         var buffers: [Int] = []
         defer { for b in buffers { freeBounceBuffer(lpid: lpid, b) } }
@@ -184,26 +185,26 @@ extension Ultravisor {
 
         // Pre-handlers: data buffers move into bounce buffers.
         let original = args.arguments
-        switch service {
-        case "check-exception", "event-scan":
-            let (bufferIndex, lengthIndex) = service == "check-exception" ? (4, 5) : (2, 3)
+        switch known {
+        case .checkException, .eventScan:
+            let (bufferIndex, lengthIndex) = known == .checkException ? (4, 5) : (2, 3)
             let length = Int(arg(lengthIndex))
             if length <= RTASBounceState.bufferBytes, let b = bounceIn(arg(bufferIndex), count: 0) {
                 setArg(bufferIndex, b)
             } else {
                 notes.append("\(service ?? ""): length \(length) over 4096")
             }
-        case "ibm,configure-connector":
+        case .configureConnector:
             if arg(1) != 0 { notes.append("ibm,configure-connector: extra memory extent not supported") }
             if let b = bounceIn(arg(0), count: RTASBounceState.bufferBytes) { setArg(0, b) }
-        case "ibm,get-system-parameter":
+        case .getSystemParameter:
             let length = Int(arg(2))
             if length <= RTASBounceState.bufferBytes, let b = bounceIn(arg(1), count: 0) {
                 setArg(1, b)
             } else {
                 notes.append("ibm,get-system-parameter: length \(length) over 4096")
             }
-        case "ibm,set-system-parameter":
+        case .setSystemParameter:
             let guest = GuestPhysicalAddress(rawValue: UInt64(arg(1)))
             let length = (try? memory.readBigEndian(.ultravisor, at: guest, as: UInt16.self)).map(Int.init) ?? 0
             // The firmware copies "length" bytes; SVMKit copies the 2-byte length too, so
@@ -213,7 +214,7 @@ extension Ultravisor {
             } else {
                 notes.append("ibm,set-system-parameter: length \(length) over 4096")
             }
-        case "ibm,os-term":
+        case .osTerm:
             let message =
                 (try? memory.readCString(
                     .ultravisor, at: GuestPhysicalAddress(rawValue: UInt64(arg(0))),
@@ -222,21 +223,21 @@ extension Ultravisor {
                 try? memory.write(.ultravisor, at: buffer, bytes: message + [0])
                 setArg(0, UInt32(truncatingIfNeeded: buffer.rawValue))
             }
-        case "nvram-fetch":
+        case .nvramFetch:
             let length = Int(arg(2))
             if length <= RTASBounceState.bufferBytes, let b = bounceIn(arg(1), count: 0) {
                 setArg(1, b)
             } else {
                 notes.append("nvram-fetch: length \(length) over 4096")
             }
-        case "nvram-store":
+        case .nvramStore:
             let length = Int(arg(2))
             if length <= RTASBounceState.bufferBytes, let b = bounceIn(arg(1), count: length) {
                 setArg(1, b)
             } else {
                 notes.append("nvram-store: length \(length) over 4096")
             }
-        case "start-cpu":
+        case .startCPU:
             let cpu = UInt64(arg(0))
             if cpu < UInt64(bounce.maximumProcessors) {
                 let cookie: UInt64 = state.withLock { s in
@@ -256,7 +257,7 @@ extension Ultravisor {
 
         // The block itself: the vCPU's stop-self slot, or a pool buffer.
         let block: GuestPhysicalAddress
-        if service == RTASService.stopSelf, nargs + nret <= 1 {
+        if known == .stopSelf, nargs + nret <= 1 {
             block = bounce.stopSelfSlot(call.caller.vcpu ?? 0)
         } else if let b = allocate() {
             block = b
@@ -284,29 +285,29 @@ extension Ultravisor {
         // numbering), bytes done the second.
         let returns = args.returns
         func ret(_ i: Int) -> UInt32 { i < returns.count ? returns[i] : 0 }
-        switch service {
-        case "check-exception", "event-scan":
-            let (bufferIndex, lengthIndex) = service == "check-exception" ? (4, 5) : (2, 3)
+        switch known {
+        case .checkException, .eventScan:
+            let (bufferIndex, lengthIndex) = known == .checkException ? (4, 5) : (2, 3)
             if ret(0) == 0, bufferIndex < args.arguments.count, args.arguments[bufferIndex] != original[bufferIndex] {
                 bounceOut(args.arguments[bufferIndex], to: original[bufferIndex], count: Int(arg(lengthIndex)))
             }
-        case "ibm,configure-connector":
+        case .configureConnector:
             let status = Int32(bitPattern: ret(0))
             if status >= 0 || status == -2, !original.isEmpty, args.arguments[0] != original[0] {
                 bounceOut(args.arguments[0], to: original[0], count: RTASBounceState.bufferBytes)
             }
-        case "ibm,get-system-parameter":
+        case .getSystemParameter:
             if ret(0) == 0, args.arguments.count > 2, args.arguments[1] != original[1],
                 let length = try? memory.readBigEndian(
                 .ultravisor, at: GuestPhysicalAddress(rawValue: UInt64(args.arguments[1])), as: UInt16.self)
             {
                 bounceOut(args.arguments[1], to: original[1], count: min(Int(length) + 2, Int(arg(2))))
             }
-        case "nvram-fetch":
+        case .nvramFetch:
             if ret(0) == 0, args.arguments.count > 2, args.arguments[1] != original[1] {
                 bounceOut(args.arguments[1], to: original[1], count: Int(ret(1)))
             }
-        case "ibm,nmi-register":
+        case .nmiRegister:
             if ret(0) == 0 {
                 let handler = UInt64(arg(1))
                 state.withLock { $0.svms[lpid]?.rtas?.machineCheckHandler = handler }

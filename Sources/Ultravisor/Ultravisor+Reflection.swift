@@ -1,4 +1,4 @@
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 
 /// Hypercalls from a secure vCPU (`core/hvcall.c`, `core/exceptions.c`,

@@ -1,4 +1,4 @@
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 
 /// Sharing and unsharing (`page_share_with_hv`, `page_unshare_with_hv`,

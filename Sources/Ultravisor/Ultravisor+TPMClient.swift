@@ -1,4 +1,4 @@
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 
 /// Why a TPM command from the Ultravisor failed (`svm/svm-tss.c`; reference/ultravisor-facts.md §2.7).

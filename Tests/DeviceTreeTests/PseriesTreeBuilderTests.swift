@@ -109,10 +109,10 @@ struct PseriesTreeBuilderTests {
         #expect(tree.renderDTS() == dtc.stdout)
 
         // What the Ultravisor reads at UV_ESM (reference/ultravisor-facts.md §2.5, §2.6).
-        for name in RTASService.mandatory + [RTASService.stopSelf] {
+        for name in (RTASService.mandatory + [RTASService.stopSelf]).map(\.name) {
             #expect(tree.propertyIfPresent(name, at: "/rtas")?.count == 4, "\(name)")
         }
-        #expect(try tree.u32(RTASService.osTerm, at: "/rtas") == RTASService.qemuOSTermToken)
+        #expect(try tree.u32(RTASService.osTerm.name, at: "/rtas") == RTASService.osTerm.qemuToken)
         #expect(try tree.u32("slof,rtas-size", at: "/rtas") == 20)
         #expect(try tree.u64("linux,rtas-base", at: "/rtas") == 0x2FF0_0000)
         let rootCells = try tree.addressCells(of: "/") + tree.sizeCells(of: "/")
@@ -184,11 +184,13 @@ struct PseriesTreeBuilderTests {
 
     @Test("Every RTAS service PowerABI names has QEMU's token")
     func tokens() {
-        #expect(PseriesTreeBuilder.rtasToken(RTASService.osTerm) == RTASService.qemuOSTermToken)
-        for name in RTASService.mandatory + [RTASService.stopSelf, RTASService.nmiRegister, "ibm,lrdr-capacity"]
-        where name != "ibm,lrdr-capacity" {
+        #expect(PseriesTreeBuilder.rtasToken(RTASService.osTerm.name) == 0x201F)
+        #expect(RTASService.osTerm.qemuToken == 0x201F)
+        #expect(RTASService.nmiInterlock.qemuToken == 0x202C)
+        for name in (RTASService.mandatory + [RTASService.stopSelf, RTASService.nmiRegister]).map(\.name) {
             #expect(PseriesTreeBuilder.rtasToken(name) != nil, "\(name)")
         }
+        #expect(PseriesTreeBuilder.rtasToken("ibm,lrdr-capacity") == nil)
         let tokens = PseriesTreeBuilder.rtasTokens.map(\.token)
         #expect(tokens == (0..<UInt32(tokens.count)).map { 0x2000 + $0 })
         #expect(Set(PseriesTreeBuilder.rtasTokens.map(\.name)).count == tokens.count)

@@ -17,9 +17,9 @@ struct QEMUFixtureTests {
             #expect(try tree.cells("ibm,ppc-interrupt-server#s", at: path) == [UInt32(i)])
         }
         #expect(try tree.reg(at: "/memory@0") == [DeviceTreeRegion(address: 0, size: dump.memory)])
-        #expect(try tree.u32(RTASService.osTerm, at: "/rtas") == 0x201F)
-        #expect(try tree.u32(RTASService.osTerm, at: "/rtas") == RTASService.qemuOSTermToken)
-        for name in RTASService.mandatory + [RTASService.stopSelf, RTASService.nmiRegister] {
+        #expect(try tree.u32(RTASService.osTerm.name, at: "/rtas") == 0x201F)
+        #expect(try tree.u32(RTASService.osTerm.name, at: "/rtas") == RTASService.osTerm.qemuToken)
+        for name in (RTASService.mandatory + [RTASService.stopSelf, RTASService.nmiRegister]).map(\.name) {
             #expect(try tree.u32(name, at: "/rtas") == PseriesTreeBuilder.rtasToken(name), "\(name)")
         }
         let lrdr = try tree.cells("ibm,lrdr-capacity", at: "/rtas")

@@ -1,5 +1,5 @@
 import Hypervisor
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import Testing
 
@@ -39,7 +39,7 @@ import Testing
         #expect(HypervisorStatus(register: t.boot.hypercall(.registerVPA, [Self.flags(2), 0, 31 * page]).r3) == .success)
         // KVM's init_vpa: yield_count = 1.
         #expect(try t.memory.readBigEndian(.guest(t.boot), at: .gpa(30 * page + 0x100), as: UInt32.self) == 1)
-        t.boot.pc = 0xC000_0000_0001_2340
+        t.boot.update { $0.pc = 0xC000_0000_0001_2340 }
         for _ in 0..<3 { try t.hypervisor.dispatch(vcpu: 0, on: t.machine, reason: .preempted(stolenNanoseconds: 2_000)) }
         // The guest reads them back from the shared page.
         let index = try t.memory.readBigEndian(.guest(t.boot), at: .gpa(30 * page + 0x218), as: UInt64.self)

@@ -1,6 +1,6 @@
 import DeviceTree
 import Hypervisor
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import Testing
 
@@ -14,7 +14,7 @@ struct VirtualBlockDeviceTests {
     static let data: UInt64 = 42 * page
 
     /// Writes a queue header with `count` descriptors.
-    static func header(_ p: VirtualProcessor, count: UInt32 = 16, magic: UInt32 = VirtualBlockDevice.magic) throws {
+    static func header(_ p: VirtualProcessor, count: UInt32 = 16, magic: UInt32 = VirtualBlockProtocol.magic) throws {
         try p.write(at: .gpa(queue), bytes: BigEndianCells.bytes(magic) + BigEndianCells.bytes(UInt32(1)) + BigEndianCells.bytes(count) + [UInt8](repeating: 0, count: 20))
     }
 

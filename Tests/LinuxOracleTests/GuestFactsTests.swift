@@ -1,4 +1,4 @@
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import SVMKit
 import SecureGuest
 import Testing

@@ -1,7 +1,7 @@
 import PowerABI
 import Testing
 
-@testable import PEFMachine
+@_spi(Firmware) @testable import PEFMachine
 
 /// Several vCPUs calling firmware and touching memory at once: counts add up, nothing
 /// is lost, and the thread sanitizer has something to look at
@@ -17,7 +17,7 @@ import Testing
             for index in 0..<4 {
                 group.addTask {
                     let vcpu = many.processors[index]
-                    if index % 2 == 1 { vcpu.msr = vcpu.msr.union(.secure) }
+                    if index % 2 == 1 { vcpu.update { $0.msr = $0.msr.union(.secure) } }
                     for i in 0..<200 {
                         vcpu.hypercall(.cede, [UInt64(i)])
                         let base = UInt64(index) * 8 * page

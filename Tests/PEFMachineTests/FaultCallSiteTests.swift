@@ -1,7 +1,7 @@
 import PowerABI
 import Testing
 
-@testable import PEFMachine
+@_spi(Firmware) @testable import PEFMachine
 
 /// The fault walk's building blocks: the catalogue of documented failures and the
 /// call sites read from a trace (issue 8 item 2).

@@ -3,7 +3,7 @@ import PowerABI
 import Synchronization
 import Testing
 
-@testable import PEFMachine
+@_spi(Firmware) @testable import PEFMachine
 
 /// Regression (found by `svmkit soak`): the page-fault handler was stored directly as
 /// a `Mutex`'s value, and every read of it (one per resolved fault) stored it back

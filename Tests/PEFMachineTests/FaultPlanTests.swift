@@ -1,7 +1,7 @@
 import PowerABI
 import Testing
 
-@testable import PEFMachine
+@_spi(Firmware) @testable import PEFMachine
 
 @Suite struct FaultPlanTests {
     @Test func parsesTheExampleSpec() throws {

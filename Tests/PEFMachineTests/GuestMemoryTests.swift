@@ -2,7 +2,7 @@ import Foundation
 import PowerABI
 import Testing
 
-@testable import PEFMachine
+@_spi(Firmware) @testable import PEFMachine
 
 /// Resident set size of this process from /proc/self/statm (field 2, in pages).
 func processResidentBytes() -> UInt64 {

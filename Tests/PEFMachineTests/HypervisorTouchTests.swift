@@ -1,7 +1,7 @@
 import PowerABI
 import Testing
 
-@testable import PEFMachine
+@_spi(Firmware) @testable import PEFMachine
 
 /// `GuestMemory`'s page-out on touch (`HypervisorTouch.pageOut`), the model of KVM's
 /// `kvmppc_uvmem_migrate_to_ram()` (`book3s_hv_uvmem.c`, 6.12), at the memory level:

@@ -2,7 +2,7 @@ import PowerABI
 import Synchronization
 import Testing
 
-@testable import PEFMachine
+@_spi(Firmware) @testable import PEFMachine
 
 /// Firmware stand-ins that record what reaches them.
 final class RecordingUltravisor: UltravisorFirmware {
@@ -62,7 +62,7 @@ func makeMachine(pef: Bool = true, seed: UInt64 = 0, faults: [FaultRule] = []) t
         for ucall in Ultracall.allDefined {
             let (machine, uv, _) = try makeMachine()
             let vcpu = machine.bootProcessor
-            vcpu.msr = state.msr
+            vcpu.update { $0.msr = state.msr }
             let r3 = vcpu.ultracall(ucall, [1, 2, 3]).r3
             let expected = Self.admitted(ucall, s: state.isSecure, hv: state.isHypervisor, pr: state.isProblem)
             if expected {
@@ -95,11 +95,11 @@ func makeMachine(pef: Bool = true, seed: UInt64 = 0, faults: [FaultRule] = []) t
         let (machine, uv, hv) = try makeMachine()
         let vcpu = machine.bootProcessor
         for state in PrivilegeState.allCombinations {
-            vcpu.msr = state.msr
-            vcpu.registers = Registers(r3: 0xF100)
+            vcpu.update { $0.msr = state.msr }
+            vcpu.update { $0.registers = Registers(r3: 0xF100) }
             vcpu.sc2()
             #expect(UltravisorStatus(register: vcpu.registers.r3) == .function)
-            vcpu.registers = Registers(r3: 0xDEAD_BEEF)
+            vcpu.update { $0.registers = Registers(r3: 0xDEAD_BEEF) }
             vcpu.sc2()
             #expect(UltravisorStatus(register: vcpu.registers.r3) == .function)
         }
@@ -121,12 +121,12 @@ func makeMachine(pef: Bool = true, seed: UInt64 = 0, faults: [FaultRule] = []) t
         let vcpu = machine.bootProcessor
         vcpu.hypercall(.putTermChar, [0, 1, 0x41 << 56])
         #expect(hv.calls.withLock { $0.count } == 1)
-        vcpu.msr = vcpu.msr.union(.secure)
+        vcpu.update { $0.msr = $0.msr.union(.secure) }
         vcpu.hypercall(.putTermChar, [0, 1, 0x41 << 56])
         #expect(uv.secureHypercalls.withLock { $0 } == [Hypercall.putTermChar.rawValue])
         #expect(hv.calls.withLock { $0.count } == 1)
         for secure in [false, true] {
-            vcpu.msr = PrivilegeState(secure: secure, hypervisor: false, problem: true).msr
+            vcpu.update { $0.msr = PrivilegeState(secure: secure, hypervisor: false, problem: true).msr }
             #expect(HypervisorStatus(register: vcpu.hypercall(.cede).r3) == .privilege)
         }
         #expect(hv.calls.withLock { $0.count } == 1)
@@ -144,7 +144,7 @@ func makeMachine(pef: Bool = true, seed: UInt64 = 0, faults: [FaultRule] = []) t
         }
         let (machine, _, _) = try makeMachine()
         let vcpu = machine.bootProcessor
-        vcpu.pc = 0x1000
+        vcpu.update { $0.pc = 0x1000 }
         vcpu.hypercall(.cede)
         #expect(vcpu.pc == 0x1004)
         machine.attach(ultravisor: Entering())
@@ -159,7 +159,7 @@ func makeMachine(pef: Bool = true, seed: UInt64 = 0, faults: [FaultRule] = []) t
             opcode: .ultracall(.sharePage), trigger: .nth(2), action: .status(UltravisorStatus.p2.rawValue))
         let (machine, uv, _) = try makeMachine(faults: [rule])
         let vcpu = machine.bootProcessor
-        vcpu.msr = vcpu.msr.union(.secure)
+        vcpu.update { $0.msr = $0.msr.union(.secure) }
         let results = (0..<3).map { _ in UltravisorStatus(register: vcpu.ultracall(.sharePage, [1, 1]).r3) }
         #expect(results == [.success, .p2, .success])
         #expect(uv.ultracalls.withLock { $0.count } == 2)

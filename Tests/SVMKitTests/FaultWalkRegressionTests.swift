@@ -1,5 +1,5 @@
 import Foundation
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import SecureGuest
 import Testing

@@ -1,5 +1,5 @@
 import Foundation
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import SecureGuest
 import Testing
 

@@ -1,6 +1,6 @@
 import Foundation
 import Hypervisor
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import SecureGuest
 import Testing
@@ -76,7 +76,7 @@ struct InvariantCheckerTests {
         let bounce = try #require(vm.machine.memory.frames(where: { $0 == .sharedImplicit }).first?.address)
         // What svm_initiate_kill writes: token 0x201F, nargs 1, nret 1, args[0] = 0
         // (reference/ultravisor-facts.md §2.9), in an implicitly shared bounce page.
-        let args = RTASArguments(token: RTASService.qemuOSTermToken, arguments: [0], returnCount: 1)
+        let args = RTASArguments(token: RTASService.osTerm.qemuToken, arguments: [0], returnCount: 1)
         try vm.machine.memory.write(.ultravisor, at: bounce, bytes: args.encoded, purpose: "test os-term args")
         _ = vm.machine.hypercall(.rtas, [bounce.rawValue], from: .ultravisor(vcpu: 0), depth: 0)
         #expect(vm.machine.memory.violationCount == 1)

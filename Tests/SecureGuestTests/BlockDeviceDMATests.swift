@@ -1,6 +1,7 @@
 import Hypervisor
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
+import SVMKit
 import SWIOTLB
 import Testing
 
@@ -104,9 +105,10 @@ struct BlockDeviceDMATests {
         let (kernel, report) = try t.boot()
         let pool = try #require(report.swiotlb)
         #expect(pool.shared, "Linux believes the pool is shared")
-        #expect(report.audit.isClean)
-        #expect(report.audit.ledger.ignoredStatusMismatches.count == pool.bytes >> 16)
-        #expect(report.faults.contains { $0.kind == .ignoredStatus && $0.owner == .swiotlb })
+        let audit = kernel.audit("after boot")
+        #expect(audit.isClean)
+        #expect(audit.ledger.ignoredStatusMismatches.count == pool.bytes >> 16)
+        #expect(kernel.diagnose().contains { $0.kind == .ignoredStatus && $0.owner == .swiotlb })
         let disk = try kernel.probeVirtualBlockDevice()
         let buffer = try kernel.allocateMemory(bytes: 4096)
         _ = try? disk.write(sector: 0, from: buffer, byteCount: 4096)

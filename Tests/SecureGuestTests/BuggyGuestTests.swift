@@ -1,6 +1,7 @@
 import Hypervisor
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
+import SVMKit
 import Testing
 
 @testable import SecureGuest
@@ -27,7 +28,7 @@ struct BuggyGuestTests {
 
     @Test("Forgetting to share the LPPACA region: H_REGISTER_VPA's read is caught, address and owner named")
     func lppaca() throws {
-        let (t, _, report) = try Self.boot(GuestKernelBugs(skipLPPACAShare: true))
+        let (t, kernel, report) = try Self.boot(GuestKernelBugs(skipLPPACAShare: true))
         #expect(report.shareCalls[.lppaca] == nil)
         #expect(report.vpaFailures.map(\.cpu) == [0, 1])
         #expect(report.vpaFailures.allSatisfy { $0.status == .parameter })
@@ -35,23 +36,23 @@ struct BuggyGuestTests {
         #expect(v.address.rawValue == report.lppacas[0] + 4)
         #expect(v.purpose == "H_REGISTER_VPA: VPA of vcpu 0")
         #expect(v.caller.kind == .hypervisor)
-        let fault = try #require(report.faults.first { $0.kind == .isolationViolation })
+        let fault = try #require(kernel.diagnose().first { $0.kind == .isolationViolation })
         #expect(fault.address == report.lppacas[0] + 4)
         #expect(fault.owner == .lppaca)
         #expect(fault.culprit == "alloc_shared_lppaca() did not share it")
-        #expect(report.faults.contains { $0.kind == .registrationFailed && $0.owner == .lppaca })
+        #expect(kernel.diagnose().contains { $0.kind == .registrationFailed && $0.owner == .lppaca })
     }
 
     @Test("Forgetting to share the DTL pages: the registration read is caught, address and owner named")
     func dtl() throws {
-        let (t, _, report) = try Self.boot(GuestKernelBugs(skipDTLShare: true))
+        let (t, kernel, report) = try Self.boot(GuestKernelBugs(skipDTLShare: true))
         #expect(report.dtlSharedPages == 0)
         #expect(report.dtlFailures.map(\.cpu) == [0, 1])
         let dtl0 = try #require(report.dispatchTraceLogs[0])
         let v = try #require(t.memory.violations.first)
         #expect(v.address.rawValue == dtl0 + 4)
         #expect(v.purpose == "H_REGISTER_VPA: DTL of vcpu 0")
-        let fault = try #require(report.faults.first { $0.kind == .isolationViolation })
+        let fault = try #require(kernel.diagnose().first { $0.kind == .isolationViolation })
         #expect(fault.owner == .dtl)
         #expect(fault.culprit == "dtl_cache_ctor() did not share it")
     }
@@ -60,7 +61,7 @@ struct BuggyGuestTests {
     func bouncePool() throws {
         let (t, kernel, report) = try Self.boot(GuestKernelBugs(skipBouncePoolShare: true), disk: true)
         #expect(report.swiotlb?.shared == false)
-        #expect(report.audit.isClean)
+        #expect(kernel.audit("after boot").isClean)
         let disk = try kernel.probeVirtualBlockDevice()
         let buffer = try kernel.allocateMemory(bytes: 1 << 16)
         var dmaAddress: UInt64 = 0
@@ -88,9 +89,9 @@ struct BuggyGuestTests {
         let t = try GuestTestMachine(cpus: 1, bootargs: "swiotlb=512")
         try t.makeSecure()
         let page = t.rtasBouncePages.lowerBound
-        let (kernel, report) = try t.boot(GuestKernelOptions(bugs: GuestKernelBugs(touchAddressAfterBoot: page)))
+        let (kernel, _) = try t.boot(GuestKernelOptions(bugs: GuestKernelBugs(touchAddressAfterBoot: page)))
         #expect(t.machine.isStopped)
-        let fault = try #require(report.faults.first { $0.kind == .svmKilled })
+        let fault = try #require(kernel.diagnose().first { $0.kind == .svmKilled })
         #expect(fault.address == page)
         #expect(fault.region == "reserve-map")
         #expect(fault.culprit == "the guest touched a page the Ultravisor shared implicitly")

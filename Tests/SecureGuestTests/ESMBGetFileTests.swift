@@ -1,4 +1,4 @@
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import Synchronization
 import Testing
@@ -96,8 +96,8 @@ final class FileServingUltravisor: UltravisorFirmware {
     @Test func itRunsFromUserSpaceWithTheProcessPIDR() throws {
         let uv = FileServingUltravisor(files: ["crypttab": Array("key\n".utf8)])
         let m = try Self.machine(uv)
-        m.bootProcessor.msr = m.bootProcessor.msr.union(.problemState)
-        m.bootProcessor.pidr = 0x77
+        m.bootProcessor.update { $0.msr = $0.msr.union(.problemState) }
+        m.bootProcessor.update { $0.pidr = 0x77 }
         #expect(try ESMBGetFile.read("crypttab", on: m.bootProcessor) == Array("key\n".utf8))
         #expect(uv.seen.withLock { $0.allSatisfy { $0.pidr == 0x77 && $0.msr.contains(.problemState) } })
     }

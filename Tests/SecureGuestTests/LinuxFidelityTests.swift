@@ -1,8 +1,9 @@
 import DeviceTree
 import Hypervisor
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import SWIOTLB
+import SVMKit
 import Testing
 
 @testable import SecureGuest
@@ -49,7 +50,7 @@ struct LinuxFidelityTests {
             FaultRule(
                 opcode: .ultracall(.sharePage), caller: .guest, trigger: .nth(2),
                 action: .status(UltravisorStatus.p2.rawValue)))
-        let (kernel, report) = try t.boot()
+        let (kernel, _) = try t.boot()
         let dtl = try #require(kernel.dispatchTraceLogAddresses.first ?? nil)
         #expect(Self.guestShares(t).filter { $0.0 == dtl >> 16 }.count == 1, "one call for the slab page")
         #expect(kernel.dispatchLogSharedPages == [GuestPhysicalAddress(dtl).frame])
@@ -58,7 +59,7 @@ struct LinuxFidelityTests {
         }
         #expect(dtlRegistrations.count == 2, "boot CPU and secondary")
         #expect(!kernel.log.contains("not registering"))
-        #expect(report.faults.contains { $0.kind == .ignoredStatus && $0.owner == .dtl })
+        #expect(kernel.diagnose().contains { $0.kind == .ignoredStatus && $0.owner == .dtl })
     }
 
     /// `NR_DTL_PAGE` = `DISPATCH_LOG_BYTES × CONFIG_NR_CPUS / PAGE_SIZE`: 1 for 16

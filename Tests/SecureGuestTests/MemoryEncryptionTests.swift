@@ -1,5 +1,6 @@
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
+import SVMKit
 import Testing
 
 @testable import SecureGuest

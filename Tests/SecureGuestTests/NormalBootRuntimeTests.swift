@@ -1,5 +1,6 @@
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
+import SVMKit
 import Testing
 
 @testable import SecureGuest
@@ -30,8 +31,8 @@ struct NormalBootRuntimeTests {
             #expect(try kernel.scanDispatchLog(cpu: cpu).entries.count == 1)
         }
         #expect(t.memory.violationCount == 0)
-        #expect(report.audit.isClean)
-        #expect(report.audit.explicitlyShared == 0)
+        #expect(kernel.audit("after boot").isClean)
+        #expect(kernel.audit("after boot").explicitlyShared == 0)
     }
 
     @Test("A normal guest starts its stopped secondaries through the hypervisor's RTAS")

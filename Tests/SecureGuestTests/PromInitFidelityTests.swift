@@ -1,5 +1,5 @@
 import DeviceTree
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import Testing
 
@@ -44,7 +44,7 @@ struct PromInitFidelityTests {
     /// issue 15 SVMKit booted on as a normal guest here (audit row 2.3).
     @Test("Item 4: no ibm,os-term token → prom_panic, no H_RTAS, the guest never boots on")
     func noOsTermTokenPanics() throws {
-        let t = try Self.machine { try $0.deleteProperty(RTASService.osTerm, at: "/rtas") }
+        let t = try Self.machine { try $0.deleteProperty(RTASService.osTerm.name, at: "/rtas") }
         let (outcome, log) = Self.run(t)
         #expect(outcome == .panicked(status: -4, reason: "Could not get token for ibm,os-term"))
         #expect(log.lines.map(\.message).suffix(3) == [
@@ -58,7 +58,7 @@ struct PromInitFidelityTests {
 
     @Test("Item 4: a zero ibm,os-term token panics the same way (prom_getprop leaves val = 0)")
     func zeroTokenPanics() throws {
-        let t = try Self.machine { try $0.setProperty(RTASService.osTerm, BigEndianCells.bytes(UInt32(0)), at: "/rtas") }
+        let t = try Self.machine { try $0.setProperty(RTASService.osTerm.name, BigEndianCells.bytes(UInt32(0)), at: "/rtas") }
         let (outcome, _) = Self.run(t)
         #expect(outcome == .panicked(status: -4, reason: "Could not get token for ibm,os-term"))
         #expect(t.machine.trace.count(of: "H_RTAS") == 0)

@@ -1,7 +1,8 @@
 import Hypervisor
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import SWIOTLB
+import SVMKit
 import Testing
 
 @testable import SecureGuest
@@ -52,8 +53,8 @@ struct SecureBootRuntimeTests {
         // DTL pages: one share per backing page, 16 DTLs per 64 KiB page.
         #expect(report.dtlSharedPages == (cpus + 15) / 16)
         #expect(report.shareCalls[.dtl] == (cpus + 15) / 16)
-        #expect(report.audit.isClean)
-        #expect(report.faults.isEmpty)
+        #expect(kernel.audit("after boot").isClean)
+        #expect(kernel.diagnose().isEmpty)
         #expect(kernel.ledger.countsByOwner[.lppaca] == Int(region.totalSize >> 16))
     }
 
@@ -127,7 +128,7 @@ struct SecureBootRuntimeTests {
         #expect(kernel.log.contains("smp: IPIs via XICS, no doorbells: secure guest under KVM"))
         #expect(kernel.log.contains("smp: Brought up 1 node, 2 CPUs"))
         // The file is read live: clear MSR(S) (not something a guest can do) and it follows.
-        t.boot.msr = t.boot.msr.subtracting(.secure)
+        t.boot.update { $0.msr = $0.msr.subtracting(.secure) }
         #expect(kernel.sysfs.read(SysfsView.svmPath) == "0\n")
     }
 
@@ -140,14 +141,8 @@ struct SecureBootRuntimeTests {
         #expect(IPIChoice.probe(hypervisor: .powerVM, xive: false, secure: true).doorbells == true)
     }
 
-    @Test("The guest's and the hypervisor's views of the virtual block protocol agree")
-    func abiAgreement() {
-        #expect(VirtualBlockProtocol.compatible == VirtualBlockDevice.compatible)
-        #expect(VirtualBlockProtocol.magic == VirtualBlockDevice.magic)
-        #expect(VirtualBlockProtocol.descriptorSize == VirtualBlockDevice.descriptorSize)
-        #expect(VirtualBlockProtocol.descriptorsOffset == VirtualBlockDevice.descriptorsOffset)
-        #expect(VirtualBlockProtocol.descriptorCount == VirtualBlockDevice.maximumDescriptors)
-        #expect(VirtualBlockProtocol.maximumTransfer == VirtualBlockDevice.maximumTransfer)
+    @Test("The dispatch trace log entry layout round-trips")
+    func dispatchTraceLogEntryRoundTrip() {
         let entry = DispatchTraceLogEntry(
             dispatchReason: 7, preemptReason: 1, processorID: 3, enqueueToDispatchTime: 99, readyToEnqueueTime: 1,
             timebase: 12345, srr0: 0xC000, srr1: 0x8000)
@@ -174,7 +169,7 @@ struct SecureBootRuntimeTests {
         #expect((1..<4).allSatisfy { t.hypervisor.registration(of: $0)?.vpa?.rawValue == report.lppacas[$0] })
         #expect(kernel.log.contains("smp: Brought up 1 node, 4 CPUs"))
         #expect(t.memory.violationCount == 0)
-        #expect(report.audit.isClean)
+        #expect(kernel.audit("after boot").isClean)
     }
 
     /// `paca.c: alloc_shared_lppaca (6.12)` ignores `uv_share_page()`'s result and
@@ -189,16 +184,16 @@ struct SecureBootRuntimeTests {
             FaultRule(
                 opcode: .ultracall(.sharePage), caller: .guest, trigger: .nth(1),
                 action: .partial(pages: 0, status: UltravisorStatus.p2.rawValue)))
-        let (kernel, report) = try t.boot()
+        let (kernel, _) = try t.boot()
         let registrations = t.records("H_REGISTER_VPA").filter {
             $0.level == .sc1 && ($0.arguments.first ?? 0) >> 45 == 1
         }
         #expect(registrations.count == 2, "one VPA registration per online CPU")
         #expect(!kernel.log.contains("not registering"))
-        #expect(report.faults.contains { $0.kind == .ignoredStatus && $0.owner == .lppaca })
+        #expect(kernel.diagnose().contains { $0.kind == .ignoredStatus && $0.owner == .lppaca })
         #expect(t.memory.violationCount > 0)
-        #expect(report.audit.isClean)
-        #expect(!report.audit.ledger.ignoredStatusMismatches.isEmpty)
+        #expect(kernel.audit("after boot").isClean)
+        #expect(!kernel.audit("after boot").ledger.ignoredStatusMismatches.isEmpty)
     }
 
     @Test("A second start is refused; an unreadable device tree is named")

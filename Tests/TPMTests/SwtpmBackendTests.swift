@@ -1,6 +1,6 @@
 import Foundation
 import Hypervisor
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import SwtpmTestSupport
 import TPM

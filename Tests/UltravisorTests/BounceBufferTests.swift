@@ -1,5 +1,5 @@
 import Hypervisor
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import Synchronization
 import TPM
@@ -38,7 +38,7 @@ final class FakeTPM: TPMBackend {
         return t
     }
 
-    static func token(_ t: TestMachine, _ s: RTASServiceKind) -> UInt32 {
+    static func token(_ t: TestMachine, _ s: RTASService) -> UInt32 {
         t.hypervisor.rtasTokens.first { $0.value == s }?.key ?? 0
     }
 
@@ -62,7 +62,7 @@ final class FakeTPM: TPMBackend {
         let t = try Self.secureWithBounce()
         let data = (0..<200).map { UInt8(truncatingIfNeeded: $0 * 3) }
         try t.boot.write(at: .gpa(110 * page), bytes: data)
-        func rtas(_ service: RTASServiceKind, _ args: [UInt32], _ nret: Int) throws -> [UInt32] {
+        func rtas(_ service: RTASService, _ args: [UInt32], _ nret: Int) throws -> [UInt32] {
             let block = RTASArguments(token: Self.token(t, service), arguments: args, returnCount: nret)
             try t.boot.write(at: .gpa(111 * page), bytes: block.encoded)
             #expect(HypervisorStatus(register: t.boot.hypercall(.rtas, [111 * page]).r3) == .success)
@@ -80,8 +80,8 @@ final class FakeTPM: TPMBackend {
     }
 
     /// Every service with every argument count: short blocks, empty blocks, full blocks.
-    @Test(arguments: RTASServiceKind.allCases)
-    func oddArgumentCountsNeverCrash(service: RTASServiceKind) throws {
+    @Test(arguments: Hypervisor.rtasServices)
+    func oddArgumentCountsNeverCrash(service: RTASService) throws {
         let t = try Self.secureWithBounce()
         let defined = Set(HypervisorStatus.allNamed)
         for nargs in [0, 1, 2, 3, 5, 7, 15, 16] {

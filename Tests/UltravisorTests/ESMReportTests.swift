@@ -2,7 +2,7 @@ import DeviceTree
 import ESM
 import Hypervisor
 import Foundation
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import SVMKit
 import TPM

@@ -1,7 +1,7 @@
 import DeviceTree
 import ESM
 import Hypervisor
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import SVMKit
 import SecureGuest
@@ -425,12 +425,12 @@ import Testing
         #expect(t.report?.outcome == .refused && t.report?.cause == "kbase (r4) is 0")
         #expect(UltravisorStatus(register: t.enterSecureMode(fdt: 0).r3) == .p3)
         #expect(UltravisorStatus(register: t.enterSecureMode(kernelBase: 0, fdt: 0).r3) == .p2)
-        t.boot.lpidr = 0
+        t.boot.update { $0.lpidr = 0 }
         #expect(UltravisorStatus(register: t.enterSecureMode().r3) == .permission)
         #expect(t.ultravisor.esmReport(lpid: 0)?.cause == "UV_ESM called by an unauthorized LPID 0")
-        t.boot.lpidr = 1
+        t.boot.update { $0.lpidr = 1 }
         // A problem-state caller never reaches the Ultravisor (the router's check).
-        t.boot.msr = t.boot.msr.union(.problemState)
+        t.boot.update { $0.msr = $0.msr.union(.problemState) }
         #expect(UltravisorStatus(register: t.enterSecureMode().r3) == .permission)
         #expect(t.ultravisor.esmReports(lpid: 1).count == 3)
         #expect(t.ultravisor.lifecycle(of: 1) == nil)
@@ -444,7 +444,7 @@ import Testing
         let t = try SecureBoot(base, tree: bad)
         #expect(HypervisorStatus(register: t.enterSecureMode().r3) == .parameter)
         try t.memory.write(.hypervisor, at: .gpa(t.fdtAddress), bytes: base.deviceTree.bytes)
-        t.boot.pc = 0
+        t.boot.update { $0.pc = 0 }
         t.enterSecureMode()
         #expect(t.boot.isSecure)
         #expect(t.ultravisor.esmReports(lpid: 1).map(\.outcome) == [.aborted, .secure])

@@ -1,5 +1,5 @@
 import Hypervisor
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import Testing
 
@@ -55,7 +55,7 @@ import Testing
     /// No SVM: ctx_new_context_svm() answers U_FUNCTION.
     @Test func shareCallsWithoutAnSVMAnswerFunction() throws {
         let t = try TestMachine()
-        t.boot.msr = t.boot.msr.union(.secure)
+        t.boot.update { $0.msr = $0.msr.union(.secure) }
         for u in [Ultracall.sharePage, .unsharePage] {
             #expect(UltravisorStatus(register: t.boot.ultracall(u, [10, 1]).r3) == .function)
         }

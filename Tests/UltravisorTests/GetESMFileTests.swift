@@ -1,5 +1,5 @@
 import ESM
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import SVMKit
 import SecureGuest
@@ -80,16 +80,16 @@ import Testing
 
     @Test func aDifferentPIDRFails() throws {
         let t = try Self.secureGuest()
-        t.boot.msr = t.boot.msr.union(.problemState)  // user space, as svm-password-agent runs
-        t.boot.pidr = 41
+        t.boot.update { $0.msr = $0.msr.union(.problemState) }  // user space, as svm-password-agent runs
+        t.boot.update { $0.pidr = 41 }
         let name = Array("file-long".utf8)
         #expect(ESMBGetFile.ultracall(name: name, offset: 0, on: t.boot).status == 64)
-        t.boot.pidr = 42
+        t.boot.update { $0.pidr = 42 }
         #expect(ESMBGetFile.ultracall(name: name, offset: 64, on: t.boot).status == -4)
         let last = try #require(t.machine.trace.records.last { $0.name == "UV_ESMB_GET_FILE" })
         #expect(last.notes.contains("file-long: first read with PIDR 41, not 42"))
         // The first process can go on.
-        t.boot.pidr = 41
+        t.boot.update { $0.pidr = 41 }
         #expect(ESMBGetFile.ultracall(name: name, offset: 64, on: t.boot).status == 64)
     }
 

@@ -1,5 +1,5 @@
 import Hypervisor
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import Testing
 
@@ -63,7 +63,7 @@ import Testing
         let t = try TestMachine()
         _ = t.ultravisor.createSVM(lpid: 1, on: t.machine)
         for state in PrivilegeState.allCombinations where !(state.isHypervisor && !state.isProblem) {
-            t.boot.msr = state.msr
+            t.boot.update { $0.msr = state.msr }
             let r3 = t.boot.ultracall(.registerMemorySlot, [1, 0, 16 * page, 0, 0]).r3
             #expect(UltravisorStatus(register: r3) == .permission)
         }

@@ -1,5 +1,5 @@
 import Hypervisor
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import Testing
 
@@ -133,7 +133,7 @@ import Testing
         }
         // Every one of them is hypervisor-only.
         for state in PrivilegeState.allCombinations where !(state.isHypervisor && !state.isProblem) {
-            t.boot.msr = state.msr
+            t.boot.update { $0.msr = state.msr }
             #expect(UltravisorStatus(register: t.boot.ultracall(c.call, c.args(t.machine)).r3) == .permission)
         }
     }

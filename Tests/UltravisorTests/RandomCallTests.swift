@@ -1,5 +1,5 @@
 import Hypervisor
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import Testing
 
@@ -55,12 +55,12 @@ import Testing
             let vcpu = t.machine.processors[Int(rng.next() % 4)]
             var msr = PrivilegeState.allCombinations[Int(rng.next() % 8)].msr
             if rng.next() % 8 == 0 { msr.insert(.ibmBit(29)) }
-            vcpu.msr = msr
+            vcpu.update { $0.msr = msr }
             let sc1 = rng.next() % 2 == 0
             var registers = Registers(r3: Self.number(sc1: sc1, &rng))
             for r in 4...12 { registers[r] = value() }
             registers[31] = value()
-            vcpu.registers = registers
+            vcpu.update { $0.registers = registers }
             if sc1 { vcpu.sc1() } else { vcpu.sc2() }
             let status = Int64(bitPattern: vcpu.registers.r3)
             #expect(Self.defined.contains(status), "call \(i): r3 = \(status) after \(registers.r3) from \(msr)")
@@ -74,11 +74,11 @@ import Testing
             let t = try TestMachine(memory: 16 << 20, cpus: 2, pef: pef, seed: 99)
             for _ in 0..<500 {
                 let vcpu = t.boot
-                vcpu.msr = PrivilegeState.allCombinations[Int(rng.next() % 8)].msr
+                vcpu.update { $0.msr = PrivilegeState.allCombinations[Int(rng.next() % 8)].msr }
                 let sc1 = rng.next() % 2 == 0
                 var registers = Registers(r3: Self.number(sc1: sc1, &rng))
                 for r in 4...12 { registers[r] = rng.next() % 3 == 0 ? rng.next() : rng.next() % (16 << 20) }
-                vcpu.registers = registers
+                vcpu.update { $0.registers = registers }
                 if sc1 { vcpu.sc1() } else { vcpu.sc2() }
                 #expect(Self.defined.contains(Int64(bitPattern: vcpu.registers.r3)))
             }

@@ -1,5 +1,5 @@
 import Hypervisor
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import Testing
 
@@ -16,7 +16,7 @@ import Testing
         registers[4] = 0
         registers[5] = 2
         registers[6] = 0x4F4B << 48
-        t.boot.registers = registers
+        t.boot.update { $0.registers = registers }
         let start = t.machine.trace.records.count
         t.boot.sc1()
         let after = t.boot.registers
@@ -48,7 +48,7 @@ import Testing
         t.machine.attach(hypervisor: spy)
         var registers = Registers(r3: Hypercall.cede.rawValue)
         for i in 4..<32 { registers[i] = 0x5EC2_E700 + UInt64(i) }
-        t.boot.registers = registers
+        t.boot.update { $0.registers = registers }
         t.boot.sc1()
         let seen = try #require(spy.seen.withLock { $0 })
         #expect(seen.r3 == Hypercall.cede.rawValue)

@@ -1,7 +1,7 @@
 import DeviceTree
 import ESM
 import Hypervisor
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import SVMKit
 import SecureGuest

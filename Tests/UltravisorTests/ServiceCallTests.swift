@@ -1,5 +1,5 @@
 import Hypervisor
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import Testing
 
@@ -48,7 +48,7 @@ import Testing
     @Test func esmbGetFileWithoutAnSVMIsUParameterFromEveryState() throws {
         let t = try TestMachine()
         for state in PrivilegeState.allCombinations {
-            t.boot.msr = state.msr
+            t.boot.update { $0.msr = state.msr }
             #expect(UltravisorStatus(register: t.boot.ultracall(.getESMFile, [0]).r3) == .parameter)
         }
         #expect(t.ultravisor.lifecycle(of: 1) == nil)

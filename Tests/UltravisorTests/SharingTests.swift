@@ -1,5 +1,5 @@
 import Hypervisor
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import Testing
 
@@ -207,7 +207,7 @@ import Testing
         let t = try TestMachine()
         t.makeSecure()
         for state in PrivilegeState.allCombinations where !(state.isSecure && !state.isHypervisor && !state.isProblem) {
-            t.boot.msr = state.msr
+            t.boot.update { $0.msr = state.msr }
             for call in [Ultracall.sharePage, .unsharePage, .unshareAllPages] {
                 #expect(UltravisorStatus(register: t.boot.ultracall(call, [16, 1]).r3) == .permission)
             }

@@ -1,5 +1,5 @@
 import Hypervisor
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 @testable import Ultravisor
 
@@ -50,7 +50,7 @@ struct TestMachine {
         precondition(ultravisor.finishInitialization(ctx) == .success)
         var call = esmCall()
         ultravisor.commit(ctx, call: &call, entry: 0x40_0000, registers: [3: 0x100_0000, 4: 0x40_0000, 5: 0])
-        for p in machine.processors { p.msr = p.msr.union(.secure) }
+        for p in machine.processors { p.update { $0.msr = $0.msr.union(.secure) } }
         return call
     }
 }

@@ -1,5 +1,5 @@
 public import ESM
-public import PEFMachine
+@_spi(Firmware) public import PEFMachine
 
 /// What to boot: every input of `svmkit boot`, each optional. With nothing given,
 /// SVMKit makes a TPM key (held by the embedded software TPM), a kernel, an initrd

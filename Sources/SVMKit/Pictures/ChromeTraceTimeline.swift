@@ -1,4 +1,4 @@
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 
 /// A machine's trace as Chrome trace-event JSON, to open in Perfetto
 /// (ui.perfetto.dev) or `chrome://tracing`: one lane per vCPU for the calls guest

@@ -1,4 +1,4 @@
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 
 /// Escaping for the hand-written JSON and SVG/XML outputs.
 enum JSONText {

@@ -1,4 +1,4 @@
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 
 /// Guest memory drawn as SVG: one cell per page group, coloured by page state

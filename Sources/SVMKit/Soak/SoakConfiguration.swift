@@ -1,4 +1,4 @@
-public import PEFMachine
+@_spi(Firmware) public import PEFMachine
 public import SWIOTLB
 
 /// What a soak runs: the guest, the limits, the mix, and any deliberate breakage.

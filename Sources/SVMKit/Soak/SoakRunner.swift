@@ -1,7 +1,7 @@
 import Dispatch
 import Foundation
 import Hypervisor
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import SecureGuest
 

@@ -1,5 +1,5 @@
 import Locking
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import Synchronization
 
 /// The soak's running counters, shared by the worker threads and the runner.

@@ -3,7 +3,7 @@ import PowerABI
 public import SWIOTLB
 
 /// The SWIOTLB pool's memory on a guest: every bounce copy is one
-/// `GuestMemory.copy` made as the guest (the vCPU's privilege read at the time of
+/// ``VirtualProcessor/copy(from:to:count:purpose:)`` made as the guest (the vCPU's privilege read at the time of
 /// the copy), so page states are checked once per copy, and a copy the guest may not
 /// make (the SVM was killed, a page is unavailable) is refused with the range named.
 ///
@@ -12,20 +12,17 @@ public import SWIOTLB
 public final class GuestBounceMemory: BounceMemory {
     /// The vCPU whose privilege the copies use.
     public let vcpu: VirtualProcessor
-    /// Guest RAM.
-    public let memory: GuestMemory
 
-    /// Copies through `memory` as `vcpu`.
-    public init(vcpu: VirtualProcessor, memory: GuestMemory) {
+    /// Copies in guest memory as `vcpu`.
+    public init(vcpu: VirtualProcessor) {
         self.vcpu = vcpu
-        self.memory = memory
     }
 
     /// One checked copy inside guest memory (the pool calls this once per bounce).
     public func copy(from source: UInt64, to destination: UInt64, count: Int) throws(BounceMemoryError) {
         do {
-            try memory.copy(
-                .guest(vcpu), from: GuestPhysicalAddress(source), to: GuestPhysicalAddress(destination), count: count,
+            try vcpu.copy(
+                from: GuestPhysicalAddress(source), to: GuestPhysicalAddress(destination), count: count,
                 purpose: "swiotlb_bounce")
         } catch {
             let address: UInt64

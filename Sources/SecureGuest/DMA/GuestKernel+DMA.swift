@@ -29,7 +29,7 @@ extension GuestKernel {
     ) throws(DMAError) -> UInt64 {
         guard phase == .running else { throw .kernelNotRunning }
         guard size > 0 else { throw .invalidSize(size) }
-        guard machine.memory.contains(GuestPhysicalAddress(address), count: UInt64(size)) else {
+        guard isInRAM(address, count: UInt64(size)) else {
             throw .outOfRange(address: address, size: size)
         }
         let (pool, dynamic, force, unavailable) = state.withLock {
@@ -125,8 +125,7 @@ extension GuestKernel {
     /// (`kernel/dma/direct.c: dma_direct_alloc (6.12)`).
     public func dmaAllocCoherent(size: Int, cpu: Int = 0) throws(DMAError) -> UInt64 {
         guard phase == .running else { throw .kernelNotRunning }
-        guard size > 0 else { throw .invalidSize(size) }
-        let bytes = (UInt64(size) + PageSize.offsetMask) & ~PageSize.offsetMask
+        guard size > 0, let bytes = PageSize.alignUp(UInt64(size)) else { throw .invalidSize(size) }
         let address: UInt64
         switch allocatePages(bytes: bytes, purpose: SharedPageOwner.dmaCoherent.rawValue) {
         case .success(let a): address = a
@@ -143,7 +142,7 @@ extension GuestKernel {
         // kernel/dma/direct.c: dma_direct_alloc (6.12) zeroes the buffer after
         // dma_set_decrypted(), secure or not (SVMKit used to rely on the Ultravisor's
         // zeroing at share time, which a share Linux wrongly believes done skips).
-        try? machine.memory.zero(.guest(processor(cpu)), at: GuestPhysicalAddress(address), count: Int(bytes))
+        try? processor(cpu).zero(at: GuestPhysicalAddress(address), count: Int(bytes))
         state.withLock { s in
             s.coherent[address] = Int(bytes)
             s.dma.coherentAllocations += 1

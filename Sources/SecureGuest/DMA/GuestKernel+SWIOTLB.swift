@@ -61,7 +61,7 @@ extension GuestKernel {
         }
         guard let base else { return }
         for m in configuration.messages { printk("software IO TLB: \(m)") }
-        let memory = GuestBounceMemory(vcpu: processor(0), memory: machine.memory)
+        let memory = GuestBounceMemory(vcpu: processor(0))
         let pool: SWIOTLBPool
         do {
             pool = try SWIOTLBPool(

@@ -71,7 +71,7 @@ public final class VirtualBlockDriver: Sendable {
     ) throws(BlockIOError) {
         guard kernel.phase == .running else { throw .kernelNotRunning }
         guard byteCount > 0, byteCount % VirtualBlockProtocol.sectorSize == 0 else { throw .invalidLength(byteCount) }
-        guard kernel.machine.memory.contains(GuestPhysicalAddress(buffer), count: UInt64(byteCount)) else {
+        guard kernel.isInRAM(buffer, count: UInt64(byteCount)) else {
             throw .outOfRange(address: buffer, byteCount: byteCount)
         }
         try queue.withLock { (state: inout QueueState) throws(BlockIOError) in
@@ -134,8 +134,8 @@ public final class VirtualBlockDriver: Sendable {
                         purpose: "virtual block descriptor")
                 }
                 state.producer += UInt64(batch.count)
-                try kernel.machine.memory.writeBigEndian(
-                    .guest(vcpu), at: GuestPhysicalAddress(queueAddress + UInt64(VirtualBlockProtocol.producerOffset)),
+                try vcpu.writeBigEndian(
+                    at: GuestPhysicalAddress(queueAddress + UInt64(VirtualBlockProtocol.producerOffset)),
                     state.producer, purpose: "virtual block producer index")
             } catch {
                 unmapAll(batch, direction: direction)

@@ -29,12 +29,8 @@ public struct GuestBootReport: Hashable, Sendable, CustomStringConvertible {
     public let ipi: IPIChoice
     /// `UV_SHARE_PAGE` calls made during boot, by owner.
     public let shareCalls: [SharedPageOwner: Int]
-    /// Explicitly shared pages found before this kernel shared anything (left by a
-    /// kernel that kexec'ed without `UV_UNSHARE_ALL_PAGES`, e.g. a crash).
-    public let inheritedShares: Int
-    /// The audit after boot.
-    public let audit: SharedPageAuditReport
-    /// Faults found during boot, culprits named (see ``GuestKernel/diagnose()``).
+    /// Faults the kernel noticed itself during boot (an observer's diagnosis adds the
+    /// machine's records).
     public let faults: [GuestFault]
     /// `/sys/devices/system/cpu/svm` after boot.
     public let sysfsSVM: String
@@ -55,8 +51,6 @@ public struct GuestBootReport: Hashable, Sendable, CustomStringConvertible {
         if let s = swiotlb { lines.append("swiotlb: \(s)") } else { lines.append("swiotlb: none") }
         lines.append("ipi: \(ipi)")
         for f in vpaFailures + dtlFailures { lines.append("registration refused: \(f)") }
-        if inheritedShares > 0 { lines.append("inherited explicit shares: \(inheritedShares)") }
-        lines.append("audit: \(audit)")
         for f in faults { lines.append("fault: \(f)") }
         return lines.joined(separator: "\n")
     }

@@ -15,7 +15,10 @@ extension GuestKernel {
 
     /// Page-aligned memory from the kernel's allocator, in any phase after memory setup.
     func allocatePages(bytes: UInt64, purpose: String) -> Result<UInt64, Memblock.AllocationError> {
-        let size = (max(bytes, 1) + PageSize.offsetMask) & ~PageSize.offsetMask
+        guard let size = PageSize.alignUp(max(bytes, 1)) else {
+            // PAGE_ALIGN of a size in the last page of the address space: no memory.
+            return .failure(Memblock.AllocationError(size: bytes, alignment: PageSize.bytes, limit: 0..<0, purpose: purpose))
+        }
         return state.withLock { s in
             guard var m = s.memblock else {
                 return .failure(Memblock.AllocationError(size: size, alignment: PageSize.bytes, limit: 0..<0, purpose: purpose))
@@ -31,6 +34,6 @@ extension GuestKernel {
 
     /// Models `__free_pages()`: gives back memory from ``allocateMemory(bytes:purpose:)``.
     public func freeMemory(_ address: UInt64, bytes: UInt64) {
-        release(address, bytes: (bytes + PageSize.offsetMask) & ~PageSize.offsetMask)
+        release(address, bytes: PageSize.alignUp(bytes) ?? ~PageSize.offsetMask)
     }
 }

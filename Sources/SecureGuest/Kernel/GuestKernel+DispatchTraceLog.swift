@@ -101,12 +101,11 @@ extension GuestKernel {
         }
         guard let vpa, let dtl else { return DispatchLogScan(entries: [], stolenTicks: 0, skipped: 0) }
         let vcpu = processor(cpu)
-        let memory = machine.memory
         let purpose = "scan_dispatch_log of cpu \(cpu)"
         let n = UInt64(Self.dispatchLogEntries)
         do {
-            let written = try memory.readBigEndian(
-                .guest(vcpu), at: GuestPhysicalAddress(vpa + UInt64(LPPACALayout.dtlIndex)), as: UInt64.self,
+            let written = try vcpu.readBigEndian(
+                at: GuestPhysicalAddress(vpa + UInt64(LPPACALayout.dtlIndex)), as: UInt64.self,
                 purpose: purpose)
             var i = start
             var skipped: UInt64 = 0

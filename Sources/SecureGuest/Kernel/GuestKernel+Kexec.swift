@@ -3,6 +3,10 @@ import PowerABI
 
 /// kexec (reference/linux-guest-facts.md §1.7).
 extension GuestKernel {
+    /// The allocator's name for memory the kexec loader reserved for the previous
+    /// kernel (``GuestKernelOptions/kexecReservations``).
+    public static let previousKernelPurpose = "previous kernel (kexec)"
+
     /// `H_VPA_DEREG_SLB`: deregister the SLB shadow buffer.
     static let deregisterSLBShadow: UInt64 = 7
 
@@ -58,7 +62,7 @@ extension GuestKernel {
         state.withLock { $0.phase = .kexeced(kind) }
         return KexecReport(
             kind: kind, secure: secure, unshareAllStatus: status, processorsTakenDown: order.count,
-            devicesShutDown: devices, audit: audit("after kexec (\(kind.rawValue))"))
+            devicesShutDown: devices)
     }
 
     /// Models `pseries_kexec_cpu_down()`'s hypervisor part on `cpu`'s own vCPU.

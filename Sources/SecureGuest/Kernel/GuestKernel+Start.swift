@@ -82,27 +82,28 @@ extension GuestKernel {
         let commandLine = KernelCommandLine(options.commandLine ?? info.bootargs)
         printk("Using pSeries machine description")
         printk("Kernel command line: \(commandLine.text)")
-        let memorySize = min(info.memoryBytes == 0 ? machine.memory.byteCount : info.memoryBytes, machine.memory.byteCount)
+        // early_init_dt_scan_memory(): RAM is what /memory says, nothing else.
+        let memorySize = info.memoryBytes
+        guard memorySize > 0 else { throw .deviceTree(address: fdtAddress, reason: "no /memory range from address 0") }
         var memblock = Memblock(memorySize: memorySize)
         let kernelSize = info.kernel?.size ?? options.kernelSize
         memblock.reserve(start: 0, size: kernelBase &+ kernelSize, purpose: "kernel")
         memblock.reserve(start: fdtAddress, size: info.totalSize, purpose: "device tree")
         for r in info.reserveMap { memblock.reserve(start: r.address, size: r.size, purpose: "reserve-map") }
+        for r in options.kexecReservations {
+            memblock.reserve(start: r.start, size: r.size, purpose: Self.previousKernelPurpose)
+        }
         if let r = info.initrd { memblock.reserve(start: r.address, size: r.size, purpose: "initrd") }
         if let r = info.rtas { memblock.reserve(start: r.address, size: r.size, purpose: "rtas") }
         state.withLock { s in
             s.boot = info
             s.commandLine = commandLine.text
+            s.memoryBytes = memorySize
         }
-        let inherited = machine.memory.frames(where: \.isExplicitShare).count
 
         // 2. is_secure_guest()
         let secure = boot.isSecure
         printk(secure ? "SVMKit: secure guest (MSR[S] = 1)" : "SVMKit: normal guest (MSR[S] = 0)")
-        if inherited > 0 {
-            printk("SVMKit: \(inherited) page(s) are still shared with the hypervisor from the previous kernel")
-        }
-        state.withLock { $0.inheritedShares = inherited }
 
         // smp_setup_cpu_maps(): the possible CPUs (nr_cpu_ids afterwards).
         let possible = max(info.possibleCPUs(nrCPUs: options.configuredNRCPUs, running: cpus.count), cpus.count)
@@ -173,9 +174,6 @@ extension GuestKernel {
         }
         printk("smp: Brought up 1 node, \(online) CPU\(online == 1 ? "" : "s")")
 
-        // Pages the previous kernel left shared stay out of the allocator.
-        if inherited > 0 { reserveInheritedShares() }
-
         // 7. topology_init(): the sysfs view exists from here.
         state.withLock { $0.phase = .running }
         let svm = sysfs.read(SysfsView.svmPath) ?? ""
@@ -196,7 +194,6 @@ extension GuestKernel {
             lppacas: snapshot.lppacas, sharedLPPACARegion: snapshot.lppacaRegion, vpaFailures: snapshot.vpaFailures,
             dispatchTraceLogs: snapshot.dtls, dtlFailures: snapshot.dtlFailures,
             dtlSharedPages: snapshot.dtlSharedPages.count, swiotlb: swiotlb, dmaForcedBounce: snapshot.forceBounce,
-            ipi: ipi, shareCalls: snapshot.shareCalls, inheritedShares: inherited, audit: audit("after boot"),
-            faults: diagnose(), sysfsSVM: svm)
+            ipi: ipi, shareCalls: snapshot.shareCalls, faults: snapshot.faults, sysfsSVM: svm)
     }
 }

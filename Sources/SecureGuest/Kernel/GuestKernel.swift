@@ -37,14 +37,15 @@ public enum GuestKernelPhase: Hashable, Sendable, CustomStringConvertible {
 /// let report = try kernel.start(fdtAddress: fdt, kernelBase: kbase)   // after prom_init
 /// let disk = try kernel.probeVirtualBlockDevice()
 /// try disk.write(sector: 0, from: buffer, byteCount: 1 << 20)
-/// let audit = kernel.audit()
 /// let kexec = kernel.kexec(.normal)             // then build the next kernel and start it
 /// ```
 ///
 /// The kernel reaches firmware only through its vCPUs (`sc 1`, `sc 2`) and guest
 /// memory, as the ARCHITECTURE's one rule demands; it never sees the Ultravisor or
-/// the hypervisor objects. It reads the machine's page-state table only for its own
-/// bookkeeping checks (the shared-page audit), never to decide what to do.
+/// the hypervisor objects, nor the machine's page-state table (PEFMachine keeps those
+/// behind `@_spi(Firmware)`). Audits and diagnoses are observers outside the guest
+/// (SVMKit's `GuestKernel.audit(_:)` and `diagnose()`): the kernel only exports its
+/// ledger, memblock and the faults it noticed itself.
 ///
 /// All state is behind one mutex; no lock is held while the kernel makes a call.
 public final class GuestKernel: Sendable {
@@ -55,11 +56,24 @@ public final class GuestKernel: Sendable {
 
     let state: Lock<KernelState>
 
+    /// An observer's probe outside the guest: given a failed `UV_SHARE_PAGE` call's
+    /// frames (first, count), the ones the call left private. Only bookkeeping
+    /// (``SharedPageLedger/failedShares``) uses the answer; the guest never acts on it.
+    public typealias PagesLeftPrivateProbe = @Sendable (GuestFrameNumber, UInt64) -> [GuestFrameNumber]
+
+    /// The observer's probe for ``SharedPageLedger/failedShares`` (`nil`: nothing recorded).
+    let pagesLeftPrivate: PagesLeftPrivateProbe?
+
     /// A kernel for `machine`, not started yet. `log` is the log so far (what prom_init
-    /// printed), which the kernel continues.
-    public init(machine: Machine, options: GuestKernelOptions = GuestKernelOptions(), log: KernelLog = KernelLog()) {
+    /// printed), which the kernel continues. `pagesLeftPrivate` is an observer's probe
+    /// (see ``PagesLeftPrivateProbe``).
+    public init(
+        machine: Machine, options: GuestKernelOptions = GuestKernelOptions(), log: KernelLog = KernelLog(),
+        pagesLeftPrivate: PagesLeftPrivateProbe? = nil
+    ) {
         self.machine = machine
         self.options = options
+        self.pagesLeftPrivate = pagesLeftPrivate
         var initial = KernelState()
         initial.log = log
         self.state = Lock(initial)
@@ -114,11 +128,15 @@ public final class GuestKernel: Sendable {
     public var ipiChoice: IPIChoice? { state.withLock { $0.ipi } }
 
     /// Mistakes the kernel itself noticed (SWIOTLB misuse, refused registrations),
-    /// oldest first. ``diagnose()`` adds the machine's records.
+    /// oldest first. An observer's diagnosis adds the machine's records.
     public var faults: [GuestFault] { state.withLock { $0.faults } }
 
     /// `UV_SHARE_PAGE` calls the kernel made, by owner.
     public var shareCalls: [SharedPageOwner: Int] { state.withLock { $0.shareCalls } }
+
+    /// The last call site that unshared each frame (to name who pulled a page from
+    /// under the hypervisor).
+    public var unshareCallSites: [GuestFrameNumber: String] { state.withLock { $0.unsharedBy } }
 
     /// DMA counters.
     public var dmaStatistics: DMAStatistics { state.withLock { $0.dma } }
@@ -144,6 +162,13 @@ public final class GuestKernel: Sendable {
     func processor(_ cpu: Int) -> VirtualProcessor {
         state.withLock { s in s.processors.indices.contains(cpu) ? s.processors[cpu] : s.processors.first }
             ?? machine.bootProcessor
+    }
+
+    /// Whether `[address, address + count)` lies in the RAM the device tree's `/memory`
+    /// gave the kernel (nothing before start).
+    func isInRAM(_ address: UInt64, count: UInt64) -> Bool {
+        let (end, overflow) = address.addingReportingOverflow(count)
+        return !overflow && end <= state.withLock { $0.memoryBytes }
     }
 
     /// Throws unless the kernel is running.
@@ -195,8 +220,8 @@ struct KernelState: Sendable {
     /// The last call site that unshared each frame (to name who pulled a page from
     /// under the hypervisor).
     var unsharedBy: [GuestFrameNumber: String] = [:]
-    /// Explicit shares found at boot, left by an earlier kernel.
-    var inheritedShares = 0
+    /// RAM from the device tree's `/memory` (`memblock_phys_mem_size()`).
+    var memoryBytes: UInt64 = 0
     /// The page holding the RTAS argument block (`rtas_args`).
     var rtasArgs: UInt64?
     /// Why a secure guest has no bounce pool, if it has none.

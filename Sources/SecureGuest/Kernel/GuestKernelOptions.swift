@@ -27,6 +27,14 @@ public struct GuestKernelOptions: Hashable, Sendable {
     /// `NR_DTL_PAGE` (`DISPATCH_LOG_BYTES × NR_CPUS / PAGE_SIZE`). Kconfig's range,
     /// 1 to 8192, is enforced where it is used.
     public var nrCPUs: Int
+    /// Memory the kexec loader told this kernel to keep off: after a crash (or
+    /// preserve-context) kexec, the previous kernel's memory. Linux gives a crash
+    /// kernel its `linux,usable-memory` and reserves the crashed kernel's memory
+    /// (`arch/powerpc/kexec/file_load_64.c: setup_new_fdt_ppc64` (6.12),
+    /// `fdt_add_mem_rsv()` below `crashk_res.start`); SVMKit's next kernel boots over
+    /// the same RAM, so the loader's reservation is the previous kernel's memblock.
+    /// No record of shares is passed: the ledger starts empty. Empty by default.
+    public var kexecReservations: [Memblock.Region] = []
 
     /// `CONFIG_SWIOTLB_DYNAMIC` (a build option; off in `ppc64_defconfig` (6.12)): a
     /// default pool that runs out grows by a new pool of the default size and area

@@ -23,8 +23,6 @@ public struct KexecReport: Hashable, Sendable, CustomStringConvertible {
     public let processorsTakenDown: Int
     /// Block devices shut down.
     public let devicesShutDown: Int
-    /// The audit taken right after, before the next kernel runs.
-    public let audit: SharedPageAuditReport
 
     /// Whether `UV_UNSHARE_ALL_PAGES` answered a failure in r3: not when it was not
     /// called, answered `U_SUCCESS`, or left r3 at its own number (the public firmware,
@@ -34,10 +32,9 @@ public struct KexecReport: Hashable, Sendable, CustomStringConvertible {
         return s != .success && !s.isUltracallNumber(of: .unshareAllPages)
     }
 
-    /// e.g. `kexec normal: UV_UNSHARE_ALL_PAGES → U_SUCCESS (0); after kexec (normal): 0 explicit, …`.
+    /// e.g. `kexec normal: UV_UNSHARE_ALL_PAGES → U_SUCCESS (0)`.
     public var description: String {
         "kexec \(kind.rawValue): "
             + (unshareAllStatus.map { "UV_UNSHARE_ALL_PAGES → \($0)" } ?? "UV_UNSHARE_ALL_PAGES skipped")
-            + "; \(audit)"
     }
 }

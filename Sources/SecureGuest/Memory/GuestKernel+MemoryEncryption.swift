@@ -55,7 +55,7 @@ extension GuestKernel {
     /// The frames of `count` pages from `first` that exist in guest memory (the ledger
     /// records no frame past the end; the Ultravisor judges the call as made).
     private func framesInMemory(first: GuestFrameNumber, count: UInt64) -> UInt64 {
-        let total = UInt64(machine.memory.pageCount)
+        let total = state.withLock { $0.memoryBytes } >> PageSize.shift
         guard first.rawValue < total else { return 0 }
         return min(count, total - first.rawValue)
     }
@@ -71,10 +71,8 @@ extension GuestKernel {
         let status = UltravisorStatus(register: processor(cpu).ultracall(.sharePage, [first.rawValue, count]).r3)
         let n = framesInMemory(first: first, count: count)
         // Bookkeeping only (the guest does not act on it): which frames the failed call
-        // left private.
-        let leftPrivate: [GuestFrameNumber] =
-            status == .success
-            ? [] : (0..<n).map { GuestFrameNumber(first.rawValue + $0) }.filter { !(machine.memory.state(of: $0)?.isExplicitShare ?? false) }
+        // left private, as an observer outside the guest sees them.
+        let leftPrivate: [GuestFrameNumber] = status == .success ? [] : pagesLeftPrivate?(first, n) ?? []
         state.withLock { s in
             s.ledger.noteFailedShare(leftPrivate)
             s.shareCalls[owner, default: 0] += 1

@@ -142,8 +142,4 @@ public struct Memblock: Hashable, Sendable {
         return reserved[lo]
     }
 
-    /// Bytes reserved or allocated for `purpose`.
-    public func reservedBytes(for purpose: String) -> UInt64 {
-        reserved.filter { $0.purpose == purpose }.reduce(0) { $0 + $1.size }
-    }
 }

@@ -121,7 +121,7 @@ public enum PromInit {
     static func promRTASOsTerm(vcpu: VirtualProcessor, tree: DeviceTree?, message: String, scratch: UInt64) -> OsTermResult {
         guard let tree, tree.hasNode("/rtas") else { return .returned("no /rtas node") }
         // prom_getprop() into a zeroed `val`: a missing property leaves the token 0.
-        let token = (try? tree.u32(RTASService.osTerm, at: "/rtas")) ?? 0
+        let token = (try? tree.u32(RTASService.osTerm.name, at: "/rtas")) ?? 0
         guard token != 0 else { return .panic("Could not get token for ibm,os-term") }
         let messageAddress = scratch + 0x80  // after the 84-byte rtas_args block
         let args = RTASArguments(token: token, arguments: [UInt32(truncatingIfNeeded: messageAddress)], returnCount: 1)

@@ -1,6 +1,6 @@
 import DeviceTree
 import Hypervisor
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import SecureGuest
 import Testing
@@ -101,7 +101,7 @@ struct GuestTestMachine {
                 }
             }
         } else {
-            boot.msr = boot.msr.union(.secure)
+            boot.update { $0.msr = $0.msr.union(.secure) }
             var tokens: [String: UInt32] = [:]
             for name in ["start-cpu", "stop-self", "ibm,os-term", "query-cpu-stopped-state"] {
                 tokens[name] = PseriesTreeBuilder.rtasToken(name)

@@ -1,6 +1,6 @@
 import DeviceTree
 import ESM
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import TPM
 
@@ -35,7 +35,7 @@ extension Ultravisor {
         } catch {
             throw run.failed("rtas-area", .rtasArea, error.cause + " (SLOF adds the RTAS properties at run time)")
         }
-        let pages = Self.alignUp(UInt64(rtasSize), PageSize.bytes) >> PageSize.shift
+        let pages = Self.alignUp(UInt64(rtasSize)) >> PageSize.shift
         guard pageIn(run.context, address: GuestPhysicalAddress(rawValue: rtasBase), length: pages << PageSize.shift, notes: &notes)
         else {
             throw run.failed(

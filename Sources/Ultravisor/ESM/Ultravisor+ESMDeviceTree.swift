@@ -1,5 +1,5 @@
 import DeviceTree
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 
 /// `svm_fdt_init()` and `svm_fdt_mem_rsv()` (`open-power/ultravisor svm/svm-fdt.c`;
@@ -49,7 +49,7 @@ extension Ultravisor {
                     "the rest of the \(total)-byte FDT at \(rest) could not be paged in: " + notes.joined(separator: "; "))
             }
         }
-        let capacity = Self.alignUp(total, PageSize.bytes)
+        let capacity = Self.alignUp(total)
         guard capacity * 2 <= Self.fdtWorkspaceBytes else {
             throw ESMFailure(
                 .fdtSize,
@@ -123,7 +123,7 @@ extension Ultravisor {
                 step,
                 "\(owner): no room for \(size / PageSize.bytes) page(s) below the RMO top \(ESMRun.hex(run.rmoTop)) outside the reserve map (candidate \(ESMRun.hex(address)) not inside the memory slots): U_PERMISSION, SVM is very low on memory")
         }
-        address = Self.alignUp(address, PageSize.bytes)
+        address = Self.alignUp(address)
         let region = DeviceTreeRegion(address: address, size: size)
         do {
             try run.working.addReserveEntry(region)
@@ -138,9 +138,9 @@ extension Ultravisor {
         return address
     }
 
-    static func alignUp(_ value: UInt64, _ alignment: UInt64) -> UInt64 {
-        (value &+ alignment &- 1) & ~(alignment - 1)
-    }
+    /// The firmware's `ALIGN_UP(value, SVM_PAGESIZE)`: C arithmetic wraps, so a value in
+    /// the last page of the address space rounds to 0 (``PageSize/alignUp(_:)`` says `nil`).
+    static func alignUp(_ value: UInt64) -> UInt64 { PageSize.alignUp(value) ?? 0 }
 }
 
 /// libfdt's `fdt_check_header()` (1.6), on the 40 header bytes.

@@ -1,6 +1,6 @@
 import DeviceTree
 import ESM
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 
 extension Ultravisor {

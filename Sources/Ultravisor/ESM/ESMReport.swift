@@ -75,7 +75,7 @@ public struct ESMReport: Hashable, Sendable, Codable {
     public var cause: String?
     /// The integrity checks that ran, in order, passed or not: the preliminary ones
     /// (`rtas-area`, `initrd-range`, `bootargs-property`, `esm-blob`, `attachments`) and
-    /// those of ``ESM/ESMIntegrityCheck`` (`lockbox-1`, `digests-fdt`, `rtas`, `kernel`,
+    /// those of ``/ESM/ESMIntegrityCheck`` (`lockbox-1`, `digests-fdt`, `rtas`, `kernel`,
     /// `initrd`, `bootargs`).
     public var checks: [ESMCheck]
     /// The ranges reserved in the FDT, in the order the handlers ran.

@@ -1,16 +1,19 @@
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
+public import SecureGuest
 
-/// The shared-page audit and the culprit report.
+/// The shared-page audit and the culprit report: observers outside the guest, which
+/// read what the guest exports (its ledger, memblock, unshare call sites and the
+/// faults it noticed) beside the machine's page-state table and isolation records.
 extension GuestKernel {
     /// Compares the ledger with the machine's page states now: every explicitly
     /// shared page must be in the ledger (else a leak) and every ledger page must be
     /// explicitly shared (else a loss). Reads the machine-level page-state table; the
-    /// guest's behaviour never depends on it.
+    /// guest never sees it.
     public func audit(_ label: String = "audit") -> SharedPageAuditReport {
         let memory = machine.memory
         let explicit = Set(memory.frames(where: \.isExplicitShare))
-        let ledger = state.withLock { $0.ledger }
+        let ledger = self.ledger
         return SharedPageAuditReport(
             label: label, ledger: ledger.audit(againstExplicitlyShared: explicit), explicitlyShared: explicit.count,
             implicitlyShared: memory.pageCount(in: .sharedImplicit) + memory.pageCount(in: .sharedImplicitInvalid),
@@ -25,13 +28,13 @@ extension GuestKernel {
     /// function that should have shared it, or that unshared it.
     ///
     /// Calls whose status Linux ignored come first after the kernel's own records: one
-    /// ``GuestFault/Kind/ignoredStatus`` per call and run of pages whose state now
+    /// `GuestFault.Kind.ignoredStatus` per call and run of pages whose state now
     /// differs from what Linux believes (the guest itself never acted on the status; a
     /// non-zero r3 that changed nothing, as the public firmware leaves on success, is
     /// not reported).
     public func diagnose() -> [GuestFault] {
         var out = faults
-        let (memblock, ledger, unsharedBy) = state.withLock { ($0.memblock, $0.ledger, $0.unsharedBy) }
+        let (memblock, ledger, unsharedBy) = (self.memblock, self.ledger, unshareCallSites)
         out += Self.ignoredStatusFaults(
             ledger.audit(againstExplicitlyShared: Set(machine.memory.frames(where: \.isExplicitShare)))
                 .ignoredStatusMismatches)

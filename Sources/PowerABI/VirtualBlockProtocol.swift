@@ -1,6 +1,7 @@
-/// The guest driver's copy of the SVMKit virtual block device protocol (the
-/// device's copy is `VirtualBlockDevice` in the hypervisor module; the two share an
-/// ABI, not code, and the tests check they agree).
+/// The SVMKit virtual block device protocol: the one definition of the queue layout,
+/// operations, statuses and `H_VIO_SIGNAL` modes, used by both sides (the guest's
+/// `VirtualBlockDriver` and the hypervisor's `VirtualBlockDevice`), as the LPPACA and
+/// DTL layouts are.
 ///
 /// - **Discovery.** A `/vdevice/v-blk@<unit>` node with `compatible =
 ///   "svmkit,virtual-block"`, `reg = <unit address>` and `svmkit,sectors = <u64>`
@@ -54,6 +55,8 @@ public enum VirtualBlockProtocol {
     public static let descriptorsOffset = 0x40
     /// Bytes per descriptor.
     public static let descriptorSize = 32
+    /// Offset of a descriptor's status byte.
+    public static let statusOffset = 1
     /// Descriptors in one 64 KiB queue page.
     public static let descriptorCount = (65536 - descriptorsOffset) / descriptorSize
     /// The largest transfer one descriptor may carry (a SWIOTLB segment).

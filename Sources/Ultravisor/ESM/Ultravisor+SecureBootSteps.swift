@@ -1,4 +1,4 @@
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 
 /// Work the Ultravisor does on behalf of the vCPU whose call it is handling: who that
@@ -209,7 +209,7 @@ extension Ultravisor {
             context.machine.stop(.killed(kill))
             return .hardware
         }
-        let args = RTASArguments(token: RTASService.qemuOSTermToken, arguments: [0], returnCount: 1)
+        let args = RTASArguments(token: RTASService.osTerm.qemuToken, arguments: [0], returnCount: 1)
         let (status, _) = issueRTAS(
             args, at: bounce.argumentsPage, for: context.caller, depth: context.depth, on: context.machine)
         if !context.machine.isStopped {

@@ -1,6 +1,6 @@
 import DeviceTree
 import ESM
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 
 /// Why a step of `UV_ESM` failed: the step and the exact cause (the firmware's

@@ -1,3 +1,5 @@
+public import SecureGuest
+
 /// The shared-page audit: the kernel's ledger against the machine's page states
 /// (explicit shares are the guest's; implicit and pseudo shares are the
 /// Ultravisor's own and are counted, not audited).
@@ -25,7 +27,7 @@ public struct SharedPageAuditReport: Hashable, Sendable, CustomStringConvertible
 
     /// No unexplained leaks or losses, no page caught mid-share. Mismatches a status
     /// Linux ignored explains are findings about Linux and do not count
-    /// (``SharedPageAudit/ignoredStatusMismatches``).
+    /// (`SharedPageAudit.ignoredStatusMismatches`).
     public var isClean: Bool { ledger.isClean && transient == 0 }
 
     /// e.g. `after boot: 1027 explicit (lppaca 1, dtl 1, swiotlb 1024, dma-coherent 1), 6 implicit, 1 pseudo; ledger clean; 0 isolation violations`.

@@ -1,5 +1,5 @@
 import ESM
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 
 extension Ultravisor {

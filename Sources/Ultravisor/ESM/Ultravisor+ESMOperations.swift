@@ -1,5 +1,5 @@
 import DeviceTree
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 
 /// The `svm_ops` FDT update handlers `svm_fdt_init()` runs in link order
@@ -45,7 +45,7 @@ extension Ultravisor {
     ///    each of which must succeed.
     func esmReserveRTASPages(_ run: inout ESMRun) throws(ESMFailure) {
         var tokens: [String: UInt32] = [:]
-        for name in [RTASService.stopSelf] + RTASService.mandatory {
+        for name in ([RTASService.stopSelf] + RTASService.mandatory).map(\.name) {
             do {
                 tokens[name] = try run.u32(name, at: "/rtas", step: .rtasTokens)
             } catch {
@@ -53,8 +53,8 @@ extension Ultravisor {
                     .rtasTokens, "\(error.cause): the Ultravisor requires the RTAS token of \(name) (svm_rtas_token_lookup)")
             }
         }
-        if let raw = run.working.propertyIfPresent(RTASService.nmiRegister, at: "/rtas"), raw.count >= 4 {
-            tokens[RTASService.nmiRegister] = BigEndianCells.u32(raw, at: 0)
+        if let raw = run.working.propertyIfPresent(RTASService.nmiRegister.name, at: "/rtas"), raw.count >= 4 {
+            tokens[RTASService.nmiRegister.name] = BigEndianCells.u32(raw, at: 0)
         }
         run.note("svm_rtas: \(tokens.count) RTAS tokens (stop-self and the 11 mandatory services)")
 
