@@ -1,6 +1,6 @@
 import Foundation
 import Locking
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import SecureGuest
 import Synchronization

@@ -1,4 +1,4 @@
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 
 /// One call site of a fault walk's baseline: the Nth call of an opcode by a caller
 /// (guest, Ultravisor, hypervisor) in a phase, e.g. `boot/guest:UV_SHARE_PAGE#2`.
