@@ -25,12 +25,19 @@ public struct GuestKernelOptions: Hashable, Sendable {
     /// `NR_DTL_PAGE` (`DISPATCH_LOG_BYTES × NR_CPUS / PAGE_SIZE`). Kconfig's range,
     /// 1 to 8192, is enforced where it is used.
     public var nrCPUs: Int
+    /// Which stable series the kernel behaves as (``LinuxVersion``; default the newest,
+    /// 6.12): the SWIOTLB init order, the `swiotlb=` grammar, the LPPACA check, the
+    /// os-term arguments.
+    public var linux: LinuxVersion = .newest
+    /// Which DMA ops the virtual disk gets (``DMAPath``; default the DDW bypass QEMU PEF
+    /// guests use).
+    public var dmaPath: DMAPath = .ddwBypass
 
     /// ``nrCPUs`` within Kconfig's range (`arch/powerpc/platforms/Kconfig.cputype`).
     var configuredNRCPUs: Int { min(max(nrCPUs, 1), 8192) }
 
     /// The defaults: bootargs from the tree, hypervisor from the tree, DTLs on, a
-    /// 16 MiB kernel, no bugs, `NR_CPUS` 2048.
+    /// 16 MiB kernel, no bugs, `NR_CPUS` 2048, Linux 6.12, the DDW DMA path.
     public init(
         commandLine: String? = nil, hypervisor: HypervisorPlatform? = nil, dispatchTraceLogs: Bool = true,
         kernelSize: UInt64 = 16 << 20, bugs: GuestKernelBugs = GuestKernelBugs(), nrCPUs: Int = 2048

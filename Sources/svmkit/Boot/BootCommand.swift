@@ -11,14 +11,24 @@ struct BootCommand: ParsableCommand {
             With no options, SVMKit makes everything itself: a TPM key (held by the simulated \
             TPM at 0x81800001), a kernel, an initrd with an ESM blob in front of it (lockbox-1 \
             wrapped to that key, a `rootd` attachment), and a pseries device tree; the guest \
-            boots with "svm=on console=hvc0" and goes secure.
+            boots with "svm=on swiotlb=force console=hvc0" and goes secure. swiotlb=force is \
+            there because Linux 6.1 and 6.12 (--linux; default 6.12) give a secure guest no \
+            SWIOTLB bounce pool without it; 5.4 and 5.10 make one anyway. A --cmdline that \
+            asks for svm=on without swiotlb=force on such a kernel is warned about on \
+            standard error.
+
+            Every boot ends with one block-device round trip (a write, a read back, a \
+            comparison) through the virtual disk's DMA path (--dma-path: ddw, virtio-blk-pci \
+            behind a DDW window, the default; or tce); --no-io-check skips it. Without a \
+            bounce pool the disk receives ciphertext, the data read back does not match, \
+            and the diagnoses say why.
 
             The console reads like a kernel log, followed by a summary: secure or not, the \
             UV_ESM result, the os-term message if any, the ESM checks, shared pages by owner, \
             isolation violations, call counts, simulated and wall time. --json prints the \
             summary as one JSON object instead (keys: secure, esmResult, osTerm, esmChecks, \
             sharedPages, isolationViolations, calls, simulatedSeconds, wallSeconds, …, \
-            blockDeviceCheck, diagnoses).
+            blockDeviceCheck, diagnoses, linux, swiotlbPool).
 
             A hypervisor access to a secure page behaves as on KVM by default: the page is \
             paged out (UV_PAGE_OUT) and the hypervisor sees its ciphertext; the damage shows \
@@ -46,6 +56,8 @@ struct BootCommand: ParsableCommand {
             Examples:
               svmkit boot
               svmkit boot --cmdline "svm=off console=hvc0"
+              svmkit boot --linux 6.12 --cmdline "svm=on console=hvc0"   # no bounce pool: the disk gets ciphertext
+              svmkit boot --linux 5.10 --cmdline "svm=on console=hvc0"   # 5.10 makes the pool anyway
               svmkit boot --memory 16G --cpus 8 --json
               svmkit boot --fdt qemu.dtb --kernel vmlinux.bin --initrd initrd.img \\
                   --tpm-key tpm.pem
@@ -60,7 +72,7 @@ struct BootCommand: ParsableCommand {
 
     @Option(help: "Guest RAM, e.g. 512M, 4G (ignored with --fdt).") var memory: String = "4G"
     @Option(help: "vCPUs (ignored with --fdt).") var cpus: Int = 4
-    @Option(help: "Kernel command line, written to /chosen/bootargs (default: svm=on console=hvc0; with --fdt, the tree's own bootargs).")
+    @Option(help: "Kernel command line, written to /chosen/bootargs (default: svm=on swiotlb=force console=hvc0; with --fdt, the tree's own bootargs).")
     var cmdline: String?
     @Option(help: "Device tree to boot from (e.g. QEMU -machine pseries,dumpdtb=FILE); memory and CPUs come from it.")
     var fdt: String?
@@ -82,6 +94,9 @@ struct BootCommand: ParsableCommand {
         "With --tpm swtpm:…: seconds to wait for swtpm to connect and to answer each command.", valueName: "seconds"))
     var tpmTimeout: Double = Double(SwtpmBackend.defaultTimeoutMilliseconds) / 1000
     @OptionGroup var firmwareOptions: FirmwareOptions
+    @OptionGroup var kernelProfile: KernelProfileOptions
+    @Flag(name: .customLong("no-io-check"), help: "Skip the block-device round trip that ends every boot.")
+    var noIOCheck = false
     @Option(help: "Seed of the machine's generator: the same seed gives the same trace.") var seed: UInt64 = 1
     @Option(help: "Write every call as JSON lines to FILE.") var trace: String?
     @Option(help: "Write the boot as Chrome trace-event JSON (open in ui.perfetto.dev): lanes per vCPU, Ultravisor, hypervisor.")
@@ -113,6 +128,9 @@ struct BootCommand: ParsableCommand {
         try BootCLI.checkOutput(timeline, "--timeline", force: force)
         try BootCLI.checkOutput(memoryMap, "--memory-map", force: force)
         let config = try makeConfiguration()
+        if let warning = SwiotlbPreflight.warning(commandLine: config.commandLine, linux: [config.linux]) {
+            CLIReporter.err("svmkit boot: warning: \(warning)\n")
+        }
         let bugs = try guestBugs()
         let kexecKind = try kexec.map { (k: String) throws(ExitCode) -> KexecKind in
             guard let kind = KexecKind(rawValue: k) else { throw BootCLI.fail("--kexec \(k): expected normal or crash") }
@@ -129,7 +147,7 @@ struct BootCommand: ParsableCommand {
         if showProgress { CLIReporter.progress("svmkit boot: taking a \(ByteCount.describe(config.memoryBytes)) guest secure…", json: json) }
         var report = vm.boot(bugs: bugs)
         if showProgress { CLIReporter.endProgress(json: json) }
-        if bugs.contains(where: \.needsDMA) {
+        if bugs.contains(where: \.needsDMA) || (!noIOCheck && vm.kernel?.phase == .running) {
             vm.exerciseBlockDevice()
             report = vm.report(wallSeconds: report.wallSeconds)
         }
@@ -218,6 +236,7 @@ struct BootCommand: ParsableCommand {
             c.tpmKeyPEM = String(decoding: try BootCLI.read(tpmKey, "--tpm-key", limit: CLIInput.Limit.key, what: "a key"), as: UTF8.self)
         }
         try firmwareOptions.apply(to: &c, command: "boot")
+        try kernelProfile.apply(to: &c, command: "boot")
         c.seed = seed
         return c
     }

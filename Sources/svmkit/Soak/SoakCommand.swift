@@ -51,6 +51,7 @@ struct SoakCommand: ParsableCommand {
     @Flag(help: "Print a progress line on standard error every few seconds.") var progress = false
     @Option(name: .customLong("progress-interval"), help: "Seconds between progress lines.") var progressInterval: Double = 5
     @OptionGroup var firmwareOptions: FirmwareOptions
+    @OptionGroup var kernelProfile: KernelProfileOptions
 
     func run() throws {
         var c = SoakConfiguration()
@@ -70,6 +71,8 @@ struct SoakCommand: ParsableCommand {
             throw Self.fail("--memory \(memory): guest RAM must be a multiple of 64K from 256M to 16T (e.g. 512M, 1G)")
         }
         try firmwareOptions.apply(to: &c.firmware, command: "soak")
+        c.linux = try kernelProfile.version(command: "soak")
+        c.dmaPath = try kernelProfile.path(command: "soak")
         if let faults {
             do {
                 c.faults = try FaultSpecParser.parse(faults)
