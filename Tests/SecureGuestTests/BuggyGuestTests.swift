@@ -12,7 +12,7 @@ struct BuggyGuestTests {
     static func boot(_ bugs: GuestKernelBugs, cpus: Int = 2, disk: Bool = false) throws -> (
         GuestTestMachine, GuestKernel, GuestBootReport
     ) {
-        let t = try GuestTestMachine(cpus: cpus, bootargs: "swiotlb=2048", diskSectors: disk ? 4096 : nil)
+        let t = try GuestTestMachine(cpus: cpus, bootargs: "swiotlb=2048,force", diskSectors: disk ? 4096 : nil)
         try t.makeSecure()
         let (kernel, report) = try t.boot(GuestKernelOptions(bugs: bugs))
         return (t, kernel, report)
@@ -78,7 +78,7 @@ struct BuggyGuestTests {
 
     @Test("Touching an implicitly shared page kills the SVM; the kill names the page")
     func implicitPage() throws {
-        let t = try GuestTestMachine(cpus: 1, bootargs: "swiotlb=512")
+        let t = try GuestTestMachine(cpus: 1, bootargs: "swiotlb=512,force")
         try t.makeSecure()
         let page = t.rtasBouncePages.lowerBound
         let (kernel, report) = try t.boot(GuestKernelOptions(bugs: GuestKernelBugs(touchAddressAfterBoot: page)))

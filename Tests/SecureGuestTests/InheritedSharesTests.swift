@@ -14,7 +14,7 @@ import Testing
 struct InheritedSharesTests {
     @Test("The next kernel reserves them; its allocations are private")
     func reservedAfterCrash() throws {
-        let t = try GuestTestMachine(cpus: 2, bootargs: "swiotlb=512")
+        let t = try GuestTestMachine(cpus: 2, bootargs: "swiotlb=512,force")
         try t.makeSecure()
         let (kernel, _) = try t.boot()
         let buffer = try kernel.allocateMemory(bytes: 4 * PageSize.bytes, purpose: "test")
@@ -40,7 +40,7 @@ struct InheritedSharesTests {
 
     @Test("After a normal kexec nothing is inherited and nothing reserved")
     func nothingAfterNormalKexec() throws {
-        let t = try GuestTestMachine(cpus: 2, bootargs: "swiotlb=512")
+        let t = try GuestTestMachine(cpus: 2, bootargs: "swiotlb=512,force")
         try t.makeSecure()
         let (kernel, _) = try t.boot()
         let buffer = try kernel.allocateMemory(bytes: PageSize.bytes, purpose: "test")
