@@ -76,7 +76,9 @@ extension GuestMemory {
             let touched = GuestPhysicalAddress(rawValue: max(address, UInt64(f) << PageSize.shift))
             let held = state == .pagedOut && t.hypervisorHeld.contains(UInt64(f))
             switch Self.decide(state, for: caller, held: held, pageOut: pageOut) {
-            case .mapping: continue
+            case .mapping:
+                if held, access == .write, caller.kind == .hypervisor { t.hypervisorWritten.insert(UInt64(f)) }
+                continue
             case .hypervisorFault:
                 if record, state == .secure {
                     t.record(

@@ -187,6 +187,12 @@ public final class GuestMemory: Sendable {
         table.withLock { $0.hypervisorHeld.contains(frame.rawValue) }
     }
 
+    /// Whether the hypervisor has stored into hypervisor-held `frame` since its page-out:
+    /// the ciphertext no longer authenticates, and the guest's next touch gets `U_P3`.
+    public func isHypervisorWritten(_ frame: GuestFrameNumber) -> Bool {
+        table.withLock { $0.hypervisorWritten.contains(frame.rawValue) }
+    }
+
     /// Host memory actually used by guest RAM, measured with `mincore` (host pages).
     public func residentBytes() -> UInt64 { table.withLock { _ in ram.residentBytes() } }
 }

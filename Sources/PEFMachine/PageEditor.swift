@@ -49,6 +49,7 @@ public struct PageEditor: ~Copyable {
     public mutating func markHypervisorHeld(frame: UInt64) {
         guard state(frame) == .pagedOut else { return }
         table.hypervisorHeld.insert(frame)
+        table.hypervisorWritten.remove(frame)
     }
 
     /// Whether paged-out `frame`'s ciphertext is in its own backing (``markHypervisorHeld(frame:)``).

@@ -14,6 +14,10 @@ struct PageTable: Sendable {
     /// the hypervisor holds at that GPA after `kvmppc_uvmem_migrate_to_ram()`. The
     /// hypervisor reads and writes it directly.
     var hypervisorHeld: Set<UInt64> = []
+    /// Hypervisor-held frames (``hypervisorHeld``) the hypervisor has stored into since
+    /// the page-out: their ciphertext no longer authenticates, as on hardware, where the
+    /// next `UV_PAGE_IN` answers `U_P3`.
+    var hypervisorWritten: Set<UInt64> = []
     /// The first `GuestMemory.violationRecordLimit` violations.
     var violations: [IsolationViolation] = []
     /// Every violation, also those past the record limit.
@@ -46,7 +50,10 @@ struct PageTable: Sendable {
         if old == .pseudoShared || old == .pseudoSharedInvalid, new != .pseudoShared, new != .pseudoSharedInvalid {
             pseudoCopies[UInt64(frame)] = nil
         }
-        if old == .pagedOut, !hypervisorHeld.isEmpty { hypervisorHeld.remove(UInt64(frame)) }
+        if old == .pagedOut, !hypervisorHeld.isEmpty {
+            hypervisorHeld.remove(UInt64(frame))
+            hypervisorWritten.remove(UInt64(frame))
+        }
     }
 
     mutating func record(_ violation: IsolationViolation) {

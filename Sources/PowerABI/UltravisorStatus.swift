@@ -13,6 +13,13 @@ public struct UltravisorStatus: RawRepresentable, Hashable, Sendable, Error, Cus
     /// Reads r3 as a signed status.
     public init(register: UInt64) { self.rawValue = Int64(bitPattern: register) }
 
+    /// Whether r3 still holds `call`'s own number rather than a status. The public
+    /// firmware ends `UV_SHARE_PAGE`, `UV_UNSHARE_PAGE` and `UV_UNSHARE_ALL_PAGES` with
+    /// `ctx_end_context`, which restores the saved frame (`core/uvcall.c:
+    /// uv_switch_page`, `uv_unshare_all_pages`, open-power/ultravisor 63669595), so r3
+    /// says nothing about the outcome: neither success nor failure.
+    public func isUltracallNumber(of call: Ultracall) -> Bool { register == call.rawValue }
+
     /// The value as it sits in r3.
     public var register: UInt64 { UInt64(bitPattern: rawValue) }
 

@@ -49,7 +49,7 @@ extension InvariantChecker {
                         + touched.prefix(3).map(\.description).joined(separator: "; ")))
         }
         if let k = s.kexec, k.kind == .normal, k.secure, k.audit.explicitlyShared != 0,
-            let status = k.unshareAllStatus, status != .success
+            k.unshareAllReportedFailure, let status = k.unshareAllStatus
         {
             out.append(
                 Finding(

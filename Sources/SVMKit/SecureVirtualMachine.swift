@@ -229,7 +229,7 @@ public final class SecureVirtualMachine: Sendable {
             // What the next kernel inherits: nothing after a normal kexec whose
             // UV_UNSHARE_ALL_PAGES worked; otherwise every explicit share left.
             let inherited: Set<GuestFrameNumber> =
-                kind == .normal && (k.unshareAllStatus ?? .success) == .success
+                kind == .normal && !k.unshareAllReportedFailure
                 ? [] : Set(machine.memory.frames(where: \.isExplicitShare))
             state.withLock {
                 $0.kexec = k

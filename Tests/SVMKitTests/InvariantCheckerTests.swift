@@ -186,6 +186,42 @@ struct InvariantCheckerTests {
         #expect(Self.kinds(vm).contains(.pageOutNotCiphertext))
     }
 
+    /// The hypervisor may store into the page it got by touching a secure page (KVM's
+    /// `kvmppc_uvmem_migrate_to_ram()` gives it a normal page holding the ciphertext): the
+    /// copy then no longer authenticates, as on hardware, and that is no SVMKit
+    /// inconsistency. A change that did not come from a hypervisor store still is. Before
+    /// the fix, every `boot --bug skip-lppaca-share` reported "page-out not ciphertext".
+    @Test("A page-out the hypervisor stored into is not an invariant failure; a change behind its back is")
+    func pageOutWrittenByHypervisor() throws {
+        let vm = try Self.secureGuest()
+        let frame = try Self.spareFrame(vm)
+        let address = GuestPhysicalAddress(frame << PageSize.shift)
+        _ = try vm.machine.memory.read(.hypervisor, at: address, count: 8, purpose: "test: hypervisor read")
+        #expect(vm.machine.memory.isHypervisorHeld(GuestFrameNumber(frame)))
+        #expect(!vm.machine.memory.isHypervisorWritten(GuestFrameNumber(frame)))
+        #expect(!Self.kinds(vm).contains(.pageOutNotCiphertext))
+
+        try vm.machine.memory.write(
+            .hypervisor, at: GuestPhysicalAddress(address.rawValue + 64), bytes: [1, 2, 3, 4], purpose: "test: hypervisor write")
+        #expect(vm.machine.memory.isHypervisorWritten(GuestFrameNumber(frame)))
+        #expect(!Self.kinds(vm).contains(.pageOutNotCiphertext))
+
+        let other = try #require(
+            (frame + 1..<UInt64(vm.machine.memory.pageCount)).first { f in
+                vm.machine.memory.state(of: GuestFrameNumber(f)) == .secure && vm.kernel?.ledger.entries[GuestFrameNumber(f)] == nil
+                    && !(vm.kernel?.memblock?.reserved ?? []).contains { $0.start <= f << 16 && f << 16 < $0.end }
+            })
+        let otherAddress = GuestPhysicalAddress(other << PageSize.shift)
+        _ = try vm.machine.memory.read(.hypervisor, at: otherAddress, count: 8, purpose: "test: hypervisor read")
+        #expect(vm.machine.memory.isHypervisorHeld(GuestFrameNumber(other)))
+        vm.machine.memory.editPages { e in
+            var bytes = e.pageBytes(frame: other)
+            bytes[100] ^= 1
+            e.setPageBytes(frame: other, bytes)
+        }
+        #expect(Self.kinds(vm).contains(.pageOutNotCiphertext))
+    }
+
     @Test("A normal guest with a shared page, a kernel error and an ignored ESM check are each reported")
     func outcomes() throws {
         var normal = FaultWalk.configuration

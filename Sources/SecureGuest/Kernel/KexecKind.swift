@@ -26,6 +26,14 @@ public struct KexecReport: Hashable, Sendable, CustomStringConvertible {
     /// The audit taken right after, before the next kernel runs.
     public let audit: SharedPageAuditReport
 
+    /// Whether `UV_UNSHARE_ALL_PAGES` answered a failure in r3: not when it was not
+    /// called, answered `U_SUCCESS`, or left r3 at its own number (the public firmware,
+    /// ``PowerABI/UltravisorStatus/isUltracallNumber(of:)``), which says nothing.
+    public var unshareAllReportedFailure: Bool {
+        guard let s = unshareAllStatus else { return false }
+        return s != .success && !s.isUltracallNumber(of: .unshareAllPages)
+    }
+
     /// e.g. `kexec normal: UV_UNSHARE_ALL_PAGES → U_SUCCESS (0); after kexec (normal): 0 explicit, …`.
     public var description: String {
         "kexec \(kind.rawValue): "

@@ -72,7 +72,8 @@ public struct SharedPageLedger: Hashable, Sendable {
         _ status: UltravisorStatus, of call: Ultracall, first: GuestFrameNumber, count: UInt64, owner: SharedPageOwner,
         callSite: String
     ) {
-        guard status != .success else {
+        // r3 left at the ultracall number (the public firmware) carries no status.
+        guard status != .success, !status.isUltracallNumber(of: call) else {
             if !ignoredStatuses.isEmpty {
                 for i in 0..<count { ignoredStatuses[GuestFrameNumber(first.rawValue &+ i)] = nil }
             }
@@ -85,7 +86,7 @@ public struct SharedPageLedger: Hashable, Sendable {
     /// Forgets every share (Linux's belief after `UV_UNSHARE_ALL_PAGES`, whatever its
     /// status). A non-zero status is noted on every frame the ledger held.
     public mutating func removeAll(status: UltravisorStatus = .success, callSite: String = "default_machine_kexec") {
-        if status == .success {
+        if status == .success || status.isUltracallNumber(of: .unshareAllPages) {
             ignoredStatuses.removeAll()
         } else {
             for (frame, entry) in entries {

@@ -65,9 +65,9 @@ struct BootCommand: ParsableCommand {
               svmkit boot --trace trace.jsonl --seed 7
               Scripts/swtpm-provision /tmp/tpm 2321
               svmkit boot --tpm swtpm:127.0.0.1:2321 --tpm-dir /tmp/tpm
-              svmkit boot --bug skip-lppaca-share      # a buggy guest: caught, culprit named, exit 1
-              svmkit boot --bug skip-bounce-pool-share --hv-touch stop   # stop at the hypervisor's access
-              svmkit boot --firmware open-power        # the public firmware: r3 quirks, ESM check warns
+              svmkit boot --bug skip-lppaca-share    # caught, culprit named
+              svmkit boot --bug skip-bounce-pool-share --hv-touch stop
+              svmkit boot --firmware open-power      # the public firmware
             """)
 
     @Option(help: "Guest RAM, e.g. 512M, 4G (ignored with --fdt).") var memory: String = "4G"

@@ -39,11 +39,13 @@ struct GuestTestMachine {
 
     init(
         memory bytes: UInt64 = 512 << 20, cpus: Int = 4, bootargs: String = "console=hvc0 swiotlb=4096,force",
-        diskSectors: UInt64? = nil, pef: Bool = true, traceDetail: Bool = true
+        diskSectors: UInt64? = nil, pef: Bool = true, traceDetail: Bool = true,
+        hypervisorTouch: HypervisorTouch = .pageOut
     ) throws {
         machine = try Machine(
             configuration: MachineConfiguration(
-                memoryBytes: bytes, processorCount: cpus, pefEnabled: pef, seed: 7, traceRecordsDetail: traceDetail))
+                memoryBytes: bytes, processorCount: cpus, pefEnabled: pef, seed: 7, traceRecordsDetail: traceDetail,
+                hypervisorTouch: hypervisorTouch))
         let uv = Ultravisor()
         let hv = Hypervisor()
         ultravisor = uv
