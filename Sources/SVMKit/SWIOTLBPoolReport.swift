@@ -23,6 +23,17 @@ public struct SWIOTLBPoolReport: Hashable, Sendable, Codable, CustomStringConver
         self.bytes = bytes
     }
 
+    private enum CodingKeys: String, CodingKey { case present, forced, base, bytes }
+
+    /// Encodes every key, `base` as `null` without a pool, so scripts always find it.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(present, forKey: .present)
+        try c.encode(forced, forKey: .forced)
+        try c.encode(base, forKey: .base)
+        try c.encode(bytes, forKey: .bytes)
+    }
+
     /// e.g. `present at 0x4000000, 64 MiB, forced` or `none`.
     public var description: String {
         guard present else { return forced ? "none (bouncing forced: mappings fail)" : "none" }

@@ -56,8 +56,8 @@ struct BootCommand: ParsableCommand {
             Examples:
               svmkit boot
               svmkit boot --cmdline "svm=off console=hvc0"
-              svmkit boot --linux 6.12 --cmdline "svm=on console=hvc0"   # no bounce pool: the disk gets ciphertext
-              svmkit boot --linux 5.10 --cmdline "svm=on console=hvc0"   # 5.10 makes the pool anyway
+              svmkit boot --cmdline "svm=on console=hvc0"     # 6.12: no pool
+              svmkit boot --linux 5.10 --cmdline "svm=on console=hvc0"
               svmkit boot --memory 16G --cpus 8 --json
               svmkit boot --fdt qemu.dtb --kernel vmlinux.bin --initrd initrd.img \\
                   --tpm-key tpm.pem

@@ -8,7 +8,8 @@ struct SoakCommand: ParsableCommand {
         commandName: "soak",
         abstract: "Run a seeded soak on a secure guest: DMA through SWIOTLB, share/unshare churn, kexec cycles, invariants.",
         discussion: """
-            Boots a secure guest (svm=on) with one virtual disk per vCPU, then runs kexec \
+            Boots a secure guest (svm=on swiotlb=force; --linux picks the kernel series, \
+            --dma-path the disks' DMA ops) with one virtual disk per vCPU, then runs kexec \
             cycles until --seconds pass or --operations are done. In each cycle one thread per \
             vCPU runs a seeded mix of operations: block writes and reads of random sizes and \
             sectors (bounced through the shared SWIOTLB pool; every sector checked against \
