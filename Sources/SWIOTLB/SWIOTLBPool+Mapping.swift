@@ -50,34 +50,49 @@ extension SWIOTLBPool {
         let request = try SlotRequest(
             original: original, size: size, allocAlignMask: allocAlignMask, device: device, pageSize: pageSize)
         guard let address = try place(request, cpu: cpu, copyIn: copyIn) else {
-            if let recorder {
-                recorder.record(
-                    .map(
-                        SWIOTLBTraceEvent.Map(
-                            original: original, size: size, allocAlignMask: allocAlignMask, device: device, cpu: cpu,
-                            address: nil)))
+            if recorder != nil {
+                recordMap(
+                    original: original, size: size, allocAlignMask: allocAlignMask, device: device, cpu: cpu,
+                    address: nil)
             }
             throw exhaustion(request, startArea: cpu & areaMask, attributes: attributes)
         }
-        if let recorder {
-            recorder.record(
-                .map(
-                    SWIOTLBTraceEvent.Map(
-                        original: original, size: size, allocAlignMask: allocAlignMask, device: device, cpu: cpu,
-                        address: address)))
+        if recorder != nil {
+            recordMap(
+                original: original, size: size, allocAlignMask: allocAlignMask, device: device, cpu: cpu,
+                address: address)
         }
         return address
     }
 
     /// Like `map`, but returns `nil` when no run fits, without counting a failure,
-    /// building the exhaustion report or logging (for a caller with other pools to try).
+    /// building the exhaustion report, logging or recording (for a caller with other
+    /// pools to try). A map that succeeds is recorded.
     func mapIfRoom(
         original: UInt64, size: Int, direction: DMADirection, attributes: DMAAttributes, allocAlignMask: UInt64,
         device: DMADevice, cpu: Int
     ) throws(SWIOTLBError) -> UInt64? {
         let request = try SlotRequest(
             original: original, size: size, allocAlignMask: allocAlignMask, device: device, pageSize: pageSize)
-        return try place(request, cpu: cpu, copyIn: true)
+        guard let address = try place(request, cpu: cpu, copyIn: true) else { return nil }
+        if recorder != nil {
+            recordMap(
+                original: original, size: size, allocAlignMask: allocAlignMask, device: device, cpu: cpu,
+                address: address)
+        }
+        return address
+    }
+
+    /// Hands a map and its outcome to the recorder (off the hot path).
+    @inline(never)
+    func recordMap(
+        original: UInt64, size: Int, allocAlignMask: UInt64, device: DMADevice, cpu: Int, address: UInt64?
+    ) {
+        recorder?.record(
+            .map(
+                SWIOTLBTraceEvent.Map(
+                    original: original, size: size, allocAlignMask: allocAlignMask, device: device, cpu: cpu,
+                    address: address)))
     }
 
     /// Searches the areas from the CPU's, records the mapping and copies in; `nil` when

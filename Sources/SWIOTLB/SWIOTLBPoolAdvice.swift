@@ -41,3 +41,32 @@ public struct SWIOTLBPoolAdvice: Sendable, Hashable {
         freeSlotsAtPeak == 0 ? 0 : 1 - Double(largestFreeRunAtPeak) / Double(freeSlotsAtPeak)
     }
 }
+
+/// The `--json` form of `svmkit swiotlb advise`: every field, the computed ones
+/// (`minimumBytes`, `fragmentationAtPeak`) included; `nil` fields are left out.
+extension SWIOTLBPoolAdvice: Encodable {
+    enum CodingKeys: String, CodingKey {
+        case scenario, areas, allocator, minimumSlots, minimumBytes, highWaterSlots, peakDemandSlots
+        case freeSlotsAtPeak, largestFreeRunAtPeak, fragmentationAtPeak, impossibleMaps, swiotlbParameter
+        case roundedSlots, failuresAtRoundedSize
+    }
+
+    /// Encodes the advice under the field names above.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(scenario, forKey: .scenario)
+        try c.encode(areas, forKey: .areas)
+        try c.encode(allocator.rawValue, forKey: .allocator)
+        try c.encodeIfPresent(minimumSlots, forKey: .minimumSlots)
+        try c.encodeIfPresent(minimumBytes, forKey: .minimumBytes)
+        try c.encode(highWaterSlots, forKey: .highWaterSlots)
+        try c.encode(peakDemandSlots, forKey: .peakDemandSlots)
+        try c.encode(freeSlotsAtPeak, forKey: .freeSlotsAtPeak)
+        try c.encode(largestFreeRunAtPeak, forKey: .largestFreeRunAtPeak)
+        try c.encode(fragmentationAtPeak, forKey: .fragmentationAtPeak)
+        try c.encode(impossibleMaps, forKey: .impossibleMaps)
+        try c.encodeIfPresent(swiotlbParameter, forKey: .swiotlbParameter)
+        try c.encodeIfPresent(roundedSlots, forKey: .roundedSlots)
+        try c.encodeIfPresent(failuresAtRoundedSize, forKey: .failuresAtRoundedSize)
+    }
+}

@@ -59,6 +59,7 @@ struct CLIExitCodeTableTests {
         Row(["boot", "--trace", missing], 2, "--trace"),
         Row(["boot", "--timeline", missing], 2, "--timeline"),
         Row(["boot", "--memory-map", missing], 2, "--memory-map"),
+        Row(["boot", "--swiotlb-trace", missing], 2, "--swiotlb-trace"),
         Row(["boot", "--kexec", "sideways"], 2, "--kexec"),
         Row(["boot", "--faults", "garbage"], 2, "--faults"),
         Row(["boot", "--bug", "no-such-bug"], 2, "--bug"),
@@ -111,6 +112,7 @@ struct CLIExitCodeTableTests {
 
         // soak (2)
         Row(["soak", "--memory", "3X"], 2, "--memory"),
+        Row(["soak", "--swiotlb-trace", missing], 2, "--swiotlb-trace"),
         Row(["soak", "--memory", "100M"], 2, "--memory"),
         Row(["soak", "--memory", "1P"], 2, "--memory"),
         Row(["boot", "--memory", "1P"], 2, "--memory"),

@@ -1,5 +1,6 @@
 public import PEFMachine
 public import SecureGuest
+public import SWIOTLB
 
 /// What a soak runs: the guest, the limits, the mix, and any deliberate breakage.
 ///
@@ -55,6 +56,13 @@ public struct SoakConfiguration: Hashable, Sendable {
     /// guest's belief and the Ultravisor's page states differ: the soak counts that as
     /// a finding about Linux (``SoakReport/linuxFindings``), never as a failure.
     public var faults: [FaultRule] = []
+
+    /// Build the guest kernels with `CONFIG_SWIOTLB_DYNAMIC` (`--swiotlb-dynamic`,
+    /// `GuestKernelOptions.swiotlbDynamic`).
+    public var swiotlbDynamic = false
+    /// Records every kernel's SWIOTLB maps and unmaps (`--swiotlb-trace FILE`), one
+    /// scenario per kernel (`GuestKernelOptions.swiotlbTrace`).
+    public var swiotlbTrace: SWIOTLBTraceLog?
 
     /// The longest time limit accepted: 30 days.
     public static let longestSoak: Double = 30 * 86400

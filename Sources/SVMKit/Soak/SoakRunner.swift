@@ -82,7 +82,9 @@ public final class SoakRunner: Sendable {
         let workers = (0..<configuration.cpuCount).map {
             SoakWorker(cpu: $0, configuration: configuration, machine: vm.machine, hypervisor: vm.hypervisor, tally: tally)
         }
-        let first = vm.boot(kernelOptions: GuestKernelOptions(bugs: bugs))
+        let first = vm.boot(
+            kernelOptions: GuestKernelOptions(
+                bugs: bugs, swiotlbDynamic: configuration.swiotlbDynamic, swiotlbTrace: configuration.swiotlbTrace))
         guard first.secure, let firstKernel = vm.kernel, firstKernel.phase == .running else {
             let why = first.esmFailure ?? first.stopReason ?? first.invariantFailures.first ?? "kernel \(vm.kernel?.phase.description ?? "missing")"
             tally.fail(failure(.machine, cycle: 0, "the guest did not boot secure: \(why)"))

@@ -5,8 +5,9 @@
 /// unmap just released. Everything happens under the area's lock, as for the bitmap.
 ///
 /// Cached runs are free for every count and report (`isAllocated`, the largest free
-/// run, `used`), but stay clear in the segment's `free` mask, with their slots set in
-/// its `cached` mask. A map that finds no room in the bitmap spills the area's cache
+/// run, `used`), but stay clear in the segment's `free` mask; the reports, which are
+/// rare, find them by scanning the area's cache (`cachedSlots(segment:)`), so that a
+/// push or a pop touches nothing but the cache. A map that finds no room in the bitmap spills the area's cache
 /// back to the bitmap (merging the runs) and searches again, so a request fails only
 /// when the area truly has no room, as without the cache. The reference allocator has
 /// no cache: it stays exactly Linux's.
@@ -40,7 +41,6 @@ extension SlotTable {
                 if r.period == 1 || (baseSlot &+ UInt64(start) &- r.residue) & (r.period &- 1) == 0 {
                     cache[i] = cache[count &- 1]
                     h.pointee.cachedRuns = count &- 1
-                    segments[start &>> 7].cached &= ~SegmentBits.run(start & 127, r.slots)
                     return start
                 }
             }
@@ -70,7 +70,6 @@ extension SlotTable {
         }
         cacheBase(area)[cached] = UInt32(truncatingIfNeeded: start &<< 8 | n)
         h.pointee.cachedRuns = cached &+ 1
-        segments[start &>> 7].cached |= SegmentBits.run(start & 127, n)
     }
 
     /// Returns every cached run of `area` to the bitmap (merging as a free does).
@@ -80,9 +79,21 @@ extension SlotTable {
         for i in 0..<h.pointee.cachedRuns {
             let start = Int(cache[i] >> 8)
             let n = Int(cache[i] & 0xFF)
-            segments[start >> 7].cached &= ~SegmentBits.run(start & 127, n)
             fastFree(area: area, start: start, count: n)
         }
         h.pointee.cachedRuns = 0
+    }
+
+    /// The slots of segment `segment` (a pool segment index) held in its area's run
+    /// cache (area lock held).
+    func cachedSlots(segment: Int) -> UInt128 {
+        guard kind == .fast else { return 0 }
+        let area = self.area(ofSlot: segment &<< 7)
+        let cache = cacheBase(area)
+        var mask: UInt128 = 0
+        for i in 0..<header(area).pointee.cachedRuns where Int(cache[i] >> 15) == segment {
+            mask |= SegmentBits.run(Int((cache[i] >> 8) & 127), Int(cache[i] & 0xFF))
+        }
+        return mask
     }
 }

@@ -36,7 +36,7 @@ extension GuestKernel {
         guard machine.memory.contains(GuestPhysicalAddress(address), count: UInt64(size)) else {
             throw .outOfRange(address: address, size: size)
         }
-        let (pool, force) = state.withLock { ($0.pool, $0.forceBounce) }
+        let (pool, dynamic, force) = state.withLock { ($0.pool, $0.dynamicPool, $0.forceBounce) }
         let iommuMapped = options.dmaPath == .tce && (options.linux.secureGuestUsesIOMMUOps || !isSecureGuest)
         if force, pool == nil, !iommuMapped {
             // kernel/dma/swiotlb.c: swiotlb_tbl_map_single (6.1) warns and fails.
@@ -59,8 +59,15 @@ extension GuestKernel {
         if announce && isSecureGuest { printk("Memory encryption is active and system is using DMA bounce buffers") }
         let bounce: UInt64
         do {
-            bounce = try pool.map(
-                original: address, size: size, direction: direction, attributes: attributes, device: device, cpu: cpu)
+            if let dynamic {
+                bounce = try dynamic.map(
+                    original: address, size: size, direction: direction, attributes: attributes, device: device,
+                    cpu: cpu)
+            } else {
+                bounce = try pool.map(
+                    original: address, size: size, direction: direction, attributes: attributes, device: device,
+                    cpu: cpu)
+            }
         } catch {
             noteSWIOTLBError(error, address: address, operation: "dma_map_single")
             throw .swiotlb(error)
@@ -82,21 +89,21 @@ extension GuestKernel {
     public func dmaUnmapSingle(
         _ dmaAddress: UInt64, size: Int, direction: DMADirection, attributes: DMAAttributes = []
     ) throws(DMAError) {
-        let pool = state.withLock { $0.pool }
         state.withLock { $0.dma.unmappings += 1 }
-        guard let pool, pool.contains(dmaAddress) else { return }
+        guard let pool = bouncePool(containing: dmaAddress) else { return }
         do {
             try pool.unmap(dmaAddress, size: size, direction: direction, attributes: attributes)
         } catch {
             noteSWIOTLBError(error, address: dmaAddress, operation: "dma_unmap_single")
             throw .swiotlb(error)
         }
+        releaseIdleBouncePools(after: pool)
     }
 
     /// Models `dma_sync_single_for_cpu()`: bounce → original for the directions that
     /// copy back; nothing for a direct mapping.
     public func dmaSyncSingleForCPU(_ dmaAddress: UInt64, size: Int, direction: DMADirection) throws(DMAError) {
-        guard let pool = state.withLock({ $0.pool }), pool.contains(dmaAddress) else { return }
+        guard let pool = bouncePool(containing: dmaAddress) else { return }
         do {
             try pool.syncForCPU(dmaAddress, size: size, direction: direction)
         } catch {
@@ -108,7 +115,7 @@ extension GuestKernel {
     /// Models `dma_sync_single_for_device()`: original → bounce for the directions
     /// that copy in; nothing for a direct mapping.
     public func dmaSyncSingleForDevice(_ dmaAddress: UInt64, size: Int, direction: DMADirection) throws(DMAError) {
-        guard let pool = state.withLock({ $0.pool }), pool.contains(dmaAddress) else { return }
+        guard let pool = bouncePool(containing: dmaAddress) else { return }
         do {
             try pool.syncForDevice(dmaAddress, size: size, direction: direction)
         } catch {

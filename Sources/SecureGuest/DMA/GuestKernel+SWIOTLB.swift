@@ -76,7 +76,8 @@ extension GuestKernel {
         do {
             pool = try SWIOTLBPool(
                 configuration: configuration, base: base, memory: memory, pageSize: Int(PageSize.bytes),
-                warn: { [weak self] line in self?.printk(line) }, share: { (_: BounceRegion) throws(Never) in })
+                warn: { [weak self] line in self?.printk(line) }, recorder: options.swiotlbTrace,
+                share: { (_: BounceRegion) throws(Never) in })
         } catch {
             printk("software IO TLB: \(error)")
             memblock.free(start: base, size: UInt64(configuration.size))
@@ -85,8 +86,11 @@ extension GuestKernel {
         for m in pool.messages where !m.contains("mapped [mem") {
             printk(m.hasPrefix("software IO TLB") ? m : "software IO TLB: \(m)")
         }
+        options.swiotlbTrace?.begin(name: "io_tlb_default_mem", pool: pool)
+        let dynamic = options.swiotlbDynamic ? makeDynamicPool(pool, configuration: configuration) : nil
         state.withLock { s in
             s.pool = pool
+            s.dynamicPool = dynamic
             // io_tlb_default_mem.force_bounce: swiotlb=force (latched here); on 5.x
             // init_svm() forces it later.
             s.forceBounce = cmdlineForce

@@ -97,6 +97,10 @@ public final class GuestKernel: Sendable {
     /// The default SWIOTLB pool, if the kernel made one.
     public var swiotlbPool: SWIOTLBPool? { state.withLock { $0.pool } }
 
+    /// The growing pool around ``swiotlbPool`` when the kernel is built with
+    /// ``GuestKernelOptions/swiotlbDynamic``.
+    public var swiotlbDynamicPool: SWIOTLBDynamicPool? { state.withLock { $0.dynamicPool } }
+
     /// The guest-physical address of each vCPU's LPPACA (VPA), by vCPU.
     public var lppacaAddresses: [UInt64] { state.withLock { $0.lppacas } }
 
@@ -175,6 +179,8 @@ struct KernelState: Sendable {
     /// Per-CPU stolen time read from the DTL, in timebase ticks.
     var stolenTicks: [UInt64] = []
     var pool: SWIOTLBPool?
+    /// The default pool wrapped for growth (``GuestKernelOptions/swiotlbDynamic``).
+    var dynamicPool: SWIOTLBDynamicPool?
     /// dma-direct bounces every streaming mapping: `io_tlb_default_mem.force_bounce`
     /// (`swiotlb=force`, latched at pool set-up) or, on 5.x, `init_svm()`'s
     /// `swiotlb_force`.

@@ -1,3 +1,5 @@
+public import SWIOTLB
+
 /// How a ``GuestKernel`` is built: the configuration choices Linux makes at compile
 /// or boot time that matter to a secure guest, and the hooks that turn it into a
 /// deliberately buggy guest (``GuestKernelBugs``).
@@ -33,15 +35,35 @@ public struct GuestKernelOptions: Hashable, Sendable {
     /// guests use).
     public var dmaPath: DMAPath = .ddwBypass
 
+    /// `CONFIG_SWIOTLB_DYNAMIC` (a build option; off in `ppc64_defconfig` (6.12)): a
+    /// default pool that runs out grows by a new pool of the default size and area
+    /// count (`kernel/dma/swiotlb.c: swiotlb_dyn_alloc, swiotlb_alloc_pool (6.12)`),
+    /// taken from the page allocator and shared in ONE `set_memory_decrypted()`
+    /// (`alloc_dma_pages()`): one `UV_SHARE_PAGE` for the whole pool. SVMKit grows in
+    /// the mapping's own context through ``SWIOTLBDynamicPool`` instead of Linux's
+    /// `GFP_NOWAIT` transient pool (which can end in "scheduling while atomic"), and
+    /// unshares (`set_memory_encrypted()`, one `UV_UNSHARE_PAGE`) and frees an added
+    /// pool once its last mapping is unmapped, as Linux does only for transient pools
+    /// (`swiotlb_del_transient()`, `swiotlb_free_tlb()`). `svmkit boot`/`soak`
+    /// `--swiotlb-dynamic`.
+    public var swiotlbDynamic: Bool
+    /// Receives every SWIOTLB map and unmap of this kernel's pools (`svmkit boot`/`soak`
+    /// `--swiotlb-trace FILE`): each default pool created starts a scenario.
+    public var swiotlbTrace: SWIOTLBTraceLog?
+
     /// ``nrCPUs`` within Kconfig's range (`arch/powerpc/platforms/Kconfig.cputype`).
     var configuredNRCPUs: Int { min(max(nrCPUs, 1), 8192) }
 
     /// The defaults: bootargs from the tree, hypervisor from the tree, DTLs on, a
-    /// 16 MiB kernel, no bugs, `NR_CPUS` 2048, Linux 6.12, the DDW DMA path.
+    /// 16 MiB kernel, no bugs, `NR_CPUS` 2048, no dynamic SWIOTLB, no trace, Linux 6.12,
+    /// the DDW DMA path.
     public init(
         commandLine: String? = nil, hypervisor: HypervisorPlatform? = nil, dispatchTraceLogs: Bool = true,
-        kernelSize: UInt64 = 16 << 20, bugs: GuestKernelBugs = GuestKernelBugs(), nrCPUs: Int = 2048
+        kernelSize: UInt64 = 16 << 20, bugs: GuestKernelBugs = GuestKernelBugs(), nrCPUs: Int = 2048,
+        swiotlbDynamic: Bool = false, swiotlbTrace: SWIOTLBTraceLog? = nil
     ) {
+        self.swiotlbDynamic = swiotlbDynamic
+        self.swiotlbTrace = swiotlbTrace
         self.nrCPUs = nrCPUs
         self.commandLine = commandLine
         self.hypervisor = hypervisor

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import SVMKit
+import SWIOTLB
+import SecureGuest
 
 /// `svmkit boot`: boot a simulated Secure Virtual Machine.
 struct BootCommand: ParsableCommand {
@@ -116,8 +118,19 @@ struct BootCommand: ParsableCommand {
             discussion: "Each bug must be caught and its culprit named in the summary; the run exits 1. The DMA bugs run one block-device round trip after boot.",
             valueName: "name"))
     var bug: [String] = []
+    @Flag(
+        name: .customLong("swiotlb-dynamic"),
+        help: "Build the guest kernel with CONFIG_SWIOTLB_DYNAMIC: a full bounce pool grows by a pool of the default size, shared in one UV_SHARE_PAGE, unshared and freed when idle.")
+    var swiotlbDynamic = false
+    @Option(
+        name: .customLong("swiotlb-trace"),
+        help: ArgumentHelp(
+            "Write every SWIOTLB map and unmap to FILE in the replay format (read by svmkit swiotlb advise and replay).",
+            discussion: "The boot then runs one block-device round trip, so the trace holds the kernel's DMA.",
+            valueName: "file"))
+    var swiotlbTrace: String?
     @Flag(help: "Print the summary as JSON instead of the console.") var json = false
-    @Flag(help: "Replace a symbolic link, or write into a device node or FIFO, given to --trace, --timeline or --memory-map.")
+    @Flag(help: "Replace a symbolic link, or write into a device node or FIFO, given to --trace, --timeline, --memory-map or --swiotlb-trace.")
     var force = false
 
     /// Guests at least this large show a progress line on a terminal while they boot.
@@ -127,6 +140,7 @@ struct BootCommand: ParsableCommand {
         try BootCLI.checkOutput(trace, "--trace", force: force)
         try BootCLI.checkOutput(timeline, "--timeline", force: force)
         try BootCLI.checkOutput(memoryMap, "--memory-map", force: force)
+        try BootCLI.checkOutput(swiotlbTrace, "--swiotlb-trace", force: force)
         let config = try makeConfiguration()
         if let warning = SwiotlbPreflight.warning(commandLine: config.commandLine, linux: [config.linux]) {
             CLIReporter.err("svmkit boot: warning: \(warning)\n")
@@ -145,9 +159,11 @@ struct BootCommand: ParsableCommand {
         // A large guest takes a while to go secure: say so on a terminal.
         let showProgress = config.memoryBytes >= Self.progressMemory && config.deviceTree == nil
         if showProgress { CLIReporter.progress("svmkit boot: taking a \(ByteCount.describe(config.memoryBytes)) guest secure…", json: json) }
-        var report = vm.boot(bugs: bugs)
+        let swiotlbLog = swiotlbTrace.map { _ in SWIOTLBTraceLog() }
+        var report = vm.boot(
+            kernelOptions: GuestKernelOptions(swiotlbDynamic: swiotlbDynamic, swiotlbTrace: swiotlbLog), bugs: bugs)
         if showProgress { CLIReporter.endProgress(json: json) }
-        if bugs.contains(where: \.needsDMA) || (!noIOCheck && vm.kernel?.phase == .running) {
+        if bugs.contains(where: \.needsDMA) || swiotlbLog != nil || (!noIOCheck && vm.kernel?.phase == .running) {
             vm.exerciseBlockDevice()
             report = vm.report(wallSeconds: report.wallSeconds)
         }
@@ -155,6 +171,9 @@ struct BootCommand: ParsableCommand {
         if let trace { try BootCLI.write(vm.machine.trace.jsonLines(), to: trace, "--trace", force: force) }
         if let timeline {
             try BootCLI.write(ChromeTraceTimeline.json(vm.machine.trace.records), to: timeline, "--timeline", force: force)
+        }
+        if let swiotlbTrace, let swiotlbLog {
+            try BootCLI.write(swiotlbLog.trace.jsonText, to: swiotlbTrace, "--swiotlb-trace", force: force)
         }
         if let memoryMap {
             try BootCLI.write(vm.memoryMapSVG(), to: memoryMap, "--memory-map", force: force)

@@ -38,23 +38,17 @@ struct SWIOTLBAdviseCommand: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
-    /// One scenario's advice in the `--json` output.
+    /// One scenario's advice in the `--json` output: the advice's fields and the
+    /// kernel version whose rounding applies.
     struct Row: Encodable {
-        var scenario: String
-        var areas: Int
-        var allocator: String
-        var minimumSlots: Int?
-        var minimumBytes: Int?
-        var highWaterSlots: Int
-        var peakDemandSlots: Int
-        var freeSlotsAtPeak: Int
-        var largestFreeRunAtPeak: Int
-        var fragmentationAtPeak: Double
-        var impossibleMaps: Int
-        var swiotlbParameter: String?
-        var roundedSlots: Int?
-        var failuresAtRoundedSize: Int?
+        var advice: SWIOTLBPoolAdvice
         var linux: String
+        enum Keys: String, CodingKey { case linux }
+        func encode(to encoder: any Encoder) throws {
+            try advice.encode(to: encoder)
+            var c = encoder.container(keyedBy: Keys.self)
+            try c.encode(linux, forKey: .linux)
+        }
     }
 
     func run() throws {
@@ -82,15 +76,7 @@ struct SWIOTLBAdviseCommand: ParsableCommand {
             } catch {
                 throw Self.fail("--areas \(areas.map(String.init) ?? "?"): \(error)")
             }
-            rows.append(
-                Row(
-                    scenario: advice.scenario, areas: advice.areas, allocator: kind.rawValue,
-                    minimumSlots: advice.minimumSlots, minimumBytes: advice.minimumBytes,
-                    highWaterSlots: advice.highWaterSlots, peakDemandSlots: advice.peakDemandSlots,
-                    freeSlotsAtPeak: advice.freeSlotsAtPeak, largestFreeRunAtPeak: advice.largestFreeRunAtPeak,
-                    fragmentationAtPeak: advice.fragmentationAtPeak, impossibleMaps: advice.impossibleMaps,
-                    swiotlbParameter: advice.swiotlbParameter, roundedSlots: advice.roundedSlots,
-                    failuresAtRoundedSize: advice.failuresAtRoundedSize, linux: linux))
+            rows.append(Row(advice: advice, linux: linux))
         }
         if json {
             let encoder = JSONEncoder()
@@ -100,7 +86,7 @@ struct SWIOTLBAdviseCommand: ParsableCommand {
         } else {
             for r in rows { print(Self.text(r)) }
         }
-        if rows.contains(where: { $0.minimumSlots == nil }) { throw ExitCode(1) }
+        if rows.contains(where: { $0.advice.minimumSlots == nil }) { throw ExitCode(1) }
     }
 
     /// One object for one scenario, `{"scenarios": [...]}` for several.
@@ -118,17 +104,19 @@ struct SWIOTLBAdviseCommand: ParsableCommand {
         }
     }
 
-    static func text(_ r: Row) -> String {
+    static func text(_ row: Row) -> String {
+        let r = row.advice
+        let allocator = r.allocator.rawValue
         guard let minimum = r.minimumSlots, let parameter = r.swiotlbParameter else {
             return "\(r.scenario): no pool up to \(SWIOTLBPoolAdvisor.searchLimitSlots) slots avoids \"buffer is full\""
         }
         var lines = [
             "\(r.scenario): smallest pool with no \"swiotlb buffer is full\": \(minimum) slots "
-                + "(\(minimum * SWIOTLB.slotSize) bytes) in \(r.areas) area\(r.areas == 1 ? "" : "s") (\(r.allocator) allocator)",
+                + "(\(minimum * SWIOTLB.slotSize) bytes) in \(r.areas) area\(r.areas == 1 ? "" : "s") (\(allocator) allocator)",
             "  high-water \(r.highWaterSlots) slots (the mappings alone need \(r.peakDemandSlots)); at the peak "
                 + "\(r.freeSlotsAtPeak) slots free, longest free run \(r.largestFreeRunAtPeak), fragmentation "
                 + "\(Int((r.fragmentationAtPeak * 100).rounded())) %",
-            "  use swiotlb=\(parameter) (Linux \(r.linux) rounds it to \(r.roundedSlots ?? minimum) slots"
+            "  use swiotlb=\(parameter) (Linux \(row.linux) rounds it to \(r.roundedSlots ?? minimum) slots"
                 + ((r.failuresAtRoundedSize ?? 0) > 0
                     ? "; that pool fails \(r.failuresAtRoundedSize ?? 0) maps of this trace: next fit is unlucky there)"
                     : ")"),

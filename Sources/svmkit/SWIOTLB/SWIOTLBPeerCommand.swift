@@ -44,8 +44,10 @@ struct SWIOTLBPeerCommand: ParsableCommand {
         let data = try JSONSerialization.data(withJSONObject: merged, options: [.prettyPrinted, .sortedKeys])
         try data.write(to: URL(fileURLWithPath: output), options: .atomic)
 
-        let rows = try JSONDecoder().decode(PeerRows.self, from: data).results
-        print(Self.table(rows), terminator: "")
+        let peer = try JSONDecoder().decode(PeerRows.self, from: data)
+        print(Self.table(peer.results), terminator: "")
+        for line in Self.linuxComparison(peer.results) { print(line) }
+        if let growth = peer.growth { print(SWIOTLBBenchFormat.growthLine(growth)) }
         if let svg {
             // The chart names the peer series "linux"; the report keeps the full version.
             var chartObject = merged
@@ -80,8 +82,25 @@ struct SWIOTLBPeerCommand: ParsableCommand {
             var p50Nanoseconds: Double
             var queueDepth: Int?
             var mix: String?
+            var mappingsPerSecond: Double?
         }
         var results: [Row]
+        var growth: SWIOTLBGrowthCost?
+    }
+
+    /// SVMKit's fast allocator over Linux's, in mappings per second, for every point
+    /// both ran (issue 18's goal: at least 2x at 4 KiB, queue depth 32).
+    static func linuxComparison(_ rows: [PeerRows.Row]) -> [String] {
+        func key(_ r: PeerRows.Row) -> String {
+            "\(r.direction) \(r.mix ?? SWIOTLBBenchFormat.size(r.size)) QD \(r.queueDepth ?? 1) \(r.threads) thr"
+        }
+        let linux = Dictionary(
+            rows.filter { $0.allocator.hasPrefix("linux") }.map { (key($0), $0) }, uniquingKeysWith: { a, _ in a })
+        return rows.filter { $0.allocator == "fast" }.sorted { key($0) < key($1) }.compactMap { r in
+            guard let theirs = linux[key(r)], let a = r.mappingsPerSecond, let b = theirs.mappingsPerSecond, b > 0
+            else { return nil }
+            return "fast / \(theirs.allocator) mappings/s, \(key(r)): \(SWIOTLBBenchFormat.fixed(a / b, 2))x"
+        }
     }
 
     static func table(_ rows: [PeerRows.Row]) -> String {
@@ -89,13 +108,7 @@ struct SWIOTLBPeerCommand: ParsableCommand {
             let fill = String(repeating: " ", count: max(0, n - s.count))
             return left ? s + fill : fill + s
         }
-        func fixed(_ v: Double, _ digits: Int) -> String {
-            let scale = pow(10.0, Double(digits))
-            let n = Int((v * scale).rounded())
-            guard digits > 0 else { return "\(n)" }
-            let frac = String(abs(n) % Int(scale))
-            return "\(n / Int(scale)).\(String(repeating: "0", count: digits - frac.count))\(frac)"
-        }
+        let fixed = SWIOTLBBenchFormat.fixed
         var out = pad("direction", 14, left: true) + pad("size", 6) + pad("QD", 5) + pad("thr", 4) + "  "
             + pad("allocator", 16, left: true) + pad("GB/s", 7) + pad("memcpy GB/s", 13) + pad("ratio", 7) + pad("p50 ns", 8) + "\n"
         let sorted = rows.sorted {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SVMKit
+import SWIOTLB
 
 /// `svmkit soak`: a seeded load scenario on a secure guest (issue 8 item 5).
 struct SoakCommand: ParsableCommand {
@@ -48,6 +49,17 @@ struct SoakCommand: ParsableCommand {
             counted as a Linux finding, not a failure.
             """)
     var faults: String?
+    @Flag(
+        name: .customLong("swiotlb-dynamic"),
+        help: "Build the guest kernels with CONFIG_SWIOTLB_DYNAMIC (the bounce pool grows when full; idle added pools are unshared and freed).")
+    var swiotlbDynamic = false
+    @Option(
+        name: .customLong("swiotlb-trace"),
+        help: ArgumentHelp(
+            "Write every SWIOTLB map and unmap to FILE in the replay format, one scenario per kernel (read by svmkit swiotlb advise).",
+            valueName: "file"))
+    var swiotlbTrace: String?
+    @Flag(help: "Replace a symbolic link, or write into a device node or FIFO, given to --swiotlb-trace.") var force = false
     @Flag(help: "Print the report as one JSON object.") var json = false
     @Flag(help: "Print a progress line on standard error every few seconds.") var progress = false
     @Option(name: .customLong("progress-interval"), help: "Seconds between progress lines.") var progressInterval: Double = 5
@@ -81,6 +93,9 @@ struct SoakCommand: ParsableCommand {
                 throw Self.fail("--faults \(faults): \(error)")
             }
         }
+        try BootCLI.checkOutput(swiotlbTrace, "--swiotlb-trace", force: force, command: "soak")
+        c.swiotlbDynamic = swiotlbDynamic
+        c.swiotlbTrace = swiotlbTrace.map { _ in SWIOTLBTraceLog() }
         c.operationsPerCycle = opsPerCycle
         c.crashKexecFraction = crashFraction
         guard progressInterval >= 0.1, progressInterval <= 86400 else {
@@ -97,6 +112,9 @@ struct SoakCommand: ParsableCommand {
             printer = { r in CLIReporter.err(r.progressLine + "\n") }
         }
         let report = runner.run(progressInterval: progressInterval, progress: printer)
+        if let swiotlbTrace, let log = c.swiotlbTrace {
+            try BootCLI.write(log.trace.jsonText, to: swiotlbTrace, "--swiotlb-trace", force: force, command: "soak")
+        }
         if json {
             BootCLI.printJSON(report)
         } else {

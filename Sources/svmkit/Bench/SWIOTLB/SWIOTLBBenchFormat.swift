@@ -112,11 +112,7 @@ enum SWIOTLBBenchFormat {
         }
         if let g = report.growth {
             lines.append("")
-            lines.append(
-                "Dynamic growth (\(g.rounds) rounds, 1 MiB pools): \(fixed(g.shareCallsPerGrowth, 2)) share calls per growth, "
-                    + "\(fixed(g.unshareCallsPerRelease, 2)) unshare per release; growing map p50 \(fixed(g.growthMapP50Nanoseconds, 0)) ns, "
-                    + "p99 \(fixed(g.growthMapP99Nanoseconds, 0)) ns (other maps p50 \(fixed(g.plainMapP50Nanoseconds, 0)) ns); "
-                    + "\(g.bytesReturnedPerRound) bytes returned per round")
+            lines.append(growthLine(g))
         }
         if !report.targets.isEmpty {
             lines.append("")
@@ -127,5 +123,13 @@ enum SWIOTLBBenchFormat {
             }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The `--growth` summary line.
+    static func growthLine(_ g: SWIOTLBGrowthCost) -> String {
+        "Dynamic growth (\(g.rounds) rounds, 1 MiB pools): \(fixed(g.shareCallsPerGrowth, 2)) share calls per growth, "
+            + "\(fixed(g.unshareCallsPerRelease, 2)) unshare per release; growing map p50 \(fixed(g.growthMapP50Nanoseconds, 0)) ns, "
+            + "p99 \(fixed(g.growthMapP99Nanoseconds, 0)) ns (other maps p50 \(fixed(g.plainMapP50Nanoseconds, 0)) ns); "
+            + "\(g.bytesReturnedPerRound) bytes returned per round"
     }
 }

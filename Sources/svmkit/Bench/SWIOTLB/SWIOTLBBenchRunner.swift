@@ -206,13 +206,16 @@ final class SWIOTLBBenchRunner {
         let members = plan.threads.max() ?? 1
         let regions = (0..<members).map { ringRegion($0) }
 
-        @Sendable func loop(_ pool: SWIOTLBPool?, _ member: Int, deadline: UInt64, batch: Int) -> Outcome {
+        /// Member `member`'s ring over `pool` (the baseline's with `nil`).
+        @Sendable func workload(_ pool: SWIOTLBPool?, _ member: Int) -> SWIOTLBQueueDepthWorkload? {
             let region = regions[member]
-            guard
-                let workload = try? SWIOTLBQueueDepthWorkload(
-                    pool: pool, memory: memory, originals: region.originals, stagings: region.stagings,
-                    entryStride: entryStride, queueDepth: depth, sizes: sequence, direction: direction, cpu: member)
-            else { return Outcome() }
+            return try? SWIOTLBQueueDepthWorkload(
+                pool: pool, memory: memory, originals: region.originals, stagings: region.stagings,
+                entryStride: entryStride, queueDepth: depth, sizes: sequence, direction: direction, cpu: member)
+        }
+
+        @Sendable func loop(_ pool: SWIOTLBPool?, _ member: Int, deadline: UInt64, batch: Int) -> Outcome {
+            guard let workload = workload(pool, member) else { return Outcome() }
             var outcome = Outcome()
             outcome.start = SWIOTLBBenchClock.now()
             repeat {
@@ -291,12 +294,7 @@ final class SWIOTLBBenchRunner {
             let histograms = Mutex(Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three))
             let latency = phase(threads: threads, duration: latencyDuration) { member, deadline in
                 var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
-                let region = regions[member]
-                guard
-                    let workload = try? SWIOTLBQueueDepthWorkload(
-                        pool: pool, memory: memory, originals: region.originals, stagings: region.stagings,
-                        entryStride: entryStride, queueDepth: depth, sizes: sequence, direction: direction, cpu: member)
-                else { return Outcome() }
+                guard let workload = workload(pool, member) else { return Outcome() }
                 var outcome = Outcome()
                 outcome.start = SWIOTLBBenchClock.now()
                 repeat {
