@@ -2,7 +2,7 @@ import SecureGuest
 
 /// The preflight warning of `svmkit boot` and `svmkit esm verify --linux`: a secure
 /// guest's command line without `swiotlb=force` on a kernel series that then has no
-/// SWIOTLB bounce pool (``LinuxVersion/secureGuestPoolWithoutForce``). A warning only:
+/// SWIOTLB bounce pool (`LinuxVersion.secureGuestPoolWithoutForce`). A warning only:
 /// it never changes an exit status. SVMKit's knowledge, not guest behaviour.
 public enum SwiotlbPreflight {
     /// The warning for `commandLine` booted as each of `linux`, or `nil` when none is

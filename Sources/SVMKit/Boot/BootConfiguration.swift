@@ -14,7 +14,7 @@ public struct BootConfiguration: Hashable, Sendable {
     /// The kernel command line (`--cmdline`), written to `/chosen/bootargs` (and into
     /// the ESM blob's bootargs digest when SVMKit makes the blob). The default,
     /// ``defaultCommandLine``, carries `swiotlb=force`, which 6.1 and 6.12 need to get
-    /// a bounce pool at all (``LinuxVersion/secureGuestPoolWithoutForce``).
+    /// a bounce pool at all (`LinuxVersion.secureGuestPoolWithoutForce`).
     public var commandLine: String = BootConfiguration.defaultCommandLine
     /// Which Linux series the guest behaves as (`--linux`; default 6.12).
     public var linux: LinuxVersion = .newest
