@@ -40,7 +40,7 @@ struct VirtioBlockOverSWIOTLB: ParsableCommand {
     var megabytes = 4
 
     @Option(help: ArgumentHelp("The kernel command line; swiotlb=<slots> sizes the pool (2 KiB slots).", valueName: "STRING"))
-    var cmdline = "svm=on console=hvc0 swiotlb=4096"
+    var cmdline = "svm=on console=hvc0 swiotlb=4096,force"
 
     @Option(help: ArgumentHelp("Guest RAM in MiB.", valueName: "MiB"))
     var memory: UInt64 = 1024

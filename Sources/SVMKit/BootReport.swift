@@ -81,6 +81,10 @@ public struct BootReport: Hashable, Sendable, Codable {
     /// One finding per secure page the hypervisor touched: its guest owner, the first
     /// consequence observed and the likely cause (``SecureVirtualMachine/diagnoses()``).
     public var diagnoses: [Diagnosis] = []
+    /// The Linux series the guest behaved as (`--linux`), e.g. `6.12`.
+    public var linux: String?
+    /// The guest kernel's SWIOTLB pool (``SWIOTLBPoolReport``), when a kernel ran.
+    public var swiotlbPool: SWIOTLBPoolReport?
 
     /// Whether the guest ended where the command line asked, with every invariant
     /// holding, no fault found in its run, and a block round trip (if one ran) intact.
@@ -94,12 +98,13 @@ extension BootReport {
     private enum CodingKeys: String, CodingKey {
         case secure, esmResult, osTerm, esmChecks, sharedPages, isolationViolations, calls, simulatedSeconds,
             wallSeconds, requestedSecure, commandLineDiagnostics, esmFailure, stopReason, invariantFailures, kernelLog,
-            console, reservedRegions, sysfsSVM, audits, kexec, bugs, guestFaults, blockDeviceCheck, diagnoses
+            console, reservedRegions, sysfsSVM, audits, kexec, bugs, guestFaults, blockDeviceCheck, diagnoses,
+            linux, swiotlbPool
     }
 
     /// Encodes every key, writing `null` for absent optionals (`esmResult`, `osTerm`,
-    /// `esmFailure`, `stopReason`, `kexec`, `blockDeviceCheck`) so that scripts always
-    /// find them.
+    /// `esmFailure`, `stopReason`, `kexec`, `blockDeviceCheck`, `swiotlbPool`) so that
+    /// scripts always find them.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(secure, forKey: .secure)
@@ -126,5 +131,7 @@ extension BootReport {
         try c.encode(guestFaults, forKey: .guestFaults)
         try c.encode(blockDeviceCheck, forKey: .blockDeviceCheck)
         try c.encode(diagnoses, forKey: .diagnoses)
+        try c.encode(linux, forKey: .linux)
+        try c.encode(swiotlbPool, forKey: .swiotlbPool)
     }
 }

@@ -40,8 +40,12 @@ extension SecureVirtualMachine {
             // gets its ciphertext (kvmppc_uvmem_migrate_to_ram pages it out).
             let onDisk = hypervisor.blockDevice(unitAddress: unit)?.contents(sector: 0, byteCount: bytes) ?? data
             let diskCorrupted = onDisk != data
+            let back: [UInt8]
             do {
                 try disk.read(sector: 0, into: target, byteCount: bytes)
+                // The guest's own read of the target: a page the device wrote into while
+                // it was secure comes back with U_P3 and the access cannot complete.
+                back = try vcpu.read(at: GuestPhysicalAddress(target), count: bytes, purpose: "block round trip")
             } catch {
                 guard diskCorrupted else { throw error }
                 return BlockDeviceCheck(
@@ -49,7 +53,6 @@ extension SecureVirtualMachine {
                     detail: "the disk received \(zip(onDisk, data).filter { $0 != $1 }.count) of \(bytes) bytes "
                         + "different from what the guest wrote (ciphertext), and reading them back failed: \(error)")
             }
-            let back = try vcpu.read(at: GuestPhysicalAddress(target), count: bytes, purpose: "block round trip")
             let differing = zip(back, data).filter { $0 != $1 }.count
             if diskCorrupted {
                 return BlockDeviceCheck(

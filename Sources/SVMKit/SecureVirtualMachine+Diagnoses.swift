@@ -10,7 +10,50 @@ extension SecureVirtualMachine {
     /// guest's exported `Memblock`, ledger and fault list, and the boot image's
     /// layout; the guest's behaviour never depends on it.
     public func diagnoses() -> [Diagnosis] {
-        hypervisorAccessDiagnoses() + killDiagnoses() + misuseDiagnoses()
+        unbouncedDMADiagnoses() + hypervisorAccessDiagnoses() + killDiagnoses() + misuseDiagnoses()
+    }
+
+    /// One paragraph when a secure guest's streaming DMA reached secure memory because
+    /// nothing bounced it: which kernel behaviour did it (no pool on 6.1/6.12 without
+    /// `swiotlb=force`, or a TCE-mapped device) and the workaround.
+    private func unbouncedDMADiagnoses() -> [Diagnosis] {
+        guard let kernel, kernel.isSecureGuest else { return [] }
+        let dma = machine.memory.violations.filter {
+            $0.caller.kind == .hypervisor && ($0.purpose?.contains("DMA") ?? false)
+                && kernel.ledger.entries[$0.address.frame] == nil
+        }
+        guard let first = dma.first else { return [] }
+        let linux = kernel.options.linux
+        let pool = kernel.swiotlbPool
+        let bounced = kernel.dmaForcedBounce && pool != nil
+        let iommu = kernel.options.dmaPath == .tce && linux.secureGuestUsesIOMMUOps
+        guard !bounced || iommu else { return [] }
+        let cause: String
+        if iommu {
+            cause =
+                "the virtual disk is TCE-mapped (--dma-path tce): dma_iommu_ops maps the buffer's own secure page "
+                + "with H_PUT_TCE and never bounces through SWIOTLB (every series since 5.6, "
+                + "reference/linux-guest-facts.md §1.9), so the hypervisor's DMA pages the page out as ciphertext; "
+                + "workaround: give the guest a device behind a DDW window (dma-direct, which bounces) and "
+                + "swiotlb=force"
+        } else {
+            cause =
+                "no SWIOTLB bounce pool: Linux \(linux) booted without swiotlb=force makes none (\(LinuxVersion.poolRegression); "
+                + "its one log line is \"software IO TLB: No low mem\"). dma-direct, reached through dma_iommu_ops' DDW "
+                + "bypass, then hands the device the secure buffer's own address, and the hypervisor's DMA pages it "
+                + "out as ciphertext. Workaround: add swiotlb=force to the kernel command line, inside the ESM blob's "
+                + "bootargs digest (svmkit esm create --cmdline \"svm=on swiotlb=force …\"); affected: "
+                + LinuxVersion.needingSwiotlbForce.map(\.series).joined(separator: ", ")
+        }
+        return [
+            Diagnosis(
+                owner: owner(of: first.address.rawValue),
+                consequence:
+                    "\(dma.count) virtual-disk DMA access(es) reached secure memory directly: the disk received "
+                    + "ciphertext and what is read back does not match what was written",
+                cause: cause, address: first.address.rawValue, access: first.purpose ?? "DMA",
+                handling: first.handling.rawValue)
+        ]
     }
 
     /// The owner of `address` in the guest: the allocator's purpose, else an image

@@ -156,7 +156,9 @@ public final class SecureVirtualMachine: Sendable {
     /// Boots the guest: prom_init (`svm=`, `UV_ESM`, the os-term path), then, unless
     /// the partition stopped, the kernel proper (shared LPPACAs, SWIOTLB, DTLs, sysfs).
     /// - Parameters:
-    ///   - kernelOptions: the guest kernel's options (deliberate bugs included).
+    ///   - kernelOptions: the guest kernel's options (deliberate bugs included); its
+    ///     `linux` and `dmaPath` are replaced by the configuration's
+    ///     (``BootConfiguration/linux``, ``BootConfiguration/dmaPath``).
     ///   - bugs: deliberate bugs by name (issue 8 item 4), added to `kernelOptions`'
     ///     after `UV_ESM` (``GuestBug/kernelBugs(_:memory:adding:)`` looks up the page
     ///     `touch-implicit-page` touches). A run with bugs tolerates isolation
@@ -166,13 +168,15 @@ public final class SecureVirtualMachine: Sendable {
         var log = KernelLog()
         let outcome = PromInit.run(
             vcpu: machine.bootProcessor, fdtAddress: image.fdtAddress, kernelBase: image.kernelBase,
-            scratch: promScratch, log: &log)
+            scratch: promScratch, log: &log, linux: configuration.linux)
         state.withLock {
             $0.log = log
             $0.outcome = outcome
             $0.bugs = bugs
         }
         var options = kernelOptions
+        options.linux = configuration.linux
+        options.dmaPath = configuration.dmaPath
         options.bugs = GuestBug.kernelBugs(bugs, memory: machine.memory, adding: kernelOptions.bugs)
         switch outcome {
         case .secure, .normal, .normalAfterSuccess, .failedButContinued:
@@ -311,7 +315,7 @@ public final class SecureVirtualMachine: Sendable {
         if let esm, let cause = esm.cause {
             esmFailure = (esm.failedStep.map { "\($0): " } ?? "") + cause
         }
-        return BootReport(
+        var report = BootReport(
             secure: secure, esmResult: esmResult, osTerm: osTerm, esmChecks: checks, sharedPages: shared,
             isolationViolations: machine.memory.violationCount, calls: machine.trace.counts,
             simulatedSeconds: machine.clock.seconds, wallSeconds: wallSeconds, requestedSecure: svm.enabled,
@@ -322,6 +326,13 @@ public final class SecureVirtualMachine: Sendable {
             reservedRegions: reserved, sysfsSVM: guestReport?.sysfsSVM.trimmingCharacters(in: .whitespacesAndNewlines) ?? (secure ? "1" : "0"),
             audits: audits.map(\.description), kexec: kexecReport.map { k in kexecAudit.map { "\(k); \($0)" } ?? k.description }, bugs: bugs.map(\.rawValue).sorted(),
             guestFaults: guestFaults, blockDeviceCheck: blockDeviceCheck, diagnoses: diagnoses())
+        report.linux = configuration.linux.rawValue
+        report.swiotlbPool = kernel.map { k in
+            let pool = k.swiotlbPool
+            return SWIOTLBPoolReport(
+                present: pool != nil, forced: k.dmaForcedBounce, base: pool?.region.base, bytes: pool?.region.size ?? 0)
+        }
+        return report
     }
 
     /// Every invariant of ``InvariantChecker`` that does not hold now, in words: the call

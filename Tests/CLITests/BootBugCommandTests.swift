@@ -68,13 +68,14 @@ struct BootBugCommandTests {
         #expect(o["invariantFailures"] as? [String] == [])
     }
 
-    @Test("A clean boot still exits 0 and reports no guest fault")
+    @Test("A clean boot still exits 0, reports no guest fault, and its block round trip passes")
     func clean() throws {
         let r = try FDTCLIRunner.run(["boot", "--memory", "256M", "--cpus", "2", "--json"])
         #expect(r.status == 0, "\(r.stderr)")
         let o = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout)) as? [String: Any])
         #expect(o["guestFaults"] as? [String] == [])
         #expect(o["bugs"] as? [String] == [])
-        #expect(o["blockDeviceCheck"] is NSNull)
+        let check = try #require(o["blockDeviceCheck"] as? [String: Any])
+        #expect(check["passed"] as? Bool == true && check["corrupted"] as? Bool == false, "\(check)")
     }
 }

@@ -70,7 +70,7 @@ struct SecureBootCommandTests {
         try Data(kernel).write(to: URL(fileURLWithPath: path("vmlinux.bin")))
         try Data(Array("initramfs contents\n".utf8)).write(to: URL(fileURLWithPath: path("initrd.img")))
         try Data(Array("correct horse battery staple".utf8)).write(to: URL(fileURLWithPath: path("pass.txt")))
-        let cmdline = "svm=on console=hvc0 root=/dev/vda2"
+        let cmdline = "svm=on swiotlb=force console=hvc0 root=/dev/vda2"
         for args in [
             ["esm", "keygen", "-o", dir.path, "--name", "owner"],
             ["esm", "keygen", "-o", dir.path, "--name", "tpm"],

@@ -18,19 +18,19 @@ struct VerifyBootAgreementTests {
 
     static let variants: [Variant] = [
         Variant(
-            name: "made for this guest", create: "--recipient keys/tpm-pubkey.pem --kernel vmlinux.bin --initrd initrd.img --cmdline 'svm=on console=hvc0'",
-            cmdline: "svm=on console=hvc0", passes: true),
+            name: "made for this guest", create: "--recipient keys/tpm-pubkey.pem --kernel vmlinux.bin --initrd initrd.img --cmdline 'svm=on swiotlb=force console=hvc0'",
+            cmdline: "svm=on swiotlb=force console=hvc0", passes: true),
         Variant(
             name: "TPM key in lockbox-2, another key in lockbox-1",
-            create: "--recipient keys/other-pubkey.pem --recipient keys/tpm-pubkey.pem --kernel vmlinux.bin --initrd initrd.img --cmdline 'svm=on console=hvc0'",
-            cmdline: "svm=on console=hvc0", passes: false),
+            create: "--recipient keys/other-pubkey.pem --recipient keys/tpm-pubkey.pem --kernel vmlinux.bin --initrd initrd.img --cmdline 'svm=on swiotlb=force console=hvc0'",
+            cmdline: "svm=on swiotlb=force console=hvc0", passes: false),
         Variant(
-            name: "bootargs differ by one space", create: "--recipient keys/tpm-pubkey.pem --kernel vmlinux.bin --initrd initrd.img --cmdline 'svm=on console=hvc0'",
-            cmdline: "svm=on  console=hvc0", passes: false),
+            name: "bootargs differ by one space", create: "--recipient keys/tpm-pubkey.pem --kernel vmlinux.bin --initrd initrd.img --cmdline 'svm=on swiotlb=force console=hvc0'",
+            cmdline: "svm=on swiotlb=force  console=hvc0", passes: false),
         Variant(
-            name: "digests of another kernel", create: "--recipient keys/tpm-pubkey.pem --kernel initrd.img --initrd initrd.img --cmdline 'svm=on console=hvc0'",
-            cmdline: "svm=on console=hvc0", passes: false),
-        Variant(name: "no digests", create: "--recipient keys/tpm-pubkey.pem", cmdline: "svm=on console=hvc0", passes: false),
+            name: "digests of another kernel", create: "--recipient keys/tpm-pubkey.pem --kernel initrd.img --initrd initrd.img --cmdline 'svm=on swiotlb=force console=hvc0'",
+            cmdline: "svm=on swiotlb=force console=hvc0", passes: false),
+        Variant(name: "no digests", create: "--recipient keys/tpm-pubkey.pem", cmdline: "svm=on swiotlb=force console=hvc0", passes: false),
     ]
 
     @Test("Same verdict", arguments: variants)

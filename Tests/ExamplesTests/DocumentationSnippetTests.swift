@@ -90,7 +90,7 @@ struct DocumentationSnippetTests {
         var configuration = BootConfiguration()
         configuration.memoryBytes = 1 << 30
         configuration.cpuCount = 2
-        configuration.commandLine = "svm=on console=hvc0"
+        configuration.commandLine = "svm=on swiotlb=force console=hvc0"
         let vm = try SecureVirtualMachine(configuration: configuration)
         let report = vm.boot()
         #expect(report.secure)
@@ -113,13 +113,13 @@ struct DocumentationSnippetTests {
         let kernel = DefaultGuestContent.kernel()
         let initrd = DefaultGuestContent.initrd()
         let blob = try BootImageBuilder.makeBlob(
-            tpmKeyPEM: tpmKey, kernel: kernel, initrd: initrd, commandLine: "svm=on console=hvc0", attachments: [:])
+            tpmKeyPEM: tpmKey, kernel: kernel, initrd: initrd, commandLine: "svm=on swiotlb=force console=hvc0", attachments: [:])
         var tampered = BootConfiguration()
         tampered.memoryBytes = 1 << 30
         tampered.tpmKeyPEM = tpmKey
         tampered.kernel = kernel
         tampered.initrd = try ESMInitrd.addBlob(blob, to: initrd)
-        tampered.commandLine = "svm=on console=hvc0 quiet"
+        tampered.commandLine = "svm=on swiotlb=force console=hvc0 quiet"
 
         let failed = try SecureVirtualMachine(configuration: tampered).boot()
         #expect(!failed.secure)

@@ -27,7 +27,7 @@ struct BootImageBuilderTests {
         #expect(rtas.address == (768 << 20) - (2 << 20))
         #expect(rtas.bytes == ESMDigests.slofRTASStub)
         let t = i.deviceTree
-        #expect(try t.string("bootargs", at: "/chosen") == "svm=on console=hvc0")
+        #expect(try t.string("bootargs", at: "/chosen") == "svm=on swiotlb=force console=hvc0")
         #expect(try t.u64("linux,initrd-start", at: "/chosen") == initrd.address)
         #expect(try t.u64("linux,initrd-end", at: "/chosen") == initrd.end)
         #expect(try t.u32("linux,rtas-base", at: "/rtas") == UInt32(rtas.address))
@@ -51,7 +51,7 @@ struct BootImageBuilderTests {
             blob: located.blob, unwrapMasterKey: ESMIntegrityCheck.keyUnwrapper(privateKey: key, blob: blob),
             rtasText: ESMDigests.slofRTASStub, readKernel: { n in Array(kernel.prefix(n)) },
             initrd: Array(initrd[located.hashedRange]),
-            bootargsProperty: Array("svm=on console=hvc0".utf8) + [0])
+            bootargsProperty: Array(BootConfiguration.defaultCommandLine.utf8) + [0])
         #expect(report.passed, "\(report.checks)")
         let master = try blob.masterKey(using: key)
         #expect(try blob.extract("rootd", masterKey: master) == i.generatedAttachments["rootd"])
@@ -69,7 +69,7 @@ struct BootImageBuilderTests {
         // QEMU's 128-byte kernel and 70000-byte initrd entries are gone; ours are in.
         #expect(!i.deviceTree.reserveMap.contains(DeviceTreeRegion(address: 0x40_0000, size: 0x80)))
         #expect(i.deviceTree.reserveMap.contains(DeviceTreeRegion(address: 0x40_0000, size: UInt64(DefaultGuestContent.kernelSize))))
-        #expect(try i.deviceTree.string("bootargs", at: "/chosen") == "svm=on console=hvc0")
+        #expect(try i.deviceTree.string("bootargs", at: "/chosen") == "svm=on swiotlb=force console=hvc0")
     }
 
     @Test("Bad inputs are typed errors naming the option", arguments: [

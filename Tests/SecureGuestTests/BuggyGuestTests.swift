@@ -20,7 +20,7 @@ struct BuggyGuestTests {
         GuestTestMachine, GuestKernel, GuestBootReport
     ) {
         let t = try GuestTestMachine(
-            cpus: cpus, bootargs: "swiotlb=2048", diskSectors: disk ? 4096 : nil, hypervisorTouch: .stop)
+            cpus: cpus, bootargs: "swiotlb=2048,force", diskSectors: disk ? 4096 : nil, hypervisorTouch: .stop)
         try t.makeSecure()
         let (kernel, report) = try t.boot(GuestKernelOptions(bugs: bugs))
         return (t, kernel, report)
@@ -86,7 +86,7 @@ struct BuggyGuestTests {
 
     @Test("Touching an implicitly shared page kills the SVM; the kill names the page")
     func implicitPage() throws {
-        let t = try GuestTestMachine(cpus: 1, bootargs: "swiotlb=512")
+        let t = try GuestTestMachine(cpus: 1, bootargs: "swiotlb=512,force")
         try t.makeSecure()
         let page = t.rtasBouncePages.lowerBound
         let (kernel, _) = try t.boot(GuestKernelOptions(bugs: GuestKernelBugs(touchAddressAfterBoot: page)))

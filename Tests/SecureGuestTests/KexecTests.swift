@@ -11,7 +11,7 @@ import Testing
 struct KexecTests {
     /// A secure guest that booted and did some block I/O.
     static func busyGuest() throws -> (GuestTestMachine, GuestKernel, GuestBootReport) {
-        let t = try GuestTestMachine(cpus: 4, bootargs: "swiotlb=2048", diskSectors: 8192)
+        let t = try GuestTestMachine(cpus: 4, bootargs: "swiotlb=2048,force", diskSectors: 8192)
         try t.makeSecure()
         let (kernel, report) = try t.boot()
         let disk = try kernel.probeVirtualBlockDevice()

@@ -26,7 +26,7 @@ struct LinuxFidelityTests {
     /// before the DTL (audit row 3.8).
     @Test("Shares in link order: LPPACA region, DTL page, then the SWIOTLB pool")
     func linkOrder() throws {
-        let t = try GuestTestMachine(cpus: 2, bootargs: "swiotlb=512")
+        let t = try GuestTestMachine(cpus: 2, bootargs: "swiotlb=512,force")
         try t.makeSecure()
         let (kernel, report) = try t.boot()
         let shares = Self.guestShares(t)
@@ -85,7 +85,7 @@ struct LinuxFidelityTests {
     /// the areas. SVMKit used the running vCPU count (audit rows 1.8, 3.1).
     @Test("Possible CPUs come from ibm,lrdr-capacity: DTLs and SWIOTLB areas follow them")
     func possibleCPUs() throws {
-        let t = try GuestTestMachine(cpus: 2, bootargs: "console=hvc0")
+        let t = try GuestTestMachine(cpus: 2, bootargs: "console=hvc0 swiotlb=force")
         let fdt = GuestTestMachine.fdtAddress
         var tree = try #require(PromInit.readDeviceTree(vcpu: t.boot, at: fdt))
         var cells = try tree.cells("ibm,lrdr-capacity", at: "/rtas")
@@ -132,7 +132,7 @@ struct LinuxFidelityTests {
     /// it too. SVMKit used to print it after the first successful map (audit row 4.12).
     @Test("'Memory encryption is active' is printed before the slot search, once")
     func memoryEncryptionLine() throws {
-        let t = try GuestTestMachine(cpus: 1, bootargs: "swiotlb=512")
+        let t = try GuestTestMachine(cpus: 1, bootargs: "swiotlb=512,force")
         try t.makeSecure()
         let (kernel, _) = try t.boot()
         let buffer = try kernel.allocateMemory(bytes: 1 << 20)

@@ -10,7 +10,7 @@ import Testing
 @Suite("Memory encryption hooks")
 struct MemoryEncryptionTests {
     static func secureKernel(cpus: Int = 1) throws -> (GuestTestMachine, GuestKernel) {
-        let t = try GuestTestMachine(cpus: cpus, bootargs: "swiotlb=512")
+        let t = try GuestTestMachine(cpus: cpus, bootargs: "swiotlb=512,force")
         try t.makeSecure()
         let (kernel, _) = try t.boot()
         return (t, kernel)

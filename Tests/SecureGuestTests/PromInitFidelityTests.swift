@@ -124,3 +124,29 @@ struct PromInitFidelityTests {
         #expect(log.contains("warning"))
     }
 }
+
+/// `prom_rtas_os_term()` before fix 74bb84e51171 (v5.7): the 5.4 profile sets only the
+/// token, so the hypervisor gets nargs 0 and no message.
+@Suite("prom_init os-term arguments by Linux series")
+struct PromInitOsTermProfileTests {
+    @Test("5.4: os_term_args carries only the token (nargs 0, nret 0); 6.12: nargs 1, nret 1, the message")
+    func osTermArguments() throws {
+        for linux in [LinuxVersion.v5_4, .v6_12] {
+            let t = try PromInitFidelityTests.machine()
+            var log = KernelLog()
+            let outcome = PromInit.run(
+                vcpu: t.boot, fdtAddress: GuestTestMachine.fdtAddress, kernelBase: GuestTestMachine.kernelBase,
+                scratch: PromInitFidelityTests.scratch, log: &log, linux: linux)
+            #expect(outcome == .terminated(status: -4))
+            let block = try t.boot.read(at: GuestPhysicalAddress(PromInitFidelityTests.scratch), count: 12)
+            let nargs = UInt32(block[4]) << 24 | UInt32(block[5]) << 16 | UInt32(block[6]) << 8 | UInt32(block[7])
+            let nret = UInt32(block[8]) << 24 | UInt32(block[9]) << 16 | UInt32(block[10]) << 8 | UInt32(block[11])
+            #expect(nargs == (linux == .v5_4 ? 0 : 1) && nret == (linux == .v5_4 ? 0 : 1), "\(linux)")
+            if case .osTerm(let message)? = t.machine.stopReason {
+                #expect((message == PromInit.secureModeFailedMessage) == (linux != .v5_4), "\(linux): \(message ?? "nil")")
+            } else {
+                Issue.record("\(linux): the partition did not stop through os-term")
+            }
+        }
+    }
+}

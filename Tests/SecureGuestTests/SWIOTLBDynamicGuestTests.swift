@@ -13,7 +13,7 @@ struct SWIOTLBDynamicGuestTests {
     static let mapping = 256 << 10
 
     static func secureKernel(_ options: GuestKernelOptions) throws -> (GuestTestMachine, GuestKernel) {
-        let t = try GuestTestMachine(memory: 512 << 20, cpus: 1, bootargs: "swiotlb=512")
+        let t = try GuestTestMachine(memory: 512 << 20, cpus: 1, bootargs: "swiotlb=512,force")
         try t.makeSecure()
         let (kernel, _) = try t.boot(options)
         return (t, kernel)

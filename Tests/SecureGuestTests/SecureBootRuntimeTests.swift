@@ -90,7 +90,7 @@ struct SecureBootRuntimeTests {
     /// expect it at the top of memory.
     @Test("The bounce pool is allocated bottom-up and shared in one call; DMA is forced through it")
     func bouncePool() throws {
-        let t = try GuestTestMachine(memory: 1 << 30, cpus: 4, bootargs: "console=hvc0")
+        let t = try GuestTestMachine(memory: 1 << 30, cpus: 4, bootargs: "console=hvc0 swiotlb=force")
         try t.makeSecure()
         let (kernel, report) = try t.boot()
         let pool = try #require(report.swiotlb)

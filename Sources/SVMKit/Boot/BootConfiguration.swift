@@ -1,5 +1,6 @@
 public import ESM
 @_spi(Firmware) public import PEFMachine
+public import SecureGuest
 
 /// What to boot: every input of `svmkit boot`, each optional. With nothing given,
 /// SVMKit makes a TPM key (held by the embedded software TPM), a kernel, an initrd
@@ -10,8 +11,15 @@ public struct BootConfiguration: Hashable, Sendable {
     public var memoryBytes: UInt64 = 4 << 30
     /// vCPUs (`--cpus`, default 4); ignored when ``deviceTree`` is given.
     public var cpuCount: Int = 4
-    /// The kernel command line (`--cmdline`), written to `/chosen/bootargs`.
-    public var commandLine: String = "svm=on console=hvc0"
+    /// The kernel command line (`--cmdline`), written to `/chosen/bootargs` (and into
+    /// the ESM blob's bootargs digest when SVMKit makes the blob). The default,
+    /// ``defaultCommandLine``, carries `swiotlb=force`, which 6.1 and 6.12 need to get
+    /// a bounce pool at all (`LinuxVersion.secureGuestPoolWithoutForce`).
+    public var commandLine: String = BootConfiguration.defaultCommandLine
+    /// Which Linux series the guest behaves as (`--linux`; default 6.12).
+    public var linux: LinuxVersion = .newest
+    /// Which DMA ops the virtual disk gets (`--dma-path`; default the DDW bypass).
+    public var dmaPath: DMAPath = .ddwBypass
     /// A device tree to boot from (`--fdt`, e.g. a QEMU `dumpdtb` file); memory and
     /// vCPU count then come from it.
     public var deviceTree: [UInt8]?
@@ -43,6 +51,11 @@ public struct BootConfiguration: Hashable, Sendable {
     public var hypervisorTouch: HypervisorTouch = .pageOut
     /// Seed of the machine's generator (`--seed`).
     public var seed: UInt64 = 1
+
+    /// `svm=on swiotlb=force console=hvc0`: a correct modern deployment. Without
+    /// `swiotlb=force` a 6.1 or 6.12 secure guest has no SWIOTLB pool and its virtual
+    /// disk DMAs straight at secure memory (reference/linux-guest-facts.md §1.3).
+    public static let defaultCommandLine = "svm=on swiotlb=force console=hvc0"
 
     /// The defaults.
     public init() {}

@@ -1,4 +1,5 @@
 @_spi(Firmware) public import PEFMachine
+public import SecureGuest
 public import SWIOTLB
 
 /// What a soak runs: the guest, the limits, the mix, and any deliberate breakage.
@@ -36,8 +37,13 @@ public struct SoakConfiguration: Hashable, Sendable {
     public var maximumTransferBytes: Int = 1 << 20
     /// Pages each vCPU churns between shared and private in a cycle.
     public var churnPages: Int = 8
-    /// The kernel command line of the guest.
-    public var commandLine: String = "svm=on console=hvc0"
+    /// The kernel command line of the guest (default
+    /// ``BootConfiguration/defaultCommandLine``, with `swiotlb=force`).
+    public var commandLine: String = BootConfiguration.defaultCommandLine
+    /// Which Linux series the guest behaves as (`--linux`; default 6.12).
+    public var linux: LinuxVersion = .newest
+    /// Which DMA ops the virtual disks get (`--dma-path`).
+    public var dmaPath: DMAPath = .ddwBypass
     /// The TPM key (PEM); `nil` makes a fresh one, as `svmkit boot` does.
     public var tpmKeyPEM: String?
     /// Deliberate breakage, to show the soak catches it (tests, demonstrations).

@@ -60,6 +60,8 @@ public final class SoakRunner: Sendable {
         boot.memoryBytes = configuration.memoryBytes
         boot.cpuCount = configuration.cpuCount
         boot.commandLine = configuration.commandLine
+        boot.linux = configuration.linux
+        boot.dmaPath = configuration.dmaPath
         boot.seed = configuration.seed
         boot.tpmKeyPEM = configuration.tpmKeyPEM
         boot.firmware = configuration.firmware.firmware

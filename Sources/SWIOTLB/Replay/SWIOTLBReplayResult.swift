@@ -14,6 +14,9 @@ public struct SWIOTLBReplayResult: Sendable, Hashable {
     public var usedAfter: Int
 
     /// A result.
+    /// The map never returned in Linux (6.1's endless scan); `"hang": true` in JSON.
+    public var hang: Bool = false
+
     public init(index: Int, isMap: Bool, id: UInt64, ok: Bool, tlbAddress: UInt64?, usedAfter: Int) {
         self.index = index
         self.isMap = isMap
@@ -27,6 +30,7 @@ public struct SWIOTLBReplayResult: Sendable, Hashable {
     public var json: String {
         var s = "{\"i\": \(index), \"op\": \"\(isMap ? "map" : "unmap")\", \"id\": \(id), \"ok\": \(ok)"
         if let tlbAddress { s += ", \"tlb_addr\": \"\(hex(tlbAddress))\"" }
+        if hang { s += ", \"hang\": true" }
         return s + ", \"used_after\": \(usedAfter)}"
     }
 }

@@ -9,4 +9,12 @@ public protocol SWIOTLBReplayTarget: AnyObject {
     func replayUnmap(address: UInt64, size: Int)
     /// `mem_used()`: the slots held by mappings now, summed over the areas.
     var replayUsedSlots: Int { get }
+    /// Whether the last `replayMap` would never have returned in Linux (6.1's endless
+    /// scan, ``SWIOTLBLinux61Pool``); false by default.
+    var replayLastMapHung: Bool { get }
+}
+
+extension SWIOTLBReplayTarget {
+    /// No target but 6.1's model hangs.
+    public var replayLastMapHung: Bool { false }
 }

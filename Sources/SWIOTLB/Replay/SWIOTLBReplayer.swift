@@ -25,6 +25,12 @@ public enum SWIOTLBReplayer {
         return SWIOTLBReplayReport(scenarios: scenarios)
     }
 
+    /// Replays `trace` through Linux 6.1's search (``SWIOTLBLinux61Pool``), one fresh
+    /// pool per scenario; a map on which 6.1 would spin forever is `"hang": true`.
+    public static func replayLinux61(_ trace: SWIOTLBReplayTrace) -> SWIOTLBReplayReport {
+        SWIOTLBReplayReport(scenarios: trace.scenarios.map { replay($0, on: SWIOTLBLinux61Pool($0.pool)) })
+    }
+
     /// A pool laid out as `pool` describes, with no memory behind it (replays do not copy).
     public static func makePool(
         _ pool: SWIOTLBReplayPool, allocator: SWIOTLBAllocatorKind
@@ -47,10 +53,11 @@ public enum SWIOTLBReplayer {
             case .map(let request):
                 let address = target.replayMap(request)
                 live[request.id] = (address, request.size)
-                results.append(
-                    SWIOTLBReplayResult(
-                        index: index, isMap: true, id: request.id, ok: address != nil, tlbAddress: address,
-                        usedAfter: target.replayUsedSlots))
+                var result = SWIOTLBReplayResult(
+                    index: index, isMap: true, id: request.id, ok: address != nil, tlbAddress: address,
+                    usedAfter: target.replayUsedSlots)
+                result.hang = target.replayLastMapHung
+                results.append(result)
             case .unmap(let id):
                 let entry = live.removeValue(forKey: id)
                 if let entry, let address = entry.address { target.replayUnmap(address: address, size: entry.size) }

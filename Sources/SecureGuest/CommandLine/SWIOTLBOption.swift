@@ -43,13 +43,22 @@ public struct SWIOTLBOption: Hashable, Sendable {
     /// `IO_TLB_SEGSIZE`: slots per segment.
     public static let segmentSlots = 128
 
-    /// Reads every `swiotlb=` of a command line.
-    public init(_ commandLine: KernelCommandLine) {
+    /// Whether the grammar has the area count (`<slabs>[,<areas>][,force|noforce]`,
+    /// since 6.0); without it, `<slabs>[,force|noforce]`
+    /// (``LinuxVersion/swiotlbAreas``).
+    public let acceptsAreas: Bool
+
+    /// Reads every `swiotlb=` of a command line; `areas: false` reads it as 5.x does
+    /// (`kernel/dma/swiotlb.c: setup_io_tlb_npages (5.4, 5.10)`, *unverified*: no
+    /// area count, so in `swiotlb=65536,4,force` the `4,force` is not understood).
+    public init(_ commandLine: KernelCommandLine, areas: Bool = true) {
+        acceptsAreas = areas
         for p in commandLine.parameters(named: "swiotlb") { apply(p) }
     }
 
     /// Reads one value, e.g. `"65536,4,force"`.
     public init(value: String) {
+        acceptsAreas = true
         apply(KernelParameter(name: "swiotlb", value: value))
     }
 
@@ -76,7 +85,7 @@ public struct SWIOTLBOption: Hashable, Sendable {
             }
         }
         if s.first == "," { s = s.dropFirst() }
-        if let first = s.first, Self.isDigit(first) {
+        if acceptsAreas, let first = s.first, Self.isDigit(first) {
             let (n, rest, overflow) = Self.simpleStrtoul(s)
             s = rest
             if overflow || n > 1 << 20 {
@@ -96,7 +105,7 @@ public struct SWIOTLBOption: Hashable, Sendable {
                 }
             }
         }
-        if s.first == "," { s = s.dropFirst() }
+        if acceptsAreas, s.first == "," { s = s.dropFirst() }
         let rest = String(Substring(s))
         if s.elementsEqual("force".unicodeScalars) {
             force = true

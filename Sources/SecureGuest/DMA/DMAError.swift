@@ -16,8 +16,9 @@ public enum DMAError: Error, Hashable, Sendable, CustomStringConvertible {
     case memoryEncryption(MemoryEncryptionError)
     /// `dma_free_coherent()` of an address that is not a live coherent allocation.
     case notCoherent(address: UInt64)
-    /// A secure guest has no bounce pool (why, in words), so no streaming mapping can
-    /// reach the hypervisor.
+    /// Bouncing is forced but there is no pool: `swiotlb_tbl_map_single()` prints the
+    /// reason and returns `DMA_MAPPING_ERROR` (`kernel/dma/swiotlb.c:
+    /// swiotlb_tbl_map_single (6.1)`).
     case noBouncePool(reason: String)
 
     /// A sentence naming the culprit.
@@ -30,7 +31,7 @@ public enum DMAError: Error, Hashable, Sendable, CustomStringConvertible {
         case .allocation(let e): e.description
         case .memoryEncryption(let e): e.description
         case .notCoherent(let a): "0x\(String(a, radix: 16)) is not a live dma-coherent allocation"
-        case .noBouncePool(let why): "secure guest without a SWIOTLB bounce pool (\(why)): DMA refused"
+        case .noBouncePool(let why): "no SWIOTLB pool to bounce through: \(why)"
         }
     }
 }

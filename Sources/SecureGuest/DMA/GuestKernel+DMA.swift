@@ -3,26 +3,30 @@ import PowerABI
 public import SWIOTLB
 
 /// The DMA API as a pseries guest's dma-direct implements it (`kernel/dma/direct.c`,
-/// `kernel/dma/mapping.c`): streaming mappings bounce through the default SWIOTLB
-/// pool whenever bouncing is forced (always on a secure guest: `force_dma_unencrypted()`
-/// is true for every device, reference/linux-guest-facts.md §1.0, §1.3), and coherent
-/// allocations are shared with the hypervisor (`set_memory_decrypted()`, owner
-/// `dma-coherent`). Without forced bouncing the DMA address is the buffer's
-/// guest-physical address and the device reaches the buffer directly.
+/// `kernel/dma/mapping.c`), reached through the virtual disk's DMA ops (``DMAPath``):
+/// streaming mappings bounce through the default SWIOTLB pool only when bouncing is
+/// forced (`swiotlb=force`, or `init_svm()` on 5.x: ``LinuxVersion/initSVMForcesBounce``);
+/// otherwise the DMA address is the buffer's own guest-physical address and the device
+/// reaches the buffer directly, secure or not, as on 6.1 and 6.12 without
+/// `swiotlb=force` (reference/linux-guest-facts.md §1.3). Coherent allocations are
+/// shared with the hypervisor (`set_memory_decrypted()`, owner `dma-coherent`) because
+/// `force_dma_unencrypted()` is true for every device of a secure guest, in every
+/// series.
 ///
-/// (Mainline pseries uses the IOMMU ops with TCEs for VIO and PCI devices,
-/// §1.9; SVMKit models no TCE tables, so DMA addresses are guest-physical.)
+/// (The DDW window maps memory 1:1, so SVMKit's DMA addresses are guest-physical; the
+/// TCE path is modelled 1:1 too, without `H_PUT_TCE` calls.)
 extension GuestKernel {
-    /// Models `dma_map_single()` / `dma_direct_map_page()`: returns the DMA address the
-    /// device must use: a bounce address (`swiotlb_map()`) when bouncing is forced,
-    /// else `address` itself. The first bounced mapping of a secure guest prints
-    /// "Memory encryption is active and system is using DMA bounce buffers" (§2.5).
+    /// Models `dma_map_single()` → `dma_map_page_attrs()`: with the DDW bypass
+    /// `dma_direct_map_page()` (`kernel/dma/direct.h: dma_direct_map_page (6.12)`)
+    /// returns a bounce address (`swiotlb_map()`) when bouncing is forced, else
+    /// `address` itself (the device is capable of all memory); on the TCE path
+    /// (``DMAPath/tce``, 5.6+) the IOMMU ops map `address` itself. The first bounced
+    /// mapping of a secure guest prints "Memory encryption is active and system is
+    /// using DMA bounce buffers" (§2.5).
     /// - Throws: ``DMAError/swiotlb(_:)`` (exhaustion, bad masks, a refused copy),
     ///   ``DMAError/outOfRange(address:size:)``, ``DMAError/invalidSize(_:)``, and
-    ///   ``DMAError/noBouncePool(reason:)`` on a secure guest that has no bounce pool
-    ///   (Linux would hand the device the secure address and the device would fail; SVMKit
-    ///   refuses the mapping with the reason instead, so no secure address reaches the
-    ///   hypervisor).
+    ///   ``DMAError/noBouncePool(reason:)`` when bouncing is forced but there is no pool
+    ///   (`swiotlb_tbl_map_single()` returns `DMA_MAPPING_ERROR`).
     public func dmaMapSingle(
         _ address: UInt64, size: Int, direction: DMADirection, attributes: DMAAttributes = [],
         device: DMADevice = DMADevice(), cpu: Int = 0
@@ -32,11 +36,14 @@ extension GuestKernel {
         guard isInRAM(address, count: UInt64(size)) else {
             throw .outOfRange(address: address, size: size)
         }
-        let (pool, dynamic, force, unavailable) = state.withLock {
-            ($0.pool, $0.dynamicPool, $0.forceBounce, $0.bounceUnavailable)
+        let (pool, dynamic, force) = state.withLock { ($0.pool, $0.dynamicPool, $0.forceBounce) }
+        let iommuMapped = options.dmaPath == .tce && (options.linux.secureGuestUsesIOMMUOps || !isSecureGuest)
+        if force, pool == nil, !iommuMapped {
+            // kernel/dma/swiotlb.c: swiotlb_tbl_map_single (6.1) warns and fails.
+            throw .noBouncePool(
+                reason: "Can not allocate SWIOTLB buffer earlier and can't now provide you with the DMA bounce buffer")
         }
-        if pool == nil, let unavailable, isSecureGuest { throw .noBouncePool(reason: unavailable) }
-        guard force, let pool else {
+        guard force, !iommuMapped, let pool else {
             state.withLock { s in
                 s.dma.mappings += 1
                 s.dma.mappedBytes += UInt64(size)

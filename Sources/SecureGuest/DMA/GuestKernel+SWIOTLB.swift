@@ -5,45 +5,56 @@ import SWIOTLB
 /// The default SWIOTLB pool and the secure guest's DMA policy
 /// (reference/linux-guest-facts.md §1.3, §2.2, §2.7).
 extension GuestKernel {
-    /// Models `swiotlb_init(ppc_swiotlb_enable, ppc_swiotlb_flags)` from `mem_init()`
-    /// (`arch/powerpc/mm/mem.c: mem_init (6.12)`, `arch_mm_preinit()` later), which
+    /// Models the SWIOTLB set-up of `mem_init()` (`arch_mm_preinit()` later), which
     /// first calls `memblock_set_bottom_up(true)`: the pool is placed as LOW as memory
-    /// allows.
+    /// allows. What happens depends on the series (``LinuxVersion``):
     ///
-    /// - on a secure guest the pool may sit anywhere (`SWIOTLB_ANY`, which `init_svm()`
-    ///   sets) and every streaming mapping bounces (`SWIOTLB_FORCE`,
-    ///   `force_dma_unencrypted()` is true for every device); it is shared later, by
-    ///   ``initSVM(secure:)``;
-    /// - on a normal guest there is a pool only with `swiotlb=force`, below 4 GiB,
-    ///   and nothing is shared;
-    /// - `swiotlb=noforce` disables SWIOTLB (on a secure guest DMA then cannot work).
+    /// - 6.1, 6.12: `swiotlb_init(ppc_swiotlb_enable, ppc_swiotlb_flags)` runs while
+    ///   both are still 0 (`arch/powerpc/mm/mem.c: mem_init (6.1, 6.12)`), so
+    ///   `swiotlb_init_remap()` makes a pool only for `swiotlb=force`, below 4 GiB, and
+    ///   latches `force_bounce` from it (`kernel/dma/swiotlb.c: swiotlb_init_remap
+    ///   (6.1, 6.12)`). A secure guest booted without `swiotlb=force` has NO pool:
+    ///   ``LinuxVersion/secureGuestPoolWithoutForce``.
+    /// - 5.4, 5.10: a secure guest always gets the pool (5.4 `swiotlb_init(0)` in low
+    ///   memory; 5.10 `svm_swiotlb_init()` anywhere), and ``initSVM(secure:)`` forces
+    ///   bouncing through it later (facts §1.3; *unverified*, see ``LinuxVersion``).
+    /// - a normal guest has a pool only with `swiotlb=force`, below 4 GiB.
+    /// - `swiotlb=noforce` disables SWIOTLB (`swiotlb_force_disable`).
     ///
     /// The size and areas come from `swiotlb=` (64 MiB and, as
     /// `swiotlb_adjust_nareas(num_possible_cpus())`, one area per POSSIBLE CPU by
-    /// default); if memory is short the size is halved down to 1 MiB, as Linux does.
-    /// (The facts file notes an ordering gap in current mainline, where `init_svm()`
-    /// sets the flags after `swiotlb_init()`; SVMKit models the intended behaviour:
-    /// the DocC article "Where SVMKit differs from the hardware".)
+    /// default; one area before 6.0); if memory is short the size is halved down to
+    /// 1 MiB, as Linux does. Nothing is printed about the pool here: pseries passes no
+    /// `SWIOTLB_VERBOSE`, and ``checkSwiotlbEnabled(secure:)`` prints it later.
     func setUpSWIOTLB(commandLine: KernelCommandLine, possibleCPUs: Int, secure: Bool, memblock: inout Memblock) {
-        let option = SWIOTLBOption(commandLine)
+        let linux = options.linux
+        let option = SWIOTLBOption(commandLine, areas: linux.swiotlbAreas)
         for d in option.diagnostics { printk("swiotlb: \(d)") }
         if option.forceMode == .noforce {
-            printk("software IO TLB: disabled by swiotlb=noforce")
-            if secure { noBouncePool("swiotlb=noforce") }
+            printk("SVMKit: swiotlb=noforce: swiotlb_init_remap() makes no pool")
             return
         }
-        let force = secure || option.forceMode == .force
-        guard force else { return }
+        let cmdlineForce = option.forceMode == .force
+        let svmPool = secure && linux.secureGuestPoolWithoutForce
+        guard cmdlineForce || svmPool else {
+            if secure {
+                printk(
+                    "SVMKit: Linux \(linux): swiotlb_init() ran before init_svm(); without swiotlb=force "
+                        + "swiotlb_init_remap() makes no pool and forces nothing")
+            }
+            return
+        }
         var configuration: SWIOTLBConfiguration
         do {
             configuration = try SWIOTLBConfiguration(
-                slabs: option.slabs, areas: option.areas, force: true, possibleCPUs: max(1, possibleCPUs))
+                slabs: option.slabs, areas: linux.swiotlbAreas ? option.areas : 1, force: true,
+                possibleCPUs: linux.swiotlbAreas ? max(1, possibleCPUs) : 1)
         } catch {
             printk("software IO TLB: \(error)")
-            if secure { noBouncePool("\(error)") }
             return
         }
-        let limit: Range<UInt64>? = secure ? nil : 0..<min(memblock.memorySize, 1 << 32)
+        let anywhere = secure && linux.secureGuestPoolAnywhere
+        let limit: Range<UInt64>? = anywhere ? nil : 0..<min(memblock.memorySize, 1 << 32)
         var base: UInt64?
         while base == nil {
             do {
@@ -53,7 +64,6 @@ extension GuestKernel {
             } catch {
                 guard let smaller = configuration.halved() else {
                     printk("software IO TLB: Cannot allocate buffer")
-                    if secure { noBouncePool("the pool could not be allocated") }
                     return
                 }
                 configuration = smaller
@@ -71,30 +81,39 @@ extension GuestKernel {
         } catch {
             printk("software IO TLB: \(error)")
             memblock.free(start: base, size: UInt64(configuration.size))
-            if secure { noBouncePool("\(error)") }
             return
         }
-        for m in pool.messages { printk(m.hasPrefix("software IO TLB") ? m : "software IO TLB: \(m)") }
+        for m in pool.messages where !m.contains("mapped [mem") {
+            printk(m.hasPrefix("software IO TLB") ? m : "software IO TLB: \(m)")
+        }
         options.swiotlbTrace?.begin(name: "io_tlb_default_mem", pool: pool)
         let dynamic = options.swiotlbDynamic ? makeDynamicPool(pool, configuration: configuration) : nil
         state.withLock { s in
             s.pool = pool
             s.dynamicPool = dynamic
-            s.forceBounce = true
+            // io_tlb_default_mem.force_bounce: swiotlb=force (latched here); on 5.x
+            // init_svm() forces it later.
+            s.forceBounce = cmdlineForce
         }
-        printk(
-            "SVMKit: DMA ops: dma-direct, every streaming mapping bounced through SWIOTLB"
-                + (secure ? " (init_svm: SWIOTLB_ANY | SWIOTLB_FORCE)" : " (swiotlb=force)"))
     }
 
     /// Models `init_svm()` (`arch/powerpc/platforms/pseries/svm.c: init_svm (6.12)`), a
     /// pseries `machine_early_initcall` that runs after setup.o's
     /// `alloc_dispatch_log_kmem_cache()` (link order, `platforms/pseries/Makefile`):
-    /// on a secure guest `swiotlb_update_mem_attributes()` shares the whole default
-    /// pool, page-rounded, with ONE `set_memory_decrypted()` (owner `swiotlb`), whose
-    /// result it ignores.
+    /// on a secure guest it sets `ppc_swiotlb_enable` and asks for forced bouncing
+    /// (which only 5.x honours: ``LinuxVersion/initSVMForcesBounce``), then
+    /// `swiotlb_update_mem_attributes()` shares the whole default pool, page-rounded,
+    /// with ONE `set_memory_decrypted()` (owner `swiotlb`), whose result it ignores;
+    /// with no pool (`nslabs == 0`) it shares nothing (`kernel/dma/swiotlb.c:
+    /// swiotlb_update_mem_attributes (6.1, 6.12)`).
     func initSVM(secure: Bool) {
-        guard secure, let pool = state.withLock({ $0.pool }) else { return }
+        guard secure else { return }
+        let pool: SWIOTLBPool? = state.withLock { s in
+            s.ppcSwiotlbEnable = true
+            if options.linux.initSVMForcesBounce { s.forceBounce = true }
+            return s.pool
+        }
+        guard let pool else { return }
         if options.bugs.skipBouncePoolShare {
             printk("SVMKit bug: swiotlb_update_mem_attributes() is skipped")
             return
@@ -105,10 +124,28 @@ extension GuestKernel {
             pool.region.base, pageCount: Int(bytes / page), owner: .swiotlb, callSite: "swiotlb_update_mem_attributes")
     }
 
-    /// Notes that a secure guest has no bounce pool: streaming DMA is then refused with
-    /// the reason (``DMAError/noBouncePool(reason:)``).
-    private func noBouncePool(_ reason: String) {
-        printk("SVMKit: secure guest without a SWIOTLB bounce pool (\(reason)): streaming DMA will be refused")
-        state.withLock { $0.bounceUnavailable = reason }
+    /// Models `check_swiotlb_enabled()` (`arch/powerpc/kernel/dma-swiotlb.c:
+    /// check_swiotlb_enabled (6.1, 6.12)`), a `subsys_initcall`: with
+    /// `ppc_swiotlb_enable` (set by ``initSVM(secure:)`` on a secure guest)
+    /// `swiotlb_print_info()` prints the pool, or "No low mem" when there is none
+    /// (`kernel/dma/swiotlb.c: swiotlb_print_info (6.12)`, `pr_fmt` "software IO TLB: ");
+    /// without it `swiotlb_exit()` frees the pool unless `swiotlb=force` was given,
+    /// which is the only way a normal pseries guest has one here.
+    func checkSwiotlbEnabled(secure: Bool) {
+        let (enabled, pool) = state.withLock { ($0.ppcSwiotlbEnable, $0.pool) }
+        guard enabled else { return }
+        if let pool {
+            printk("software IO TLB: mapped \(pool.region)")
+        } else {
+            printk("software IO TLB: No low mem")
+        }
+        let force = state.withLock { $0.forceBounce }
+        printk(
+            "SVMKit: DMA ops (\(options.dmaPath)): "
+                + (options.dmaPath == .tce && options.linux.secureGuestUsesIOMMUOps
+                    ? "dma_iommu_ops, TCE-mapped: no bouncing"
+                    : force && pool != nil
+                        ? "dma-direct, every streaming mapping bounced through SWIOTLB"
+                        : "dma-direct, streaming mappings NOT bounced: the device is given the buffer's own address"))
     }
 }

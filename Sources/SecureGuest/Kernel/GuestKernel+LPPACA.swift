@@ -51,7 +51,7 @@ extension GuestKernel {
             }
             for _ in 0..<cpuCount {
                 do {
-                    addresses.append(try r.next())
+                    addresses.append(try r.next(offByOne: options.linux.lppacaOverflowOffByOne))
                 } catch {
                     throw .lppacaOverflow(error)
                 }

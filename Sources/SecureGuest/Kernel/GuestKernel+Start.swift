@@ -20,17 +20,20 @@ extension GuestKernel {
     ///    sized by `NR_CPUS`, and one `UV_SHARE_PAGE` on a secure guest), then
     ///    `vpa_init()` of the boot CPU;
     /// 4. `mem_init()`'s `swiotlb_init()`: the pool, bottom-up, one area per possible
-    ///    CPU by default — see `setUpSWIOTLB`;
+    ///    CPU by default, if this series makes one (on 6.1 and 6.12 only with
+    ///    `swiotlb=force`) — see `setUpSWIOTLB` and ``LinuxVersion``;
     /// 5. the pseries `machine_early_initcall`s in link order: setup.o's
     ///    `alloc_dispatch_log_kmem_cache()` (the `dtl` cache, whose constructor stores
     ///    and shares each backing page once on a secure guest, a DTL per possible CPU,
-    ///    the boot CPU's registered), then svm.o's `init_svm()` (the pool shared in one
-    ///    call);
+    ///    the boot CPU's registered), then svm.o's `init_svm()` (the pool, if any,
+    ///    shared in one call);
     /// 6. `pSeries_smp_probe()`: the IPI choice, logged; then each secondary CPU is
     ///    brought up (`smp_startup_cpu()`: RTAS `start-cpu` for a vCPU that is not
     ///    running yet; on a secure guest the Ultravisor bounces the call and starts the
     ///    vCPU in secure mode) and runs `vpa_init()` (VPA and DTL) on its own vCPU;
-    /// 7. `topology_init()`: the sysfs `svm` file.
+    /// 7. the `subsys_initcall`s: `check_swiotlb_enabled()` prints the pool ("software
+    ///    IO TLB: mapped …", or "No low mem" on a secure guest without one), and
+    ///    `topology_init()` makes the sysfs `svm` file.
     ///
     /// As in Linux, no share status is acted on and a refused registration prints
     /// Linux's WARNING and boot goes on; the ledger writes the statuses down for
@@ -173,6 +176,9 @@ extension GuestKernel {
             }
         }
         printk("smp: Brought up 1 node, \(online) CPU\(online == 1 ? "" : "s")")
+
+        // subsys_initcall check_swiotlb_enabled(): the pool, or "No low mem".
+        checkSwiotlbEnabled(secure: secure)
 
         // 7. topology_init(): the sysfs view exists from here.
         state.withLock { $0.phase = .running }

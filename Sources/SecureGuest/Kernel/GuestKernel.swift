@@ -137,6 +137,9 @@ public final class GuestKernel: Sendable {
     /// The last call site that unshared each frame (to name who pulled a page from
     /// under the hypervisor).
     public var unshareCallSites: [GuestFrameNumber: String] { state.withLock { $0.unsharedBy } }
+    /// Whether dma-direct bounces every streaming mapping now (`force_bounce`, or 5.x's
+    /// `swiotlb_force` set by `init_svm()`).
+    public var dmaForcedBounce: Bool { state.withLock { $0.forceBounce } }
 
     /// DMA counters.
     public var dmaStatistics: DMAStatistics { state.withLock { $0.dma } }
@@ -202,7 +205,9 @@ struct KernelState: Sendable {
     var pool: SWIOTLBPool?
     /// The default pool wrapped for growth (``GuestKernelOptions/swiotlbDynamic``).
     var dynamicPool: SWIOTLBDynamicPool?
-    /// dma-direct bounces every streaming mapping (`SWIOTLB_FORCE` / `force_dma_unencrypted()`).
+    /// dma-direct bounces every streaming mapping: `io_tlb_default_mem.force_bounce`
+    /// (`swiotlb=force`, latched at pool set-up) or, on 5.x, `init_svm()`'s
+    /// `swiotlb_force`.
     var forceBounce = false
     /// "Memory encryption is active …" was printed.
     var bounceAnnounced = false
@@ -224,8 +229,9 @@ struct KernelState: Sendable {
     var memoryBytes: UInt64 = 0
     /// The page holding the RTAS argument block (`rtas_args`).
     var rtasArgs: UInt64?
-    /// Why a secure guest has no bounce pool, if it has none.
-    var bounceUnavailable: String?
+    /// `ppc_swiotlb_enable`: set by `init_svm()` on a secure guest, read by
+    /// `check_swiotlb_enabled()`.
+    var ppcSwiotlbEnable = false
     /// CPUs whose LPPACA has `dtl_enable_mask` set (`register_dtl_buffer()` ran).
     var dtlEnableMask: Set<Int> = []
     /// `dtl_nr_pages`: how many pages `dtl_page_store` holds.

@@ -35,6 +35,13 @@ public struct GuestKernelOptions: Hashable, Sendable {
     /// the same RAM, so the loader's reservation is the previous kernel's memblock.
     /// No record of shares is passed: the ledger starts empty. Empty by default.
     public var kexecReservations: [Memblock.Region] = []
+    /// Which stable series the kernel behaves as (``LinuxVersion``; default the newest,
+    /// 6.12): the SWIOTLB init order, the `swiotlb=` grammar, the LPPACA check, the
+    /// os-term arguments.
+    public var linux: LinuxVersion = .newest
+    /// Which DMA ops the virtual disk gets (``DMAPath``; default the DDW bypass QEMU PEF
+    /// guests use).
+    public var dmaPath: DMAPath = .ddwBypass
 
     /// `CONFIG_SWIOTLB_DYNAMIC` (a build option; off in `ppc64_defconfig` (6.12)): a
     /// default pool that runs out grows by a new pool of the default size and area
@@ -56,7 +63,8 @@ public struct GuestKernelOptions: Hashable, Sendable {
     var configuredNRCPUs: Int { min(max(nrCPUs, 1), 8192) }
 
     /// The defaults: bootargs from the tree, hypervisor from the tree, DTLs on, a
-    /// 16 MiB kernel, no bugs, `NR_CPUS` 2048, no dynamic SWIOTLB, no trace.
+    /// 16 MiB kernel, no bugs, `NR_CPUS` 2048, no dynamic SWIOTLB, no trace, Linux 6.12,
+    /// the DDW DMA path.
     public init(
         commandLine: String? = nil, hypervisor: HypervisorPlatform? = nil, dispatchTraceLogs: Bool = true,
         kernelSize: UInt64 = 16 << 20, bugs: GuestKernelBugs = GuestKernelBugs(), nrCPUs: Int = 2048,

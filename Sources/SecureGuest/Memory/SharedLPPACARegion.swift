@@ -43,11 +43,15 @@ public struct SharedLPPACARegion: Hashable, Sendable {
         public var description: String { "shared LPPACA region overflow: \(used) bytes needed, \(total) available" }
     }
 
-    /// Takes the next LPPACA (models the tail of `alloc_shared_lppaca()`).
-    public mutating func next() throws(OverflowError) -> UInt64 {
+    /// Takes the next LPPACA (models the tail of `alloc_shared_lppaca()`). With
+    /// `offByOne` the check is the pre-2020 `BUG_ON(shared_lppaca_size >=
+    /// shared_lppaca_total_size)`, which also fires when the last LPPACA exactly fills
+    /// the region (``LinuxVersion/lppacaOverflowOffByOne``); otherwise `>`
+    /// (`arch/powerpc/kernel/paca.c: alloc_shared_lppaca (6.12)`).
+    public mutating func next(offByOne: Bool = false) throws(OverflowError) -> UInt64 {
         let ptr = base + used
         let newUsed = used + Self.lppacaSize
-        guard newUsed <= totalSize else { throw OverflowError(used: newUsed, total: totalSize) }
+        guard offByOne ? newUsed < totalSize : newUsed <= totalSize else { throw OverflowError(used: newUsed, total: totalSize) }
         used = newUsed
         return ptr
     }

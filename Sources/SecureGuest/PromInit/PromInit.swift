@@ -50,8 +50,10 @@ public enum PromInit {
     ///   - scratch: a guest address with 4 KiB free for prom_init's static data
     ///     (`os_term_args` and the message; in Linux they live in the kernel's BSS).
     ///   - log: the kernel log.
+    ///   - linux: the series (``LinuxVersion/osTermArgumentsFilled``).
     public static func run(
-        vcpu: VirtualProcessor, fdtAddress: UInt64, kernelBase: UInt64, scratch: UInt64, log: inout KernelLog
+        vcpu: VirtualProcessor, fdtAddress: UInt64, kernelBase: UInt64, scratch: UInt64, log: inout KernelLog,
+        linux: LinuxVersion = .newest
     ) -> Outcome {
         let now = { vcpu.machine?.clock.seconds ?? 0 }
         let tree = readDeviceTree(vcpu: vcpu, at: fdtAddress)
@@ -64,16 +66,17 @@ public enum PromInit {
         }
         guard svm.enabled else { return .normal }
         return setupSecureGuest(
-            vcpu: vcpu, fdtAddress: fdtAddress, kernelBase: kernelBase, tree: tree, scratch: scratch, log: &log)
+            vcpu: vcpu, fdtAddress: fdtAddress, kernelBase: kernelBase, tree: tree, scratch: scratch, log: &log,
+            linux: linux)
     }
 
     /// Models `setup_secure_guest()` (`arch/powerpc/kernel/prom_init.c:
     /// setup_secure_guest (6.12)`): `UV_ESM(kbase, fdt)` with `sc 2`, then, only when
     /// the 32-bit `int ret` is not `U_SUCCESS`, "Returned %d from switching to secure
-    /// mode." and `prom_rtas_os_term()`.
+    /// mode." and `prom_rtas_os_term()` (whose arguments depend on `linux`).
     public static func setupSecureGuest(
         vcpu: VirtualProcessor, fdtAddress: UInt64, kernelBase: UInt64, tree: DeviceTree?, scratch: UInt64,
-        log: inout KernelLog
+        log: inout KernelLog, linux: LinuxVersion = .newest
     ) -> Outcome {
         let now = { vcpu.machine?.clock.seconds ?? 0 }
         log.print("Switching to secure mode.", at: now())
@@ -91,7 +94,10 @@ public enum PromInit {
         }
         let status = Int64(ret)
         log.print("Returned \(ret) from switching to secure mode.", at: now())
-        switch promRTASOsTerm(vcpu: vcpu, tree: tree, message: secureModeFailedMessage, scratch: scratch) {
+        switch promRTASOsTerm(
+            vcpu: vcpu, tree: tree, message: secureModeFailedMessage, scratch: scratch,
+            fillArguments: linux.osTermArgumentsFilled)
+        {
         case .stopped:
             return .terminated(status: status)
         case .panic(let reason):
@@ -117,16 +123,26 @@ public enum PromInit {
     /// prom_rtas_os_term (6.12)`): no `/rtas` node → returns silently; a missing or
     /// zero `ibm,os-term` token → `prom_panic("Could not get token for ibm,os-term")`;
     /// otherwise fills `os_term_args` (nargs 1, nret 1, args[0] = the message's
-    /// address) and calls `H_RTAS`.
-    static func promRTASOsTerm(vcpu: VirtualProcessor, tree: DeviceTree?, message: String, scratch: UInt64) -> OsTermResult {
+    /// address) and calls `H_RTAS`. Without `fillArguments` (5.4, before fix
+    /// 74bb84e51171) only the token is set: nargs 0, nret 0, args[0] 0, and the message
+    /// is never written, so the hypervisor reads its text from guest address 0.
+    static func promRTASOsTerm(
+        vcpu: VirtualProcessor, tree: DeviceTree?, message: String, scratch: UInt64, fillArguments: Bool = true
+    ) -> OsTermResult {
         guard let tree, tree.hasNode("/rtas") else { return .returned("no /rtas node") }
         // prom_getprop() into a zeroed `val`: a missing property leaves the token 0.
         let token = (try? tree.u32(RTASService.osTerm.name, at: "/rtas")) ?? 0
         guard token != 0 else { return .panic("Could not get token for ibm,os-term") }
         let messageAddress = scratch + 0x80  // after the 84-byte rtas_args block
-        let args = RTASArguments(token: token, arguments: [UInt32(truncatingIfNeeded: messageAddress)], returnCount: 1)
+        let args =
+            fillArguments
+            ? RTASArguments(token: token, arguments: [UInt32(truncatingIfNeeded: messageAddress)], returnCount: 1)
+            : RTASArguments(token: token, arguments: [], returnCount: 0)
         do {
-            try vcpu.write(at: GuestPhysicalAddress(messageAddress), bytes: Array(message.utf8) + [0], purpose: "os-term message")
+            if fillArguments {
+                try vcpu.write(
+                    at: GuestPhysicalAddress(messageAddress), bytes: Array(message.utf8) + [0], purpose: "os-term message")
+            }
             try vcpu.write(at: GuestPhysicalAddress(scratch), bytes: args.encoded, purpose: "os_term_args")
         } catch {
             return .returned("cannot write os_term_args: \(error)")

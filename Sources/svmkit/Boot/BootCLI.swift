@@ -46,8 +46,9 @@ enum BootCLI {
 }
 
 extension BootCLI {
-    /// The default kernel command line of `svmkit boot` (and of the blob it makes).
-    static let defaultCommandLine = "svm=on console=hvc0"
+    /// The default kernel command line of `svmkit boot` (and of the blob it makes):
+    /// `svm=on swiotlb=force console=hvc0`.
+    static let defaultCommandLine = BootConfiguration.defaultCommandLine
 
     /// The command line to boot with: `--cmdline` when given; else, with `--fdt`, the
     /// tree's own `/chosen/bootargs` (kept, as QEMU keeps `-append`); else the default.

@@ -13,14 +13,24 @@ struct BootCommand: ParsableCommand {
             With no options, SVMKit makes everything itself: a TPM key (held by the simulated \
             TPM at 0x81800001), a kernel, an initrd with an ESM blob in front of it (lockbox-1 \
             wrapped to that key, a `rootd` attachment), and a pseries device tree; the guest \
-            boots with "svm=on console=hvc0" and goes secure.
+            boots with "svm=on swiotlb=force console=hvc0" and goes secure. swiotlb=force is \
+            there because Linux 6.1 and 6.12 (--linux; default 6.12) give a secure guest no \
+            SWIOTLB bounce pool without it; 5.4 and 5.10 make one anyway. A --cmdline that \
+            asks for svm=on without swiotlb=force on such a kernel is warned about on \
+            standard error.
+
+            Every boot ends with one block-device round trip (a write, a read back, a \
+            comparison) through the virtual disk's DMA path (--dma-path: ddw, virtio-blk-pci \
+            behind a DDW window, the default; or tce); --no-io-check skips it. Without a \
+            bounce pool the disk receives ciphertext, the data read back does not match, \
+            and the diagnoses say why.
 
             The console reads like a kernel log, followed by a summary: secure or not, the \
             UV_ESM result, the os-term message if any, the ESM checks, shared pages by owner, \
             isolation violations, call counts, simulated and wall time. --json prints the \
             summary as one JSON object instead (keys: secure, esmResult, osTerm, esmChecks, \
             sharedPages, isolationViolations, calls, simulatedSeconds, wallSeconds, …, \
-            blockDeviceCheck, diagnoses).
+            blockDeviceCheck, diagnoses, linux, swiotlbPool).
 
             A hypervisor access to a secure page behaves as on KVM by default: the page is \
             paged out (UV_PAGE_OUT) and the hypervisor sees its ciphertext; the damage shows \
@@ -48,6 +58,8 @@ struct BootCommand: ParsableCommand {
             Examples:
               svmkit boot
               svmkit boot --cmdline "svm=off console=hvc0"
+              svmkit boot --cmdline "svm=on console=hvc0"     # 6.12: no pool
+              svmkit boot --linux 5.10 --cmdline "svm=on console=hvc0"
               svmkit boot --memory 16G --cpus 8 --json
               svmkit boot --fdt qemu.dtb --kernel vmlinux.bin --initrd initrd.img \\
                   --tpm-key tpm.pem
@@ -61,6 +73,8 @@ struct BootCommand: ParsableCommand {
             """)
 
     @OptionGroup var inputs: BootInputOptions
+    @Flag(name: .customLong("no-io-check"), help: "Skip the block-device round trip that ends every boot.")
+    var noIOCheck = false
     @Option(help: "Write every call as JSON lines to FILE.") var trace: String?
     @Option(help: "Write the boot as Chrome trace-event JSON (open in ui.perfetto.dev): lanes per vCPU, Ultravisor, hypervisor.")
     var timeline: String?
@@ -103,6 +117,9 @@ struct BootCommand: ParsableCommand {
         try BootCLI.checkOutput(memoryMap, "--memory-map", force: force)
         try BootCLI.checkOutput(swiotlbTrace, "--swiotlb-trace", force: force)
         let config = try inputs.makeConfiguration()
+        if let warning = SwiotlbPreflight.warning(commandLine: config.commandLine, linux: [config.linux]) {
+            CLIReporter.err("svmkit boot: warning: \(warning)\n")
+        }
         let bugs = try guestBugs()
         let kexecKind = try kexec.map { (k: String) throws(ExitCode) -> KexecKind in
             guard let kind = KexecKind(rawValue: k) else { throw BootCLI.fail("--kexec \(k): expected normal or crash") }
@@ -121,7 +138,7 @@ struct BootCommand: ParsableCommand {
         var report = vm.boot(
             kernelOptions: GuestKernelOptions(swiotlbDynamic: swiotlbDynamic, swiotlbTrace: swiotlbLog), bugs: bugs)
         if showProgress { CLIReporter.endProgress(json: json) }
-        if bugs.contains(where: \.needsDMA) || swiotlbLog != nil {
+        if bugs.contains(where: \.needsDMA) || swiotlbLog != nil || (!noIOCheck && vm.kernel?.phase == .running) {
             vm.exerciseBlockDevice()
             report = vm.report(wallSeconds: report.wallSeconds)
         }

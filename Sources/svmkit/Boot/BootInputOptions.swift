@@ -8,7 +8,7 @@ import SVMKit
 struct BootInputOptions: ParsableArguments {
     @Option(help: "Guest RAM, e.g. 512M, 4G (ignored with --fdt).") var memory: String = "4G"
     @Option(help: "vCPUs (ignored with --fdt).") var cpus: Int = 4
-    @Option(help: "Kernel command line, written to /chosen/bootargs (default: svm=on console=hvc0; with --fdt, the tree's own bootargs).")
+    @Option(help: "Kernel command line, written to /chosen/bootargs (default: svm=on swiotlb=force console=hvc0; with --fdt, the tree's own bootargs).")
     var cmdline: String?
     @Option(help: "Device tree to boot from (e.g. QEMU -machine pseries,dumpdtb=FILE); memory and CPUs come from it.")
     var fdt: String?
@@ -30,6 +30,7 @@ struct BootInputOptions: ParsableArguments {
         "With --tpm swtpm:…: seconds to wait for swtpm to connect and to answer each command.", valueName: "seconds"))
     var tpmTimeout: Double = Double(SwtpmBackend.defaultTimeoutMilliseconds) / 1000
     @OptionGroup var firmwareOptions: FirmwareOptions
+    @OptionGroup var kernelProfile: KernelProfileOptions
     @Option(help: "Seed of the machine's generator: the same seed gives the same trace.") var seed: UInt64 = 1
 
     /// `--tpm embedded` or `--tpm swtpm:HOST:PORT --tpm-dir DIR`.
@@ -83,6 +84,7 @@ struct BootInputOptions: ParsableArguments {
             c.tpmKeyPEM = String(decoding: try BootCLI.read(tpmKey, "--tpm-key", limit: CLIInput.Limit.key, what: "a key", command: command), as: UTF8.self)
         }
         try firmwareOptions.apply(to: &c, command: command)
+        try kernelProfile.apply(to: &c, command: command)
         c.seed = seed
         return c
     }

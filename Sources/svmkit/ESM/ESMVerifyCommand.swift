@@ -16,6 +16,11 @@ struct ESMVerifyCommand: ParsableCommand {
             20-byte stub unless --rtas), the kernel, the initrd and the command line, giving \
             the expected and actual digests of each failure.
 
+            --linux V (repeatable: 5.4, 5.10, 6.1, 6.12) also warns on standard error when \
+            that kernel needs swiotlb=force for a secure guest's bounce pool (6.1, 6.12) and \
+            the bootargs lack it, naming the affected series and the line to use instead. \
+            The warning never changes the exit status.
+
             Exit status: 0 every check passes; 1 a check fails; 2 bad input.
 
             Examples:
@@ -23,6 +28,8 @@ struct ESMVerifyCommand: ParsableCommand {
                   --cmdline "svm=on console=hvc0" --key keys/tpm-seckey.pem
               svmkit esm verify --kernel vmlinux.bin --initrd initrd.img --blob esmb.dtb \\
                   --cmdline "svm=on" --key keys/owner-seckey.pem --json
+              svmkit esm verify --kernel vmlinux.bin --initrd initrd-esm.img \\
+                  --cmdline "svm=on" --key keys/tpm-seckey.pem --linux 6.12
             """
     )
 
@@ -55,6 +62,11 @@ struct ESMVerifyCommand: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    @Option(help: ArgumentHelp(
+        "Warn when this guest kernel series (5.4, 5.10, 6.1, 6.12; repeatable) needs swiotlb=force and the bootargs lack it.",
+        valueName: "V"))
+    var linux: [String] = []
+
     struct Output: Encodable {
         struct Location: Encodable {
             var source: String
@@ -85,6 +97,17 @@ struct ESMVerifyCommand: ParsableCommand {
             firmware: firmware, hvTouch: HypervisorTouch.pageOut.rawValue, esmCheck: esmCheck, to: &policyChoice,
             command: "esm verify")
         let policy = policyChoice.effectiveESMCheckPolicy
+        var versions: [LinuxVersion] = []
+        for v in linux {
+            guard let version = LinuxVersion(rawValue: v) else {
+                throw ESMCLI.fail(
+                    cmd, "--linux \(v): expected one of " + LinuxVersion.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            versions.append(version)
+        }
+        if let warning = SwiotlbPreflight.warning(commandLine: cmdline, linux: versions) {
+            CLIReporter.err("svmkit esm verify: warning: \(warning)\n")
+        }
         let kernelBytes = try ESMCLI.read(kernel, "kernel", command: cmd, option: "--kernel")
         let initrdBytes = try ESMCLI.read(initrd, "initrd", command: cmd, option: "--initrd")
         let rtasText = try rtas.map { (p: String) throws(ExitCode) in try ESMCLI.read(p, "RTAS text", command: cmd, option: "--rtas") } ?? ESMDigests.slofRTASStub

@@ -9,7 +9,8 @@ struct SoakCommand: ParsableCommand {
         commandName: "soak",
         abstract: "Run a seeded soak on a secure guest: DMA through SWIOTLB, share/unshare churn, kexec cycles, invariants.",
         discussion: """
-            Boots a secure guest (svm=on) with one virtual disk per vCPU, then runs kexec \
+            Boots a secure guest (svm=on swiotlb=force; --linux picks the kernel series, \
+            --dma-path the disks' DMA ops) with one virtual disk per vCPU, then runs kexec \
             cycles until --seconds pass or --operations are done. In each cycle one thread per \
             vCPU runs a seeded mix of operations: block writes and reads of random sizes and \
             sectors (bounced through the shared SWIOTLB pool; every sector checked against \
@@ -63,6 +64,7 @@ struct SoakCommand: ParsableCommand {
     @Flag(help: "Print a progress line on standard error every few seconds.") var progress = false
     @Option(name: .customLong("progress-interval"), help: "Seconds between progress lines.") var progressInterval: Double = 5
     @OptionGroup var firmwareOptions: FirmwareOptions
+    @OptionGroup var kernelProfile: KernelProfileOptions
 
     func run() throws {
         var c = SoakConfiguration()
@@ -82,6 +84,8 @@ struct SoakCommand: ParsableCommand {
             throw Self.fail("--memory \(memory): guest RAM must be a multiple of 64K from 256M to 16T (e.g. 512M, 1G)")
         }
         try firmwareOptions.apply(to: &c.firmware, command: "soak")
+        c.linux = try kernelProfile.version(command: "soak")
+        c.dmaPath = try kernelProfile.path(command: "soak")
         if let faults {
             do {
                 c.faults = try FaultSpecParser.parse(faults)

@@ -38,7 +38,7 @@ struct GuestTestMachine {
     var memory: GuestMemory { machine.memory }
 
     init(
-        memory bytes: UInt64 = 512 << 20, cpus: Int = 4, bootargs: String = "console=hvc0 swiotlb=4096",
+        memory bytes: UInt64 = 512 << 20, cpus: Int = 4, bootargs: String = "console=hvc0 swiotlb=4096,force",
         diskSectors: UInt64? = nil, pef: Bool = true, traceDetail: Bool = true,
         hypervisorTouch: HypervisorTouch = .pageOut
     ) throws {

@@ -1,0 +1,40 @@
+import ArgumentParser
+import SVMKit
+
+/// `--linux` and `--dma-path`: which Linux series the guest behaves as and which DMA ops
+/// its virtual disk gets, shared by `svmkit boot`, `svmkit soak` and the commands that
+/// boot a guest (issue 17 item 1).
+struct KernelProfileOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "The guest kernel's stable series: 5.4, 5.10, 6.1 or 6.12 (6.1 and 6.12 need swiotlb=force for a bounce pool).",
+        valueName: "5.4|5.10|6.1|6.12"))
+    var linux: String = LinuxVersion.newest.rawValue
+    @Option(name: .customLong("dma-path"), help: ArgumentHelp(
+        "The virtual disk's DMA ops: ddw (virtio-blk-pci behind a DDW window: dma-direct, SWIOTLB when forced) or tce (TCE-mapped: never bounces since 5.6).",
+        valueName: "ddw|tce"))
+    var dmaPath: String = DMAPath.ddwBypass.rawValue
+
+    /// The series, or exit 2 naming `--linux`.
+    func version(command: String) throws(ExitCode) -> LinuxVersion {
+        guard let v = LinuxVersion(rawValue: linux) else {
+            throw BootCLI.fail(
+                "--linux \(linux): expected one of " + LinuxVersion.allCases.map(\.rawValue).joined(separator: ", "),
+                command: command)
+        }
+        return v
+    }
+
+    /// The DMA path, or exit 2 naming `--dma-path`.
+    func path(command: String) throws(ExitCode) -> DMAPath {
+        guard let p = DMAPath(rawValue: dmaPath) else {
+            throw BootCLI.fail("--dma-path \(dmaPath): expected ddw or tce", command: command)
+        }
+        return p
+    }
+
+    /// Sets both on `configuration`.
+    func apply(to configuration: inout BootConfiguration, command: String) throws(ExitCode) {
+        configuration.linux = try version(command: command)
+        configuration.dmaPath = try path(command: command)
+    }
+}

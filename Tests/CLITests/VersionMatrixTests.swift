@@ -1,0 +1,26 @@
+import Foundation
+import Testing
+
+/// Issue 17 item 4: the kernel-version matrix that `Scripts/version-matrix --write` puts
+/// in README.md and in the DocC article "How a POWER guest becomes secure" is one table.
+@Suite("Kernel-version matrix: README and DocC agree")
+struct VersionMatrixTests {
+    static func table(_ relative: String) throws -> String {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(relative)
+        let text = try String(contentsOf: url, encoding: .utf8)
+        let begin = try #require(text.range(of: "<!-- version-matrix:begin -->\n"))
+        let end = try #require(text.range(of: "<!-- version-matrix:end -->"))
+        return String(text[begin.upperBound..<end.lowerBound])
+    }
+
+    @Test("The same table in both, one row per profile and command line, 6.12 without swiotlb=force broken")
+    func same() throws {
+        let readme = try Self.table("README.md")
+        #expect(readme == (try Self.table("Sources/SVMKit/SVMKit.docc/HowAPOWERGuestBecomesSecure.md")))
+        let rows = readme.split(separator: "\n").filter { $0.hasPrefix("| ") && !$0.hasPrefix("| Linux") }
+        #expect(rows.count == 10)
+        #expect(rows.contains { $0.hasPrefix("| 6.12 | `svm=on console=hvc0` | ddw |") && $0.contains("ciphertext") })
+        #expect(rows.contains { $0.hasPrefix("| 5.10 | `svm=on console=hvc0` | ddw |") && $0.hasSuffix("| yes |") })
+    }
+}

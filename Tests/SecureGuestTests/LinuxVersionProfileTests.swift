@@ -1,0 +1,161 @@
+import DeviceTree
+import PEFMachine
+import PowerABI
+import SWIOTLB
+import Testing
+
+@testable import SecureGuest
+
+/// The kernel profiles of issue 17: what each series does differently for a secure
+/// guest, asserted on the boot trace and the kernel log (`LinuxVersion`'s doc cites
+/// the code for each).
+@Suite("Linux profiles: 5.4, 5.10, 6.1 and 6.12 as each series boots a secure guest")
+struct LinuxVersionProfileTests {
+    /// A secure guest of `linux` booted with `bootargs`, with a 1 MiB disk.
+    static func boot(_ linux: LinuxVersion, bootargs: String, dmaPath: DMAPath = .ddwBypass) throws -> (
+        GuestTestMachine, GuestKernel, GuestBootReport
+    ) {
+        let t = try GuestTestMachine(cpus: 2, bootargs: bootargs, diskSectors: 2048)
+        try t.makeSecure()
+        var options = GuestKernelOptions()
+        options.linux = linux
+        options.dmaPath = dmaPath
+        let (kernel, report) = try t.boot(options)
+        return (t, kernel, report)
+    }
+
+    /// The `UV_SHARE_PAGE` calls' owners in order, from the ledger's call sites.
+    static func shareSites(_ kernel: GuestKernel) -> [String] {
+        kernel.ledger.entries.values.map(\.callSite).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+            .sorted()
+    }
+
+    /// Writes `count` bytes of a pattern through the disk; what the disk holds afterwards.
+    static func writeThroughDisk(_ t: GuestTestMachine, _ kernel: GuestKernel, count: Int = 8192) throws -> (
+        written: [UInt8], onDisk: [UInt8]
+    ) {
+        let disk = try kernel.probeVirtualBlockDevice()
+        let buffer = try kernel.allocateMemory(bytes: UInt64(count), purpose: "profile test buffer")
+        let data = pattern(count, seed: 17)
+        try t.boot.write(at: GuestPhysicalAddress(buffer), bytes: data)
+        try disk.write(sector: 0, from: buffer, byteCount: count)
+        return (data, t.disk?.contents(sector: 0, byteCount: count) ?? [])
+    }
+
+    @Test(
+        "6.1 and 6.12 without swiotlb=force: no pool, no UV_SHARE_PAGE for it, \"No low mem\", the disk gets ciphertext",
+        arguments: [LinuxVersion.v6_1, .v6_12])
+    func noPoolOnSixX(linux: LinuxVersion) throws {
+        let (t, kernel, report) = try Self.boot(linux, bootargs: "svm=on console=hvc0")
+        #expect(report.swiotlb == nil)
+        #expect(!report.dmaForcedBounce)
+        #expect(report.shareCalls[.swiotlb] == nil)
+        #expect(t.records("UV_SHARE_PAGE").count == 2, "LPPACA region and DTL page only")
+        #expect(!Self.shareSites(kernel).contains("swiotlb_update_mem_attributes"))
+        // kernel/dma/swiotlb.c: swiotlb_print_info (6.12), pr_fmt "software IO TLB: ".
+        #expect(kernel.log.contains("software IO TLB: No low mem"))
+        #expect(!kernel.log.contains("software IO TLB: mapped"))
+        let (written, onDisk) = try Self.writeThroughDisk(t, kernel)
+        #expect(onDisk != written, "the hypervisor's DMA paged the secure buffer out: ciphertext on the disk")
+        #expect(t.memory.violationCount == 1)
+        #expect(kernel.dmaStatistics.bouncedMappings == 0)
+        #expect(!kernel.log.contains("Memory encryption is active"))
+    }
+
+    @Test(
+        "5.4 and 5.10 without swiotlb=force: the pool exists, is shared in one call and forced; the data arrive intact",
+        arguments: [LinuxVersion.v5_4, .v5_10])
+    func poolOnFiveX(linux: LinuxVersion) throws {
+        let (t, kernel, report) = try Self.boot(linux, bootargs: "svm=on console=hvc0")
+        let pool = try #require(report.swiotlb)
+        #expect(pool.shared)
+        #expect(report.dmaForcedBounce)
+        #expect(report.shareCalls[.swiotlb] == 1)
+        #expect(t.records("UV_SHARE_PAGE").count == 3)
+        #expect(kernel.log.contains("software IO TLB: mapped"))
+        #expect(!kernel.log.contains("No low mem"))
+        #expect(pool.areas == 1, "one global lock before 6.0")
+        let (written, onDisk) = try Self.writeThroughDisk(t, kernel)
+        #expect(onDisk == written)
+        #expect(t.memory.violationCount == 0)
+        #expect(kernel.log.contains("Memory encryption is active and system is using DMA bounce buffers"))
+    }
+
+    @Test("With swiotlb=force every series has a shared, forced pool and the data arrive intact", arguments: LinuxVersion.allCases)
+    func forceWorksEverywhere(linux: LinuxVersion) throws {
+        let (t, kernel, report) = try Self.boot(linux, bootargs: "svm=on swiotlb=force console=hvc0")
+        #expect(report.swiotlb?.shared == true)
+        #expect(report.dmaForcedBounce)
+        #expect(report.shareCalls[.swiotlb] == 1)
+        let (written, onDisk) = try Self.writeThroughDisk(t, kernel)
+        #expect(onDisk == written)
+        #expect(t.memory.violationCount == 0)
+        // 6.x: areas per possible CPU (2 → 2); 5.x: one.
+        #expect(report.swiotlb?.areas == (linux.swiotlbAreas ? 2 : 1))
+    }
+
+    /// The trace order of the shares: LPPACA region, DTL page, then the pool where there
+    /// is one (`init_svm()` runs after setup.o's initcall).
+    @Test("Trace: UV_SHARE_PAGE sequence per series", arguments: LinuxVersion.allCases)
+    func shareSequence(linux: LinuxVersion) throws {
+        let (t, kernel, _) = try Self.boot(linux, bootargs: "svm=on console=hvc0")
+        let shares = t.records("UV_SHARE_PAGE").filter { $0.caller.kind == .guest }.map { $0.arguments.first ?? 0 }
+        let owners = shares.map { gfn in kernel.ledger.entries[GuestFrameNumber(rawValue: gfn)]?.owner }
+        let expected: [SharedPageOwner?] =
+            linux.secureGuestPoolWithoutForce ? [.lppaca, .dtl, .swiotlb] : [.lppaca, .dtl]
+        #expect(owners == expected)
+    }
+
+    @Test("A TCE-mapped disk never bounces since 5.6, even with swiotlb=force; 5.4 had no IOMMU ops on a secure guest")
+    func tcePath() throws {
+        for linux in LinuxVersion.allCases {
+            let (t, kernel, _) = try Self.boot(linux, bootargs: "svm=on swiotlb=force console=hvc0", dmaPath: .tce)
+            let (written, onDisk) = try Self.writeThroughDisk(t, kernel)
+            #expect((onDisk == written) == !linux.secureGuestUsesIOMMUOps, "\(linux)")
+        }
+    }
+
+    /// `paca.c: alloc_shared_lppaca`: `BUG_ON(size >= total)` before the 2020 fix, `>` after.
+    @Test("LPPACA region check: the pre-2020 off-by-one BUGs when the last LPPACA fills the region")
+    func lppacaOffByOne() throws {
+        var fixed = SharedLPPACARegion(base: 0x100_0000, cpuCount: 64)
+        var old = SharedLPPACARegion(base: 0x100_0000, cpuCount: 64)
+        for _ in 0..<63 {
+            _ = try fixed.next()
+            _ = try old.next(offByOne: true)
+        }
+        #expect(throws: SharedLPPACARegion.OverflowError.self) { try old.next(offByOne: true) }
+        #expect(try fixed.next() == 0x100_0000 + 63 * 0x400)
+        let bug = try Self.bootFull(.v5_4, nrCPUs: 64, cpus: 64)
+        #expect(bug != nil, "5.4 with NR_CPUS = 64 possible CPUs BUGs in alloc_shared_lppaca()")
+        #expect(try Self.bootFull(.v5_10, nrCPUs: 64, cpus: 64) == nil)
+    }
+
+    /// Boots a secure guest whose region is exactly full; the error, if any.
+    static func bootFull(_ linux: LinuxVersion, nrCPUs: Int, cpus: Int) throws -> GuestKernelError? {
+        let t = try GuestTestMachine(memory: 1 << 30, cpus: cpus, bootargs: "svm=on swiotlb=force console=hvc0")
+        try t.makeSecure(startSecondaries: false)
+        var options = GuestKernelOptions(nrCPUs: nrCPUs)
+        options.linux = linux
+        let kernel = GuestKernel(machine: t.machine, options: options)
+        do {
+            _ = try kernel.start(
+                processors: [t.boot], fdtAddress: GuestTestMachine.fdtAddress, kernelBase: GuestTestMachine.kernelBase)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    /// `swiotlb=` before 6.0 has no area count (`setup_io_tlb_npages (5.4, 5.10)`).
+    @Test("swiotlb= grammar: <slabs>[,<areas>][,force] since 6.0, <slabs>[,force] before")
+    func grammar() {
+        let modern = SWIOTLBOption(KernelCommandLine("swiotlb=65536,4,force"))
+        #expect(modern.slabs == 65536 && modern.areas == 4 && modern.forceMode == .force)
+        let old = SWIOTLBOption(KernelCommandLine("swiotlb=65536,4,force"), areas: false)
+        #expect(old.slabs == 65536 && old.areas == nil && old.forceMode == nil)
+        #expect(old.diagnostics.contains { $0.description.contains("not understood") })
+        let oldForce = SWIOTLBOption(KernelCommandLine("swiotlb=65536,force"), areas: false)
+        #expect(oldForce.forceMode == .force)
+    }
+}
