@@ -1,5 +1,5 @@
 import DeviceTree
-import PEFMachine
+@_spi(Firmware) import PEFMachine
 import PowerABI
 import SWIOTLB
 import Testing
