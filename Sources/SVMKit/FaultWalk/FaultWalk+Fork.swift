@@ -51,16 +51,8 @@ extension FaultWalk {
         vm.machine.faults.setChooser(nil)
         forker.reapAll()
 
-        let sites = FaultWalkSite.sites(in: vm.machine.trace.records, phaseEnds: ends).filter { phases.contains($0.phase) }
-        var scenarios: [Scenario] = []
-        for site in sites {
-            for action in FaultWalkStatuses.statuses(of: site.call.opcode) {
-                scenarios.append(Scenario(index: scenarios.count, site: site, action: action))
-            }
-        }
-        let baselineRow = judge(
-            vm, broken: broken, injected: 0, index: -1, site: "baseline", context: "", status: "none", phase: .boot,
-            rule: "")
+        let base = baseline(of: vm, broken: broken, phaseEnds: ends)
+        let (sites, scenarios, baselineRow) = (base.sites, base.scenarios, base.row)
         var rows: [FaultWalkRow] = []
         for s in scenarios where shard?.contains(s.index) ?? true {
             var diagnosis: [String]

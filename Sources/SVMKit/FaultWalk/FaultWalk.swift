@@ -85,6 +85,12 @@ public struct FaultWalk: Sendable {
         let vm = try SecureVirtualMachine(configuration: configuration)
         var ends: [(FaultWalkPhase, Int)] = []
         let broken = execute(vm) { phase in ends.append((phase, vm.machine.trace.records.map(\.sequence).max() ?? -1)) }
+        return baseline(of: vm, broken: broken, phaseEnds: ends)
+    }
+
+    /// The walked sites of a finished baseline run, one scenario per site and status
+    /// (numbered in that order), and the baseline's own row.
+    func baseline(of vm: SecureVirtualMachine, broken: [String], phaseEnds ends: [(FaultWalkPhase, Int)]) -> Baseline {
         let sites = FaultWalkSite.sites(in: vm.machine.trace.records, phaseEnds: ends).filter { phases.contains($0.phase) }
         var scenarios: [Scenario] = []
         for site in sites {
