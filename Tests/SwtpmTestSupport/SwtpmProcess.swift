@@ -60,7 +60,11 @@ public final class SwtpmProcess: @unchecked Sendable {
             p.standardError = FileHandle.nullDevice
             try p.run()
             for _ in 0..<250 where p.isRunning {
-                if canConnect(port: port + 1) {  // the control port: probing the server port would take its one client slot
+                // The control port by connecting; the server port only by its LISTEN entry
+                // (a probe connection would take its one client slot), since swtpm may
+                // open the control socket first and a test's first command would then be
+                // refused.
+                if canConnect(port: port + 1), isListening(port: port) {
                     self.port = port
                     self.process = p
                     return
@@ -148,6 +152,22 @@ public func boundLoopbackSocket(port: UInt16) -> Int32? {
 /// A blocking TCP connection to 127.0.0.1:`port`, or nil when nothing accepts it.
 public func connectedLoopbackSocket(port: UInt16) -> Int32? {
     loopbackSocket(port: port) { Glibc.connect($0, $1, $2) }
+}
+
+/// Whether a TCP socket listens on 127.0.0.1:`port` (or on any address), from
+/// `/proc/net/tcp` (state `0A`), without connecting to it.
+public func isListening(port: UInt16) -> Bool {
+    guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return true }
+    let suffix = ":" + String(format: "%04X", Int(port))
+    for line in table.split(separator: "\n").dropFirst() {
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        guard fields.count > 3 else { continue }
+        let local = fields[1]
+        if local.hasSuffix(suffix), fields[3] == "0A", local.hasPrefix("0100007F") || local.hasPrefix("00000000") {
+            return true
+        }
+    }
+    return false
 }
 
 /// Whether something accepts connections on 127.0.0.1:`port`.
