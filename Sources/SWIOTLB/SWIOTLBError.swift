@@ -23,6 +23,10 @@ public enum SWIOTLBError: Error, Sendable, Hashable, CustomStringConvertible {
     case mappingTooLarge(size: Int, allocationSize: Int, maximum: Int)
     /// No run of free slots fits (Linux: "swiotlb buffer is full").
     case exhausted(SWIOTLBExhaustion)
+    /// Linux 6.1's slot search never returns for this request
+    /// (``SWIOTLBAllocatorKind/linux61`` only): the kernel would spin for ever holding
+    /// the area's lock. Nothing was mapped.
+    case scanHung(SWIOTLBScanHang)
     /// The address is not inside the pool (`is_swiotlb_buffer()` is false).
     case notBounceAddress(UInt64, operation: SWIOTLBOperation)
     /// The address is in the pool but inside no mapping.
@@ -61,6 +65,8 @@ public enum SWIOTLBError: Error, Sendable, Hashable, CustomStringConvertible {
                 + "more than one \(SWIOTLB.segmentSize)-byte segment (max mapping size \(maximum))"
         case .exhausted(let details):
             return details.description
+        case .scanHung(let hang):
+            return hang.description
         case .notBounceAddress(let address, let op):
             return "\(op): \(Self.hex(address)) is not in the SWIOTLB pool"
         case .notMapped(let address, let op):

@@ -47,8 +47,7 @@ extension SWIOTLBPool {
         original: UInt64, size: Int, attributes: DMAAttributes, allocAlignMask: UInt64, device: DMADevice,
         cpu: Int, copyIn: Bool
     ) throws(SWIOTLBError) -> UInt64 {
-        let request = try SlotRequest(
-            original: original, size: size, allocAlignMask: allocAlignMask, device: device, pageSize: pageSize)
+        let request = try slotRequest(original: original, size: size, allocAlignMask: allocAlignMask, device: device)
         guard let address = try place(request, cpu: cpu, copyIn: copyIn) else {
             if recorder != nil {
                 recordMap(
@@ -72,8 +71,7 @@ extension SWIOTLBPool {
         original: UInt64, size: Int, direction: DMADirection, attributes: DMAAttributes, allocAlignMask: UInt64,
         device: DMADevice, cpu: Int
     ) throws(SWIOTLBError) -> UInt64? {
-        let request = try SlotRequest(
-            original: original, size: size, allocAlignMask: allocAlignMask, device: device, pageSize: pageSize)
+        let request = try slotRequest(original: original, size: size, allocAlignMask: allocAlignMask, device: device)
         guard let address = try place(request, cpu: cpu, copyIn: true) else { return nil }
         if recorder != nil {
             recordMap(
@@ -81,6 +79,18 @@ extension SWIOTLBPool {
                 address: address)
         }
         return address
+    }
+
+    /// The request as this pool's kernel builds it (``SWIOTLBAllocatorKind/linux61``:
+    /// 6.1's; the others: 6.12's).
+    @inline(__always)
+    func slotRequest(
+        original: UInt64, size: Int, allocAlignMask: UInt64, device: DMADevice
+    ) throws(SWIOTLBError) -> SlotRequest {
+        allocator == .linux61
+            ? try .linux61(original: original, size: size, allocAlignMask: allocAlignMask, device: device, pageSize: pageSize)
+            : try SlotRequest(
+                original: original, size: size, allocAlignMask: allocAlignMask, device: device, pageSize: pageSize)
     }
 
     /// Hands a map and its outcome to the recorder (off the hot path).
@@ -108,6 +118,10 @@ extension SWIOTLBPool {
                 head = table.recordMapping(area: area, start: start, request)
                 table.unlock(area)
                 break
+            }
+            if allocator == .linux61 && table.linux61Hangs(area: area, request) {
+                table.unlock(area)
+                throw scanHung(request, area: area, cpu: cpu)
             }
             table.unlock(area)
             area = (area &+ 1) & areaMask
@@ -267,8 +281,24 @@ extension SWIOTLBPool {
     /// logs the kernel's line unless ``DMAAttributes/noWarn``. A request that could not
     /// fit even in an empty pool (its alignment leaves no room in any segment) is
     /// reported as too large instead.
+    /// 6.1's endless scan for `r` in `area` (off the hot path), recorded as a failed map.
+    @inline(never)
+    private func scanHung(_ r: SlotRequest, area: Int, cpu: Int) -> SWIOTLBError {
+        if recorder != nil {
+            recordMap(
+                original: r.original, size: r.mappingSize, allocAlignMask: r.callerAllocAlignMask,
+                device: DMADevice(minAlignMask: r.minAlignMask, segmentBoundaryMask: r.boundaryMask), cpu: cpu,
+                address: nil)
+        }
+        return .scanHung(
+            SWIOTLBScanHang(
+                original: r.original, size: r.mappingSize, allocationSize: r.allocationSize,
+                allocAlignMask: r.callerAllocAlignMask, minAlignMask: r.minAlignMask, stride: r.stride, area: area,
+                usedSlots: statistics.usedSlots))
+    }
+
     private func exhaustion(_ r: SlotRequest, startArea: Int, attributes: DMAAttributes) -> SWIOTLBError {
-        if let span = table.emptyPoolShortfall(r) {
+        if allocator != .linux61, let span = table.emptyPoolShortfall(r) {
             return .mappingTooLarge(
                 size: r.mappingSize, allocationSize: max(span << SWIOTLB.slotShift, r.allocationSize),
                 maximum: SWIOTLB.maxMappingSize(minAlignMask: r.minAlignMask))

@@ -111,7 +111,7 @@ extension SlotTable {
         case .fast:
             let s = (start - area * areaSlots) >> 7
             take(area: area, segment: s, free: segments[start >> 7].free, at: start & 127, count: count)
-        case .reference:
+        case .reference, .linux61:
             for i in start..<(start + count) { lists[i] = 0 }
             var c: UInt16 = 0
             var i = start - 1
@@ -133,7 +133,7 @@ extension SlotTable {
     func invariantViolation() -> String? {
         let oracle = SearchOracle(occupied: occupancy, baseSlot: baseSlot)
         switch kind {
-        case .reference:
+        case .reference, .linux61:
             for i in 0..<totalSlots where Int(lists[i]) != oracle.freeRun(i) {
                 return "list[\(i)] = \(lists[i]), expected \(oracle.freeRun(i))"
             }

@@ -66,7 +66,7 @@ struct SlotRequest {
         self.boundarySlots = (UInt64.max &>> UInt64(SWIOTLB.slotShift)) &+ 1
     }
 
-    private init(
+    init(
         original: UInt64, mappingSize: Int, offset: Int, allocationSize: Int, callerAllocAlignMask: UInt64,
         allocAlignMask: UInt64, iotlbAlignMask: UInt64, minAlignMask: UInt64, boundaryMask: UInt64
     ) {

@@ -126,7 +126,7 @@ final class SlotTable: @unchecked Sendable {
             }
         }
         // Slot list values start at 128, 127, ..., 1 in every segment (§2.2).
-        let listCount = kind == .reference ? totalSlots : 1
+        let listCount = kind == .fast ? 1 : totalSlots
         lists = .allocate(capacity: listCount)
         for i in 0..<listCount { (lists + i).initialize(to: UInt16(SWIOTLB.segmentSlots - (i & (SWIOTLB.segmentSlots - 1)))) }
         let cacheEntries = kind == .fast ? areaCount * Self.runCacheCapacity : 1
@@ -204,6 +204,8 @@ final class SlotTable: @unchecked Sendable {
         switch kind {
         case .fast: start = cachedAllocate(area: area, request) ?? fastAllocateOrSpill(area: area, request)
         case .reference: start = referenceAllocate(area: area, request)
+        case .linux61:
+            if case .found(let slot) = linux61Allocate(area: area, request) { start = slot } else { start = nil }
         }
         if start != nil {
             let h = header(area)
@@ -221,7 +223,7 @@ final class SlotTable: @unchecked Sendable {
     func free(area: Int, start: Int, count: Int) {
         switch kind {
         case .fast: cacheFree(area: area, start: start, count: count)
-        case .reference: referenceFree(start: start, count: count)
+        case .reference, .linux61: referenceFree(start: start, count: count)
         }
         header(area).pointee.used &-= count
         counters.remove(count)
@@ -231,7 +233,7 @@ final class SlotTable: @unchecked Sendable {
     func isAllocated(_ slot: Int) -> Bool {
         switch kind {
         case .fast: (segments[slot >> 7].free | cachedSlots(segment: slot >> 7)) & (UInt128(1) &<< (slot & 127)) == 0
-        case .reference: lists[slot] == 0
+        case .reference, .linux61: lists[slot] == 0
         }
     }
 
@@ -245,7 +247,7 @@ final class SlotTable: @unchecked Sendable {
                 let masks = segments[(firstSlot >> 7) + s]
                 best = max(best, SegmentBits.longestRun(masks.free | cachedSlots(segment: (firstSlot >> 7) + s)))
             }
-        case .reference:
+        case .reference, .linux61:
             for i in firstSlot..<(firstSlot + areaSlots) { best = max(best, Int(lists[i])) }
         }
         return best

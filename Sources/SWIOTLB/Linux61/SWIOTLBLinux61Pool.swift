@@ -27,7 +27,6 @@ public final class SWIOTLBLinux61Pool: SWIOTLBReplayTarget {
     public let pageSize: Int
 
     private let areaSlots: Int
-    private let pageShift: Int
     /// `slots[i].list`.
     private var list: [Int]
     /// `slots[i].alloc_size`.
@@ -49,7 +48,6 @@ public final class SWIOTLBLinux61Pool: SWIOTLBReplayTarget {
         self.areaCount = max(areaCount, 1)
         self.pageSize = pageSize
         self.areaSlots = self.slotCount / self.areaCount
-        self.pageShift = pageSize.trailingZeroBitCount
         self.list = (0..<self.slotCount).map { SWIOTLB.segmentSlots - ($0 & (SWIOTLB.segmentSlots - 1)) }
         self.slotAllocSize = [UInt64](repeating: 0, count: self.slotCount)
         self.areaIndex = [Int](repeating: 0, count: self.areaCount)
@@ -97,60 +95,25 @@ public final class SWIOTLBLinux61Pool: SWIOTLBReplayTarget {
         return nil
     }
 
-    private enum Search { case found(Int), notFound, hang }
-
-    /// `swiotlb_do_find_slots()` (6.1), with the endless scan detected.
+    /// `swiotlb_do_find_slots()` (6.1) in area `area`: ``Linux61SlotSearch``, plus the
+    /// per-slot `alloc_size` and `area->used` it records on success.
     private func findSlots(
-        area: Int, orig: UInt64, allocSize: UInt64, allocAlignMask callerMask: UInt32, minAlign: UInt32,
+        area: Int, orig: UInt64, allocSize: UInt64, allocAlignMask: UInt32, minAlign: UInt32,
         boundaryMask: UInt64
-    ) -> Search {
-        let tableAddress = start & boundaryMask
-        let maxSlots: UInt64 = boundaryMask == .max ? 1 << UInt64(64 - SWIOTLB.slotShift) : Self.nrSlots(boundaryMask &+ 1)
-        let nslots = Self.nrSlots(allocSize)
-        let offset = orig & UInt64(minAlign) & Self.slotMask
-        let allocAlignMask = callerMask | UInt32(Self.slotMask)
-        let iotlbAlignMask = UInt64(minAlign & ~allocAlignMask)
-        var stride = Int(iotlbAlignMask >> UInt64(SWIOTLB.slotShift)) + 1
-        if allocSize >= UInt64(pageSize) { stride = max(stride, stride << (pageShift - SWIOTLB.slotShift)) }
-        stride = max(stride, Int(allocAlignMask >> UInt32(SWIOTLB.slotShift)) + 1)
-        guard nslots <= UInt64(areaSlots - areaUsed[area]) else { return .notFound }
-        let slotBase = area * areaSlots
-        func wrapIndex(_ i: Int) -> Int { i >= areaSlots ? 0 : i }
-        let aligned = (areaIndex[area] + stride - 1) / stride * stride
-        var index = wrapIndex(aligned)
-        let wrap = index
-        let shift = Self.nrSlots(tableAddress)
-        var steps = 0
-        repeat {
-            steps += 1
-            if steps > areaSlots + 1 { return .hang }
-            let slotIndex = slotBase + index
-            let slotAddress = tableAddress &+ (UInt64(slotIndex) << UInt64(SWIOTLB.slotShift))
-            if orig != 0 && (slotAddress & iotlbAlignMask) != (orig & iotlbAlignMask) {
-                index = wrapIndex(index + 1)
-                continue
+    ) -> Linux61SlotSearch.Outcome {
+        let search = Linux61SlotSearch(
+            poolStart: start, original: orig, allocationSize: allocSize, allocAlignMask: UInt64(allocAlignMask),
+            minAlignMask: UInt64(minAlign), boundaryMask: boundaryMask, pageSize: pageSize)
+        let outcome = search.scan(
+            &list, area: area, areaSlots: areaSlots, cursor: &areaIndex[area], used: areaUsed[area])
+        if case .found(let slotIndex) = outcome {
+            let offset = orig & UInt64(minAlign) & Self.slotMask
+            for i in slotIndex..<(slotIndex + search.slots) {
+                slotAllocSize[i] = allocSize &- (offset &+ (UInt64(i - slotIndex) << UInt64(SWIOTLB.slotShift)))
             }
-            // iommu_is_span_boundary(slot_index, nslots, nr_slots(tbl_dma_addr), max_slots)
-            let spans = ((shift &+ UInt64(slotIndex)) & (maxSlots &- 1)) &+ nslots > maxSlots
-            if !spans && UInt64(list[slotIndex]) >= nslots {
-                for i in slotIndex..<(slotIndex + Int(nslots)) {
-                    list[i] = 0
-                    slotAllocSize[i] = allocSize &- (offset &+ (UInt64(i - slotIndex) << UInt64(SWIOTLB.slotShift)))
-                }
-                var count = 0
-                var i = slotIndex - 1
-                while i >= 0 && (i & (SWIOTLB.segmentSlots - 1)) != SWIOTLB.segmentSlots - 1 && list[i] != 0 {
-                    count += 1
-                    list[i] = count
-                    i -= 1
-                }
-                areaIndex[area] = index + Int(nslots) < areaSlots ? index + Int(nslots) : 0
-                areaUsed[area] += Int(nslots)
-                return .found(slotIndex)
-            }
-            index = wrapIndex(index + stride)
-        } while index != wrap
-        return .notFound
+            areaUsed[area] += search.slots
+        }
+        return outcome
     }
 
     /// `swiotlb_tbl_unmap_single()` → `swiotlb_release_slots()` (6.1): the run found from

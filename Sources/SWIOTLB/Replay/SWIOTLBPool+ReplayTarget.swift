@@ -1,7 +1,9 @@
 extension SWIOTLBPool: SWIOTLBReplayTarget {
     /// Allocates and records the mapping without copying (a replay has no data);
     /// every refusal (``SWIOTLBError/exhausted(_:)``, ``SWIOTLBError/mappingTooLarge(size:allocationSize:maximum:)``)
-    /// is `nil`, as `DMA_MAPPING_ERROR` is in Linux.
+    /// is `nil`, as `DMA_MAPPING_ERROR` is in Linux. A ``SWIOTLBAllocatorKind/linux61``
+    /// pool's endless scan is `nil` here too; ``SWIOTLBReplayer/replay(_:allocator:)``
+    /// reports it as a hang.
     public func replayMap(_ request: SWIOTLBReplayMap) -> UInt64? {
         try? mapSlots(
             original: request.origAddr, size: request.size, attributes: [.noWarn],

@@ -10,7 +10,9 @@
 /// print(report.json)
 /// ```
 public enum SWIOTLBReplayer {
-    /// Replays every scenario on a fresh ``SWIOTLBPool`` with `allocator`.
+    /// Replays every scenario on a fresh ``SWIOTLBPool`` with `allocator`; with
+    /// ``SWIOTLBAllocatorKind/linux61`` a map on which 6.1 would spin for ever is
+    /// `"hang": true`, as in ``replayLinux61(_:)``.
     ///
     /// - Throws: ``SWIOTLBError/invalidRegion(_:reason:)`` if a pool cannot be built
     ///   (the trace reader already refuses such pools).
@@ -20,7 +22,7 @@ public enum SWIOTLBReplayer {
         var scenarios: [SWIOTLBReplayReport.Scenario] = []
         for scenario in trace.scenarios {
             let pool = try makePool(scenario.pool, allocator: allocator)
-            scenarios.append(replay(scenario, on: pool))
+            scenarios.append(replay(scenario, on: SWIOTLBPoolReplayTarget(pool)))
         }
         return SWIOTLBReplayReport(scenarios: scenarios)
     }

@@ -187,7 +187,7 @@ extension GuestKernel {
     func noteSWIOTLBError(_ error: SWIOTLBError, address: UInt64, operation: String) {
         let culprit: String
         switch error {
-        case .exhausted, .mappingTooLarge, .invalidMask, .invalidSize, .originalOutOfRange, .invalidConfiguration,
+        case .exhausted, .scanHung, .mappingTooLarge, .invalidMask, .invalidSize, .originalOutOfRange, .invalidConfiguration,
             .invalidRegion, .shareFailed:
             return
         case .alreadyUnmapped: culprit = "\(operation) on a mapping that was already unmapped (double unmap)"

@@ -29,7 +29,9 @@ struct SWIOTLBReplayCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The trace to replay; - reads standard input.", valueName: "file"))
     var file: String
 
-    @Option(help: ArgumentHelp("reference (Linux's next-fit search, step by step) or fast.", valueName: "kind"))
+    @Option(help: ArgumentHelp(
+        "reference (Linux 6.12's next-fit search, step by step), linux61 (Linux 6.1's search) or fast.",
+        valueName: "kind"))
     var allocator = "reference"
 
     @Flag(help: "Print the results as JSON, as Scripts/linux-oracle replay does.")
@@ -37,7 +39,7 @@ struct SWIOTLBReplayCommand: ParsableCommand {
 
     func run() throws {
         guard let kind = SWIOTLBAllocatorKind(rawValue: allocator) else {
-            throw Self.fail("--allocator \(allocator): expected reference or fast")
+            throw Self.fail("--allocator \(allocator): expected reference, linux61 or fast")
         }
         let bytes: [UInt8]
         do {
@@ -59,7 +61,9 @@ struct SWIOTLBReplayCommand: ParsableCommand {
         }
         for scenario in report.scenarios {
             for r in scenario.results where r.isMap {
-                let outcome = r.tlbAddress.map { "0x" + String($0, radix: 16) } ?? "failed"
+                let outcome =
+                    r.tlbAddress.map { "0x" + String($0, radix: 16) }
+                    ?? (r.hang ? "hangs (\(SWIOTLBScanHang.function), Linux \(SWIOTLBScanHang.series))" : "failed")
                 print("\(scenario.name) op \(r.index) map id \(r.id): \(outcome) (used \(r.usedAfter))")
             }
             let c = scenario.counts
