@@ -29,8 +29,6 @@ void oswl_device(unsigned int min_align_mask, unsigned long seg_boundary_mask);
 uint64_t oswl_map(uint64_t orig, size_t size, unsigned int alloc_align_mask, int dir, int cpu);
 /* swiotlb_tbl_unmap_single(). */
 void oswl_unmap(uint64_t tlb_addr, size_t size, int dir);
-/* Re-initializes every area lock (after a watchdog abandoned a search holding one). */
-void oswl_reset_locks(void);
 /* mem_used(): the sum of every area's used count. */
 unsigned long oswl_used(void);
 

@@ -89,12 +89,6 @@ void oswl_unmap(uint64_t tlb_addr, size_t size, int dir)
 	swiotlb_tbl_unmap_single(&dev, tlb_addr, size, dir, 0);
 }
 
-void oswl_reset_locks(void)
-{
-	for (unsigned int i = 0; i < POOL->nareas; i++)
-		spin_lock_init(&POOL->areas[i].lock);
-}
-
 unsigned long oswl_used(void) { return mem_used(&io_tlb_default_mem); }
 
 void oswl_cmdline_reset(void)

@@ -25,17 +25,25 @@ enum LinuxOracle {
 
     /// The exact kernel version the oracle was built from (`make kernelversion`).
     static func kernelVersion(_ version: String = "6.12") throws -> String {
-        let url = try program("VERSION", version: version)
-        return (try? String(contentsOf: url, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+        // VERSION is data, not a program: program(_:) would refuse it.
+        let url = root.appendingPathComponent(".build-oracle/\(version)/bin/VERSION")
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+            throw Failure(description: "the Linux oracle's \(url.path) is missing: run Scripts/linux-oracle build")
+        }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Runs `name` with `arguments` and `input` on standard input; its standard output.
-    static func run(_ name: String, _ arguments: [String] = [], input: String = "", version: String = "6.12") throws
-        -> String
-    {
+    static func run(
+        _ name: String, _ arguments: [String] = [], input: String = "", version: String = "6.12",
+        environment: [String: String] = [:]
+    ) throws -> String {
         let process = Process()
         process.executableURL = try program(name, version: version)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("oracle-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }

@@ -9,10 +9,8 @@ import Testing
 /// count compared after every op.
 @Suite("SWIOTLB: the 6.1 search against Linux 6.1")
 struct SWIOTLBLinux61DifferentialTests {
-    /// The seeded streams of the 6.12 test without `min_align_mask`: with one, 6.1's scan
-    /// can spin forever, and the oracle's watchdog does not bring the real code back on
-    /// this machine (the process keeps spinning), so those requests are checked on the
-    /// model alone (`hangIsDetected`).
+    /// The seeded streams of the 6.12 test without `min_align_mask` (with one, 6.1's scan
+    /// can spin for ever: `hangsAgree` runs those).
     static func trace(seed: UInt64, opsPerPool: Int) -> SWIOTLBReplayTrace {
         let base = SWIOTLBDifferentialTests.trace(seed: seed, opsPerPool: opsPerPool)
         return SWIOTLBReplayTrace(
@@ -32,6 +30,7 @@ struct SWIOTLBLinux61DifferentialTests {
         let seed: UInt64 = 0x5EED_0061
         let trace = Self.trace(seed: seed, opsPerPool: 2500)
         let ours = SWIOTLBReplayer.replayLinux61(trace)
+        let pool = try SWIOTLBReplayer.replay(trace, allocator: .linux61)
         let linux = try OracleReplay.run(trace, version: "6.1")
         let results = ours.scenarios.flatMap(\.results)
         let failures = results.filter { $0.isMap && !$0.ok }.count
@@ -41,16 +40,37 @@ struct SWIOTLBLinux61DifferentialTests {
         if let difference = OracleReplay.firstDifference(ours.json, linux, trace: trace) {
             Issue.record("seed \(String(seed, radix: 16)), Linux \(try LinuxOracle.kernelVersion("6.1")): \(difference)")
         }
+        if let difference = OracleReplay.firstDifference(pool.json, linux, trace: trace) {
+            Issue.record("linux61 pool, seed \(String(seed, radix: 16)): \(difference)")
+        }
     }
 
     /// `swiotlb_do_find_slots (6.1)`: `do { … } while (index != wrap)` with `+1` steps on
-    /// misaligned slots and `+stride` steps otherwise can skip `wrap` for ever.
-    @Test("6.1's endless scan is detected on seeded streams with min_align_mask, and only there")
-    func hangIsDetected() throws {
-        let full = SWIOTLBDifferentialTests.trace(seed: 0x5EED_0061, opsPerPool: 500)
-        let hangs = SWIOTLBReplayer.replayLinux61(full).scenarios.flatMap(\.results).filter(\.hang)
-        #expect(!hangs.isEmpty, "the streams with min_align_mask reach 6.1's endless scan")
-        let wellFormed = hangs.allSatisfy { $0.isMap && !$0.ok && $0.tlbAddress == nil }
-        #expect(wellFormed)
+    /// misaligned slots and `+stride` steps otherwise can skip `wrap` for ever. The real
+    /// code runs each such map in a child that its watchdog kills ("hung at op N"), so
+    /// the model's and the pool's hangs are compared with Linux's op by op, with every
+    /// address and used count of the ops that return.
+    @Test("6.1's endless scan: the model, a linux61 pool and Linux 6.1 hang on the same ops and agree on the rest")
+    func hangsAgree() throws {
+        let seeded = SWIOTLBDifferentialTests.trace(seed: 0x5EED_0061, opsPerPool: 200)
+        let trace = SWIOTLBReplayTrace(
+            scenarios: [
+                .linux61ScanHang(pool: SWIOTLBReplayPool(start: 0, nslabs: 128)),
+                .linux61ScanHang(pool: SWIOTLBReplayPool(start: 1 << 20, nslabs: 512, nareas: 2), name: "two-areas"),
+            ] + seeded.scenarios)
+        let model = SWIOTLBReplayer.replayLinux61(trace)
+        let pool = try SWIOTLBReplayer.replay(trace, allocator: .linux61)
+        // A map returns in microseconds; 1 s is the watchdog's margin on a loaded machine.
+        let linux = try OracleReplay.run(trace, version: "6.1", environment: ["SWIOTLB_REPLAY_WATCHDOG_MS": "1000"])
+        let hangs = model.scenarios.flatMap { s in s.results.filter(\.hang).map { "\(s.name) op \($0.index)" } }
+        #expect(hangs.count >= 2, "the hanging streams hang: \(hangs)")
+        #expect(hangs.count <= 30, "each hang costs the oracle its watchdog: \(hangs)")
+        #expect(linux.components(separatedBy: "\"hang\": true").count - 1 == hangs.count)
+        if let difference = OracleReplay.firstDifference(model.json, linux, trace: trace) {
+            Issue.record("model, Linux \(try LinuxOracle.kernelVersion("6.1")): \(difference)")
+        }
+        if let difference = OracleReplay.firstDifference(pool.json, linux, trace: trace) {
+            Issue.record("linux61 pool, Linux \(try LinuxOracle.kernelVersion("6.1")): \(difference)")
+        }
     }
 }

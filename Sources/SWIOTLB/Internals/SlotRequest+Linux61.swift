@@ -7,9 +7,9 @@ extension SlotRequest {
     /// (`kernel/dma/swiotlb.c: swiotlb_tbl_map_single, swiotlb_align_offset (6.1)`).
     /// `stride` is 6.1's (``Linux61SlotSearch/stride(allocationSize:allocAlignMask:minAlignMask:pageSize:)``).
     ///
-    /// The checks are the other kinds' (masks, size, wrap); a run longer than a 128-slot
-    /// segment, which 6.1 would search for and never find, is refused as too large
-    /// before the search, as drivers that honour `swiotlb_max_mapping_size()` never ask.
+    /// The mask and wrap checks are the other kinds'; a request longer than a 128-slot
+    /// segment is searched for as 6.1 does (no slot's `list` reaches it, so the scan
+    /// fails, or spins for ever) rather than refused up front.
     static func linux61(
         original: UInt64, size: Int, allocAlignMask callerMask: UInt64, device: DMADevice, pageSize: Int
     ) throws(SWIOTLBError) -> SlotRequest {
@@ -29,10 +29,6 @@ extension SlotRequest {
         guard original <= UInt64.max - UInt64(size) else { throw .originalOutOfRange(original: original, size: size) }
         let slotMask = UInt64(SWIOTLB.slotSize - 1)
         let offset = Int(original & minAlign & slotMask)
-        guard size <= SWIOTLB.segmentSize - offset else {
-            throw .mappingTooLarge(
-                size: size, allocationSize: size &+ offset, maximum: SWIOTLB.maxMappingSize(minAlignMask: minAlign))
-        }
         var request = SlotRequest(
             original: original, mappingSize: size, offset: offset, allocationSize: size + offset,
             callerAllocAlignMask: callerMask, allocAlignMask: callerMask | slotMask,

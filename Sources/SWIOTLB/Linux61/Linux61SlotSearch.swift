@@ -105,7 +105,10 @@ struct Linux61SlotSearch {
         func wrapAreaIndex(_ i: Int) -> Int { i >= areaSlots ? 0 : i }
         let slotBase = area * areaSlots
         let shift = (tableAddress &+ UInt64(SWIOTLB.slotSize - 1)) >> UInt64(SWIOTLB.slotShift)
-        let wrap = wrapAreaIndex((cursor + stride - 1) / stride * stride)
+        // ALIGN() is a mask operation, `(x + a - 1) & ~(a - 1)`: with a stride that is not
+        // a power of two (a min_align_mask above alloc_align_mask gives e.g. 33) it is
+        // not a round-up to a multiple (include/uapi/linux/const.h: __ALIGN_KERNEL_MASK (6.1)).
+        let wrap = wrapAreaIndex((cursor &+ stride &- 1) & ~(stride &- 1))
         var index = wrap
         var steps = 0
         repeat {
