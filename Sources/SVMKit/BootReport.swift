@@ -85,12 +85,15 @@ public struct BootReport: Hashable, Sendable, Codable {
     public var linux: String?
     /// The guest kernel's SWIOTLB pool (``SWIOTLBPoolReport``), when a kernel ran.
     public var swiotlbPool: SWIOTLBPoolReport?
+    /// The map on which the guest hung in 6.1's `swiotlb_do_find_slots()`
+    /// (``SWIOTLBScanHang``: the request, the function, the fix), or `nil`.
+    public var hang: SWIOTLBScanHang?
 
     /// Whether the guest ended where the command line asked, with every invariant
-    /// holding, no fault found in its run, and a block round trip (if one ran) intact.
+    /// holding, no fault found in its run, no hang, and a block round trip (if one ran) intact.
     public var endedAsRequested: Bool {
         secure == requestedSecure && osTerm == nil && invariantFailures.isEmpty && guestFaults.isEmpty
-            && blockDeviceCheck?.passed != false
+            && blockDeviceCheck?.passed != false && hang == nil
     }
 }
 
@@ -99,11 +102,11 @@ extension BootReport {
         case secure, esmResult, osTerm, esmChecks, sharedPages, isolationViolations, calls, simulatedSeconds,
             wallSeconds, requestedSecure, commandLineDiagnostics, esmFailure, stopReason, invariantFailures, kernelLog,
             console, reservedRegions, sysfsSVM, audits, kexec, bugs, guestFaults, blockDeviceCheck, diagnoses,
-            linux, swiotlbPool
+            linux, swiotlbPool, hang
     }
 
     /// Encodes every key, writing `null` for absent optionals (`esmResult`, `osTerm`,
-    /// `esmFailure`, `stopReason`, `kexec`, `blockDeviceCheck`, `swiotlbPool`) so that
+    /// `esmFailure`, `stopReason`, `kexec`, `blockDeviceCheck`, `swiotlbPool`, `hang`) so that
     /// scripts always find them.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -133,5 +136,6 @@ extension BootReport {
         try c.encode(diagnoses, forKey: .diagnoses)
         try c.encode(linux, forKey: .linux)
         try c.encode(swiotlbPool, forKey: .swiotlbPool)
+        try c.encode(hang, forKey: .hang)
     }
 }

@@ -330,8 +330,10 @@ public final class SecureVirtualMachine: Sendable {
         report.swiotlbPool = kernel.map { k in
             let pool = k.swiotlbPool
             return SWIOTLBPoolReport(
-                present: pool != nil, forced: k.dmaForcedBounce, base: pool?.region.base, bytes: pool?.region.size ?? 0)
+                present: pool != nil, forced: k.dmaForcedBounce, base: pool?.region.base, bytes: pool?.region.size ?? 0,
+                allocator: pool?.allocator)
         }
+        report.hang = kernel?.swiotlbHang
         return report
     }
 

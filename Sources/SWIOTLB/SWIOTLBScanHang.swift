@@ -51,6 +51,40 @@ public struct SWIOTLBScanHang: Sendable, Hashable, Codable, CustomStringConverti
 
     private static func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
 
+    private enum CodingKeys: String, CodingKey {
+        case function, series, fix, original, size, allocationSize, allocAlignMask, minAlignMask, stride, area,
+            usedSlots, detail
+    }
+
+    /// Decodes what ``encode(to:)`` writes (the constant keys are not read back).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            original: try c.decode(UInt64.self, forKey: .original), size: try c.decode(Int.self, forKey: .size),
+            allocationSize: try c.decode(Int.self, forKey: .allocationSize),
+            allocAlignMask: try c.decode(UInt64.self, forKey: .allocAlignMask),
+            minAlignMask: try c.decode(UInt64.self, forKey: .minAlignMask), stride: try c.decode(Int.self, forKey: .stride),
+            area: try c.decode(Int.self, forKey: .area), usedSlots: try c.decode(Int.self, forKey: .usedSlots))
+    }
+
+    /// The request and where it hangs: `function`, `series`, `fix`, the request's
+    /// fields, and `detail` (``description``).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(Self.function, forKey: .function)
+        try c.encode(Self.series, forKey: .series)
+        try c.encode(Self.fix, forKey: .fix)
+        try c.encode(original, forKey: .original)
+        try c.encode(size, forKey: .size)
+        try c.encode(allocationSize, forKey: .allocationSize)
+        try c.encode(allocAlignMask, forKey: .allocAlignMask)
+        try c.encode(minAlignMask, forKey: .minAlignMask)
+        try c.encode(stride, forKey: .stride)
+        try c.encode(area, forKey: .area)
+        try c.encode(usedSlots, forKey: .usedSlots)
+        try c.encode(description, forKey: .detail)
+    }
+
     /// The request, where Linux hangs, and the fix.
     public var description: String {
         "Linux \(Self.series) hangs in \(Self.function)(): map of \(size) bytes from \(Self.hex(original)) "

@@ -59,6 +59,62 @@ struct BootLinuxCommandTests {
         #expect((o["swiotlbPool"] as? [String: Any])?["present"] as? Bool == true)
     }
 
+    @Test("6.1 with swiotlb=force: the pool runs 6.1's own slot search (json allocator linux61); the data come back intact")
+    func sixOneSearch() throws {
+        let r = try FDTCLIRunner.run(["boot", "--linux", "6.1"] + Self.small)
+        #expect(r.status == 0, "\(r.stderr)")
+        let o = try Self.json(r)
+        let pool = try #require(o["swiotlbPool"] as? [String: Any])
+        #expect(pool["allocator"] as? String == "linux61", "\(pool)")
+        #expect(o["hang"] is NSNull)
+        #expect((o["blockDeviceCheck"] as? [String: Any])?["passed"] as? Bool == true)
+        let fast = try Self.json(try FDTCLIRunner.run(["boot", "--linux", "6.12"] + Self.small))
+        #expect((fast["swiotlbPool"] as? [String: Any])?["allocator"] as? String == "fast")
+    }
+
+    @Test("6.1's endless slot search through --dma-replay: exit 1, the report names the function, the request and the fix")
+    func sixOneHang() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kver2-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("hang.json")
+        // SWIOTLBReplayScenario.linux61ScanHang for one 128-slot area: 126 one-slot maps,
+        // the even ones from slot 2 unmapped, then 4 KiB from 0x800 with min_align_mask 0xfff.
+        var ops = (0..<126).map { #"{"op": "map", "id": \#($0), "orig_addr": 65536, "size": 2048}"# }
+        ops += stride(from: 2, to: 126, by: 2).map { #"{"op": "unmap", "id": \#($0)}"# }
+        ops.append(#"{"op": "map", "id": 128, "orig_addr": 2048, "size": 4096, "min_align_mask": 4095}"#)
+        let trace = #"{"pool": {"start": 0, "nslabs": 128}, "ops": ["# + ops.joined(separator: ",\n") + "]}"
+        try Data(trace.utf8).write(to: file)
+        let line = ["--cmdline", "svm=on swiotlb=128,1,force console=hvc0", "--dma-replay", file.path]
+        let r = try FDTCLIRunner.run(["boot", "--linux", "6.1"] + line + Self.small)
+        #expect(r.status == 1, "\(r.stderr)")
+        let o = try Self.json(r)
+        let hang = try #require(o["hang"] as? [String: Any], "\(o.keys.sorted())")
+        #expect(hang["function"] as? String == "swiotlb_do_find_slots")
+        #expect(hang["series"] as? String == "6.1")
+        #expect((hang["fix"] as? String)?.contains("7c3940bf81e5") == true)
+        #expect(hang["size"] as? Int == 4096 && hang["minAlignMask"] as? Int == 0xfff && hang["allocAlignMask"] as? Int == 0)
+        #expect(r.stderr.contains("the kernel stopped at op 188: hung"), "\(r.stderr)")
+        let console = try FDTCLIRunner.run(["boot", "--linux", "6.1"] + line)
+        #expect(console.status == 1)
+        #expect(String(decoding: console.stdout, as: UTF8.self).contains("HANG         Linux 6.1 hangs in swiotlb_do_find_slots()"))
+        // 6.12 fails that map cleanly: no hang.
+        let twelve = try Self.json(try FDTCLIRunner.run(["boot", "--linux", "6.12"] + line + Self.small))
+        #expect(twelve["hang"] is NSNull)
+    }
+
+    @Test("--dma-replay refuses an op dma_map_single() cannot express, naming the file and op (exit 2)")
+    func dmaReplayBadInput() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kver2-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("aligned.json")
+        try Data(#"{"pool": {"start": 0, "nslabs": 128}, "ops": [{"op": "map", "id": 1, "orig_addr": 65536, "size": 2048, "alloc_align_mask": 4095}]}"#.utf8).write(to: file)
+        let r = try FDTCLIRunner.run(["boot", "--dma-replay", file.path])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("--dma-replay \(file.path): op 0 has an alloc_align_mask"), "\(r.stderr)")
+    }
+
     @Test("--no-io-check skips the round trip: blockDeviceCheck is null, the warning is still printed")
     func noIOCheck() throws {
         let r = try FDTCLIRunner.run(

@@ -158,4 +158,67 @@ struct LinuxVersionProfileTests {
         let oldForce = SWIOTLBOption(KernelCommandLine("swiotlb=65536,force"), areas: false)
         #expect(oldForce.forceMode == .force)
     }
+
+    /// `LinuxVersion.swiotlbAllocator`: 6.1 (and, unverified, 5.x) run 6.1's own search
+    /// (`kernel/dma/swiotlb.c: swiotlb_do_find_slots (6.1)`); 6.12 the fast allocator
+    /// with 6.12's guarantees.
+    @Test("the pool runs 6.1's search on 6.1, 5.10 and 5.4, the fast allocator on 6.12", arguments: LinuxVersion.allCases)
+    func poolSearch(linux: LinuxVersion) throws {
+        let (_, kernel, _) = try Self.boot(linux, bootargs: "svm=on swiotlb=force console=hvc0")
+        let pool = try #require(kernel.swiotlbPool)
+        #expect(pool.allocator == (linux == .v6_12 ? .fast : .linux61))
+    }
+
+    /// The stream on which 6.1's `swiotlb_do_find_slots()` never returns, mapped through
+    /// the 6.1 guest's `dma_map_single()`: the kernel hangs (no clean failure) and says
+    /// where, with the request and the fix; 6.12 fails the same map cleanly.
+    @Test("6.1's endless slot search hangs the guest, reported with the request and the fix; 6.12 fails cleanly")
+    func scanHang() throws {
+        for linux in [LinuxVersion.v6_1, .v6_12] {
+            let (_, kernel, _) = try Self.boot(linux, bootargs: "svm=on swiotlb=128,1,force console=hvc0")
+            let pool = try #require(kernel.swiotlbPool)
+            #expect(pool.slotCount == 128 && pool.areaCount == 1)
+            let scenario = SWIOTLBReplayScenario.linux61ScanHang(
+                pool: SWIOTLBReplayPool(start: pool.region.base, nslabs: pool.slotCount))
+            var live: [UInt64: UInt64] = [:]
+            var last: DMAError?
+            for op in scenario.ops {
+                switch op {
+                case .map(let m):
+                    do {
+                        live[m.id] = try kernel.dmaMapSingle(m.origAddr, size: m.size, direction: .toDevice, device: m.device)
+                    } catch { last = error }
+                case .unmap(let id):
+                    let address = live.removeValue(forKey: id)
+                    try kernel.dmaUnmapSingle(try #require(address), size: 2048, direction: .toDevice)
+                }
+            }
+            guard case .swiotlb(let error) = try #require(last) else {
+                Issue.record("\(linux): \(String(describing: last))")
+                continue
+            }
+            if linux == .v6_1 {
+                guard case .scanHung(let hang) = error else {
+                    Issue.record("6.1: expected a hang, got \(error)")
+                    continue
+                }
+                #expect(hang.size == 4096 && hang.minAlignMask == 0xfff && hang.area == 0)
+                #expect(kernel.swiotlbHang == hang)
+                guard case .hung(let why) = kernel.phase else {
+                    Issue.record("6.1: phase \(kernel.phase)")
+                    continue
+                }
+                #expect(why.contains("swiotlb_do_find_slots"))
+                #expect(kernel.log.contains("7c3940bf81e5"))
+                // A hung kernel maps nothing more.
+                #expect(throws: DMAError.self) { try kernel.dmaMapSingle(0x10000, size: 512, direction: .toDevice) }
+            } else {
+                guard case .exhausted = error else {
+                    Issue.record("6.12: expected exhaustion, got \(error)")
+                    continue
+                }
+                #expect(kernel.swiotlbHang == nil && kernel.phase == .running)
+            }
+        }
+    }
 }

@@ -69,6 +69,7 @@ extension GuestKernel {
                     cpu: cpu)
             }
         } catch {
+            if case .scanHung(let hang) = error { hangInSWIOTLB(hang, cpu: cpu) }
             noteSWIOTLBError(error, address: address, operation: "dma_map_single")
             throw .swiotlb(error)
         }
@@ -175,6 +176,18 @@ extension GuestKernel {
             throw .memoryEncryption(error)
         }
         release(address, bytes: UInt64(bytes))
+    }
+
+    /// The CPU mapping for 6.1 never leaves `swiotlb_do_find_slots()`: it spins with
+    /// the area's spinlock held and interrupts off (`spin_lock_irqsave()`), so the
+    /// kernel stops here (``GuestKernelPhase/hung(reason:)``). Linux prints nothing at
+    /// that moment; SVMKit's line says where it hangs and why.
+    func hangInSWIOTLB(_ hang: SWIOTLBScanHang, cpu: Int) {
+        printk("SVMKit: CPU \(cpu): \(hang)")
+        state.withLock { s in
+            s.swiotlbHang = hang
+            s.phase = .hung(reason: "CPU \(cpu) spins in \(SWIOTLBScanHang.function)() holding SWIOTLB area \(hang.area)'s lock")
+        }
     }
 
     /// Gives pages back to the allocator.

@@ -75,7 +75,8 @@ extension GuestKernel {
         let pool: SWIOTLBPool
         do {
             pool = try SWIOTLBPool(
-                configuration: configuration, base: base, memory: memory, pageSize: Int(PageSize.bytes),
+                configuration: configuration, base: base, memory: memory, allocator: linux.swiotlbAllocator,
+                pageSize: Int(PageSize.bytes),
                 warn: { [weak self] line in self?.printk(line) }, recorder: options.swiotlbTrace,
                 share: { (_: BounceRegion) throws(Never) in })
         } catch {

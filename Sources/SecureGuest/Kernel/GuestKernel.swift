@@ -15,6 +15,9 @@ public enum GuestKernelPhase: Hashable, Sendable, CustomStringConvertible {
     case kexeced(KexecKind)
     /// `start` failed; build a new kernel to try again.
     case failed(reason: String)
+    /// A CPU spins for ever with interrupts off (e.g. 6.1's `swiotlb_do_find_slots()`,
+    /// ``GuestKernel/swiotlbHang``): the kernel does nothing more.
+    case hung(reason: String)
 
     /// In words.
     public var description: String {
@@ -24,6 +27,7 @@ public enum GuestKernelPhase: Hashable, Sendable, CustomStringConvertible {
         case .running: "running"
         case .kexeced(let k): "kexec'ed (\(k.rawValue))"
         case .failed(let why): "failed to boot: \(why)"
+        case .hung(let why): "hung: \(why)"
         }
     }
 }
@@ -110,6 +114,9 @@ public final class GuestKernel: Sendable {
 
     /// The default SWIOTLB pool, if the kernel made one.
     public var swiotlbPool: SWIOTLBPool? { state.withLock { $0.pool } }
+
+    /// The map on which the kernel's SWIOTLB search spun for ever (6.1), if one did.
+    public var swiotlbHang: SWIOTLBScanHang? { state.withLock { $0.swiotlbHang } }
 
     /// The growing pool around ``swiotlbPool`` when the kernel is built with
     /// ``GuestKernelOptions/swiotlbDynamic``.
@@ -203,6 +210,8 @@ struct KernelState: Sendable {
     /// Per-CPU stolen time read from the DTL, in timebase ticks.
     var stolenTicks: [UInt64] = []
     var pool: SWIOTLBPool?
+    /// 6.1's endless slot search, when a map hit it (the kernel is then ``GuestKernelPhase/hung(reason:)``).
+    var swiotlbHang: SWIOTLBScanHang?
     /// The default pool wrapped for growth (``GuestKernelOptions/swiotlbDynamic``).
     var dynamicPool: SWIOTLBDynamicPool?
     /// dma-direct bounces every streaming mapping: `io_tlb_default_mem.force_bounce`

@@ -1,3 +1,5 @@
+public import SWIOTLB
+
 /// Which Linux stable series the guest kernel behaves as (`svmkit boot --linux`).
 ///
 /// A profile names a stable series as its last release describes it (5.4.y, 5.10.y,
@@ -92,6 +94,31 @@ public enum LinuxVersion: String, Hashable, Sendable, CaseIterable, Codable, Cus
     /// 6.12)`). Before, `swiotlb=<slabs>[,force|noforce]` and one global lock
     /// (`kernel/dma/swiotlb.c: setup_io_tlb_npages (5.4, 5.10)`; *unverified*).
     public var swiotlbAreas: Bool { self == .v6_1 || self == .v6_12 }
+
+    /// Which slot search the default SWIOTLB pool runs (``SWIOTLBAllocatorKind``).
+    ///
+    /// - 6.12: ``SWIOTLBAllocatorKind/fast``, SVMKit's allocator with the guarantees of
+    ///   6.12's `swiotlb_search_pool_area()` (alignment, offset, pad slots, segment
+    ///   boundaries; the step-by-step ``SWIOTLBAllocatorKind/reference`` is checked
+    ///   against 6.12's code by the Linux oracle): it picks other free slots than
+    ///   6.12's next fit, never different guarantees.
+    /// - 6.1: ``SWIOTLBAllocatorKind/linux61``, 6.1's own request and scan
+    ///   (`kernel/dma/swiotlb.c: swiotlb_tbl_map_single, swiotlb_do_find_slots (6.1)`),
+    ///   checked against 6.1's code by the oracle, endless scan included
+    ///   (``SWIOTLBScanHang``).
+    /// - 5.4, 5.10: ``SWIOTLBAllocatorKind/linux61`` too, *unverified* (no 5.x source on
+    ///   this machine): the facts describe the same next-fit walk from one cursor with
+    ///   a stride of 1, or a page for requests of a page or more, under one global lock
+    ///   (reference/linux-guest-facts.md §2.9; `kernel/dma/swiotlb.c:
+    ///   swiotlb_tbl_map_single (5.4, 5.10)`), which is 6.1's scan over the one area
+    ///   these profiles have (``swiotlbAreas`` is false) for a device without
+    ///   `min_align_mask` (new in v5.12), such as the virtual disk.
+    public var swiotlbAllocator: SWIOTLBAllocatorKind {
+        switch self {
+        case .v5_4, .v5_10, .v6_1: .linux61
+        case .v6_12: .fast
+        }
+    }
 
     /// Whether `alloc_shared_lppaca()` BUGs when the last LPPACA exactly fills the
     /// region (`BUG_ON(shared_lppaca_size >= shared_lppaca_total_size)`), the

@@ -104,6 +104,13 @@ struct BootCommand: ParsableCommand {
             discussion: "The boot then runs one block-device round trip, so the trace holds the kernel's DMA.",
             valueName: "file"))
     var swiotlbTrace: String?
+    @Option(
+        name: .customLong("dma-replay"),
+        help: ArgumentHelp(
+            "After boot, replay the map/unmap stream in FILE (the --swiotlb-trace format, first scenario) through the guest's dma_map_single()/dma_unmap_single().",
+            discussion: "The guest's own pool serves the maps; e.g. the stream on which Linux 6.1's slot search hangs.",
+            valueName: "file"))
+    var dmaReplay: String?
     @Flag(help: "Print the summary as JSON instead of the console.") var json = false
     @Flag(help: "Replace a symbolic link, or write into a device node or FIFO, given to --trace, --timeline, --memory-map or --swiotlb-trace.")
     var force = false
@@ -117,6 +124,7 @@ struct BootCommand: ParsableCommand {
         try BootCLI.checkOutput(memoryMap, "--memory-map", force: force)
         try BootCLI.checkOutput(swiotlbTrace, "--swiotlb-trace", force: force)
         let config = try inputs.makeConfiguration()
+        let replay = try dmaReplay.map(Self.readReplay)
         if let warning = SwiotlbPreflight.warning(commandLine: config.commandLine, linux: [config.linux]) {
             CLIReporter.err("svmkit boot: warning: \(warning)\n")
         }
@@ -138,6 +146,11 @@ struct BootCommand: ParsableCommand {
         var report = vm.boot(
             kernelOptions: GuestKernelOptions(swiotlbDynamic: swiotlbDynamic, swiotlbTrace: swiotlbLog), bugs: bugs)
         if showProgress { CLIReporter.endProgress(json: json) }
+        if let replay, vm.kernel?.phase == .running {
+            let result = vm.replayDMA(replay)
+            CLIReporter.err("svmkit boot: --dma-replay: \(result)\n")
+            report = vm.report(wallSeconds: report.wallSeconds)
+        }
         if bugs.contains(where: \.needsDMA) || swiotlbLog != nil || (!noIOCheck && vm.kernel?.phase == .running) {
             vm.exerciseBlockDevice()
             report = vm.report(wallSeconds: report.wallSeconds)
@@ -165,6 +178,22 @@ struct BootCommand: ParsableCommand {
             CLIReporter.out(BootConsole.render(report, image: vm.image) + "\n")
         }
         if !report.endedAsRequested { throw CLIExit.failure }
+    }
+
+    /// The first scenario of a replay trace that `dma_map_single()` can express.
+    static func readReplay(_ file: String) throws(ExitCode) -> SWIOTLBReplayScenario {
+        let trace: SWIOTLBReplayTrace
+        do {
+            trace = try SWIOTLBReplayTrace(json: try CLIInput.read(file, limit: CLIInput.Limit.blob, what: "a trace"))
+        } catch {
+            throw BootCLI.fail("--dma-replay \(file): \(error)")
+        }
+        guard let scenario = trace.scenarios.first else { throw BootCLI.fail("--dma-replay \(file): no scenario") }
+        if let op = DMAReplayResult.unreachableOp(in: scenario) {
+            throw BootCLI.fail(
+                "--dma-replay \(file): op \(op) has an alloc_align_mask, which dma_map_single() cannot pass")
+        }
+        return scenario
     }
 
     func guestBugs() throws(ExitCode) -> Set<GuestBug> {

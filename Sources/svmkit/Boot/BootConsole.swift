@@ -26,6 +26,7 @@ enum BootConsole {
         if let k = r.kexec { out.append("  kexec        \(k)") }
         out.append("  isolation    \(r.isolationViolations) violation(s)")
         if !r.bugs.isEmpty { out.append("  bugs         " + r.bugs.joined(separator: ", ") + " (deliberate: isolation violations tolerated)") }
+        if let h = r.hang { out.append("  HANG         \(h)") }
         if let b = r.blockDeviceCheck { out.append("  block I/O    \(b.detail)") }
         for d in r.diagnoses { out.append("  DIAGNOSIS    \(d)") }
         for f in r.guestFaults { out.append("  CULPRIT      \(f)") }
