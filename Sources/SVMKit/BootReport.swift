@@ -83,6 +83,9 @@ public struct BootReport: Hashable, Sendable, Codable {
     public var diagnoses: [Diagnosis] = []
     /// The Linux series the guest behaved as (`--linux`), e.g. `6.12`.
     public var linux: String?
+    /// What the `--linux` profile models differently, with citations
+    /// (``LinuxProfileSummary``).
+    public var linuxProfile: LinuxProfileSummary?
     /// The guest kernel's SWIOTLB pool (``SWIOTLBPoolReport``), when a kernel ran.
     public var swiotlbPool: SWIOTLBPoolReport?
     /// The map on which the guest hung in 6.1's `swiotlb_do_find_slots()`
@@ -102,7 +105,7 @@ extension BootReport {
         case secure, esmResult, osTerm, esmChecks, sharedPages, isolationViolations, calls, simulatedSeconds,
             wallSeconds, requestedSecure, commandLineDiagnostics, esmFailure, stopReason, invariantFailures, kernelLog,
             console, reservedRegions, sysfsSVM, audits, kexec, bugs, guestFaults, blockDeviceCheck, diagnoses,
-            linux, swiotlbPool, hang
+            linux, linuxProfile, swiotlbPool, hang
     }
 
     /// Encodes every key, writing `null` for absent optionals (`esmResult`, `osTerm`,
@@ -135,6 +138,7 @@ extension BootReport {
         try c.encode(blockDeviceCheck, forKey: .blockDeviceCheck)
         try c.encode(diagnoses, forKey: .diagnoses)
         try c.encode(linux, forKey: .linux)
+        try c.encode(linuxProfile, forKey: .linuxProfile)
         try c.encode(swiotlbPool, forKey: .swiotlbPool)
         try c.encode(hang, forKey: .hang)
     }

@@ -327,6 +327,7 @@ public final class SecureVirtualMachine: Sendable {
             audits: audits.map(\.description), kexec: kexecReport.map { k in kexecAudit.map { "\(k); \($0)" } ?? k.description }, bugs: bugs.map(\.rawValue).sorted(),
             guestFaults: guestFaults, blockDeviceCheck: blockDeviceCheck, diagnoses: diagnoses())
         report.linux = configuration.linux.rawValue
+        report.linuxProfile = LinuxProfileSummary(configuration.linux)
         report.swiotlbPool = kernel.map { k in
             let pool = k.swiotlbPool
             return SWIOTLBPoolReport(

@@ -22,5 +22,8 @@ struct VersionMatrixTests {
         #expect(rows.count == 10)
         #expect(rows.contains { $0.hasPrefix("| 6.12 | `svm=on console=hvc0` | ddw |") && $0.contains("ciphertext") })
         #expect(rows.contains { $0.hasPrefix("| 5.10 | `svm=on console=hvc0` | ddw |") && $0.hasSuffix("| yes |") })
+        // The slot search and the VPA/DTL column (issue 17: 6.1's own search; no VPA/DTL difference from 6.12).
+        #expect(rows.contains { $0.hasPrefix("| 6.1 | `svm=on swiotlb=force console=hvc0` | ddw |") && $0.contains("| linux61 |") })
+        #expect(rows.filter { $0.hasPrefix("| 6.1 |") }.allSatisfy { $0.contains("as 6.12: paca.c, lpar.c, setup.c, svm.c, dtl.c compared") })
     }
 }

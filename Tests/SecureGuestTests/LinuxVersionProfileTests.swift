@@ -221,4 +221,21 @@ struct LinuxVersionProfileTests {
             }
         }
     }
+
+    /// `LinuxVersion.vpaAndDTL`: 6.1 registers and shares the VPAs (LPPACAs) and DTLs
+    /// exactly as 6.12 (`paca.c: alloc_shared_lppaca`, `svm.c: dtl_cache_ctor`,
+    /// `lpar.c: register_dtl_buffer` are the same code in 6.1.192 and 6.12.118).
+    @Test("6.1 and 6.12 share and register the VPAs and DTLs the same way")
+    func vpaAndDTLSame() throws {
+        func shape(_ linux: LinuxVersion) throws -> [String] {
+            let (t, kernel, _) = try Self.boot(linux, bootargs: "svm=on swiotlb=force console=hvc0")
+            let counts = kernel.ledger.countsByOwner
+            return [
+                "H_REGISTER_VPA \(t.records("H_REGISTER_VPA").count)", "lppaca \(counts[.lppaca] ?? 0)",
+                "dtl \(counts[.dtl] ?? 0)", "lppacas \(kernel.lppacaAddresses)",
+            ]
+        }
+        #expect(try shape(.v6_1) == (try shape(.v6_12)))
+        #expect(LinuxVersion.v6_1.vpaAndDTL.hasPrefix("as 6.12"))
+    }
 }

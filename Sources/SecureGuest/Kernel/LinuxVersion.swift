@@ -129,6 +129,33 @@ public enum LinuxVersion: String, Hashable, Sendable, CaseIterable, Codable, Cus
     /// (6.1, 6.12)`).
     public var lppacaOverflowOffByOne: Bool { self == .v5_4 }
 
+    /// How the series allocates, sizes, registers and shares a secure guest's VPA
+    /// (LPPACA) and Dispatch Trace Log buffers, in one line for the version matrix.
+    ///
+    /// 6.1 and 6.12 do not differ here: `arch/powerpc/kernel/paca.c: alloc_shared_lppaca,
+    /// new_lppaca` (one page-aligned region of `nr_cpu_ids` × `LPPACA_SIZE` (0x400),
+    /// shared with one `uv_share_page()`, `BUG_ON(shared_lppaca_size >
+    /// shared_lppaca_total_size)`, `sizeof(struct lppaca)` 640), `arch/powerpc/platforms/
+    /// pseries/svm.c: dtl_cache_ctor, is_dtl_page_shared` (`NR_DTL_PAGE`-entry page
+    /// store), `arch/powerpc/platforms/pseries/setup.c: alloc_dispatch_log_kmem_cache`
+    /// (the "dtl" cache of `DISPATCH_LOG_BYTES` objects with that constructor) and
+    /// `arch/powerpc/platforms/pseries/lpar.c: vpa_init, register_dtl_buffer` and
+    /// `dtl.c` are the same code in 6.1.192 and 6.12.118 apart from `0`→`NULL`,
+    /// `no_llseek` and `CONFIG_PPC_KERNEL_PCREL`; `asm/lppaca.h` gained the nested-KVM
+    /// fields `l2_counters_enable`, `l1_to_l2_cs_tb`, `l2_to_l1_cs_tb` and
+    /// `l2_runtime_tb` in reserved space (same size and offsets of everything a
+    /// secure guest shares or registers). 5.4 differs only in the LPPACA overflow check
+    /// (``lppacaOverflowOffByOne``); 5.10 is as 6.1 (facts §1.4, §1.5; *unverified*
+    /// here, no 5.x source on this machine).
+    public var vpaAndDTL: String {
+        switch self {
+        case .v5_4: "as 6.12 except alloc_shared_lppaca()'s off-by-one BUG_ON (paca.c, before v5.8; unverified)"
+        case .v5_10: "as 6.12 (facts §1.4, §1.5; unverified)"
+        case .v6_1: "as 6.12: paca.c, lpar.c, setup.c, svm.c, dtl.c compared"
+        case .v6_12: "paca.c: alloc_shared_lppaca, svm.c: dtl_cache_ctor"
+        }
+    }
+
     /// Whether `prom_rtas_os_term()` fills `os_term_args` (nargs 1, nret 1, args[0] =
     /// the message), fix 74bb84e51171 (v5.7, facts §1.1; `arch/powerpc/kernel/prom_init.c:
     /// prom_rtas_os_term (6.1, 6.12)`). 5.4 sets only the token, so the hypervisor
