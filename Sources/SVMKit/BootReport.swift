@@ -89,7 +89,7 @@ public struct BootReport: Hashable, Sendable, Codable {
     /// The guest kernel's SWIOTLB pool (``SWIOTLBPoolReport``), when a kernel ran.
     public var swiotlbPool: SWIOTLBPoolReport?
     /// The map on which the guest hung in 6.1's `swiotlb_do_find_slots()`
-    /// (``SWIOTLBScanHang``: the request, the function, the fix), or `nil`.
+    /// (`SWIOTLBScanHang`: the request, the function, the fix), or `nil`.
     public var hang: SWIOTLBScanHang?
 
     /// Whether the guest ended where the command line asked, with every invariant

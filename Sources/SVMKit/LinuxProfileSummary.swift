@@ -1,15 +1,15 @@
 import SecureGuest
 
 /// The boot report's `linuxProfile`: the stable series the guest behaved as and what
-/// its profile models differently, each from ``SecureGuest/LinuxVersion`` (whose docs
+/// its profile models differently, each from `LinuxVersion` (whose docs
 /// cite the code).
 public struct LinuxProfileSummary: Hashable, Sendable, Codable {
     /// The stable series, e.g. `6.1.y`.
     public var series: String
-    /// The slot search of the SWIOTLB pool (``SecureGuest/LinuxVersion/swiotlbAllocator``).
+    /// The slot search of the SWIOTLB pool (`LinuxVersion.swiotlbAllocator`).
     public var swiotlbSearch: String
     /// VPA/LPPACA and DTL: how they differ from 6.12, if at all
-    /// (``SecureGuest/LinuxVersion/vpaAndDTL``).
+    /// (`LinuxVersion.vpaAndDTL`).
     public var vpaAndDTL: String
 
     /// The summary of `linux`.

@@ -6,7 +6,7 @@ extension SecureVirtualMachine {
     /// driver would: each map is `dma_map_single(orig_addr, size, DMA_TO_DEVICE)` on
     /// CPU `cpu` for a device with the op's `min_align_mask` and segment boundary, each
     /// unmap its `dma_unmap_single()`. The trace's pool description is not used: the
-    /// kernel's own pool (``SecureGuest/LinuxVersion/swiotlbAllocator``) serves the
+    /// kernel's own pool (`LinuxVersion.swiotlbAllocator`) serves the
     /// maps, copies included. Stops when the kernel stops running (6.1's endless slot
     /// search hangs it: the next ``report(wallSeconds:)`` has `hang`).
     ///
