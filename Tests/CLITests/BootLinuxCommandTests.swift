@@ -12,6 +12,13 @@ struct BootLinuxCommandTests {
 
     static let small = ["--memory", "1G", "--cpus", "2", "--json"]
 
+    /// A fresh temporary directory (the caller removes it) and `name` inside it.
+    static func scratchFile(_ name: String) throws -> (directory: URL, file: URL) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("boot-linux-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return (dir, dir.appendingPathComponent(name))
+    }
+
     @Test("6.12 without swiotlb=force: secure, no pool, ciphertext on the disk, the diagnosis names the change and the fix")
     func regression() throws {
         let r = try FDTCLIRunner.run(["boot", "--linux", "6.12", "--cmdline", "svm=on console=hvc0"] + Self.small)
@@ -74,10 +81,8 @@ struct BootLinuxCommandTests {
 
     @Test("6.1's endless slot search through --dma-replay: exit 1, the report names the function, the request and the fix")
     func sixOneHang() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kver2-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let (dir, file) = try Self.scratchFile("hang.json")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let file = dir.appendingPathComponent("hang.json")
         // SWIOTLBReplayScenario.linux61ScanHang for one 128-slot area: 126 one-slot maps,
         // the even ones from slot 2 unmapped, then 4 KiB from 0x800 with min_align_mask 0xfff.
         var ops = (0..<126).map { #"{"op": "map", "id": \#($0), "orig_addr": 65536, "size": 2048}"# }
@@ -105,10 +110,8 @@ struct BootLinuxCommandTests {
 
     @Test("--dma-replay refuses an op dma_map_single() cannot express, naming the file and op (exit 2)")
     func dmaReplayBadInput() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kver2-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let (dir, file) = try Self.scratchFile("aligned.json")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let file = dir.appendingPathComponent("aligned.json")
         try Data(#"{"pool": {"start": 0, "nslabs": 128}, "ops": [{"op": "map", "id": 1, "orig_addr": 65536, "size": 2048, "alloc_align_mask": 4095}]}"#.utf8).write(to: file)
         let r = try FDTCLIRunner.run(["boot", "--dma-replay", file.path])
         #expect(r.status == 2)
