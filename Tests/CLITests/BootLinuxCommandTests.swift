@@ -12,6 +12,16 @@ struct BootLinuxCommandTests {
 
     static let small = ["--memory", "1G", "--cpus", "2", "--json"]
 
+    /// `SWIOTLBReplayScenario.linux61ScanHang` for one 128-slot area at 0: 126 one-slot
+    /// maps, the even ones from slot 2 unmapped, then 4 KiB from 0x800 with
+    /// `min_align_mask` 0xfff (op 188), on which 6.1's `swiotlb_do_find_slots()` spins.
+    static var hangTrace: String {
+        var ops = (0..<126).map { #"{"op": "map", "id": \#($0), "orig_addr": 65536, "size": 2048}"# }
+        ops += stride(from: 2, to: 126, by: 2).map { #"{"op": "unmap", "id": \#($0)}"# }
+        ops.append(#"{"op": "map", "id": 128, "orig_addr": 2048, "size": 4096, "min_align_mask": 4095}"#)
+        return #"{"pool": {"start": 0, "nslabs": 128}, "ops": ["# + ops.joined(separator: ",\n") + "]}"
+    }
+
     /// A fresh temporary directory (the caller removes it) and `name` inside it.
     static func scratchFile(_ name: String) throws -> (directory: URL, file: URL) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("boot-linux-\(UUID().uuidString)")
@@ -83,13 +93,7 @@ struct BootLinuxCommandTests {
     func sixOneHang() throws {
         let (dir, file) = try Self.scratchFile("hang.json")
         defer { try? FileManager.default.removeItem(at: dir) }
-        // SWIOTLBReplayScenario.linux61ScanHang for one 128-slot area: 126 one-slot maps,
-        // the even ones from slot 2 unmapped, then 4 KiB from 0x800 with min_align_mask 0xfff.
-        var ops = (0..<126).map { #"{"op": "map", "id": \#($0), "orig_addr": 65536, "size": 2048}"# }
-        ops += stride(from: 2, to: 126, by: 2).map { #"{"op": "unmap", "id": \#($0)}"# }
-        ops.append(#"{"op": "map", "id": 128, "orig_addr": 2048, "size": 4096, "min_align_mask": 4095}"#)
-        let trace = #"{"pool": {"start": 0, "nslabs": 128}, "ops": ["# + ops.joined(separator: ",\n") + "]}"
-        try Data(trace.utf8).write(to: file)
+        try Data(Self.hangTrace.utf8).write(to: file)
         let line = ["--cmdline", "svm=on swiotlb=128,1,force console=hvc0", "--dma-replay", file.path]
         let r = try FDTCLIRunner.run(["boot", "--linux", "6.1"] + line + Self.small)
         #expect(r.status == 1, "\(r.stderr)")

@@ -37,6 +37,19 @@ struct SWIOTLBReplayCommandTests {
         #expect(r.text == Self.linux)
     }
 
+    @Test("--allocator linux61: 6.1's endless scan is a hang (JSON \"hang\": true, text names the function); reference fails it")
+    func linux61() throws {
+        let input = Array(BootLinuxCommandTests.hangTrace.utf8)
+        let json = try FDTCLIRunner.run(["swiotlb", "replay", "-", "--json", "--allocator", "linux61"], stdin: input)
+        #expect(json.status == 0, "\(json.stderr)")
+        #expect(json.text.contains(#"{"i": 188, "op": "map", "id": 128, "ok": false, "hang": true, "used_after": 64}"#))
+        let text = try FDTCLIRunner.run(["swiotlb", "replay", "-", "--allocator", "linux61"], stdin: input)
+        #expect(text.text.contains("op 188 map id 128: hangs (swiotlb_do_find_slots, Linux 6.1)"), "\(text.text)")
+        let reference = try FDTCLIRunner.run(["swiotlb", "replay", "-", "--json"], stdin: input)
+        #expect(!reference.text.contains("hang"))
+        #expect(reference.text.contains(#"{"i": 188, "op": "map", "id": 128, "ok": false, "used_after": 64}"#))
+    }
+
     @Test("the text form prints each map's address or failure and a summary")
     func text() throws {
         let r = try FDTCLIRunner.run(["swiotlb", "replay", "-", "--allocator", "fast"], stdin: Array(Self.trace.utf8))

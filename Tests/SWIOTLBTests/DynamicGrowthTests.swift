@@ -84,9 +84,12 @@ struct DynamicGrowthTests {
     static let poolBytes = 1 << 20  // 512 slots
     static let growBytes = 1 << 20
 
-    func fixture(maxPools: Int = 4) throws -> (SWIOTLBDynamicPool, Guest, HostBounceMemory, UInt64) {
+    func fixture(
+        maxPools: Int = 4, allocator: SWIOTLBAllocatorKind = .fast
+    ) throws -> (SWIOTLBDynamicPool, Guest, HostBounceMemory, UInt64) {
         let memory = try HostBounceMemory(size: 16 << 20)
-        let pool = try SWIOTLBPool(region: BounceRegion(base: 0, size: Self.poolBytes), memory: memory)
+        let pool = try SWIOTLBPool(
+            region: BounceRegion(base: 0, size: Self.poolBytes), memory: memory, allocator: allocator)
         let guest = Guest(start: UInt64(Self.poolBytes))
         let dynamic = SWIOTLBDynamicPool(
             defaultPool: pool, policy: SWIOTLBGrowthPolicy(poolSize: Self.growBytes, maxPools: maxPools),
@@ -94,9 +97,12 @@ struct DynamicGrowthTests {
         return (dynamic, guest, memory, UInt64(12 << 20))
     }
 
-    @Test("an exhausted pool grows by one pool shared in one call; idle pools are unshared and returned")
-    func growAndShrink() throws {
-        let (pool, guest, memory, scratch) = try fixture()
+    @Test(
+        "an exhausted pool grows by one pool shared in one call; idle pools are unshared and returned",
+        arguments: SWIOTLBAllocatorKind.allCases)
+    func growAndShrink(_ allocator: SWIOTLBAllocatorKind) throws {
+        let (pool, guest, memory, scratch) = try fixture(allocator: allocator)
+        #expect(pool.defaultPool.allocator == allocator)
         try memory.write((0..<4096).map { UInt8(truncatingIfNeeded: $0) }, at: scratch)
         var live: [UInt64] = []
         // Four 256 KiB mappings fill the default pool; the fifth grows it.

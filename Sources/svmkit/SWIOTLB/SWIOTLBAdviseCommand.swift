@@ -29,7 +29,7 @@ struct SWIOTLBAdviseCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Areas of the pools tried (a power of two). Default: the trace's nareas.", valueName: "n"))
     var areas: Int?
 
-    @Option(help: ArgumentHelp("reference (Linux's search, the default) or fast.", valueName: "kind"))
+    @Option(help: ArgumentHelp("reference (Linux 6.12's search, the default), linux61 (Linux 6.1's) or fast.", valueName: "kind"))
     var allocator = "reference"
 
     @Option(help: ArgumentHelp("Kernel whose swiotlb= rounding applies: 6.12 or 6.1 (the same rules).", valueName: "version"))
@@ -53,7 +53,7 @@ struct SWIOTLBAdviseCommand: ParsableCommand {
 
     func run() throws {
         guard let kind = SWIOTLBAllocatorKind(rawValue: allocator) else {
-            throw Self.fail("--allocator \(allocator): expected reference or fast")
+            throw Self.fail("--allocator \(allocator): expected reference, linux61 or fast")
         }
         guard ["6.12", "6.1"].contains(linux) else { throw Self.fail("--linux \(linux): expected 6.12 or 6.1") }
         let bytes: [UInt8]
