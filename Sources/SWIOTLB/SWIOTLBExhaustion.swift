@@ -31,15 +31,23 @@ public struct SWIOTLBExhaustion: Sendable, Hashable, CustomStringConvertible {
     public let startArea: Int
     /// How many areas the pool has (all were searched).
     public let areaCount: Int
+    /// The size Linux prints as `sz`: ``allocationSize`` (6.12's local `size`), or the
+    /// mapping size for a ``SWIOTLBAllocatorKind/linux61`` pool, whose
+    /// `swiotlb_tbl_map_single()` prints `alloc_size` (`kernel/dma/swiotlb.c:
+    /// swiotlb_tbl_map_single (6.1)`).
+    public var printedSize: Int { linux61 ? requestSize : allocationSize }
+    /// The pool runs 6.1's search.
+    let linux61: Bool
 
     /// Linux's line, "swiotlb buffer is full (sz: 4096 bytes), total 32768 (slots), used 32767 (slots)".
     ///
-    /// `sz` is the aligned allocation size (``allocationSize``: the mapping size plus the
-    /// min-align offset, rounded up to `alloc_align_mask + 1`), not the mapping size:
-    /// `swiotlb_tbl_map_single()` prints its local `size`
-    /// (`kernel/dma/swiotlb.c: swiotlb_tbl_map_single (6.12)`).
+    /// `sz` is ``printedSize``: on 6.12 the aligned allocation size (``allocationSize``:
+    /// the mapping size plus the min-align offset, rounded up to `alloc_align_mask + 1`),
+    /// not the mapping size: `swiotlb_tbl_map_single()` prints its local `size`
+    /// (`kernel/dma/swiotlb.c: swiotlb_tbl_map_single (6.12)`); on 6.1 `alloc_size`, the
+    /// mapping size.
     public var kernelMessage: String {
-        "swiotlb buffer is full (sz: \(allocationSize) bytes), total \(totalSlots) (slots), used \(usedSlots) (slots)"
+        "swiotlb buffer is full (sz: \(printedSize) bytes), total \(totalSlots) (slots), used \(usedSlots) (slots)"
     }
 
     /// The explanation: sizes, alignment, usage, high-water, largest free run and areas.

@@ -319,7 +319,7 @@ extension SWIOTLBPool {
             minAlignMask: r.minAlignMask,
             effectiveAlignment: Int(min(r.period, UInt64(Int.max >> SWIOTLB.slotShift))) << SWIOTLB.slotShift,
             usedSlots: stats.usedSlots, highWaterSlots: stats.highWaterSlots, largestFreeRun: max(bestRun, 0),
-            largestFreeRunArea: bestArea, startArea: startArea, areaCount: areaCount)
+            largestFreeRunArea: bestArea, startArea: startArea, areaCount: areaCount, linux61: allocator == .linux61)
         if !attributes.contains(.noWarn), let warn { warn(details.kernelMessage) }
         return .exhausted(details)
     }

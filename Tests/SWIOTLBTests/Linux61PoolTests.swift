@@ -88,4 +88,23 @@ struct Linux61PoolTests {
             original: f.scratch, size: 65536, direction: .toDevice, device: DMADevice(minAlignMask: 0x7ff))
         #expect(c % 65536 == 0)
     }
+
+    /// 6.1 prints `alloc_size` (the mapping size) where 6.12 prints size + offset
+    /// (`kernel/dma/swiotlb.c: swiotlb_tbl_map_single (6.1, 6.12)`).
+    @Test("\"swiotlb buffer is full\" prints the mapping size on 6.1, the offset size on 6.12")
+    func fullMessage() throws {
+        for (kind, sz) in [(SWIOTLBAllocatorKind.linux61, 3000), (.reference, 3000 + 0x200)] {
+            let f = try PoolFixture(slots: 128, allocator: kind)
+            _ = try f.pool.map(original: f.scratch, size: 128 * 2048, direction: .toDevice)
+            let error = #expect(throws: SWIOTLBError.self) {
+                try f.pool.map(
+                    original: f.scratch + 0x200, size: 3000, direction: .toDevice, device: DMADevice(minAlignMask: 0x3ff))
+            }
+            guard case .exhausted(let details) = try #require(error) else {
+                Issue.record("\(kind): \(String(describing: error))")
+                continue
+            }
+            #expect(details.kernelMessage == "swiotlb buffer is full (sz: \(sz) bytes), total 128 (slots), used 128 (slots)")
+        }
+    }
 }
