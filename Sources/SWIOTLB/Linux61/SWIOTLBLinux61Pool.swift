@@ -15,7 +15,10 @@
 /// map fails and nothing changes, as the oracle reports a map that does not return.
 ///
 /// A replay target (``SWIOTLBReplayTarget``) checked op by op against the real 6.1 code
-/// by the Linux oracle. It is a model of the search only: no copies, no memory.
+/// by the Linux oracle. It is a model of the search only: no copies, no memory. The scan
+/// itself is the one a ``SWIOTLBPool`` of kind ``SWIOTLBAllocatorKind/linux61`` runs
+/// (one implementation, `Linux61SlotSearch`); this model adds 6.1's per-slot
+/// `alloc_size` bookkeeping and release.
 public final class SWIOTLBLinux61Pool: SWIOTLBReplayTarget {
     /// `mem->start`.
     public let start: UInt64
