@@ -8,6 +8,9 @@ public struct LinuxProfileSummary: Hashable, Sendable, Codable {
     public var series: String
     /// The slot search of the SWIOTLB pool (`LinuxVersion.swiotlbAllocator`).
     public var swiotlbSearch: String
+    /// Whether that search was checked against the series' own code
+    /// (`LinuxVersion.swiotlbAllocatorVerified`).
+    public var swiotlbSearchVerified: Bool
     /// VPA/LPPACA and DTL: how they differ from 6.12, if at all
     /// (`LinuxVersion.vpaAndDTL`).
     public var vpaAndDTL: String
@@ -16,6 +19,7 @@ public struct LinuxProfileSummary: Hashable, Sendable, Codable {
     public init(_ linux: LinuxVersion) {
         series = linux.series
         swiotlbSearch = linux.swiotlbAllocator.rawValue
+        swiotlbSearchVerified = linux.swiotlbAllocatorVerified
         vpaAndDTL = linux.vpaAndDTL
     }
 }

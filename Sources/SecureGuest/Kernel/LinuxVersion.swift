@@ -120,6 +120,10 @@ public enum LinuxVersion: String, Hashable, Sendable, CaseIterable, Codable, Cus
         }
     }
 
+    /// Whether ``swiotlbAllocator`` was checked against this series' own code (6.1 and
+    /// 6.12, through the Linux oracle); false for 5.4 and 5.10.
+    public var swiotlbAllocatorVerified: Bool { self == .v6_1 || self == .v6_12 }
+
     /// Whether `alloc_shared_lppaca()` BUGs when the last LPPACA exactly fills the
     /// region (`BUG_ON(shared_lppaca_size >= shared_lppaca_total_size)`), the
     /// off-by-one fixed in 2020 by "powerpc/pseries/svm: Fix incorrect check for
