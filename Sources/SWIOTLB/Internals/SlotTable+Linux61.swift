@@ -22,9 +22,9 @@ extension SlotTable {
             poolStart: baseSlot << UInt64(SWIOTLB.slotShift), original: r.original, slots: r.slots, stride: r.stride,
             iotlbAlignMask: r.iotlbAlignMask, boundaryMask: r.boundaryMask)
         let h = header(area)
-        var lists = Linux61Lists(lists: lists)
+        var view = Linux61Lists(lists: lists)
         var cursor = h.pointee.cursor
-        let outcome = search.scan(&lists, area: area, areaSlots: areaSlots, cursor: &cursor, used: h.pointee.used)
+        let outcome = search.scan(&view, area: area, areaSlots: areaSlots, cursor: &cursor, used: h.pointee.used)
         h.pointee.cursor = cursor
         return outcome
     }
