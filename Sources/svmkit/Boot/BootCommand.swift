@@ -30,7 +30,12 @@ struct BootCommand: ParsableCommand {
             isolation violations, call counts, simulated and wall time. --json prints the \
             summary as one JSON object instead (keys: secure, esmResult, osTerm, esmChecks, \
             sharedPages, isolationViolations, calls, simulatedSeconds, wallSeconds, …, \
-            blockDeviceCheck, diagnoses, linux, swiotlbPool).
+            blockDeviceCheck, diagnoses, linux, linuxProfile, swiotlbPool, hang).
+
+            --dma-replay FILE maps and unmaps a recorded stream through the booted guest's \
+            dma_map_single(). On --linux 6.1 a stream can reach 6.1's endless slot search \
+            (swiotlb_do_find_slots(), fixed in v6.3): the guest hangs, and the summary and \
+            --json's hang name the request and the fix (exit 1).
 
             A hypervisor access to a secure page behaves as on KVM by default: the page is \
             paged out (UV_PAGE_OUT) and the hypervisor sees its ciphertext; the damage shows \
@@ -51,8 +56,8 @@ struct BootCommand: ParsableCommand {
             Exit status: 0 when the guest ends where the command line asked (secure for \
             svm=on, normal otherwise), every invariant holds and no fault was found in the \
             guest's behaviour; 1 when UV_ESM failed and the guest terminated, an invariant \
-            failed, or a fault was found (a --faults failure the guest reported, a --bug \
-            caught); 2 for bad input, with a message naming it; 64 for command-line syntax \
+            failed, a fault was found (a --faults failure the guest reported, a --bug \
+            caught), or the guest hung; 2 for bad input, with a message naming it; 64 for command-line syntax \
             errors.
 
             Examples:
