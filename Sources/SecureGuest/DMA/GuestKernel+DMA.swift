@@ -179,7 +179,9 @@ extension GuestKernel {
     }
 
     /// The CPU mapping for 6.1 never leaves `swiotlb_do_find_slots()`: it spins with
-    /// the area's spinlock held and interrupts off (`spin_lock_irqsave()`), so the
+    /// the area's spinlock held and interrupts off (`spin_lock_irqsave()` before the
+    /// `do … while (index != wrap)` loop, `kernel/dma/swiotlb.c: swiotlb_do_find_slots
+    /// (6.1)`), so the
     /// kernel stops here (``GuestKernelPhase/hung(reason:)``). Linux prints nothing at
     /// that moment; SVMKit's line says where it hangs and why.
     func hangInSWIOTLB(_ hang: SWIOTLBScanHang, cpu: Int) {
