@@ -50,13 +50,13 @@ struct NormalBootRuntimeTests {
     func encryptionNoOps() throws {
         let t = try GuestTestMachine(cpus: 1)
         let (kernel, _) = try t.boot()
-        try kernel.setMemoryDecrypted(0x200_0000, pageCount: 4)
-        try kernel.setMemoryEncrypted(0x200_0000, pageCount: 4)
+        try kernel.setMemoryDecrypted(GuestPhysicalAddress(0x200_0000), pageCount: 4)
+        try kernel.setMemoryEncrypted(GuestPhysicalAddress(0x200_0000), pageCount: 4)
         #expect(t.ultracallCount == 0)
         #expect(kernel.ledger.entries.isEmpty)
         // svm.c (6.12): cc_platform_has() is tested before alignment, so a normal guest
         // returns 0 even for an unaligned address (this used to expect -EINVAL).
-        try kernel.setMemoryDecrypted(0x200_0800, pageCount: 1)
+        try kernel.setMemoryDecrypted(GuestPhysicalAddress(0x200_0800), pageCount: 1)
         #expect(t.ultracallCount == 0)
     }
 
@@ -70,7 +70,7 @@ struct NormalBootRuntimeTests {
         let disk = try kernel.probeVirtualBlockDevice()
         let data = pattern(512 * 1024, seed: 3)
         let buffer = try kernel.allocateMemory(bytes: UInt64(data.count))
-        try t.boot.write(at: GuestPhysicalAddress(buffer), bytes: data)
+        try t.boot.write(at: buffer, bytes: data)
         try disk.write(sector: 0, from: buffer, byteCount: data.count)
         #expect(t.disk?.contents(sector: 0, byteCount: data.count) == data)
         #expect(kernel.dmaStatistics.bouncedBytes == UInt64(data.count))

@@ -203,7 +203,7 @@ struct SecureBootRuntimeTests {
         #expect(throws: GuestKernelError.alreadyStarted) { try kernel.start(fdtAddress: GuestTestMachine.fdtAddress) }
         let other = GuestKernel(machine: t.machine)
         #expect {
-            try other.start(fdtAddress: 0x300_0000, kernelBase: GuestTestMachine.kernelBase)
+            try other.start(fdtAddress: GuestPhysicalAddress(0x300_0000), kernelBase: GuestTestMachine.kernelBase)
         } throws: { error in
             guard case .deviceTree(let address, _) = error as? GuestKernelError else { return false }
             return address == 0x300_0000
