@@ -33,6 +33,8 @@ let package = Package(
         .target(name: "PowerABI", swiftSettings: swift6),
         // The simulator's lock (pthread-based, visible to the thread sanitizer); not a product.
         .target(name: "Locking", swiftSettings: swift6),
+        // The one anonymous host mapping (mmap/munmap) under guest RAM and the standalone SWIOTLB buffer; not a product.
+        .target(name: "HostMapping", swiftSettings: swift6),
         .target(name: "DeviceTree", dependencies: ["CLibFDT", "PowerABI"], swiftSettings: swift6),
         .target(
             name: "ESM",
@@ -50,7 +52,7 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: swift6),
-        .target(name: "PEFMachine", dependencies: ["PowerABI", "Locking"], swiftSettings: swift6),
+        .target(name: "PEFMachine", dependencies: ["PowerABI", "Locking", "HostMapping"], swiftSettings: swift6),
         .target(
             name: "Ultravisor",
             dependencies: [
@@ -59,7 +61,7 @@ let package = Package(
             ],
             swiftSettings: swift6),
         .target(name: "Hypervisor", dependencies: ["PowerABI", "PEFMachine", "DeviceTree", "TPM", "Locking"], swiftSettings: swift6),
-        .target(name: "SWIOTLB", dependencies: ["Locking"], swiftSettings: swift6),
+        .target(name: "SWIOTLB", dependencies: ["Locking", "HostMapping"], swiftSettings: swift6),
         .target(name: "SecureGuest", dependencies: ["PowerABI", "PEFMachine", "DeviceTree", "SWIOTLB", "Locking"], swiftSettings: swift6),
         .target(
             name: "SVMKit",
