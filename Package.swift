@@ -8,6 +8,7 @@
 import PackageDescription
 
 let swift6: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
 ]
 
 let package = Package(
