@@ -138,3 +138,23 @@ import Testing
         #expect(run.log.count == 1 && run.log[0].hasPrefix("notice: error getting esmb attachments, ignoring: "))
     }
 }
+
+extension ESMBlobCheckStepsTests {
+    /// `svm_esmb_get_files_fdt` copies the files FDT into its 64 KiB page without a size
+    /// check; SVMKit refuses the copy, records the overrun as an anomaly and notes the
+    /// failed check (a notice: the boot goes on).
+    @Test func aFilesFDTOverItsPageIsAnAnomalyNotACopy() throws {
+        let t = try TestMachine()
+        var run = try Self.run(t, chosen: [])
+        let key = ESMMasterKey.random()
+        var blob = try ESMBlob.create(origin: try ESMPrivateKey.generate().publicKey, masterKey: key)
+        try blob.attach(name: "first", contents: [UInt8](repeating: 1, count: 40_000), masterKey: key)
+        try blob.attach(name: "second", contents: [UInt8](repeating: 2, count: 40_000), masterKey: key)
+        t.ultravisor.esmAttachments(&run, blob: blob.bytes)
+        #expect(run.checks.map(\.name) == ["attachments"])
+        #expect(run.checks.first?.passed == false)
+        #expect(run.checks.first?.detail.hasSuffix("over the 64 KiB page: not copied (notice only)") == true)
+        #expect(t.ultravisor.anomalies.map(\.call) == ["UV_ESM files FDT"])
+        #expect(run.attachments.isEmpty)
+    }
+}
