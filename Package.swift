@@ -96,6 +96,7 @@ let package = Package(
             path: "Examples/ESMPreflight", swiftSettings: swift6),
 
         .testTarget(name: "PowerABITests", dependencies: ["PowerABI"], swiftSettings: swift6),
+        .testTarget(name: "HostMappingTests", dependencies: ["HostMapping"], swiftSettings: swift6),
         .testTarget(
             name: "DeviceTreeTests", dependencies: ["DeviceTree", "PowerABI"], resources: [.copy("Fixtures")],
             swiftSettings: swift6),
