@@ -18,15 +18,15 @@ struct NormalBootRuntimeTests {
         #expect(report.shareCalls.isEmpty)
         #expect(kernel.ledger.entries.isEmpty)
         #expect(report.sharedLPPACARegion == nil)
-        #expect(report.lppacas.allSatisfy { $0 % 0x400 == 0 })
-        #expect(Set(report.lppacas.map { $0 >> 16 }).count >= 1)
+        #expect(report.lppacas.allSatisfy { $0.rawValue % 0x400 == 0 })
+        #expect(Set(report.lppacas.map(\.frame)).count >= 1)
         #expect(report.swiotlb == nil)
         #expect(!report.dmaForcedBounce)
         #expect(report.sysfsSVM == "0\n")
         #expect(report.ipi.doorbells)
         // The hypervisor reaches a normal guest's VPAs and DTLs directly.
         for cpu in 0..<4 {
-            #expect(t.hypervisor.registration(of: cpu)?.vpa?.rawValue == report.lppacas[cpu])
+            #expect(t.hypervisor.registration(of: cpu)?.vpa == report.lppacas[cpu])
             try t.hypervisor.dispatch(vcpu: cpu, on: t.machine)
             #expect(try kernel.scanDispatchLog(cpu: cpu).entries.count == 1)
         }
@@ -42,7 +42,7 @@ struct NormalBootRuntimeTests {
         let (_, report) = try t.boot()
         #expect(t.machine.processors.allSatisfy { $0.snapshot.isRunning && !$0.isSecure })
         #expect(t.hypervisor.log.contains { $0.hasPrefix("RTAS start-cpu 2") })
-        #expect(t.hypervisor.registration(of: 2)?.vpa?.rawValue == report.lppacas[2])
+        #expect(t.hypervisor.registration(of: 2)?.vpa == report.lppacas[2])
         #expect(t.ultracallCount == 0)
     }
 

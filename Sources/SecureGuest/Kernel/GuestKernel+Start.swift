@@ -200,8 +200,9 @@ extension GuestKernel {
         }
         return GuestBootReport(
             secure: secure, processors: cpus.count, commandLine: commandLine.text, memoryBytes: memorySize,
-            lppacas: snapshot.lppacas, sharedLPPACARegion: snapshot.lppacaRegion, vpaFailures: snapshot.vpaFailures,
-            dispatchTraceLogs: snapshot.dtls, dtlFailures: snapshot.dtlFailures,
+            lppacas: snapshot.lppacas.map { GuestPhysicalAddress($0) }, sharedLPPACARegion: snapshot.lppacaRegion, vpaFailures: snapshot.vpaFailures,
+            dispatchTraceLogs: snapshot.dtls.map { $0.map { GuestPhysicalAddress($0) } },
+            dtlFailures: snapshot.dtlFailures,
             dtlSharedPages: snapshot.dtlSharedPages.count, swiotlb: swiotlb, dmaForcedBounce: snapshot.forceBounce,
             ipi: ipi, shareCalls: snapshot.shareCalls, faults: snapshot.faults, sysfsSVM: svm)
     }
