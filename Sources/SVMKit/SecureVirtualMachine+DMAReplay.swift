@@ -1,3 +1,4 @@
+import PowerABI
 import SecureGuest
 
 extension SecureVirtualMachine {
@@ -28,7 +29,8 @@ extension SecureVirtualMachine {
                 do {
                     live[m.id] = (
                         try kernel.dmaMapSingle(
-                            m.origAddr, size: m.size, direction: .toDevice, device: m.device, cpu: m.cpu), m.size
+                            GuestPhysicalAddress(m.origAddr), size: m.size, direction: .toDevice, device: m.device,
+                            cpu: m.cpu), m.size
                     )
                     result.mapped += 1
                 } catch {

@@ -186,7 +186,8 @@ struct LinuxVersionProfileTests {
                 switch op {
                 case .map(let m):
                     do {
-                        live[m.id] = try kernel.dmaMapSingle(m.origAddr, size: m.size, direction: .toDevice, device: m.device)
+                        live[m.id] = try kernel.dmaMapSingle(
+                            GuestPhysicalAddress(m.origAddr), size: m.size, direction: .toDevice, device: m.device)
                     } catch { last = error }
                 case .unmap(let id):
                     let address = live.removeValue(forKey: id)
@@ -211,7 +212,7 @@ struct LinuxVersionProfileTests {
                 #expect(why.contains("swiotlb_do_find_slots"))
                 #expect(kernel.log.contains("7c3940bf81e5"))
                 // A hung kernel maps nothing more.
-                #expect(throws: DMAError.self) { try kernel.dmaMapSingle(0x10000, size: 512, direction: .toDevice) }
+                #expect(throws: DMAError.self) { try kernel.dmaMapSingle(GuestPhysicalAddress(0x10000), size: 512, direction: .toDevice) }
             } else {
                 guard case .exhausted = error else {
                     Issue.record("6.12: expected exhaustion, got \(error)")
