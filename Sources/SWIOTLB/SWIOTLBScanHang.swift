@@ -17,6 +17,13 @@ public struct SWIOTLBScanHang: Sendable, Hashable, Codable, CustomStringConverti
     /// The commit that removed the endless loop.
     public static let fix = "7c3940bf81e5 (\"swiotlb: fix the deadlock in swiotlb_do_find_slots\", v6.3)"
 
+    /// ``function``, in the JSON too.
+    public private(set) var function = Self.function
+    /// ``series``, in the JSON too.
+    public private(set) var series = Self.series
+    /// ``fix``, in the JSON too.
+    public private(set) var fix = Self.fix
+
     /// `orig_addr`.
     public let original: UInt64
     /// The mapping size asked for.
@@ -50,40 +57,6 @@ public struct SWIOTLBScanHang: Sendable, Hashable, Codable, CustomStringConverti
     }
 
     private static func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
-
-    private enum CodingKeys: String, CodingKey {
-        case function, series, fix, original, size, allocationSize, allocAlignMask, minAlignMask, stride, area,
-            usedSlots, detail
-    }
-
-    /// Decodes what ``encode(to:)`` writes (the constant keys are not read back).
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(
-            original: try c.decode(UInt64.self, forKey: .original), size: try c.decode(Int.self, forKey: .size),
-            allocationSize: try c.decode(Int.self, forKey: .allocationSize),
-            allocAlignMask: try c.decode(UInt64.self, forKey: .allocAlignMask),
-            minAlignMask: try c.decode(UInt64.self, forKey: .minAlignMask), stride: try c.decode(Int.self, forKey: .stride),
-            area: try c.decode(Int.self, forKey: .area), usedSlots: try c.decode(Int.self, forKey: .usedSlots))
-    }
-
-    /// The request and where it hangs: `function`, `series`, `fix`, the request's
-    /// fields, and `detail` (``description``).
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(Self.function, forKey: .function)
-        try c.encode(Self.series, forKey: .series)
-        try c.encode(Self.fix, forKey: .fix)
-        try c.encode(original, forKey: .original)
-        try c.encode(size, forKey: .size)
-        try c.encode(allocationSize, forKey: .allocationSize)
-        try c.encode(allocAlignMask, forKey: .allocAlignMask)
-        try c.encode(minAlignMask, forKey: .minAlignMask)
-        try c.encode(stride, forKey: .stride)
-        try c.encode(area, forKey: .area)
-        try c.encode(usedSlots, forKey: .usedSlots)
-        try c.encode(description, forKey: .detail)
-    }
 
     /// The request, where Linux hangs, and the fix.
     public var description: String {
