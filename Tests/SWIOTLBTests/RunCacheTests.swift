@@ -19,11 +19,11 @@ struct RunCacheTests {
         let a = try f.pool.map(original: f.scratch, size: 4096, direction: .toDevice)
         let b = try f.pool.map(original: f.scratch, size: 4096, direction: .toDevice)
         try f.pool.unmap(a, size: 4096, direction: .toDevice)
-        #expect(f.pool.table.header(0).pointee.cachedRuns == 1)
+        #expect(f.pool.table.cachedRuns(area: 0) == 1)
         #expect(f.pool.statistics.usedSlots == 2)
         let c = try f.pool.map(original: f.scratch, size: 4096, direction: .toDevice)
         #expect(c == a)
-        #expect(f.pool.table.header(0).pointee.cachedRuns == 0)
+        #expect(f.pool.table.cachedRuns(area: 0) == 0)
         for x in [b, c] { try f.pool.unmap(x, size: 4096, direction: .toDevice) }
         #expect(f.pool.table.invariantViolation() == nil)
     }
@@ -36,7 +36,7 @@ struct RunCacheTests {
         #expect(throws: SWIOTLBError.self) { try f.pool.map(original: f.scratch, size: 100, direction: .toDevice) }
         // Free the first segment's 64 mappings: all of them go to the cache (capacity 64).
         for a in live.prefix(64) { try f.pool.unmap(a, size: 4096, direction: .toDevice) }
-        #expect(f.pool.table.header(0).pointee.cachedRuns == 64)
+        #expect(f.pool.table.cachedRuns(area: 0) == 64)
         #expect(f.pool.table.segments[0].free == 0)
         // The report counts cached runs: one whole free segment.
         let stats = f.pool.statistics
@@ -48,7 +48,7 @@ struct RunCacheTests {
         // A 256 KiB map finds no cached run of 128 slots: the cache spills and it fits.
         let whole = try f.pool.map(original: f.scratch, size: 256 << 10, direction: .toDevice)
         #expect(whole == 0)
-        #expect(f.pool.table.header(0).pointee.cachedRuns == 0)
+        #expect(f.pool.table.cachedRuns(area: 0) == 0)
         #expect(f.pool.table.invariantViolation() == nil)
         // Exhausted again: the report's largest free run is the truth (0).
         do {
@@ -80,7 +80,7 @@ struct RunCacheTests {
         // One slot, aligned to 4 KiB: slot 1 is cached and one slot long, but odd.
         let c = try f.pool.map(original: f.scratch, size: 2048, direction: .toDevice, allocAlignMask: 0xfff)
         #expect(c == 2 << 11)
-        #expect(f.pool.table.header(0).pointee.cachedRuns == 1)
+        #expect(f.pool.table.cachedRuns(area: 0) == 1)
         // With the NVMe min_align_mask the bounce address keeps the original's low bits.
         let d = try f.pool.map(
             original: f.scratch + 0x800, size: 2048, direction: .toDevice, device: DMADevice(minAlignMask: 0xfff))
