@@ -58,16 +58,12 @@ public final class SWIOTLBCPU {
         original: UInt64, size: Int, direction: DMADirection, attributes: DMAAttributes = [],
         allocAlignMask: UInt64 = 0, device: DMADevice = DMADevice()
     ) throws(SWIOTLBError) -> UInt64 {
-        guard ownsCache else {
-            return try pool.map(
-                original: original, size: size, direction: direction, attributes: attributes,
-                allocAlignMask: allocAlignMask, device: device, cpu: cpu)
-        }
-        if table.drainWord(area).pointee.load(ordering: .relaxed) != 0 { pool.drainCPU(area: area) }
         // The common request (no masks, less than a page: slot alignment only) takes the
-        // run on top of the cache if it has the right length: one load, one store.
-        if allocAlignMask == 0, device == DMADevice(), size > 0, size < pool.pageSize, size <= SWIOTLB.segmentSize,
-            original <= UInt64.max &- UInt64(size)
+        // run on top of the cache if it has the right length: one load, one store. The
+        // rest is out of line, so that this path stays short.
+        if ownsCache, allocAlignMask == 0, device == DMADevice(), size > 0, size < pool.pageSize,
+            size <= SWIOTLB.segmentSize, original <= UInt64.max &- UInt64(size),
+            table.drainWord(area).pointee.load(ordering: .relaxed) == 0
         {
             let slots = (size &+ (SWIOTLB.slotSize &- 1)) &>> SWIOTLB.slotShift
             if let head = table.popTop(area: area, slots: slots) {
@@ -78,6 +74,23 @@ public final class SWIOTLBCPU {
                     head: head, original: original, size: size, slots: slots, allocAlignMask: 0, device: device)
             }
         }
+        return try mapSlowly(
+            original: original, size: size, direction: direction, attributes: attributes,
+            allocAlignMask: allocAlignMask, device: device)
+    }
+
+    /// Every other map: any request, a drain to answer, a cache miss, other areas.
+    @inline(never)
+    func mapSlowly(
+        original: UInt64, size: Int, direction: DMADirection, attributes: DMAAttributes, allocAlignMask: UInt64,
+        device: DMADevice
+    ) throws(SWIOTLBError) -> UInt64 {
+        guard ownsCache else {
+            return try pool.map(
+                original: original, size: size, direction: direction, attributes: attributes,
+                allocAlignMask: allocAlignMask, device: device, cpu: cpu)
+        }
+        if table.drainWord(area).pointee.load(ordering: .relaxed) != 0 { pool.drainCPU(area: area) }
         let request = try SlotRequest(
             original: original, size: size, allocAlignMask: allocAlignMask, device: device, pageSize: pool.pageSize)
         let head: Int
@@ -118,9 +131,7 @@ public final class SWIOTLBCPU {
         do {
             try pool.copy(from: original, to: address, count: size)
         } catch {
-            table.records[head].offsetAndState = 0
-            giveBack(start: head &- Int(record.padSlots), count: slots)
-            throw .copyFailed(error, operation: .map)
+            throw forget(head: head, slots: slots, error)
         }
         if pool.recorder != nil {
             pool.recordMap(
@@ -142,15 +153,12 @@ public final class SWIOTLBCPU {
         let byte = address &- pool.base
         let head = Int(truncatingIfNeeded: byte &>> UInt64(SWIOTLB.slotShift))
         guard ownsCache, byte < pool.poolBytes, table.area(ofSlot: head) == area else {
-            return try pool.unmapSlots(address, size: size, copyBack: copyBack)
+            return try unmapElsewhere(address, size: size, copyBack: copyBack)
         }
         if table.drainWord(area).pointee.load(ordering: .relaxed) != 0 { pool.drainCPU(area: area) }
         if let recorder = pool.recorder { recorder.record(.unmap(address: address, size: size)) }
         guard table.isLiveHead(head, offset: Int(byte & UInt64(SWIOTLB.slotSize - 1))) else {
-            table.lock(area)
-            let error = pool.unmapMisuse(address, slot: head, byte: byte)
-            table.unlock(area)
-            throw error
+            throw misuse(address, slot: head, byte: byte)
         }
         let record = table.records[head]
         guard Int(record.mappingSize) == size else {
@@ -167,6 +175,30 @@ public final class SWIOTLBCPU {
         }
         giveBack(start: head &- Int(record.padSlots), count: Int(record.slots))
         if let failure { throw .copyFailed(failure, operation: .unmap) }
+    }
+
+    /// A remote unmap (another area's mapping, or no handle cache): the pool's locked path.
+    @inline(never)
+    func unmapElsewhere(_ address: UInt64, size: Int, copyBack: Bool) throws(SWIOTLBError) {
+        try pool.unmapSlots(address, size: size, copyBack: copyBack)
+    }
+
+    /// Names what is wrong with an unmap of `address` in this area (under the lock, as
+    /// the pool does).
+    @inline(never)
+    func misuse(_ address: UInt64, slot: Int, byte: UInt64) -> SWIOTLBError {
+        table.lock(area)
+        defer { table.unlock(area) }
+        return pool.unmapMisuse(address, slot: slot, byte: byte)
+    }
+
+    /// Undoes a map whose copy-in failed: the run goes back to the cache.
+    @inline(never)
+    func forget(head: Int, slots: Int, _ error: BounceMemoryError) -> SWIOTLBError {
+        let pad = Int(table.records[head].padSlots)
+        table.records[head].offsetAndState = 0
+        giveBack(start: head &- pad, count: slots)
+        return .copyFailed(error, operation: .map)
     }
 
     /// Returns the cached runs to the area's bitmap, where they stop counting as used

@@ -143,7 +143,9 @@ public final class SWIOTLBQueueDepthWorkload {
     /// handle's cached runs, leaving the pool as it found it.
     public func drain() {
         for k in 0..<queueDepth where entrySizes[k] != 0 {
-            complete(k, value: UInt8(truncatingIfNeeded: step), pool, cpuHandle.map { Unmanaged.passUnretained($0) })
+            complete(
+                k, value: UInt8(truncatingIfNeeded: step), pool.map { Unmanaged.passUnretained($0) },
+                cpuHandle.map { Unmanaged.passUnretained($0) })
             step &+= 1
         }
         cpuHandle?.flush()
@@ -164,7 +166,7 @@ public final class SWIOTLBQueueDepthWorkload {
     private func poolStep(_ pool: SWIOTLBPool, _ handle: Unmanaged<SWIOTLBCPU>?) {
         let k = entry
         let value = UInt8(truncatingIfNeeded: step)
-        if entrySizes[k] != 0 { complete(k, value: value, pool, handle) }
+        if entrySizes[k] != 0 { complete(k, value: value, Unmanaged.passUnretained(pool), handle) }
         let size = sizes[sizeIndex]
         let original = originals &+ UInt64(k &* entryStride)
         host.storeBytes(of: value, toByteOffset: Int(original), as: UInt8.self)
@@ -203,7 +205,9 @@ public final class SWIOTLBQueueDepthWorkload {
     /// The device acts on entry `k`'s buffer, then the driver unmaps it (or, for the
     /// baseline, copies it back for the directions that need it).
     @inline(__always)
-    private func complete(_ k: Int, value: UInt8, _ pool: SWIOTLBPool?, _ handle: Unmanaged<SWIOTLBCPU>?) {
+    private func complete(
+        _ k: Int, value: UInt8, _ pool: Unmanaged<SWIOTLBPool>?, _ handle: Unmanaged<SWIOTLBCPU>?
+    ) {
         let address = entries[k]
         let size = entrySizes[k]
         let original = originals &+ UInt64(k &* entryStride)
@@ -221,7 +225,7 @@ public final class SWIOTLBQueueDepthWorkload {
                         try cpu.unmap(address, size: size, direction: direction)
                     }
                 } else {
-                    try pool.unmap(address, size: size, direction: direction)
+                    try pool._withUnsafeGuaranteedRef { try $0.unmap(address, size: size, direction: direction) }
                 }
             } catch {
                 failures &+= 1
