@@ -33,6 +33,20 @@ public final class SWIOTLBCPU {
     public let cpu: Int
     /// The area whose cache the handle owns (`cpu & (areaCount - 1)`).
     public let area: Int
+    // What the fast paths read, one load from the handle each.
+    /// The area's run cache.
+    let cache: RunCacheWords
+    let records: UnsafeMutablePointer<SlotRecord>
+    let base: UInt64
+    let pageSize: Int
+    /// The area's first pool slot and its slot count.
+    let firstSlot: Int
+    let areaSlots: Int
+    /// The pool's host bytes and their size (see `SWIOTLBPool.hostBytes`).
+    let hostBytes: UnsafeMutableRawPointer?
+    let hostSize: UInt64
+    /// Whether the pool has a trace recorder.
+    let recording: Bool
     let table: SlotTable
     /// Whether the handle owns a cache (fast allocator only; the reference allocator
     /// has none and the handle simply forwards to the pool).
@@ -42,7 +56,16 @@ public final class SWIOTLBCPU {
         self.pool = pool
         self.cpu = cpu
         self.area = area
-        self.table = pool.table
+        table = pool.table
+        cache = table.runCache(area)
+        records = table.records
+        base = pool.base
+        pageSize = pool.pageSize
+        areaSlots = pool.areaSlots
+        firstSlot = area * pool.areaSlots
+        hostBytes = pool.hostBytes
+        hostSize = pool.hostSize
+        recording = pool.recorder != nil
         self.ownsCache = ownsCache
     }
 
@@ -61,13 +84,12 @@ public final class SWIOTLBCPU {
         // The common request (no masks, less than a page: slot alignment only) takes the
         // run on top of the cache if it has the right length: one load, one store. The
         // rest is out of line, so that this path stays short.
-        if ownsCache, allocAlignMask == 0, device == DMADevice(), size > 0, size < pool.pageSize,
-            size <= SWIOTLB.segmentSize, original <= UInt64.max &- UInt64(size),
-            table.drainWord(area).pointee.load(ordering: .relaxed) == 0
+        if ownsCache, allocAlignMask == 0, device == DMADevice(), size > 0, size < pageSize,
+            size <= SWIOTLB.segmentSize, original <= UInt64.max &- UInt64(size), !cache.drainRequested
         {
             let slots = (size &+ (SWIOTLB.slotSize &- 1)) &>> SWIOTLB.slotShift
-            if let head = table.popTop(area: area, slots: slots) {
-                table.records[head] = SlotRecord(
+            if let head = cache.popTop(slots: slots) {
+                records[head] = SlotRecord(
                     original: original, mappingSize: UInt32(truncatingIfNeeded: size),
                     offsetAndState: SlotRecord.liveBit, slots: UInt8(truncatingIfNeeded: slots), padSlots: 0)
                 return try finishMap(
@@ -126,14 +148,16 @@ public final class SWIOTLBCPU {
     func finishMap(
         head: Int, original: UInt64, size: Int, slots: Int, allocAlignMask: UInt64, device: DMADevice
     ) throws(SWIOTLBError) -> UInt64 {
-        let record = table.records[head]
-        let address = pool.base &+ (UInt64(head) &<< UInt64(SWIOTLB.slotShift)) &+ UInt64(record.offset)
-        do {
-            try pool.copy(from: original, to: address, count: size)
-        } catch {
-            throw forget(head: head, slots: slots, error)
+        let record = records[head]
+        let address = base &+ (UInt64(head) &<< UInt64(SWIOTLB.slotShift)) &+ UInt64(record.offset)
+        if !SWIOTLBPool.copyInHost(hostBytes, hostSize, from: original, to: address, count: size) {
+            do {
+                try pool.copy(from: original, to: address, count: size)
+            } catch {
+                throw forget(head: head, slots: slots, error)
+            }
         }
-        if pool.recorder != nil {
+        if recording {
             pool.recordMap(
                 original: original, size: size, allocAlignMask: allocAlignMask, device: device, cpu: cpu,
                 address: address)
@@ -150,27 +174,30 @@ public final class SWIOTLBCPU {
         _ address: UInt64, size: Int, direction: DMADirection, attributes: DMAAttributes = []
     ) throws(SWIOTLBError) {
         let copyBack = direction.copiesToCPU && !attributes.contains(.skipCPUSync)
-        let byte = address &- pool.base
+        let byte = address &- base
         let head = Int(truncatingIfNeeded: byte &>> UInt64(SWIOTLB.slotShift))
-        guard ownsCache, byte < pool.poolBytes, table.area(ofSlot: head) == area else {
+        // In this area (which also means inside the pool)?
+        guard ownsCache, UInt(bitPattern: head &- firstSlot) < UInt(bitPattern: areaSlots) else {
             return try unmapElsewhere(address, size: size, copyBack: copyBack)
         }
-        if table.drainWord(area).pointee.load(ordering: .relaxed) != 0 { pool.drainCPU(area: area) }
-        if let recorder = pool.recorder { recorder.record(.unmap(address: address, size: size)) }
-        guard table.isLiveHead(head, offset: Int(byte & UInt64(SWIOTLB.slotSize - 1))) else {
+        if cache.drainRequested { pool.drainCPU(area: area) }
+        if recording, let recorder = pool.recorder { recorder.record(.unmap(address: address, size: size)) }
+        guard records[head].isLiveHead(offset: Int(byte & UInt64(SWIOTLB.slotSize - 1))) else {
             throw misuse(address, slot: head, byte: byte)
         }
-        let record = table.records[head]
+        let record = records[head]
         guard Int(record.mappingSize) == size else {
             throw .sizeMismatch(address, size: size, mappedSize: Int(record.mappingSize), operation: .unmap)
         }
-        table.retire(head: head)
+        records[head].retire()
         var failure: BounceMemoryError?
         if copyBack {
-            do {
-                try pool.copy(from: address, to: record.original, count: size)
-            } catch {
-                failure = error
+            if !SWIOTLBPool.copyInHost(hostBytes, hostSize, from: address, to: record.original, count: size) {
+                do {
+                    try pool.copy(from: address, to: record.original, count: size)
+                } catch {
+                    failure = error
+                }
             }
         }
         giveBack(start: head &- Int(record.padSlots), count: Int(record.slots))
@@ -212,7 +239,7 @@ public final class SWIOTLBCPU {
     /// lock when the cache is full.
     @inline(__always)
     func giveBack(start: Int, count: Int) {
-        if !table.cachePush(area: area, start: start, count: count) {
+        if !cache.push(start: start, count: count) {
             table.lock(area)
             table.free(area: area, start: start, count: count)
             table.unlock(area)

@@ -8,14 +8,24 @@ extension SWIOTLBPool {
     /// One bounce copy through ``memory`` (directly when it is host memory).
     @inline(__always)
     func copy(from source: UInt64, to destination: UInt64, count: Int) throws(BounceMemoryError) {
-        if let hostBytes, count >= 0, source <= hostSize, UInt64(count) <= hostSize &- source,
-            destination <= hostSize, UInt64(count) <= hostSize &- destination
-        {
-            memmove(hostBytes + Int(destination), hostBytes + Int(source), count)
-        } else {
+        if !Self.copyInHost(hostBytes, hostSize, from: source, to: destination, count: count) {
             // Other memory, or a range host memory refuses (it then names it).
             try memory.copy(from: source, to: destination, count: count)
         }
+    }
+
+    /// The host-memory copy: `memmove` after the bounds checks, when `hostBytes` is
+    /// set and both ranges lie inside its `hostSize` bytes; `false` otherwise.
+    @inline(__always)
+    static func copyInHost(
+        _ hostBytes: UnsafeMutableRawPointer?, _ hostSize: UInt64, from source: UInt64, to destination: UInt64,
+        count: Int
+    ) -> Bool {
+        guard let hostBytes, count >= 0, source <= hostSize, UInt64(count) <= hostSize &- source,
+            destination <= hostSize, UInt64(count) <= hostSize &- destination
+        else { return false }
+        memmove(hostBytes + Int(destination), hostBytes + Int(source), count)
+        return true
     }
 
     /// Maps `size` bytes at `original` through the pool and returns the bounce address

@@ -37,16 +37,12 @@ extension SlotTable {
     /// Whether `head` is the first data slot of a live mapping whose bounce address has
     /// in-slot offset `offset`.
     @inline(__always)
-    func isLiveHead(_ head: Int, offset: Int) -> Bool {
-        records[head].offsetAndState == UInt16(truncatingIfNeeded: offset) | SlotRecord.liveBit
-    }
+    func isLiveHead(_ head: Int, offset: Int) -> Bool { records[head].isLiveHead(offset: offset) }
 
     /// Marks a live mapping unmapped: no longer live, remembered as released.
     /// Its slots stay allocated until they are freed or cached.
     @inline(__always)
-    func retire(head: Int) {
-        records[head].offsetAndState = (records[head].offsetAndState & SlotRecord.offsetMask) | SlotRecord.releasedBit
-    }
+    func retire(head: Int) { records[head].retire() }
 
     /// The bounce byte offset (from the pool start) where the mapping at `head` begins.
     @inline(__always)

@@ -91,29 +91,15 @@ extension SlotTable {
         return nil
     }
 
-    /// Pops the most recently cached run if it is `slots` long (a request with slot
-    /// alignment only); returns its first slot. The cache's owner only.
-    @inline(__always)
-    func popTop(area: Int, slots: Int) -> Int? {
-        let countWord = cacheCount(area)
-        let count = countWord.pointee.load(ordering: .relaxed)
-        guard count > 0 else { return nil }
-        let entry = cacheBase(area)[count &- 1].load(ordering: .relaxed)
-        guard Int(entry & 0xFF) == slots else { return nil }
-        countWord.pointee.store(count &- 1, ordering: .relaxed)
-        return Int(entry &>> 8)
-    }
-
     /// Pushes a run onto `area`'s cache; `false` when it is full (or the run cannot be
     /// packed). The cache's owner only.
     @inline(__always)
-    func cachePush(area: Int, start: Int, count n: Int) -> Bool {
-        let countWord = cacheCount(area)
-        let cached = countWord.pointee.load(ordering: .relaxed)
-        guard cached < Self.runCacheCapacity, start < 1 << 24 else { return false }
-        cacheBase(area)[cached].store(UInt32(truncatingIfNeeded: start &<< 8 | n), ordering: .relaxed)
-        countWord.pointee.store(cached &+ 1, ordering: .relaxed)
-        return true
+    func cachePush(area: Int, start: Int, count n: Int) -> Bool { runCache(area).push(start: start, count: n) }
+
+    /// `area`'s cache words, for a ``SWIOTLBCPU`` to keep.
+    @inline(__always)
+    func runCache(_ area: Int) -> RunCacheWords {
+        RunCacheWords(count: cacheCount(area), drain: drainWord(area), entries: cacheBase(area))
     }
 
     /// The bitmap search; when it finds nothing and `spill` allows it (the caller owns

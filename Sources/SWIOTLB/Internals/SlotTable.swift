@@ -63,6 +63,15 @@ struct SlotRecord {
     var isLive: Bool { offsetAndState & Self.liveBit != 0 }
     /// The first data slot of an unmapped mapping, record not overwritten since.
     var isReleased: Bool { offsetAndState & Self.releasedBit != 0 }
+
+    /// Whether this is the first data slot of a live mapping whose bounce address has
+    /// in-slot offset `offset`.
+    @inline(__always)
+    func isLiveHead(offset: Int) -> Bool { offsetAndState == UInt16(truncatingIfNeeded: offset) | Self.liveBit }
+
+    /// Marks a live mapping unmapped: no longer live, remembered as released.
+    @inline(__always)
+    mutating func retire() { offsetAndState = (offsetAndState & Self.offsetMask) | Self.releasedBit }
 }
 
 /// All of a pool's slot metadata in raw memory: area headers with their locks,
