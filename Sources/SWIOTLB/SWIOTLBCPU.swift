@@ -73,8 +73,9 @@ public final class SWIOTLBCPU {
         if ownsCache { pool.releaseCPU(area: area) }
     }
 
-    /// Maps `size` bytes at `original`, as ``SWIOTLBPool/map(original:size:direction:attributes:allocAlignMask:device:cpu:)``
-    /// with this handle's CPU, popping a cached run when one fits.
+    /// Maps `size` bytes at `original` with this handle's CPU, popping a cached run when
+    /// one fits; otherwise as
+    /// ``SWIOTLBPool/map(original:size:direction:attributes:allocAlignMask:device:cpu:)``.
     ///
     /// - Throws: as ``SWIOTLBPool/map(original:size:direction:attributes:allocAlignMask:device:cpu:)``.
     public func map(

@@ -21,7 +21,9 @@ import Darwin
 ///      device acts on its bounce slot (below), then the driver unmaps it;
 ///   2. the driver changes byte 0 of entry `k`'s original to `UInt8(i & 0xff)`;
 ///   3. the driver maps `sizes[i % sizes.count]` bytes of entry `k`'s original with the
-///      run's direction and CPU hint, and keeps the bounce address in entry `k`.
+///      run's direction and CPU hint, and keeps the bounce address in entry `k`. The
+///      driver holds its CPU's ``SWIOTLBCPU`` handle for the workload's life when it can
+///      claim it (the per-CPU fast path), else it maps and unmaps through the pool.
 /// - **Device** (on the bounce slot, the copy a real device's DMA would make):
 ///   TO_DEVICE reads every byte (a 64-bit XOR fold over the buffer); FROM_DEVICE writes
 ///   every byte (`memset` with `UInt8(i & 0xff) ^ 0xA5`); BIDIRECTIONAL reads, then

@@ -187,10 +187,8 @@ struct CPUHandleTests {
                             }
                             continue
                         }
-                        let size = [512, 2048, 4096, 4096, 4096, 16384, 65536][Int(rng.next() % 7)]
-                        let align: UInt64 = [0, 0, 0xfff, 0x3fff][Int(rng.next() % 4)]
-                        let minAlign: UInt64 = rng.next() % 4 == 0 ? 0xfff : 0
-                        let original = scratch + UInt64(t << 20) + (rng.next() % 0x8000)
+                        let (size, align, minAlign, original) = RunCacheTests.randomRequest(
+                            &rng, scratch: scratch, thread: t)
                         let address: UInt64
                         do {
                             address = try cpu.map(
@@ -199,26 +197,12 @@ struct CPUHandleTests {
                         } catch {
                             continue  // a full pool is allowed under this load
                         }
-                        guard let mapping = pool.mapping(containing: address) else {
-                            problems.append("step \(step): no mapping at the address map returned")
-                            continue
-                        }
-                        let first = Int((address - (address & 0x7ff)) >> 11) - mapping.padSlots
-                        let count = mapping.slots
-                        if first >> 7 != (first + count - 1) >> 7 { problems.append("step \(step): crosses a segment") }
-                        if align != 0 && (UInt64(first) << 11) & align != 0 { problems.append("step \(step): misaligned") }
-                        if minAlign != 0 && address & minAlign != original & minAlign {
-                            problems.append("step \(step): min_align bits lost")
-                        }
-                        let clash = owners.slots.withLock { o -> Bool in
-                            var clash = false
-                            for s in first..<(first + count) {
-                                if o[s] != -1 { clash = true }
-                                o[s] = t
-                            }
-                            return clash
-                        }
-                        if clash { problems.append("step \(step): overlaps another live mapping") }
+                        guard
+                            let claimed = owners.claim(
+                                address, original: original, align: align, minAlign: minAlign, in: pool, thread: t,
+                                step: step, problems: &problems)
+                        else { continue }
+                        let (first, count) = claimed
                         live.append(Handoff(address: address, size: size, first: first, count: count))
                     }
                     for m in live { release(m, remote: false) }

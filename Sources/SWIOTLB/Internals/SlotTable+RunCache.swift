@@ -37,7 +37,8 @@ extension SlotTable {
 
     @inline(__always)
     func cacheWord(_ area: Int, _ index: Int) -> UnsafeMutablePointer<Atomic<Int>> {
-        (headers + (area &* headerStride &+ Self.runCacheOffset &+ index &* 8)).assumingMemoryBound(to: Atomic<Int>.self)
+        (headers + (area &* headerStride &+ Self.runCacheOffset &+ index &* 8))
+            .assumingMemoryBound(to: Atomic<Int>.self)
     }
 
     /// The number of runs in `area`'s cache.
