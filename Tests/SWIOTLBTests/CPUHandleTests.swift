@@ -57,6 +57,38 @@ struct CPUHandleTests {
         #expect(f.pool.table.invariantViolation() == nil)
     }
 
+    @Test("misuse through a handle is named as through the pool; a failed copy-in gives the run back")
+    func misuseAndCopyFailure() throws {
+        let f = try PoolFixture(slots: 512, areas: 2)
+        let cpu = try #require(f.pool.claimCPU(0))
+        let a = try cpu.map(original: f.scratch, size: 8192, direction: .toDevice)
+        #expect(throws: SWIOTLBError.sizeMismatch(a, size: 4096, mappedSize: 8192, operation: .unmap)) {
+            try cpu.unmap(a, size: 4096, direction: .toDevice)
+        }
+        #expect(throws: SWIOTLBError.notMappingStart(a + 2048, mappingAddress: a, operation: .unmap)) {
+            try cpu.unmap(a + 2048, size: 4096, direction: .toDevice)
+        }
+        #expect(throws: SWIOTLBError.notMapped(a + 16384, operation: .unmap)) {
+            try cpu.unmap(a + 16384, size: 4096, direction: .toDevice)
+        }
+        #expect(throws: SWIOTLBError.notBounceAddress(f.scratch, operation: .unmap)) {
+            try cpu.unmap(f.scratch, size: 4096, direction: .toDevice)
+        }
+        try cpu.unmap(a, size: 8192, direction: .toDevice)
+        // An original outside the host memory: the copy-in fails, nothing stays mapped.
+        let outside = UInt64(f.memory.size)
+        do {
+            _ = try cpu.map(original: outside, size: 8192, direction: .toDevice)
+            Issue.record("a map copied from outside the memory")
+        } catch {
+            guard case .copyFailed(_, .map) = error else { throw error }
+        }
+        #expect(f.pool.mapping(containing: a) == nil)
+        #expect(f.pool.statistics.usedSlots == f.pool.statistics.cachedSlots)
+        cpu.flush()
+        #expect(f.pool.statistics.usedSlots == 0 && f.pool.table.invariantViolation() == nil)
+    }
+
     @Test("remote unmaps (another CPU's handle, or the pool) free to the owner's bitmap under its lock")
     func remoteUnmap() throws {
         let f = try PoolFixture(slots: 512, areas: 2)
