@@ -68,12 +68,21 @@ let package = Package(
                 "SecureGuest", "Locking",
             ],
             swiftSettings: swift6),
+        // Harness targets (issue 20 item 3): what the CLI's soak and bench commands drive;
+        // not products, so the SVMKit and SWIOTLB libraries do not carry them.
+        .target(
+            name: "SVMKitSoak",
+            dependencies: ["SVMKit", "SecureGuest", "Hypervisor", "PEFMachine", "PowerABI", "SWIOTLB", "Locking"],
+            swiftSettings: swift6),
+        .target(
+            name: "SWIOTLBBenchmarks",
+            dependencies: ["SWIOTLB", "Locking", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            swiftSettings: swift6),
         .executableTarget(
             name: "svmkit",
             dependencies: [
-                "SVMKit", "DeviceTree", "ESM", "SWIOTLB", "Locking",
+                "SVMKit", "SVMKitSoak", "SWIOTLBBenchmarks", "DeviceTree", "ESM", "SWIOTLB", "SecureGuest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: swift6),
 
@@ -102,22 +111,30 @@ let package = Package(
         .testTarget(
             name: "TPMTests", dependencies: ["TPM", "ESM", "Hypervisor", "PEFMachine", "PowerABI", "SwtpmTestSupport"],
             swiftSettings: swift6),
+        // The test machines (a Machine with both firmware parts; with a device tree and a
+        // guest kernel), shared by the test targets that boot one.
+        .target(
+            name: "PEFTestSupport",
+            dependencies: ["PEFMachine", "PowerABI", "Ultravisor", "Hypervisor", "DeviceTree", "SecureGuest"],
+            path: "Tests/PEFTestSupport", swiftSettings: swift6),
         .testTarget(name: "PEFMachineTests", dependencies: ["PEFMachine", "PowerABI"], swiftSettings: swift6),
         .testTarget(
             name: "UltravisorTests",
             dependencies: [
                 "Ultravisor", "Hypervisor", "PEFMachine", "PowerABI", "DeviceTree", "TPM", "ESM", "SecureGuest", "SVMKit",
+                "PEFTestSupport",
             ],
             swiftSettings: swift6),
         .testTarget(
             name: "HypervisorTests",
-            dependencies: ["Hypervisor", "Ultravisor", "PEFMachine", "PowerABI", "DeviceTree", "TPM"],
+            dependencies: ["Hypervisor", "Ultravisor", "PEFMachine", "PowerABI", "DeviceTree", "TPM", "PEFTestSupport"],
             resources: [.copy("Fixtures")], swiftSettings: swift6),
-        .testTarget(name: "SWIOTLBTests", dependencies: ["SWIOTLB", "Locking"], swiftSettings: swift6),
+        .testTarget(name: "SWIOTLBTests", dependencies: ["SWIOTLB", "SWIOTLBBenchmarks", "Locking"], swiftSettings: swift6),
         .testTarget(
             name: "SecureGuestTests",
             dependencies: [
                 "SecureGuest", "Ultravisor", "Hypervisor", "PEFMachine", "PowerABI", "SWIOTLB", "DeviceTree", "SVMKit",
+                "PEFTestSupport",
             ],
             swiftSettings: swift6),
         // Differential tests against the real Linux code (Scripts/linux-oracle builds the oracle).
@@ -127,7 +144,7 @@ let package = Package(
         .testTarget(
             name: "SVMKitTests",
             dependencies: [
-                "SVMKit", "SecureGuest", "Hypervisor", "PEFMachine", "PowerABI", "DeviceTree", "ESM", "TPM",
+                "SVMKit", "SVMKitSoak", "SecureGuest", "Hypervisor", "PEFMachine", "PowerABI", "DeviceTree", "ESM", "TPM",
                 "SwtpmTestSupport",
             ],
             swiftSettings: swift6),
