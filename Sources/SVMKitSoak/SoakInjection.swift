@@ -1,3 +1,4 @@
+import SVMKit
 public import SecureGuest
 
 /// Deliberate breakage a soak can inject, to show that its checks catch each kind of

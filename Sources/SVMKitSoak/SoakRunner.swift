@@ -1,3 +1,4 @@
+import SVMKit
 import Dispatch
 import Foundation
 import Hypervisor

@@ -4,6 +4,7 @@ import SecureGuest
 import Testing
 
 import SVMKit
+import SVMKitSoak
 
 /// `SoakRunner` (issue 8 item 5): short, count-limited soaks that must pass clean with
 /// consistent counts, repeat exactly for a seed, and catch each kind of deliberate

@@ -5,6 +5,7 @@ import SVMKit
 import Testing
 
 @testable import SecureGuest
+import PEFTestSupport
 
 /// Guests that forget to share (issue 6) and other buggy variants (issue 8 item 4):
 /// the simulator or the SWIOTLB library catches each, with the culprit named.
