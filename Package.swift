@@ -25,6 +25,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // Test support only (ProcessTestSupport): no product depends on these.
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // C: Debian's libfdt-dev ships no pkg-config file, so no pkgConfig here (swift-notes §1.1).
@@ -103,13 +106,22 @@ let package = Package(
 
         .testTarget(name: "PowerABITests", dependencies: ["PowerABI"], swiftSettings: swift6),
         .testTarget(
-            name: "DeviceTreeTests", dependencies: ["DeviceTree", "PowerABI"], resources: [.copy("Fixtures")],
+            name: "DeviceTreeTests", dependencies: ["DeviceTree", "PowerABI", "ProcessTestSupport"], resources: [.copy("Fixtures")],
             swiftSettings: swift6),
-        .testTarget(name: "ESMTests", dependencies: ["ESM", "DeviceTree"], swiftSettings: swift6),
+        .testTarget(name: "ESMTests", dependencies: ["ESM", "DeviceTree", "ProcessTestSupport"], swiftSettings: swift6),
+        // The one way tests start a program and wait for it (on swift-subprocess).
+        .target(
+            name: "ProcessTestSupport",
+            dependencies: [
+                "Locking",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Tests/ProcessTestSupport", swiftSettings: swift6),
         // The swtpm test harness, shared by the test targets that start swtpm.
         .target(name: "SwtpmTestSupport", dependencies: ["TPM"], path: "Tests/SwtpmTestSupport", swiftSettings: swift6),
         .testTarget(
-            name: "TPMTests", dependencies: ["TPM", "ESM", "Hypervisor", "PEFMachine", "PowerABI", "SwtpmTestSupport"],
+            name: "TPMTests", dependencies: ["TPM", "ESM", "Hypervisor", "PEFMachine", "PowerABI", "SwtpmTestSupport", "ProcessTestSupport"],
             swiftSettings: swift6),
         // The test machines (a Machine with both firmware parts; with a device tree and a
         // guest kernel), shared by the test targets that boot one.
@@ -139,19 +151,19 @@ let package = Package(
             swiftSettings: swift6),
         // Differential tests against the real Linux code (Scripts/linux-oracle builds the oracle).
         .testTarget(
-            name: "LinuxOracleTests", dependencies: ["SWIOTLB", "SecureGuest", "SVMKit", "PEFMachine"],
+            name: "LinuxOracleTests", dependencies: ["SWIOTLB", "SecureGuest", "SVMKit", "PEFMachine", "ProcessTestSupport"],
             swiftSettings: swift6),
         .testTarget(
             name: "SVMKitTests",
             dependencies: [
                 "SVMKit", "SVMKitSoak", "SecureGuest", "Hypervisor", "PEFMachine", "PowerABI", "DeviceTree", "ESM", "TPM",
-                "SwtpmTestSupport",
+                "SwtpmTestSupport", "ProcessTestSupport",
             ],
             swiftSettings: swift6),
-        .testTarget(name: "CLITests", dependencies: ["svmkit", "SwtpmTestSupport"], swiftSettings: swift6),
+        .testTarget(name: "CLITests", dependencies: ["svmkit", "SwtpmTestSupport", "ProcessTestSupport"], swiftSettings: swift6),
         .testTarget(
             name: "ExamplesTests",
-            dependencies: ["BootSecureGuest", "VirtioBlockOverSWIOTLB", "ReadESMSecret", "ESMPreflight", "SVMKit"],
+            dependencies: ["BootSecureGuest", "VirtioBlockOverSWIOTLB", "ReadESMSecret", "ESMPreflight", "SVMKit", "ProcessTestSupport"],
             swiftSettings: swift6),
     ]
 )

@@ -13,8 +13,8 @@ struct BootLinuxCommandTests {
     static let small = ["--memory", "1G", "--cpus", "2", "--json"]
 
     @Test("6.12 without swiotlb=force: secure, no pool, ciphertext on the disk, the diagnosis names the change and the fix")
-    func regression() throws {
-        let r = try FDTCLIRunner.run(["boot", "--linux", "6.12", "--cmdline", "svm=on console=hvc0"] + Self.small)
+    func regression() async throws {
+        let r = try await FDTCLIRunner.run(["boot", "--linux", "6.12", "--cmdline", "svm=on console=hvc0"] + Self.small)
         #expect(r.status == 1, "\(r.stderr)")
         let o = try Self.json(r)
         #expect(o["secure"] as? Bool == true)
@@ -36,8 +36,8 @@ struct BootLinuxCommandTests {
     }
 
     @Test("6.12 with swiotlb=force (the default line): pool present, forced and shared; the data come back intact")
-    func fixed() throws {
-        let r = try FDTCLIRunner.run(["boot", "--linux", "6.12"] + Self.small)
+    func fixed() async throws {
+        let r = try await FDTCLIRunner.run(["boot", "--linux", "6.12"] + Self.small)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(!r.stderr.contains("warning"), "\(r.stderr)")
         let o = try Self.json(r)
@@ -51,8 +51,8 @@ struct BootLinuxCommandTests {
     }
 
     @Test("5.10 without swiotlb=force still has its pool: exit 0, no warning")
-    func fiveTen() throws {
-        let r = try FDTCLIRunner.run(["boot", "--linux", "5.10", "--cmdline", "svm=on console=hvc0"] + Self.small)
+    func fiveTen() async throws {
+        let r = try await FDTCLIRunner.run(["boot", "--linux", "5.10", "--cmdline", "svm=on console=hvc0"] + Self.small)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(!r.stderr.contains("warning"), "\(r.stderr)")
         let o = try Self.json(r)
@@ -60,8 +60,8 @@ struct BootLinuxCommandTests {
     }
 
     @Test("--no-io-check skips the round trip: blockDeviceCheck is null, the warning is still printed")
-    func noIOCheck() throws {
-        let r = try FDTCLIRunner.run(
+    func noIOCheck() async throws {
+        let r = try await FDTCLIRunner.run(
             ["boot", "--linux", "6.1", "--cmdline", "svm=on console=hvc0", "--no-io-check"] + Self.small)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(try Self.json(r)["blockDeviceCheck"] is NSNull)
@@ -72,15 +72,15 @@ struct BootLinuxCommandTests {
         (["boot", "--linux", "4.19"], "--linux 4.19"), (["boot", "--dma-path", "vio"], "--dma-path vio"),
         (["soak", "--linux", "5.15", "--operations", "1"], "--linux 5.15"),
     ])
-    func badInput(arguments: [String], option: String) throws {
-        let r = try FDTCLIRunner.run(arguments)
+    func badInput(arguments: [String], option: String) async throws {
+        let r = try await FDTCLIRunner.run(arguments)
         #expect(r.status == 2)
         #expect(r.stderr.contains(option), "\(r.stderr)")
     }
 
     @Test("esm verify --linux warns on standard error and never changes the exit status")
-    func verifyPreflight() throws {
-        let r = try CLIShell.run(
+    func verifyPreflight() async throws {
+        let r = try await CLIShell.run(
             """
             set -e
             for k in owner tpm; do "$SVMKIT" esm keygen -o keys --name $k >/dev/null; done

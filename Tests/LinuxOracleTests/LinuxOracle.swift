@@ -1,4 +1,5 @@
 import Foundation
+import ProcessTestSupport
 import Testing
 
 /// Runs the programs `Scripts/linux-oracle build` makes from the real Linux source
@@ -30,31 +31,13 @@ enum LinuxOracle {
     }
 
     /// Runs `name` with `arguments` and `input` on standard input; its standard output.
-    static func run(_ name: String, _ arguments: [String] = [], input: String = "", version: String = "6.12") throws
+    static func run(_ name: String, _ arguments: [String] = [], input: String = "", version: String = "6.12") async throws
         -> String
     {
-        let process = Process()
-        process.executableURL = try program(name, version: version)
-        process.arguments = arguments
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("oracle-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        let inURL = scratch.appendingPathComponent("stdin"), errURL = scratch.appendingPathComponent("stderr")
-        try Data(input.utf8).write(to: inURL)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        let stdout = Pipe()
-        process.standardInput = try FileHandle(forReadingFrom: inURL)
-        process.standardOutput = stdout
-        process.standardError = try FileHandle(forWritingTo: errURL)
-        try process.run()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let errorData = (try? Data(contentsOf: errURL)) ?? Data()
-        guard process.terminationStatus == 0 else {
-            throw Failure(
-                description: "\(name) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): "
-                    + String(decoding: errorData, as: UTF8.self))
+        let r = try await ChildProcess.run(try program(name, version: version).path, arguments, input: Array(input.utf8))
+        guard r.succeeded else {
+            throw Failure(description: "\(name) \(arguments.joined(separator: " ")) exited \(r.status): " + r.stderrText)
         }
-        return String(decoding: output, as: UTF8.self)
+        return r.stdoutText
     }
 }

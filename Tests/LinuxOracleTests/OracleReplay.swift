@@ -28,11 +28,11 @@ enum OracleReplay {
     }
 
     /// `swiotlb-replay` on the trace: Linux's results, in the `--json` format.
-    static func run(_ trace: SWIOTLBReplayTrace, version: String = "6.12") throws -> String {
+    static func run(_ trace: SWIOTLBReplayTrace, version: String = "6.12") async throws -> String {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("trace-\(UUID().uuidString).json")
         try Data(json(trace).utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        return try LinuxOracle.run("swiotlb-replay", [file.path], version: version)
+        return try await LinuxOracle.run("swiotlb-replay", [file.path], version: version)
     }
 
     /// `nil` when both outputs are the same; otherwise the first differing op, both results and the op itself.

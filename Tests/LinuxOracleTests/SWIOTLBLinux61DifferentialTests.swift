@@ -28,11 +28,11 @@ struct SWIOTLBLinux61DifferentialTests {
     }
 
     @Test("17,500 seeded requests over seven pools (no min_align_mask): every address, failure and used count as Linux 6.1")
-    func linux61() throws {
+    func linux61() async throws {
         let seed: UInt64 = 0x5EED_0061
         let trace = Self.trace(seed: seed, opsPerPool: 2500)
         let ours = SWIOTLBReplayer.replayLinux61(trace)
-        let linux = try OracleReplay.run(trace, version: "6.1")
+        let linux = try await OracleReplay.run(trace, version: "6.1")
         let results = ours.scenarios.flatMap(\.results)
         let failures = results.filter { $0.isMap && !$0.ok }.count
         let hung = results.contains(where: \.hang)
