@@ -161,7 +161,7 @@ public final class SecureVirtualMachine: Sendable {
     ///     (``BootConfiguration/linux``, ``BootConfiguration/dmaPath``).
     ///   - bugs: deliberate bugs by name (issue 8 item 4), added to `kernelOptions`'
     ///     after `UV_ESM`, when the page `touch-implicit-page` touches can be looked up
-    ///     (``GuestKernelOptions/touchAfterBootAddress``, unless `kernelOptions` names
+    ///     (`GuestKernelOptions.touchAfterBootAddress`, unless `kernelOptions` names
     ///     one). A run with bugs tolerates isolation violations in its invariants; they
     ///     are still counted and reported.
     public func boot(kernelOptions: GuestKernelOptions = GuestKernelOptions(), bugs: Set<GuestBug> = []) -> BootReport {
