@@ -145,7 +145,7 @@ let package = Package(
         .testTarget(
             name: "SecureGuestTests",
             dependencies: [
-                "SecureGuest", "Ultravisor", "Hypervisor", "PEFMachine", "PowerABI", "SWIOTLB", "DeviceTree", "SVMKit",
+                "SecureGuest", "Hypervisor", "PEFMachine", "PowerABI", "SWIOTLB", "DeviceTree", "SVMKit",
                 "PEFTestSupport",
             ],
             swiftSettings: swift6),

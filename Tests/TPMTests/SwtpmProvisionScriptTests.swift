@@ -13,8 +13,10 @@ let tpm2ToolsInstalled = FileManager.default.isExecutableFile(atPath: "/usr/bin/
 /// files load (the Name matches the PEM under SVMKit's template, so the two templates
 /// are byte-identical), its policy digests are TPMPolicy's, and the Ultravisor's
 /// sequence opens a lockbox made for its PEM. `--stop` stops swtpm.
+// The hang guard counts the wait for a ChildProcess slot too (the test no longer waits
+// for a runner thread before it starts), so it is longer than the runs need.
 @Suite(
-    "Scripts/swtpm-provision", .serialized, .timeLimit(.minutes(1)),
+    "Scripts/swtpm-provision", .serialized, .timeLimit(.minutes(5)),
     .enabled(if: SwtpmProcess.isUsable, Comment(rawValue: SwtpmProcess.skipReason ?? "swtpm is usable")),
     .enabled(if: tpm2ToolsInstalled, "tpm2-tools is not installed (Scripts/bootstrap tpm2-tools)"))
 struct SwtpmProvisionScriptTests {
