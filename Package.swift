@@ -8,6 +8,7 @@
 import PackageDescription
 
 let swift6: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
 ]
 
 let package = Package(
@@ -36,6 +37,8 @@ let package = Package(
         .target(name: "PowerABI", swiftSettings: swift6),
         // The simulator's lock (pthread-based, visible to the thread sanitizer); not a product.
         .target(name: "Locking", swiftSettings: swift6),
+        // The one anonymous host mapping (mmap/munmap) under guest RAM and the standalone SWIOTLB buffer; not a product.
+        .target(name: "HostMapping", swiftSettings: swift6),
         .target(name: "DeviceTree", dependencies: ["CLibFDT", "PowerABI"], swiftSettings: swift6),
         .target(
             name: "ESM",
@@ -53,7 +56,7 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: swift6),
-        .target(name: "PEFMachine", dependencies: ["PowerABI", "Locking"], swiftSettings: swift6),
+        .target(name: "PEFMachine", dependencies: ["PowerABI", "Locking", "HostMapping"], swiftSettings: swift6),
         .target(
             name: "Ultravisor",
             dependencies: [
@@ -62,7 +65,7 @@ let package = Package(
             ],
             swiftSettings: swift6),
         .target(name: "Hypervisor", dependencies: ["PowerABI", "PEFMachine", "DeviceTree", "TPM", "Locking"], swiftSettings: swift6),
-        .target(name: "SWIOTLB", dependencies: ["Locking"], swiftSettings: swift6),
+        .target(name: "SWIOTLB", dependencies: ["Locking", "HostMapping"], swiftSettings: swift6),
         .target(name: "SecureGuest", dependencies: ["PowerABI", "PEFMachine", "DeviceTree", "SWIOTLB", "Locking"], swiftSettings: swift6),
         .target(
             name: "SVMKit",
@@ -105,6 +108,7 @@ let package = Package(
             path: "Examples/ESMPreflight", swiftSettings: swift6),
 
         .testTarget(name: "PowerABITests", dependencies: ["PowerABI"], swiftSettings: swift6),
+        .testTarget(name: "HostMappingTests", dependencies: ["HostMapping"], swiftSettings: swift6),
         .testTarget(
             name: "DeviceTreeTests", dependencies: ["DeviceTree", "PowerABI", "ProcessTestSupport"], resources: [.copy("Fixtures")],
             swiftSettings: swift6),

@@ -91,8 +91,8 @@ struct VirtioBlockOverSWIOTLB: ParsableCommand {
 
         // 3. The driver probes the device and gets a dma-coherent queue page.
         let driver: VirtualBlockDriver
-        let source: UInt64
-        let target: UInt64
+        let source: GuestPhysicalAddress
+        let target: GuestPhysicalAddress
         do {
             driver = try kernel.probeVirtualBlockDevice()
             source = try kernel.allocateMemory(bytes: UInt64(bytes), purpose: "example source")
@@ -101,13 +101,13 @@ struct VirtioBlockOverSWIOTLB: ParsableCommand {
             return try fail(1, "driver set-up failed: \(error)")
         }
         print("   driver: unit 0x\(String(driver.unitAddress, radix: 16)), queue at 0x\(String(driver.queueAddress, radix: 16)) (\(describe(vm, driver.queueAddress)))")
-        print("   buffers: source 0x\(String(source, radix: 16)) (\(describe(vm, source))), target 0x\(String(target, radix: 16))")
+        print("   buffers: source \(source) (\(describe(vm, source.rawValue))), target \(target)")
 
         // 4. Guest → disk, then disk → guest, and compare.
         let data = Self.pattern(count: bytes)
         let vcpu = vm.machine.bootProcessor
         do {
-            try vcpu.write(at: GuestPhysicalAddress(source), bytes: data, purpose: "example: fill the source buffer")
+            try vcpu.write(at: source, bytes: data, purpose: "example: fill the source buffer")
             try driver.write(sector: 0, from: source, byteCount: bytes, cpu: 1)
         } catch {
             return try fail(1, "write failed: \(error)")
@@ -117,7 +117,7 @@ struct VirtioBlockOverSWIOTLB: ParsableCommand {
         let readBack: [UInt8]
         do {
             try driver.read(sector: 0, into: target, byteCount: bytes)
-            readBack = try vcpu.read(at: GuestPhysicalAddress(target), count: bytes, purpose: "example: check the target buffer")
+            readBack = try vcpu.read(at: target, count: bytes, purpose: "example: check the target buffer")
         } catch {
             return try fail(1, "read failed: \(error)")
         }

@@ -145,12 +145,7 @@ extension ESMBlob {
             do { try t.setProperty("files-fdt", files.bytes, at: Self.filePath) } catch { throw ESMError.fdt(error, "/file files-fdt") }
         }
         try files.add(name: name, item: ESMSealedItem.seal(contents, masterKey: masterKey, comment: comment, iv: iv))
-        do {
-            try t.setProperty("files-fdt", files.bytes, at: Self.filePath)
-            try t.pack()
-        } catch {
-            throw ESMError.fdt(error, "/file files-fdt")
-        }
+        try Self.store(files, in: &t)
         tree = t
     }
 
@@ -162,12 +157,17 @@ extension ESMBlob {
         guard var files = try filesFDT() else { throw ESMError(.notFound, "\(name): not attached (the blob has no files)") }
         try files.remove(name: name)
         var t = tree
+        try Self.store(files, in: &t)
+        tree = t
+    }
+
+    /// Stores `files` as `/file/files-fdt` of `tree` and packs it.
+    private static func store(_ files: ESMFilesFDT, in tree: inout DeviceTree) throws(ESMError) {
         do {
-            try t.setProperty("files-fdt", files.bytes, at: Self.filePath)
-            try t.pack()
+            try tree.setProperty("files-fdt", files.bytes, at: filePath)
+            try tree.pack()
         } catch {
             throw ESMError.fdt(error, "/file files-fdt")
         }
-        tree = t
     }
 }

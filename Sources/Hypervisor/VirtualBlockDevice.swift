@@ -92,28 +92,31 @@ public final class VirtualBlockDevice: Sendable {
 
     private static func read(_ chunks: inout [UInt64: [UInt8]], offset: UInt64, count: Int) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: max(0, count))
-        var done = 0
-        while done < out.count {
-            let at = offset + UInt64(done)
-            let chunk = at / UInt64(chunkBytes)
-            let inChunk = Int(at % UInt64(chunkBytes))
-            let n = min(out.count - done, chunkBytes - inChunk)
+        forEachPiece(offset: offset, count: out.count) { chunk, inChunk, done, n in
             if let c = chunks[chunk] { out.replaceSubrange(done..<(done + n), with: c[inChunk..<(inChunk + n)]) }
-            done += n
         }
         return out
     }
 
     private static func write(_ chunks: inout [UInt64: [UInt8]], offset: UInt64, bytes: ArraySlice<UInt8>) {
-        var done = 0
-        while done < bytes.count {
-            let at = offset + UInt64(done)
-            let chunk = at / UInt64(chunkBytes)
-            let inChunk = Int(at % UInt64(chunkBytes))
-            let n = min(bytes.count - done, chunkBytes - inChunk)
+        forEachPiece(offset: offset, count: bytes.count) { chunk, inChunk, done, n in
             let start = bytes.startIndex + done
             chunks[chunk, default: [UInt8](repeating: 0, count: chunkBytes)].replaceSubrange(
                 inChunk..<(inChunk + n), with: bytes[start..<(start + n)])
+        }
+    }
+
+    /// Walks `count` bytes from disk offset `offset` chunk by chunk: `body(chunk, offset
+    /// in the chunk, offset in the range, length)` for each piece.
+    private static func forEachPiece(
+        offset: UInt64, count: Int, _ body: (_ chunk: UInt64, _ inChunk: Int, _ done: Int, _ length: Int) -> Void
+    ) {
+        var done = 0
+        while done < count {
+            let at = offset + UInt64(done)
+            let inChunk = Int(at % UInt64(chunkBytes))
+            let n = min(count - done, chunkBytes - inChunk)
+            body(at / UInt64(chunkBytes), inChunk, done, n)
             done += n
         }
     }

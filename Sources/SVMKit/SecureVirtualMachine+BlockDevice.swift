@@ -34,7 +34,7 @@ extension SecureVirtualMachine {
             let disk = try kernel.probeVirtualBlockDevice(unitAddress: unit)
             let source = try kernel.allocateMemory(bytes: UInt64(bytes), purpose: "block round trip source")
             let target = try kernel.allocateMemory(bytes: UInt64(bytes), purpose: "block round trip target")
-            try vcpu.write(at: GuestPhysicalAddress(source), bytes: data, purpose: "block round trip")
+            try vcpu.write(at: source, bytes: data, purpose: "block round trip")
             try disk.write(sector: 0, from: source, byteCount: bytes)
             // What reached the disk: on hardware a device reading an unshared bounce page
             // gets its ciphertext (kvmppc_uvmem_migrate_to_ram pages it out).
@@ -45,7 +45,7 @@ extension SecureVirtualMachine {
                 try disk.read(sector: 0, into: target, byteCount: bytes)
                 // The guest's own read of the target: a page the device wrote into while
                 // it was secure comes back with U_P3 and the access cannot complete.
-                back = try vcpu.read(at: GuestPhysicalAddress(target), count: bytes, purpose: "block round trip")
+                back = try vcpu.read(at: target, count: bytes, purpose: "block round trip")
             } catch {
                 guard diskCorrupted else { throw error }
                 return BlockDeviceCheck(

@@ -168,8 +168,9 @@ public final class SecureVirtualMachine: Sendable {
         let started = Date()
         var log = KernelLog()
         let outcome = PromInit.run(
-            vcpu: machine.bootProcessor, fdtAddress: image.fdtAddress, kernelBase: image.kernelBase,
-            scratch: promScratch, log: &log, linux: configuration.linux)
+            vcpu: machine.bootProcessor, fdtAddress: GuestPhysicalAddress(image.fdtAddress),
+            kernelBase: GuestPhysicalAddress(image.kernelBase), scratch: GuestPhysicalAddress(promScratch), log: &log,
+            linux: configuration.linux)
         state.withLock {
             $0.log = log
             $0.outcome = outcome
@@ -198,7 +199,8 @@ public final class SecureVirtualMachine: Sendable {
             machine: machine, options: o, log: log, pagesLeftPrivate: Self.pagesLeftPrivate(on: machine))
         state.withLock { $0.kernel = kernel }
         do {
-            let r = try kernel.start(fdtAddress: image.fdtAddress, kernelBase: image.kernelBase)
+            let r = try kernel.start(
+                fdtAddress: GuestPhysicalAddress(image.fdtAddress), kernelBase: GuestPhysicalAddress(image.kernelBase))
             // smp_startup_cpu() failing leaves a vCPU down ("Processor N is stuck."): a
             // fault of this boot, kept across a later kexec.
             let stuck = kernel.processors.filter { !$0.snapshot.isRunning }.map {
@@ -308,7 +310,8 @@ public final class SecureVirtualMachine: Sendable {
                 "buggy guest: " + bugs.map(\.rawValue).sorted().joined(separator: ", ") + " ran and nothing caught it")
         }
         let reserved = secure
-            ? (PromInit.readDeviceTree(vcpu: machine.bootProcessor, at: image.fdtAddress)?.reserveMap.map(\.description) ?? [])
+            ? (PromInit.readDeviceTree(vcpu: machine.bootProcessor, at: GuestPhysicalAddress(image.fdtAddress))?
+                .reserveMap.map(\.description) ?? [])
             : []
         let esm = ultravisor.esmReport(lpid: machine.lpid)
         let checks = (esm?.checks ?? []).map { BootReport.Check(check: $0.name, passed: $0.passed, detail: $0.detail) }

@@ -168,9 +168,9 @@ public final class SoakRunner: Sendable {
             }
             do {
                 buffer = try kernel.allocateMemory(
-                    bytes: UInt64(configuration.maximumTransferBytes), purpose: "soak buffer (vCPU \(cpu))")
+                    bytes: UInt64(configuration.maximumTransferBytes), purpose: "soak buffer (vCPU \(cpu))").rawValue
                 churn = try kernel.allocateMemory(
-                    bytes: UInt64(configuration.churnPages) * PageSize.bytes, purpose: "soak churn pages (vCPU \(cpu))")
+                    bytes: UInt64(configuration.churnPages) * PageSize.bytes, purpose: "soak churn pages (vCPU \(cpu))").rawValue
             } catch {
                 tally.fail(failure(.operation, cycle: cycle, vcpu: cpu, "allocating the soak's memory failed: \(error)"))
                 return nil

@@ -25,7 +25,7 @@ extension SoakWorker {
         let data = Self.randomBytes(bytes, &g)
         try guestWrite(vcpu(cycle), cycle.buffer, data, "soak: fill write buffer")
         do {
-            try cycle.driver.write(sector: UInt64(sector), from: cycle.buffer, byteCount: bytes, cpu: cpu)
+            try cycle.driver.write(sector: UInt64(sector), from: GuestPhysicalAddress(cycle.buffer), byteCount: bytes, cpu: cpu)
         } catch {
             throw SoakCheckFailure(.operation, "block write of \(bytes) bytes at sector \(sector) failed: \(error)")
         }
@@ -52,7 +52,7 @@ extension SoakWorker {
         let vcpu = vcpu(cycle)
         try guestWrite(vcpu, cycle.buffer, [UInt8](repeating: 0xA5, count: bytes), "soak: poison read buffer")
         do {
-            try cycle.driver.read(sector: UInt64(sector), into: cycle.buffer, byteCount: bytes, cpu: cpu)
+            try cycle.driver.read(sector: UInt64(sector), into: GuestPhysicalAddress(cycle.buffer), byteCount: bytes, cpu: cpu)
         } catch {
             throw SoakCheckFailure(.operation, "block read of \(bytes) bytes at sector \(sector) failed: \(error)")
         }

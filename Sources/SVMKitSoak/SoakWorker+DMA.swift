@@ -21,7 +21,7 @@ extension SoakWorker {
         try guestWrite(vcpu, original, d0, "soak: bidirectional buffer")
         let dma: UInt64
         do {
-            dma = try kernel.dmaMapSingle(original, size: size, direction: .bidirectional, cpu: cpu)
+            dma = try kernel.dmaMapSingle(GuestPhysicalAddress(original), size: size, direction: .bidirectional, cpu: cpu)
         } catch {
             throw SoakCheckFailure(.operation, "dma_map_single(\(hex(original)), \(size), DMA_BIDIRECTIONAL) failed: \(error)")
         }

@@ -41,11 +41,11 @@ extension SoakWorker {
             tally.noteFindings(tainted)
             switch kind {
             case .unshare: try callOnly { () throws(MemoryEncryptionError) in
-                try cycle.kernel.setMemoryEncrypted(address, pageCount: n, callSite: Self.callSite, cpu: cpu)
+                try cycle.kernel.setMemoryEncrypted(GuestPhysicalAddress(address), pageCount: n, callSite: Self.callSite, cpu: cpu)
             }
             case .pageOut: break
             default: try callOnly { () throws(MemoryEncryptionError) in
-                try cycle.kernel.setMemoryDecrypted(address, pageCount: n, owner: .other, callSite: Self.callSite, cpu: cpu)
+                try cycle.kernel.setMemoryDecrypted(GuestPhysicalAddress(address), pageCount: n, owner: .other, callSite: Self.callSite, cpu: cpu)
             }
             }
             if kind != .pageOut { for i in first..<(first + n) { s.churnShared[i] = !wantShared } }
@@ -77,7 +77,7 @@ extension SoakWorker {
         let secret = Self.randomBytes(bytes, &g)
         try guestWrite(vcpu, address, secret, "soak: secret before share")
         do {
-            try cycle.kernel.setMemoryDecrypted(address, pageCount: pages, owner: .other, callSite: Self.callSite, cpu: cpu)
+            try cycle.kernel.setMemoryDecrypted(GuestPhysicalAddress(address), pageCount: pages, owner: .other, callSite: Self.callSite, cpu: cpu)
         } catch {
             throw SoakCheckFailure(.operation, "set_memory_decrypted(\(hex(address)), \(pages)) failed: \(error)")
         }
@@ -99,7 +99,7 @@ extension SoakWorker {
     /// `set_memory_encrypted()` of shared pages: secure, out of the ledger, zeroed.
     private func unshare(_ address: UInt64, pages: Int, _ cycle: SoakCycle) throws(SoakCheckFailure) {
         do {
-            try cycle.kernel.setMemoryEncrypted(address, pageCount: pages, callSite: Self.callSite, cpu: cpu)
+            try cycle.kernel.setMemoryEncrypted(GuestPhysicalAddress(address), pageCount: pages, callSite: Self.callSite, cpu: cpu)
         } catch {
             throw SoakCheckFailure(.operation, "set_memory_encrypted(\(hex(address)), \(pages)) failed: \(error)")
         }

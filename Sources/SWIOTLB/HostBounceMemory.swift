@@ -3,39 +3,33 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+internal import HostMapping
 
 /// A ``BounceMemory`` over one anonymous, page-aligned, zero-filled host mapping,
 /// whose physical addresses are byte offsets into it. For standalone use of the pool,
 /// tests and the benchmark.
 ///
-/// Invariant (the reason for `@unchecked Sendable`): `bytes` points at `size` bytes
-/// mapped by `init` and unmapped only by `deinit`; every access is bounds-checked
-/// against `size` before it touches them. Concurrent copies into the same bytes are
-/// the callers' race, exactly as with real memory.
-public final class HostBounceMemory: BounceMemory, @unchecked Sendable {
+/// The bytes are one `AnonymousMapping` (mapped in `init`, unmapped when the memory
+/// goes, never moved); every access is bounds-checked against `size` before it
+/// touches them. Concurrent copies into the same bytes are the callers' race, exactly
+/// as with real memory.
+public final class HostBounceMemory: BounceMemory, Sendable {
     /// The length in bytes; valid physical addresses are `0 ..< size`.
     public let size: Int
+    private let mapping: AnonymousMapping
     /// The host bytes (internal: the pool copies through them directly).
-    let bytes: UnsafeMutableRawPointer
+    var bytes: UnsafeMutableRawPointer { mapping.base }
 
     /// Maps `size` bytes of zeroed memory (reserved lazily, so untouched pages cost nothing).
     /// Throws if `size` is not positive or the host refuses the mapping.
     public init(size: Int) throws(BounceMemoryError) {
         guard size > 0 else { throw BounceMemoryError(address: 0, count: size, reason: "host buffer size must be positive") }
-        #if canImport(Glibc)
-        let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE
-        #else
-        let flags = MAP_PRIVATE | MAP_ANON
-        #endif
-        let p = mmap(nil, size, PROT_READ | PROT_WRITE, flags, -1, 0)
-        guard let p, p != MAP_FAILED else {
+        guard let mapping = AnonymousMapping(byteCount: size) else {
             throw BounceMemoryError(address: 0, count: size, reason: "mmap of the host buffer failed (errno \(errno))")
         }
         self.size = size
-        self.bytes = p
+        self.mapping = mapping
     }
-
-    deinit { munmap(bytes, size) }
 
     @inline(__always)
     private func check(_ address: UInt64, _ count: Int) throws(BounceMemoryError) {

@@ -126,12 +126,7 @@ extension Ultravisor {
         frames: Range<UInt64>, kind: ShareKind, lpid: UInt64, for caller: Caller, depth: Int, on machine: Machine,
         notes: inout [String]
     ) -> UltravisorStatus {
-        guard state.withLock({ $0.svms[lpid]?.slotsCover(frames: frames) ?? false }),
-            frames.upperBound <= UInt64(machine.memory.pageCount)
-        else {
-            notes.append("range outside the memory slots")
-            return .p2
-        }
+        guard rangeIsInSlots(frames, lpid: lpid, on: machine, notes: &notes) else { return .p2 }
         let uv = Caller.ultravisor(vcpu: caller.vcpu)
         func current(_ frame: UInt64) -> PageState { machine.memory.state(of: GuestFrameNumber(rawValue: frame)) ?? .normal }
         var touched: [UInt64] = []
@@ -246,12 +241,7 @@ extension Ultravisor {
         frames: Range<UInt64>, lpid: UInt64, for caller: Caller, depth: Int, on machine: Machine,
         notes: inout [String]
     ) -> UltravisorStatus {
-        guard state.withLock({ $0.svms[lpid]?.slotsCover(frames: frames) ?? false }),
-            frames.upperBound <= UInt64(machine.memory.pageCount)
-        else {
-            notes.append("range outside the memory slots")
-            return .p2
-        }
+        guard rangeIsInSlots(frames, lpid: lpid, on: machine, notes: &notes) else { return .p2 }
         let states = machine.memory.states(of: frames)
         if let i = states.firstIndex(where: { $0.isTransient || $0.cannotBeUnshared }) {
             notes.append("page \(gpaText(frames.lowerBound + UInt64(i))) is \(states[i]) and cannot be unshared")
@@ -332,4 +322,18 @@ extension Ultravisor {
     }
 
     func gpaText(_ frame: UInt64) -> String { "0x" + String(frame << PageSize.shift, radix: 16) }
+
+    /// The range check share and unshare begin with: every frame in the SVM's memory
+    /// slots and in memory; otherwise a note (the caller answers `U_P2`).
+    private func rangeIsInSlots(_ frames: Range<UInt64>, lpid: UInt64, on machine: Machine, notes: inout [String])
+        -> Bool
+    {
+        guard state.withLock({ $0.svms[lpid]?.slotsCover(frames: frames) ?? false }),
+            frames.upperBound <= UInt64(machine.memory.pageCount)
+        else {
+            notes.append("range outside the memory slots")
+            return false
+        }
+        return true
+    }
 }

@@ -21,8 +21,8 @@ package struct GuestTestMachine {
     package let hypervisor: Hypervisor
     package let disk: VirtualBlockDevice?
 
-    package static let fdtAddress: UInt64 = 0x100_0000
-    package static let kernelBase: UInt64 = 0x40_0000
+    package static let fdtAddress = GuestPhysicalAddress(0x100_0000)
+    package static let kernelBase = GuestPhysicalAddress(0x40_0000)
     package static let kernelSize: UInt64 = 0x80_0000
 
     /// The top of the RMO (min(memory, 768 MiB)).
@@ -56,7 +56,7 @@ package struct GuestTestMachine {
         disk = diskSectors.map { hv.attachBlockDevice(sectorCount: $0) }
 
         var options = PseriesTreeOptions(memoryBytes: bytes, cpuCount: cpus, bootargs: bootargs)
-        options.kernel = DeviceTreeRegion(address: Self.kernelBase, size: Self.kernelSize)
+        options.kernel = DeviceTreeRegion(address: Self.kernelBase.rawValue, size: Self.kernelSize)
         options.rtasBase = UInt32(rmoTop - 0x20_0000)
         var tree = try PseriesTreeBuilder.tree(options)
         if let disk {
@@ -68,7 +68,7 @@ package struct GuestTestMachine {
         try tree.addReserveEntry(DeviceTreeRegion(address: rmoTop - 0x8_0000, size: 0x6_0000))
         try tree.addReserveEntry(DeviceTreeRegion(address: rmoTop - 0xA_0000, size: 0x2_0000))
         try tree.pack()
-        try machine.bootProcessor.write(at: GuestPhysicalAddress(Self.fdtAddress), bytes: tree.bytes)
+        try machine.bootProcessor.write(at: Self.fdtAddress, bytes: tree.bytes)
     }
 
     /// Takes the partition secure; the boot vCPU then has MSR(S) set and r3 = fdt,
@@ -78,7 +78,7 @@ package struct GuestTestMachine {
     /// RTAS `start-cpu`.
     package func makeSecure(startSecondaries: Bool = true) throws {
         let call = FirmwareCall(
-            registers: Registers(r3: Ultracall.enterSecureMode.rawValue, arguments: [Self.kernelBase, Self.fdtAddress]),
+            registers: Registers(r3: Ultracall.enterSecureMode.rawValue, arguments: [Self.kernelBase.rawValue, Self.fdtAddress.rawValue]),
             caller: boot.caller, level: .sc2, depth: 0)
         let ctx = UltravisorContext(call: call, machine: machine, lpid: machine.lpid)
         try #require(ultravisor.createSVM(lpid: machine.lpid, on: machine) == .success)
@@ -92,7 +92,8 @@ package struct GuestTestMachine {
         try #require(ultravisor.share(ctx, frames: (rtasBase / page)..<(rtasBase / page + 1), kind: .pseudo, notes: &notes) == .success)
         try #require(ultravisor.finishInitialization(ctx) == .success)
         var c = call
-        ultravisor.commit(ctx, call: &c, entry: Self.kernelBase, registers: [3: Self.fdtAddress, 4: Self.kernelBase, 5: 0])
+        ultravisor.commit(ctx, call: &c, entry: Self.kernelBase.rawValue,
+            registers: [3: Self.fdtAddress.rawValue, 4: Self.kernelBase.rawValue, 5: 0])
         if startSecondaries {
             for p in machine.processors {
                 p.update { s in
@@ -111,9 +112,9 @@ package struct GuestTestMachine {
                 maximumProcessors: machine.processors.count)
         }
         boot.update { s in
-            s.registers[3] = Self.fdtAddress
-            s.registers[4] = Self.kernelBase
-            s.pc = Self.kernelBase
+            s.registers[3] = Self.fdtAddress.rawValue
+            s.registers[4] = Self.kernelBase.rawValue
+            s.pc = Self.kernelBase.rawValue
         }
     }
 

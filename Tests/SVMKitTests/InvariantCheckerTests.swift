@@ -109,7 +109,7 @@ struct InvariantCheckerTests {
     func loss() throws {
         let vm = try Self.secureGuest()
         let lppaca = try #require(vm.kernel?.lppacaAddresses.first)
-        let frame = GuestPhysicalAddress(lppaca).frame.rawValue
+        let frame = lppaca.frame.rawValue
         let status = vm.machine.bootProcessor.ultracall(.unsharePage, [frame, 1]).r3
         #expect(UltravisorStatus(register: status) == .success)
         let loss = try #require(vm.invariantViolations().first { $0.kind == .ledgerLoss })

@@ -24,7 +24,7 @@ struct KexecHandoverTests {
         let kernel = try #require(vm.kernel)
         let buffer = try kernel.allocateMemory(bytes: 2 * PageSize.bytes, purpose: "test")
         try kernel.setMemoryDecrypted(buffer, pageCount: 2, owner: .other, callSite: "test_share")
-        let first = GuestPhysicalAddress(buffer).frame
+        let first = buffer.frame
         return (vm, kernel, [first, GuestFrameNumber(first.rawValue + 1)])
     }
 

@@ -63,6 +63,6 @@ struct SecureVirtualMachineTests {
 /// Reads the guest's device tree the way prom_init does.
 enum SecureGuestAccess {
     static func tree(_ vm: SecureVirtualMachine) -> DeviceTree? {
-        PromInit.readDeviceTree(vcpu: vm.machine.bootProcessor, at: vm.image.fdtAddress)
+        PromInit.readDeviceTree(vcpu: vm.machine.bootProcessor, at: GuestPhysicalAddress(vm.image.fdtAddress))
     }
 }

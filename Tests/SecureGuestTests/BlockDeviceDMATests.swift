@@ -28,8 +28,8 @@ struct BlockDeviceDMATests {
         let data = pattern(Self.bytes, seed: 11)
         let source = try kernel.allocateMemory(bytes: UInt64(Self.bytes), purpose: "test source")
         let target = try kernel.allocateMemory(bytes: UInt64(Self.bytes), purpose: "test target")
-        #expect(t.memory.state(of: GuestPhysicalAddress(source).frame) == .secure)
-        try t.boot.write(at: GuestPhysicalAddress(source), bytes: data)
+        #expect(t.memory.state(of: source.frame) == .secure)
+        try t.boot.write(at: source, bytes: data)
 
         // Guest → disk.
         try disk.write(sector: 8, from: source, byteCount: Self.bytes, cpu: 1)
@@ -37,7 +37,7 @@ struct BlockDeviceDMATests {
         #expect(device.contents(sector: 8, byteCount: Self.bytes) == data)
         // Disk → guest.
         try disk.read(sector: 8, into: target, byteCount: Self.bytes)
-        #expect(try t.boot.read(at: GuestPhysicalAddress(target), count: Self.bytes) == data)
+        #expect(try t.boot.read(at: target, count: Self.bytes) == data)
 
         // Everything bounced; the device only ever saw pool addresses.
         let stats = kernel.dmaStatistics
@@ -62,11 +62,11 @@ struct BlockDeviceDMATests {
         let disk = try kernel.probeVirtualBlockDevice()
         let data = pattern(3 << 20, seed: 5)
         let buffer = try kernel.allocateMemory(bytes: UInt64(data.count))
-        try t.boot.write(at: GuestPhysicalAddress(buffer), bytes: data)
+        try t.boot.write(at: buffer, bytes: data)
         try disk.write(sector: 0, from: buffer, byteCount: data.count)
-        try t.boot.write(at: GuestPhysicalAddress(buffer), bytes: [UInt8](repeating: 0, count: data.count))
+        try t.boot.write(at: buffer, bytes: [UInt8](repeating: 0, count: data.count))
         try disk.read(sector: 0, into: buffer, byteCount: data.count)
-        #expect(try t.boot.read(at: GuestPhysicalAddress(buffer), count: data.count) == data)
+        #expect(try t.boot.read(at: buffer, count: data.count) == data)
         #expect(kernel.dmaStatistics.bouncedMappings == 0)
         #expect(kernel.dmaStatistics.mappings > 0)
         #expect(t.ultracallCount == 0)
@@ -86,7 +86,7 @@ struct BlockDeviceDMATests {
         let disk = try kernel.probeVirtualBlockDevice()
         let buffer = try kernel.allocateMemory(bytes: 4096, purpose: "test buffer")
         let data = pattern(4096, seed: 3)
-        try t.boot.write(at: GuestPhysicalAddress(buffer), bytes: data)
+        try t.boot.write(at: buffer, bytes: data)
         try disk.write(sector: 0, from: buffer, byteCount: 4096)
         #expect(t.memory.violationCount == 1)
         #expect(t.disk?.statistics.kicks == 1)
@@ -133,7 +133,7 @@ struct BlockDeviceDMATests {
         let disk = try kernel.probeVirtualBlockDevice()
         let data = pattern(3 << 20, seed: 9)
         let buffer = try kernel.allocateMemory(bytes: UInt64(data.count))
-        try t.boot.write(at: GuestPhysicalAddress(buffer), bytes: data)
+        try t.boot.write(at: buffer, bytes: data)
         try disk.write(sector: 100, from: buffer, byteCount: data.count)
         #expect(t.disk?.contents(sector: 100, byteCount: data.count) == data)
         #expect(disk.statistics.kicks >= 3, "a 1 MiB pool holds 4 transfers at a time")

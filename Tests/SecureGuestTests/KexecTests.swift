@@ -17,7 +17,7 @@ struct KexecTests {
         let (kernel, report) = try t.boot()
         let disk = try kernel.probeVirtualBlockDevice()
         let buffer = try kernel.allocateMemory(bytes: 1 << 20)
-        try t.boot.write(at: GuestPhysicalAddress(buffer), bytes: pattern(1 << 20, seed: 1))
+        try t.boot.write(at: buffer, bytes: pattern(1 << 20, seed: 1))
         try disk.write(sector: 0, from: buffer, byteCount: 1 << 20)
         return (t, kernel, report)
     }

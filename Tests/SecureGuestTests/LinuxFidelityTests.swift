@@ -34,7 +34,7 @@ struct LinuxFidelityTests {
         let lppaca = try #require(report.sharedLPPACARegion)
         let dtl = try #require(kernel.dispatchTraceLogAddresses.first ?? nil)
         let pool = try #require(report.swiotlb)
-        #expect(shares.map(\.0) == [lppaca.base >> 16, dtl >> 16, pool.base >> 16])
+        #expect(shares.map(\.0) == [lppaca.base >> 16, dtl.frame.rawValue, pool.base >> 16])
         #expect(shares.map(\.1) == [lppaca.totalSize >> 16, 1, UInt64(pool.bytes) >> 16])
     }
 
@@ -53,8 +53,8 @@ struct LinuxFidelityTests {
                 action: .status(UltravisorStatus.p2.rawValue)))
         let (kernel, _) = try t.boot()
         let dtl = try #require(kernel.dispatchTraceLogAddresses.first ?? nil)
-        #expect(Self.guestShares(t).filter { $0.0 == dtl >> 16 }.count == 1, "one call for the slab page")
-        #expect(kernel.dispatchLogSharedPages == [GuestPhysicalAddress(dtl).frame])
+        #expect(Self.guestShares(t).filter { $0.0 == dtl.frame.rawValue }.count == 1, "one call for the slab page")
+        #expect(kernel.dispatchLogSharedPages == [dtl.frame])
         let dtlRegistrations = t.records("H_REGISTER_VPA").filter {
             $0.level == .sc1 && $0.caller.kind == .guest && ($0.arguments.first ?? 0) >> 45 == 2
         }
@@ -93,7 +93,7 @@ struct LinuxFidelityTests {
         cells[cells.count - 1] = 8  // maxcpus 8, 1 thread per core
         try tree.setProperty("ibm,lrdr-capacity", BigEndianCells.bytes(cells: cells), at: "/rtas")
         try tree.pack()
-        try t.boot.write(at: GuestPhysicalAddress(fdt), bytes: tree.bytes)
+        try t.boot.write(at: fdt, bytes: tree.bytes)
         try t.makeSecure()
         let (kernel, report) = try t.boot()
         #expect(kernel.possibleCPUs == 8)

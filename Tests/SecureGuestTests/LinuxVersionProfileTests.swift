@@ -38,7 +38,7 @@ struct LinuxVersionProfileTests {
         let disk = try kernel.probeVirtualBlockDevice()
         let buffer = try kernel.allocateMemory(bytes: UInt64(count), purpose: "profile test buffer")
         let data = pattern(count, seed: 17)
-        try t.boot.write(at: GuestPhysicalAddress(buffer), bytes: data)
+        try t.boot.write(at: buffer, bytes: data)
         try disk.write(sector: 0, from: buffer, byteCount: count)
         return (data, t.disk?.contents(sector: 0, byteCount: count) ?? [])
     }

@@ -24,12 +24,12 @@ struct MemoryEncryptionTests {
         let before = t.machine.trace.count(of: "UV_SHARE_PAGE")
         try kernel.setMemoryDecrypted(a, pageCount: 3, owner: .other, callSite: "test_share")
         #expect(t.machine.trace.count(of: "UV_SHARE_PAGE") == before + 1)
-        #expect(t.memory.states(of: (a >> 16)..<((a >> 16) + 3)) == [.shared, .shared, .shared])
-        #expect(kernel.ledger.entries[GuestPhysicalAddress(a).frame]?.callSite == "test_share")
+        #expect(t.memory.states(of: a.frame.rawValue..<(a.frame.rawValue + 3)) == [.shared, .shared, .shared])
+        #expect(kernel.ledger.entries[a.frame]?.callSite == "test_share")
         #expect(kernel.audit().isClean)
         try kernel.setMemoryEncrypted(a, pageCount: 3)
-        #expect(t.memory.states(of: (a >> 16)..<((a >> 16) + 3)) == [.secure, .secure, .secure])
-        #expect(kernel.ledger.entries[GuestPhysicalAddress(a).frame] == nil)
+        #expect(t.memory.states(of: a.frame.rawValue..<(a.frame.rawValue + 3)) == [.secure, .secure, .secure])
+        #expect(kernel.ledger.entries[a.frame] == nil)
         #expect(kernel.audit().isClean)
     }
 
@@ -42,16 +42,16 @@ struct MemoryEncryptionTests {
     func refused() throws {
         let (t, kernel) = try Self.secureKernel()
         let calls = t.machine.trace.totalCalls
-        #expect(throws: MemoryEncryptionError.unaligned(address: 0x20_1000)) {
-            try kernel.setMemoryDecrypted(0x20_1000, pageCount: 1)
+        #expect(throws: MemoryEncryptionError.unaligned(address: GuestPhysicalAddress(0x20_1000))) {
+            try kernel.setMemoryDecrypted(GuestPhysicalAddress(0x20_1000), pageCount: 1)
         }
-        #expect(throws: MemoryEncryptionError.unaligned(address: 0x20_0001)) {
-            try kernel.setMemoryEncrypted(0x20_0001, pageCount: 1)
+        #expect(throws: MemoryEncryptionError.unaligned(address: GuestPhysicalAddress(0x20_0001))) {
+            try kernel.setMemoryEncrypted(GuestPhysicalAddress(0x20_0001), pageCount: 1)
         }
         #expect(t.machine.trace.totalCalls == calls)
         let shares = t.machine.trace.count(of: "UV_SHARE_PAGE")
-        try kernel.setMemoryDecrypted(0x1FFF_0000, pageCount: 2)
-        try kernel.setMemoryDecrypted(0x20_0000, pageCount: 0)
+        try kernel.setMemoryDecrypted(GuestPhysicalAddress(0x1FFF_0000), pageCount: 2)
+        try kernel.setMemoryDecrypted(GuestPhysicalAddress(0x20_0000), pageCount: 0)
         #expect(t.machine.trace.count(of: "UV_SHARE_PAGE") == shares + 2)
     }
 
@@ -60,8 +60,8 @@ struct MemoryEncryptionTests {
         let t = try GuestTestMachine(cpus: 1)
         let (kernel, _) = try t.boot()
         let calls = t.machine.trace.totalCalls
-        try kernel.setMemoryDecrypted(0x20_1000, pageCount: 1)
-        try kernel.setMemoryEncrypted(0x20_0001, pageCount: -1)
+        try kernel.setMemoryDecrypted(GuestPhysicalAddress(0x20_1000), pageCount: 1)
+        try kernel.setMemoryEncrypted(GuestPhysicalAddress(0x20_0001), pageCount: -1)
         #expect(t.machine.trace.totalCalls == calls)
     }
 
@@ -80,16 +80,16 @@ struct MemoryEncryptionTests {
         let unshares = t.machine.trace.count(of: "UV_UNSHARE_PAGE")
         try kernel.setMemoryDecrypted(a, pageCount: 4, owner: .other, callSite: "test_share")
         #expect(t.machine.trace.count(of: "UV_UNSHARE_PAGE") == unshares, "no rollback call")
-        #expect(t.memory.states(of: (a >> 16)..<((a >> 16) + 4)) == [.shared, .shared, .secure, .secure])
-        #expect(kernel.ledger.entries[GuestPhysicalAddress(a).frame]?.callSite == "test_share")
+        #expect(t.memory.states(of: a.frame.rawValue..<(a.frame.rawValue + 4)) == [.shared, .shared, .secure, .secure])
+        #expect(kernel.ledger.entries[a.frame]?.callSite == "test_share")
         let audit = kernel.audit()
         #expect(audit.isClean)
-        let first: UInt64 = a >> 16
+        let first: UInt64 = a.frame.rawValue
         let expected: [UInt64] = [first + 2, first + 3]
         let found: [UInt64] = audit.ledger.ignoredStatusMismatches.map(\.frame.rawValue)
         #expect(found == expected)
         #expect(audit.ledger.ignoredStatusMismatches.allSatisfy { $0.ledgerSaysShared && $0.ignored.status == .p2 })
-        #expect(kernel.diagnose().contains { $0.kind == .ignoredStatus && $0.address == a + (2 << 16) && $0.owner == .other }, "the two pages left private")
+        #expect(kernel.diagnose().contains { $0.kind == .ignoredStatus && $0.address == a.rawValue + (2 << 16) && $0.owner == .other }, "the two pages left private")
         #expect(!kernel.faults.contains { $0.kind == .ignoredStatus }, "the guest itself noticed nothing")
     }
 
@@ -105,9 +105,9 @@ struct MemoryEncryptionTests {
                 opcode: .ultracall(.unsharePage), caller: .guest, trigger: .nth(1),
                 action: .status(UltravisorStatus.p2.rawValue)))
         try kernel.setMemoryEncrypted(a, pageCount: 2, callSite: "test_unshare")
-        #expect(kernel.ledger.entries[GuestPhysicalAddress(a).frame] == nil)
+        #expect(kernel.ledger.entries[a.frame] == nil)
         kernel.freeMemory(a, bytes: 2 << 16)
-        #expect(kernel.memblock?.region(containing: a) == nil, "given back, as __free_pages() does")
+        #expect(kernel.memblock?.region(containing: a.rawValue) == nil, "given back, as __free_pages() does")
         let audit = kernel.audit()
         #expect(audit.isClean)
         #expect(audit.ignoredStatuses == 2)

@@ -19,15 +19,15 @@ struct NormalBootRuntimeTests {
         #expect(report.shareCalls.isEmpty)
         #expect(kernel.ledger.entries.isEmpty)
         #expect(report.sharedLPPACARegion == nil)
-        #expect(report.lppacas.allSatisfy { $0 % 0x400 == 0 })
-        #expect(Set(report.lppacas.map { $0 >> 16 }).count >= 1)
+        #expect(report.lppacas.allSatisfy { $0.rawValue % 0x400 == 0 })
+        #expect(Set(report.lppacas.map(\.frame)).count >= 1)
         #expect(report.swiotlb == nil)
         #expect(!report.dmaForcedBounce)
         #expect(report.sysfsSVM == "0\n")
         #expect(report.ipi.doorbells)
         // The hypervisor reaches a normal guest's VPAs and DTLs directly.
         for cpu in 0..<4 {
-            #expect(t.hypervisor.registration(of: cpu)?.vpa?.rawValue == report.lppacas[cpu])
+            #expect(t.hypervisor.registration(of: cpu)?.vpa == report.lppacas[cpu])
             try t.hypervisor.dispatch(vcpu: cpu, on: t.machine)
             #expect(try kernel.scanDispatchLog(cpu: cpu).entries.count == 1)
         }
@@ -43,7 +43,7 @@ struct NormalBootRuntimeTests {
         let (_, report) = try t.boot()
         #expect(t.machine.processors.allSatisfy { $0.snapshot.isRunning && !$0.isSecure })
         #expect(t.hypervisor.log.contains { $0.hasPrefix("RTAS start-cpu 2") })
-        #expect(t.hypervisor.registration(of: 2)?.vpa?.rawValue == report.lppacas[2])
+        #expect(t.hypervisor.registration(of: 2)?.vpa == report.lppacas[2])
         #expect(t.ultracallCount == 0)
     }
 
@@ -51,13 +51,13 @@ struct NormalBootRuntimeTests {
     func encryptionNoOps() throws {
         let t = try GuestTestMachine(cpus: 1)
         let (kernel, _) = try t.boot()
-        try kernel.setMemoryDecrypted(0x200_0000, pageCount: 4)
-        try kernel.setMemoryEncrypted(0x200_0000, pageCount: 4)
+        try kernel.setMemoryDecrypted(GuestPhysicalAddress(0x200_0000), pageCount: 4)
+        try kernel.setMemoryEncrypted(GuestPhysicalAddress(0x200_0000), pageCount: 4)
         #expect(t.ultracallCount == 0)
         #expect(kernel.ledger.entries.isEmpty)
         // svm.c (6.12): cc_platform_has() is tested before alignment, so a normal guest
         // returns 0 even for an unaligned address (this used to expect -EINVAL).
-        try kernel.setMemoryDecrypted(0x200_0800, pageCount: 1)
+        try kernel.setMemoryDecrypted(GuestPhysicalAddress(0x200_0800), pageCount: 1)
         #expect(t.ultracallCount == 0)
     }
 
@@ -71,7 +71,7 @@ struct NormalBootRuntimeTests {
         let disk = try kernel.probeVirtualBlockDevice()
         let data = pattern(512 * 1024, seed: 3)
         let buffer = try kernel.allocateMemory(bytes: UInt64(data.count))
-        try t.boot.write(at: GuestPhysicalAddress(buffer), bytes: data)
+        try t.boot.write(at: buffer, bytes: data)
         try disk.write(sector: 0, from: buffer, byteCount: data.count)
         #expect(t.disk?.contents(sector: 0, byteCount: data.count) == data)
         #expect(kernel.dmaStatistics.bouncedBytes == UInt64(data.count))

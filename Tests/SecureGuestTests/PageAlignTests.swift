@@ -19,6 +19,6 @@ struct PageAlignTests {
             return
         }
         #expect(e.size == UInt64.max - 1)
-        #expect(try kernel.allocateMemory(bytes: 1) & PageSize.offsetMask == 0, "small sizes still round to a page")
+        #expect(try kernel.allocateMemory(bytes: 1).isPageAligned, "small sizes still round to a page")
     }
 }

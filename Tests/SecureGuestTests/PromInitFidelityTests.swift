@@ -11,7 +11,7 @@ import PEFTestSupport
 /// status so that each branch of `setup_secure_guest()` is reached exactly.
 @Suite("prom_init: svm=, setup_secure_guest and prom_rtas_os_term as in Linux")
 struct PromInitFidelityTests {
-    static let scratch: UInt64 = 0x300_0000
+    static let scratch = GuestPhysicalAddress(0x300_0000)
 
     /// A machine whose tree has `bootargs` and whose `/rtas` is edited by `edit`, and
     /// whose first `UV_ESM` answers `status` without reaching the Ultravisor.
@@ -24,7 +24,7 @@ struct PromInitFidelityTests {
         var tree = try #require(PromInit.readDeviceTree(vcpu: t.boot, at: fdt))
         try edit(&tree)
         try tree.pack()
-        try t.boot.write(at: GuestPhysicalAddress(fdt), bytes: tree.bytes)
+        try t.boot.write(at: fdt, bytes: tree.bytes)
         if let esmStatus {
             t.machine.faults.add(
                 FaultRule(opcode: .ultracall(.enterSecureMode), caller: .guest, trigger: .nth(1), action: .status(esmStatus)))
@@ -139,7 +139,7 @@ struct PromInitOsTermProfileTests {
                 vcpu: t.boot, fdtAddress: GuestTestMachine.fdtAddress, kernelBase: GuestTestMachine.kernelBase,
                 scratch: PromInitFidelityTests.scratch, log: &log, linux: linux)
             #expect(outcome == .terminated(status: -4))
-            let block = try t.boot.read(at: GuestPhysicalAddress(PromInitFidelityTests.scratch), count: 12)
+            let block = try t.boot.read(at: PromInitFidelityTests.scratch, count: 12)
             let nargs = UInt32(block[4]) << 24 | UInt32(block[5]) << 16 | UInt32(block[6]) << 8 | UInt32(block[7])
             let nret = UInt32(block[8]) << 24 | UInt32(block[9]) << 16 | UInt32(block[10]) << 8 | UInt32(block[11])
             #expect(nargs == (linux == .v5_4 ? 0 : 1) && nret == (linux == .v5_4 ? 0 : 1), "\(linux)")

@@ -24,7 +24,7 @@ struct SWIOTLBDynamicGuestTests {
     static func frames(_ base: UInt64, _ bytes: Int) -> Range<UInt64> { (base >> 16)..<((base + UInt64(bytes)) >> 16) }
 
     /// Maps five 256 KiB buffers (the fifth grows the pool), returns them.
-    static func fill(_ kernel: GuestKernel, source: UInt64) throws -> [UInt64] {
+    static func fill(_ kernel: GuestKernel, source: GuestPhysicalAddress) throws -> [UInt64] {
         try (0..<5).map { _ in try kernel.dmaMapSingle(source, size: mapping, direction: .toDevice) }
     }
 
@@ -107,7 +107,7 @@ struct SWIOTLBDynamicGuestTests {
             }
             let size = [4096, 9000, 65536, 200_000][Int((rng >> 33) % 4)]
             maps += 1
-            live.append((try kernel.dmaMapSingle(source + (rng >> 40) % 4096, size: size, direction: .fromDevice), size))
+            live.append((try kernel.dmaMapSingle(GuestPhysicalAddress(source.rawValue + (rng >> 40) % 4096), size: size, direction: .fromDevice), size))
         }
         for (a, size) in live { try kernel.dmaUnmapSingle(a, size: size, direction: .fromDevice) }
         let trace = try SWIOTLBReplayTrace(json: Array(log.trace.jsonText.utf8))

@@ -28,7 +28,7 @@ struct SecureBootRuntimeTests {
         let sized = UInt64(max(cpus, 2048))
         #expect(region.totalSize == (sized * 0x400 + pageBytes - 1) / pageBytes * pageBytes)
         #expect(region.base % pageBytes == 0)
-        #expect(report.lppacas == (0..<cpus).map { region.base + UInt64($0) * 0x400 })
+        #expect(report.lppacas == (0..<cpus).map { GuestPhysicalAddress(region.base + UInt64($0) * 0x400) })
         // Exactly one share call for the region, whatever the CPU count.
         let regionShares = t.records("UV_SHARE_PAGE").filter { $0.arguments.first == region.base >> 16 }
         #expect(regionShares.count == 1)
@@ -40,12 +40,12 @@ struct SecureBootRuntimeTests {
         // The hypervisor registered every VPA (reading its size) and wrote yield_count = 1.
         for cpu in 0..<cpus {
             let reg = try #require(t.hypervisor.registration(of: cpu))
-            #expect(reg.vpa?.rawValue == report.lppacas[cpu])
-            #expect(reg.dtl?.address.rawValue == report.dispatchTraceLogs[cpu])
+            #expect(reg.vpa == report.lppacas[cpu])
+            #expect(reg.dtl?.address == report.dispatchTraceLogs[cpu])
         }
         for cpu in Set([0, cpus / 2, cpus - 1]) {
             let yc = try t.memory.readBigEndian(
-                .guest(t.machine.processors[cpu]), at: GuestPhysicalAddress(report.lppacas[cpu] + 0x100), as: UInt32.self)
+                .guest(t.machine.processors[cpu]), at: GuestPhysicalAddress(report.lppacas[cpu].rawValue + 0x100), as: UInt32.self)
             #expect(yc == 1)
         }
         // And it can keep writing them: a dispatch of every vCPU.
@@ -167,7 +167,7 @@ struct SecureBootRuntimeTests {
         #expect(bounced.count == 3)
         #expect(bounced.allSatisfy { t.rtasBouncePages.contains($0.arguments.first ?? 0) })
         #expect(report.vpaFailures.isEmpty)
-        #expect((1..<4).allSatisfy { t.hypervisor.registration(of: $0)?.vpa?.rawValue == report.lppacas[$0] })
+        #expect((1..<4).allSatisfy { t.hypervisor.registration(of: $0)?.vpa == report.lppacas[$0] })
         #expect(kernel.log.contains("smp: Brought up 1 node, 4 CPUs"))
         #expect(t.memory.violationCount == 0)
         #expect(kernel.audit("after boot").isClean)
@@ -204,7 +204,7 @@ struct SecureBootRuntimeTests {
         #expect(throws: GuestKernelError.alreadyStarted) { try kernel.start(fdtAddress: GuestTestMachine.fdtAddress) }
         let other = GuestKernel(machine: t.machine)
         #expect {
-            try other.start(fdtAddress: 0x300_0000, kernelBase: GuestTestMachine.kernelBase)
+            try other.start(fdtAddress: GuestPhysicalAddress(0x300_0000), kernelBase: GuestTestMachine.kernelBase)
         } throws: { error in
             guard case .deviceTree(let address, _) = error as? GuestKernelError else { return false }
             return address == 0x300_0000

@@ -24,7 +24,7 @@ struct ESMBenchmark {
         let start = clock.now
         let (outcome, _) = t.promInit()
         let wall = Ultravisor.seconds(clock.now - start)
-        #expect(outcome == .secure(fdtAddress: t.fdtAddress, kernelBase: t.kernelBase))
+        #expect(outcome == t.secureOutcome)
         let report = try #require(t.report)
         let pages = t.memory.pageCount
         let line = String(

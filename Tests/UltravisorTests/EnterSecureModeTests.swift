@@ -31,7 +31,7 @@ import PEFTestSupport
     @Test func defaultImageGoesSecure() throws {
         let t = try SecureBoot(try Self.image())
         let (outcome, log) = t.promInit()
-        #expect(outcome == .secure(fdtAddress: t.fdtAddress, kernelBase: t.kernelBase))
+        #expect(outcome == t.secureOutcome)
         #expect(log.contains("Switching to secure mode."))
         // The return frame (§2.8 step 4).
         let cpu = t.boot.snapshot
@@ -249,7 +249,7 @@ import PEFTestSupport
         }
         #expect(tree.totalSize <= 1 << 20 && tree.totalSize > (1 << 20) - 128)
         let t = try SecureBoot(base, tree: tree)
-        #expect(t.promInit().outcome == .secure(fdtAddress: t.fdtAddress, kernelBase: t.kernelBase))
+        #expect(t.promInit().outcome == t.secureOutcome)
     }
 
     @Test func noSlackForTheReserveEntriesAborts() throws {
@@ -309,7 +309,7 @@ import PEFTestSupport
         c.initrd = try Self.image().segment("initrd")?.bytes  // already carries the blob: no new keys
         let image = try BootImageBuilder.build(c)
         let t = try SecureBoot(image)
-        #expect(t.promInit().outcome == .secure(fdtAddress: t.fdtAddress, kernelBase: t.kernelBase))
+        #expect(t.promInit().outcome == t.secureOutcome)
         #expect(t.report?.reservedRegions.first?.address == (768 << 20) - 0x10000)
         #expect(t.report?.log.contains("RMO top 0x30000000 (/memory@0 size 0x40000000, capped at 768 MiB)") == true)
 
@@ -371,7 +371,7 @@ import PEFTestSupport
                 #expect(report.outcome == .aborted)
                 Self.expectCleanAbort(t)
             case .warn:
-                #expect(outcome == .secure(fdtAddress: t.fdtAddress, kernelBase: t.kernelBase))
+                #expect(outcome == t.secureOutcome)
                 #expect(report.outcome == .secureDespiteFailedCheck && report.isSecure && report.status == 0)
                 #expect(report.log.contains("CONTINUING INSPITE OF ESM CHECK FAILURE."))
                 #expect(report.log.contains("svm_populate_kernel: every memory slot paged in"))
@@ -404,7 +404,7 @@ import PEFTestSupport
         let image = try SecureBootAssets.wrapperImage.get()
         #expect(image.segment("esm-blob") != nil)
         let t = try SecureBoot(image)
-        #expect(t.promInit().outcome == .secure(fdtAddress: t.fdtAddress, kernelBase: t.kernelBase))
+        #expect(t.promInit().outcome == t.secureOutcome)
         let report = try #require(t.report)
         #expect(report.blobSource?.hasPrefix("/chosen/linux,esm-blob-start") == true)
         #expect(report.checks.allSatisfy { $0.passed })

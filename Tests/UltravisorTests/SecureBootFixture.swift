@@ -84,6 +84,8 @@ struct SecureBoot {
     var memory: GuestMemory { machine.memory }
     var fdtAddress: UInt64 { image.fdtAddress }
     var kernelBase: UInt64 { image.kernelBase }
+    /// What prom_init returns when `UV_ESM` took this image secure.
+    var secureOutcome: PromInit.Outcome { .secure(fdtAddress: .gpa(fdtAddress), kernelBase: .gpa(kernelBase)) }
     var report: ESMReport? { ultravisor.esmReport(lpid: machine.lpid) }
 
     /// Where prom_init keeps its `os_term_args` (free memory below the kernel).
@@ -123,7 +125,8 @@ struct SecureBoot {
     func promInit() -> (outcome: PromInit.Outcome, log: KernelLog) {
         var log = KernelLog()
         let outcome = PromInit.run(
-            vcpu: boot, fdtAddress: fdtAddress, kernelBase: kernelBase, scratch: Self.scratch, log: &log)
+            vcpu: boot, fdtAddress: .gpa(fdtAddress), kernelBase: .gpa(kernelBase), scratch: .gpa(Self.scratch),
+            log: &log)
         return (outcome, log)
     }
 
@@ -134,7 +137,7 @@ struct SecureBoot {
     }
 
     /// The FDT as the boot vCPU reads it from guest memory now.
-    func guestFDT() -> DeviceTree? { PromInit.readDeviceTree(vcpu: boot, at: fdtAddress) }
+    func guestFDT() -> DeviceTree? { PromInit.readDeviceTree(vcpu: boot, at: .gpa(fdtAddress)) }
 }
 
 extension DeviceTree {

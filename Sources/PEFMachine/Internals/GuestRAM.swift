@@ -3,46 +3,34 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
+internal import HostMapping
 
-/// The one place in SVMKit that holds raw pointers to guest RAM.
+/// The one place in SVMKit that reads and writes guest RAM: one ``AnonymousMapping``
+/// (made lazily, so a 64 GiB guest costs only what is touched).
 ///
-/// **Invariant (why `@unchecked Sendable` is sound):** `base` points to `byteCount`
-/// bytes of one private anonymous mapping made in `init` and unmapped in `deinit`,
-/// and nothing else frees or remaps it. Every method that reads or writes those
-/// bytes is called by `GuestMemory` only while it holds its page-table mutex, so no
-/// two threads touch the bytes at once, and no pointer into the mapping escapes a
-/// method call (the `withBytes` closures run under that same mutex and are
+/// The mapping's own invariant (mapped in `init`, unmapped in `deinit`, never moved)
+/// is ``AnonymousMapping``'s. What keeps access to the bytes sound: every method that
+/// reads or writes them is called by `GuestMemory` only while it holds its page-table
+/// mutex, so no two threads touch the bytes at once, and no pointer into the mapping
+/// escapes a method call (the `withBytes` closures run under that same mutex and are
 /// documented as not escaping). Offsets are checked by `GuestMemory` before they get
 /// here; each method re-checks them with a cheap guard and does nothing when they are
 /// out of range, so a bug cannot turn into a wild pointer.
-///
-/// The mapping uses `MAP_NORESERVE`: on a host with overcommit mode 0 a plain 64 GiB
-/// anonymous mapping fails with ENOMEM, while this one succeeds and costs only what is
-/// touched (ARCHITECTURE.md, memory model).
-final class GuestRAM: @unchecked Sendable {
+final class GuestRAM: Sendable {
+    private let mapping: AnonymousMapping
     /// Start of the mapping.
-    private let base: UnsafeMutableRawPointer
+    private var base: UnsafeMutableRawPointer { mapping.base }
     /// Length of the mapping in bytes.
-    let byteCount: Int
+    var byteCount: Int { mapping.byteCount }
     /// The host's page size (4 KiB here), the granule of `madvise` and `mincore`.
     let hostPageSize: Int
 
     /// Maps `byteCount` bytes, or returns `nil` with `errno` if the kernel refuses.
     init?(byteCount: Int) {
-        guard byteCount > 0 else { return nil }
-        #if canImport(Glibc)
-            let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE
-        #else
-            let flags = MAP_PRIVATE | MAP_ANON
-        #endif
-        let p = mmap(nil, byteCount, PROT_READ | PROT_WRITE, flags, -1, 0)
-        guard let p, p != MAP_FAILED else { return nil }
-        base = p
-        self.byteCount = byteCount
+        guard let mapping = AnonymousMapping(byteCount: byteCount) else { return nil }
+        self.mapping = mapping
         hostPageSize = max(Int(sysconf(Int32(_SC_PAGESIZE))), 4096)
     }
-
-    deinit { munmap(base, byteCount) }
 
     private func inRange(_ offset: Int, _ count: Int) -> Bool {
         offset >= 0 && count >= 0 && offset <= byteCount && count <= byteCount - offset

@@ -19,8 +19,9 @@ extension GuestKernel {
     /// Models `dma_map_single()` → `dma_map_page_attrs()`: with the DDW bypass
     /// `dma_direct_map_page()` (`kernel/dma/direct.h: dma_direct_map_page (6.12)`)
     /// returns a bounce address (`swiotlb_map()`) when bouncing is forced, else
-    /// `address` itself (the device is capable of all memory); on the TCE path
-    /// (``DMAPath/tce``, 5.6+) the IOMMU ops map `address` itself. The first bounced
+    /// `buffer`'s own address (the device is capable of all memory); on the TCE path
+    /// (``DMAPath/tce``, 5.6+) the IOMMU ops map `buffer` itself. The result is a
+    /// `dma_addr_t` (a bus address, 1:1 with guest-physical here), not a GPA type. The first bounced
     /// mapping of a secure guest prints "Memory encryption is active and system is
     /// using DMA bounce buffers" (§2.5).
     /// - Throws: ``DMAError/swiotlb(_:)`` (exhaustion, bad masks, a refused copy),
@@ -28,9 +29,11 @@ extension GuestKernel {
     ///   ``DMAError/noBouncePool(reason:)`` when bouncing is forced but there is no pool
     ///   (`swiotlb_tbl_map_single()` returns `DMA_MAPPING_ERROR`).
     public func dmaMapSingle(
-        _ address: UInt64, size: Int, direction: DMADirection, attributes: DMAAttributes = [],
+        _ buffer: GuestPhysicalAddress, size: Int, direction: DMADirection, attributes: DMAAttributes = [],
         device: DMADevice = DMADevice(), cpu: Int = 0
     ) throws(DMAError) -> UInt64 {
+        // dma_addr_t: with the 1:1 window the DMA address is the buffer's GPA, or a bounce slot's.
+        let address = buffer.rawValue
         guard phase == .running else { throw .kernelNotRunning }
         guard size > 0 else { throw .invalidSize(size) }
         guard isInRAM(address, count: UInt64(size)) else {
@@ -140,7 +143,7 @@ extension GuestKernel {
         }
         do {
             try setMemoryDecrypted(
-                address, pageCount: Int(bytes >> PageSize.shift), owner: .dmaCoherent, callSite: "dma_direct_alloc",
+                GuestPhysicalAddress(address), pageCount: Int(bytes >> PageSize.shift), owner: .dmaCoherent, callSite: "dma_direct_alloc",
                 cpu: cpu)
         } catch {
             release(address, bytes: bytes)
@@ -170,7 +173,9 @@ extension GuestKernel {
             s.dma.coherentBytes -= UInt64(bytes)
         }
         do {
-            try setMemoryEncrypted(address, pageCount: bytes >> Int(PageSize.shift), callSite: "dma_direct_free", cpu: cpu)
+            try setMemoryEncrypted(
+                GuestPhysicalAddress(address), pageCount: bytes >> Int(PageSize.shift), callSite: "dma_direct_free",
+                cpu: cpu)
         } catch {
             throw .memoryEncryption(error)
         }

@@ -121,7 +121,7 @@ extension GuestKernel {
         let page = UInt64(PageSize.bytes)
         let bytes = (UInt64(pool.region.size) + page - 1) & ~(page - 1)
         try? setMemoryDecrypted(
-            pool.region.base, pageCount: Int(bytes / page), owner: .swiotlb, callSite: "swiotlb_update_mem_attributes")
+            GuestPhysicalAddress(pool.region.base), pageCount: Int(bytes / page), owner: .swiotlb, callSite: "swiotlb_update_mem_attributes")
     }
 
     /// Models `check_swiotlb_enabled()` (`arch/powerpc/kernel/dma-swiotlb.c:

@@ -31,12 +31,13 @@ extension GuestKernel {
             },
             share: { [weak self] region in
                 try self?.setMemoryDecrypted(
-                    region.base, pageCount: region.size >> Int(PageSize.shift), owner: .swiotlb,
+                    GuestPhysicalAddress(region.base), pageCount: region.size >> Int(PageSize.shift), owner: .swiotlb,
                     callSite: "alloc_dma_pages")
             },
             unshare: { [weak self] region in
                 try self?.setMemoryEncrypted(
-                    region.base, pageCount: region.size >> Int(PageSize.shift), callSite: "swiotlb_free_tlb")
+                    GuestPhysicalAddress(region.base), pageCount: region.size >> Int(PageSize.shift),
+                    callSite: "swiotlb_free_tlb")
             },
             free: { [weak self] region in self?.release(region.base, bytes: UInt64(region.size)) })
         return SWIOTLBDynamicPool(

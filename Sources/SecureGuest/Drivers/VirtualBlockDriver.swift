@@ -49,14 +49,18 @@ public final class VirtualBlockDriver: Sendable {
 
     /// Writes `byteCount` bytes from the guest buffer at `buffer` to the disk from
     /// `sector` on, as Linux CPU `cpu`.
-    public func write(sector: UInt64, from buffer: UInt64, byteCount: Int, cpu: Int = 0) throws(BlockIOError) {
-        try transfer(.write, sector: sector, buffer: buffer, byteCount: byteCount, cpu: cpu)
+    public func write(sector: UInt64, from buffer: GuestPhysicalAddress, byteCount: Int, cpu: Int = 0)
+        throws(BlockIOError)
+    {
+        try transfer(.write, sector: sector, buffer: buffer.rawValue, byteCount: byteCount, cpu: cpu)
     }
 
     /// Reads `byteCount` bytes from the disk from `sector` on into the guest buffer at
     /// `buffer`, as Linux CPU `cpu`.
-    public func read(sector: UInt64, into buffer: UInt64, byteCount: Int, cpu: Int = 0) throws(BlockIOError) {
-        try transfer(.read, sector: sector, buffer: buffer, byteCount: byteCount, cpu: cpu)
+    public func read(sector: UInt64, into buffer: GuestPhysicalAddress, byteCount: Int, cpu: Int = 0)
+        throws(BlockIOError)
+    {
+        try transfer(.read, sector: sector, buffer: buffer.rawValue, byteCount: byteCount, cpu: cpu)
     }
 
     private struct Inflight {
@@ -97,7 +101,7 @@ public final class VirtualBlockDriver: Sendable {
                 let dma: UInt64
                 do {
                     dma = try kernel.dmaMapSingle(
-                        buffer + UInt64(offset), size: length, direction: direction, cpu: cpu)
+                        GuestPhysicalAddress(buffer + UInt64(offset)), size: length, direction: direction, cpu: cpu)
                 } catch {
                     if case .swiotlb(.exhausted) = error, !batch.isEmpty { break }
                     unmapAll(batch, direction: direction)
@@ -115,7 +119,7 @@ public final class VirtualBlockDriver: Sendable {
                 if bugs.contains(.unshareBouncePageWhileMapped), state.bugsFired.insert("unshare").inserted {
                     kernel.printk("SVMKit bug: unsharing the bounce page under a live DMA mapping")
                     try? kernel.setMemoryEncrypted(
-                        first.dma & ~PageSize.offsetMask, pageCount: 1, callSite: "virtual block driver (bug)", cpu: cpu)
+                        GuestPhysicalAddress(first.dma & ~PageSize.offsetMask), pageCount: 1, callSite: "virtual block driver (bug)", cpu: cpu)
                 }
                 if bugs.contains(.syncPastMappingEnd), state.bugsFired.insert("sync").inserted {
                     kernel.printk("SVMKit bug: syncing one sector past the end of a mapping")

@@ -1,3 +1,5 @@
+public import PowerABI
+
 /// What ``GuestKernel/start(processors:fdtAddress:kernelBase:)`` did: the facts the
 /// façade and `svmkit boot` print.
 public struct GuestBootReport: Hashable, Sendable, CustomStringConvertible {
@@ -10,13 +12,13 @@ public struct GuestBootReport: Hashable, Sendable, CustomStringConvertible {
     /// RAM the kernel manages.
     public let memoryBytes: UInt64
     /// Each vCPU's LPPACA (VPA) address.
-    public let lppacas: [UInt64]
+    public let lppacas: [GuestPhysicalAddress]
     /// The shared LPPACA region (base, size), on a secure guest.
     public let sharedLPPACARegion: SharedLPPACARegion?
     /// VPA registrations the hypervisor refused.
     public let vpaFailures: [RegistrationFailure]
     /// Each vCPU's DTL buffer (`nil` where none).
-    public let dispatchTraceLogs: [UInt64?]
+    public let dispatchTraceLogs: [GuestPhysicalAddress?]
     /// DTL registrations the hypervisor refused.
     public let dtlFailures: [RegistrationFailure]
     /// Pages the `dtl` cache constructor shared.

@@ -5,10 +5,12 @@ import PowerABI
 extension GuestKernel {
     /// Models `alloc_pages()`: page-aligned memory of at least `bytes` bytes, taken from
     /// the top of free memory; `purpose` names it in fault reports.
-    public func allocateMemory(bytes: UInt64, purpose: String = "kmalloc") throws(GuestKernelError) -> UInt64 {
+    public func allocateMemory(bytes: UInt64, purpose: String = "kmalloc") throws(GuestKernelError)
+        -> GuestPhysicalAddress
+    {
         try requireRunning()
         switch allocatePages(bytes: bytes, purpose: purpose) {
-        case .success(let a): return a
+        case .success(let a): return GuestPhysicalAddress(a)
         case .failure(let e): throw .allocation(e)
         }
     }
@@ -33,7 +35,7 @@ extension GuestKernel {
     }
 
     /// Models `__free_pages()`: gives back memory from ``allocateMemory(bytes:purpose:)``.
-    public func freeMemory(_ address: UInt64, bytes: UInt64) {
-        release(address, bytes: PageSize.alignUp(bytes) ?? ~PageSize.offsetMask)
+    public func freeMemory(_ address: GuestPhysicalAddress, bytes: UInt64) {
+        release(address.rawValue, bytes: PageSize.alignUp(bytes) ?? ~PageSize.offsetMask)
     }
 }

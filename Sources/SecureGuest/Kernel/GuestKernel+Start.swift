@@ -48,7 +48,10 @@ extension GuestKernel {
     /// - Throws: ``GuestKernelError`` for an unusable device tree, an early allocation
     ///   failure, an LPPACA overflow, inconsistent vCPUs, or a second start.
     @discardableResult
-    public func start(processors: [VirtualProcessor]? = nil, fdtAddress: UInt64? = nil, kernelBase: UInt64? = nil)
+    public func start(
+        processors: [VirtualProcessor]? = nil, fdtAddress: GuestPhysicalAddress? = nil,
+        kernelBase: GuestPhysicalAddress? = nil
+    )
         throws(GuestKernelError) -> GuestBootReport
     {
         let cpus = processors ?? machine.processors
@@ -67,8 +70,8 @@ extension GuestKernel {
         guard began else { throw .alreadyStarted }
         do throws(GuestKernelError) {
             return try bootKernel(
-                cpus: cpus, bootProcessor: boot, fdtAddress: fdtAddress ?? boot.registers.r3,
-                kernelBase: kernelBase ?? boot.registers[4])
+                cpus: cpus, bootProcessor: boot, fdtAddress: fdtAddress?.rawValue ?? boot.registers.r3,
+                kernelBase: kernelBase?.rawValue ?? boot.registers[4])
         } catch {
             state.withLock { $0.phase = .failed(reason: error.description) }
             throw error
@@ -197,8 +200,9 @@ extension GuestKernel {
         }
         return GuestBootReport(
             secure: secure, processors: cpus.count, commandLine: commandLine.text, memoryBytes: memorySize,
-            lppacas: snapshot.lppacas, sharedLPPACARegion: snapshot.lppacaRegion, vpaFailures: snapshot.vpaFailures,
-            dispatchTraceLogs: snapshot.dtls, dtlFailures: snapshot.dtlFailures,
+            lppacas: snapshot.lppacas.map { GuestPhysicalAddress($0) }, sharedLPPACARegion: snapshot.lppacaRegion, vpaFailures: snapshot.vpaFailures,
+            dispatchTraceLogs: snapshot.dtls.map { $0.map { GuestPhysicalAddress($0) } },
+            dtlFailures: snapshot.dtlFailures,
             dtlSharedPages: snapshot.dtlSharedPages.count, swiotlb: swiotlb, dmaForcedBounce: snapshot.forceBounce,
             ipi: ipi, shareCalls: snapshot.shareCalls, faults: snapshot.faults, sysfsSVM: svm)
     }

@@ -116,13 +116,15 @@ public final class GuestKernel: Sendable {
     public var swiotlbDynamicPool: SWIOTLBDynamicPool? { state.withLock { $0.dynamicPool } }
 
     /// The guest-physical address of each vCPU's LPPACA (VPA), by vCPU.
-    public var lppacaAddresses: [UInt64] { state.withLock { $0.lppacas } }
+    public var lppacaAddresses: [GuestPhysicalAddress] { state.withLock { $0.lppacas.map { GuestPhysicalAddress($0) } } }
 
     /// The shared LPPACA region (secure guests only).
     public var sharedLPPACARegion: SharedLPPACARegion? { state.withLock { $0.lppacaRegion } }
 
     /// The guest-physical address of each vCPU's DTL buffer (`nil` where none).
-    public var dispatchTraceLogAddresses: [UInt64?] { state.withLock { $0.dtls } }
+    public var dispatchTraceLogAddresses: [GuestPhysicalAddress?] {
+        state.withLock { $0.dtls.map { $0.map { GuestPhysicalAddress($0) } } }
+    }
 
     /// The IPI mechanism `pSeries_smp_probe()` chose (nil before start).
     public var ipiChoice: IPIChoice? { state.withLock { $0.ipi } }

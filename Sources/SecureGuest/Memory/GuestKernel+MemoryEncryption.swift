@@ -24,13 +24,13 @@ extension GuestKernel {
     ///   - cpu: the Linux CPU making the call.
     /// - Throws: ``MemoryEncryptionError/unaligned(address:)`` (Linux's `-EINVAL`), only.
     public func setMemoryDecrypted(
-        _ address: UInt64, pageCount: Int, owner: SharedPageOwner = .other,
+        _ address: GuestPhysicalAddress, pageCount: Int, owner: SharedPageOwner = .other,
         callSite: String = "set_memory_decrypted", cpu: Int = 0
     ) throws(MemoryEncryptionError) {
         guard isSecureGuest else { return }
-        guard address & PageSize.offsetMask == 0 else { throw .unaligned(address: address) }
+        guard address.isPageAligned else { throw .unaligned(address: address) }
         uvSharePage(
-            first: GuestPhysicalAddress(address).frame, count: Self.ultracallPageCount(pageCount), owner: owner,
+            first: address.frame, count: Self.ultracallPageCount(pageCount), owner: owner,
             callSite: callSite, cpu: cpu)
     }
 
@@ -40,12 +40,12 @@ extension GuestKernel {
     ///
     /// - Throws: ``MemoryEncryptionError/unaligned(address:)`` only.
     public func setMemoryEncrypted(
-        _ address: UInt64, pageCount: Int, callSite: String = "set_memory_encrypted", cpu: Int = 0
+        _ address: GuestPhysicalAddress, pageCount: Int, callSite: String = "set_memory_encrypted", cpu: Int = 0
     ) throws(MemoryEncryptionError) {
         guard isSecureGuest else { return }
-        guard address & PageSize.offsetMask == 0 else { throw .unaligned(address: address) }
+        guard address.isPageAligned else { throw .unaligned(address: address) }
         uvUnsharePage(
-            first: GuestPhysicalAddress(address).frame, count: Self.ultracallPageCount(pageCount), callSite: callSite,
+            first: address.frame, count: Self.ultracallPageCount(pageCount), callSite: callSite,
             cpu: cpu)
     }
 

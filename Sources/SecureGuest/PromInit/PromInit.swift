@@ -1,6 +1,6 @@
 import DeviceTree
 import PEFMachine
-import PowerABI
+public import PowerABI
 
 /// The secure-guest part of prom_init, the kernel's Open Firmware client that runs
 /// before the kernel proper (`arch/powerpc/kernel/prom_init.c`;
@@ -23,7 +23,7 @@ public enum PromInit {
         /// `svm=` is off: no ultracall was made.
         case normal
         /// `UV_ESM` succeeded: the vCPU re-entered at `kbase` with MSR(S) = 1.
-        case secure(fdtAddress: UInt64, kernelBase: UInt64)
+        case secure(fdtAddress: GuestPhysicalAddress, kernelBase: GuestPhysicalAddress)
         /// `UV_ESM` returned 0 (`U_SUCCESS`) but the vCPU did not come back in secure
         /// mode at `kbase` (e.g. an injected fault). `setup_secure_guest()` tests only
         /// `ret != U_SUCCESS`, so Linux goes on to `__start` as a normal guest.
@@ -52,8 +52,8 @@ public enum PromInit {
     ///   - log: the kernel log.
     ///   - linux: the series (``LinuxVersion/osTermArgumentsFilled``).
     public static func run(
-        vcpu: VirtualProcessor, fdtAddress: UInt64, kernelBase: UInt64, scratch: UInt64, log: inout KernelLog,
-        linux: LinuxVersion = .newest
+        vcpu: VirtualProcessor, fdtAddress: GuestPhysicalAddress, kernelBase: GuestPhysicalAddress,
+        scratch: GuestPhysicalAddress, log: inout KernelLog, linux: LinuxVersion = .newest
     ) -> Outcome {
         let now = { vcpu.machine?.clock.seconds ?? 0 }
         let tree = readDeviceTree(vcpu: vcpu, at: fdtAddress)
@@ -75,13 +75,15 @@ public enum PromInit {
     /// the 32-bit `int ret` is not `U_SUCCESS`, "Returned %d from switching to secure
     /// mode." and `prom_rtas_os_term()` (whose arguments depend on `linux`).
     public static func setupSecureGuest(
-        vcpu: VirtualProcessor, fdtAddress: UInt64, kernelBase: UInt64, tree: DeviceTree?, scratch: UInt64,
-        log: inout KernelLog, linux: LinuxVersion = .newest
+        vcpu: VirtualProcessor, fdtAddress: GuestPhysicalAddress, kernelBase: GuestPhysicalAddress, tree: DeviceTree?,
+        scratch: GuestPhysicalAddress, log: inout KernelLog, linux: LinuxVersion = .newest
     ) -> Outcome {
         let now = { vcpu.machine?.clock.seconds ?? 0 }
         log.print("Switching to secure mode.", at: now())
-        let regs = vcpu.ultracall(.enterSecureMode, [kernelBase, fdtAddress])
-        if vcpu.isSecure && vcpu.pc == kernelBase && regs[3] == fdtAddress && regs[4] == kernelBase {
+        let regs = vcpu.ultracall(.enterSecureMode, [kernelBase.rawValue, fdtAddress.rawValue])
+        if vcpu.isSecure && vcpu.pc == kernelBase.rawValue && regs[3] == fdtAddress.rawValue
+            && regs[4] == kernelBase.rawValue
+        {
             return .secure(fdtAddress: fdtAddress, kernelBase: kernelBase)
         }
         // enter_secure_mode() returns r3 into an `int`.
@@ -127,38 +129,43 @@ public enum PromInit {
     /// 74bb84e51171) only the token is set: nargs 0, nret 0, args[0] 0, and the message
     /// is never written, so the hypervisor reads its text from guest address 0.
     static func promRTASOsTerm(
-        vcpu: VirtualProcessor, tree: DeviceTree?, message: String, scratch: UInt64, fillArguments: Bool = true
+        vcpu: VirtualProcessor, tree: DeviceTree?, message: String, scratch: GuestPhysicalAddress,
+        fillArguments: Bool = true
     ) -> OsTermResult {
         guard let tree, tree.hasNode("/rtas") else { return .returned("no /rtas node") }
         // prom_getprop() into a zeroed `val`: a missing property leaves the token 0.
         let token = (try? tree.u32(RTASService.osTerm.name, at: "/rtas")) ?? 0
         guard token != 0 else { return .panic("Could not get token for ibm,os-term") }
-        let messageAddress = scratch + 0x80  // after the 84-byte rtas_args block
+        // After the 84-byte rtas_args block.
+        guard let messageAddress = scratch.advanced(by: 0x80) else {
+            return .returned("cannot write os_term_args: no room after \(scratch)")
+        }
         let args =
             fillArguments
-            ? RTASArguments(token: token, arguments: [UInt32(truncatingIfNeeded: messageAddress)], returnCount: 1)
+            ? RTASArguments(
+                token: token, arguments: [UInt32(truncatingIfNeeded: messageAddress.rawValue)], returnCount: 1)
             : RTASArguments(token: token, arguments: [], returnCount: 0)
         do {
             if fillArguments {
                 try vcpu.write(
-                    at: GuestPhysicalAddress(messageAddress), bytes: Array(message.utf8) + [0], purpose: "os-term message")
+                    at: messageAddress, bytes: Array(message.utf8) + [0], purpose: "os-term message")
             }
-            try vcpu.write(at: GuestPhysicalAddress(scratch), bytes: args.encoded, purpose: "os_term_args")
+            try vcpu.write(at: scratch, bytes: args.encoded, purpose: "os_term_args")
         } catch {
             return .returned("cannot write os_term_args: \(error)")
         }
-        let regs = vcpu.hypercall(.rtas, [scratch])
+        let regs = vcpu.hypercall(.rtas, [scratch.rawValue])
         if vcpu.machine?.isStopped ?? false { return .stopped }
         return .returned("H_RTAS returned \(HypervisorStatus(register: regs[3])) and the partition kept running")
     }
 
     /// Reads the flattened device tree at `address` as this vCPU (header first, then
     /// `totalsize` bytes), or `nil` if it cannot be read or parsed.
-    public static func readDeviceTree(vcpu: VirtualProcessor, at address: UInt64) -> DeviceTree? {
-        guard let header = try? vcpu.read(at: GuestPhysicalAddress(address), count: DeviceTree.headerSize) else { return nil }
+    public static func readDeviceTree(vcpu: VirtualProcessor, at address: GuestPhysicalAddress) -> DeviceTree? {
+        guard let header = try? vcpu.read(at: address, count: DeviceTree.headerSize) else { return nil }
         let total = Int(BigEndianCells.u32(header, at: 4))
         guard total >= DeviceTree.headerSize, total <= 16 << 20,
-            let bytes = try? vcpu.read(at: GuestPhysicalAddress(address), count: total)
+            let bytes = try? vcpu.read(at: address, count: total)
         else { return nil }
         return try? DeviceTree(bytes: bytes)
     }

@@ -27,22 +27,18 @@ struct ESMAttachCommand: ParsableCommand {
     @Option(help: "untrusted-comment of the attachment.")
     var comment = ""
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Write the result here instead.", valueName: "FILE"))
-    var output: String?
-
-    @Flag(help: "Replace a symbolic link, or write into a device node or FIFO, given as the output.")
-    var force = false
+    @OptionGroup var destination: ESMBlobOutputOptions
 
     func run() throws {
         let cmd = "attach"
-        try ESMCLI.checkOutput(output ?? file, "blob", command: cmd, force: force, option: output == nil ? nil : "-o")
+        try destination.check(editing: file, command: cmd)
         var blob = try ESMCLI.blob(file, command: cmd)
         let master = try ESMCLI.masterKey(blob, try ESMCLI.privateKey(key, command: cmd), keyPath: key, command: cmd)
         let data = try ESMCLI.read(attachment.path, "attachment", command: cmd)
         try ESMCLI.run(cmd, attachment.path) { () throws(ESMError) in
             try blob.attach(name: attachment.name, contents: data, comment: comment, masterKey: master)
         }
-        try ESMCLI.write(blob.bytes, to: output ?? file, "blob", command: cmd, force: force)
+        try destination.write(blob.bytes, editing: file, command: cmd)
         ESMCLI.stdout("attached \(attachment.path) as \(attachment.name) (\(data.count) bytes)\n")
     }
 }

@@ -29,20 +29,16 @@ struct ESMAuthorizeCommand: ParsableCommand {
     @Option(help: "untrusted-comment of the new lockbox.")
     var comment = ""
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Write the result here instead.", valueName: "FILE"))
-    var output: String?
-
-    @Flag(help: "Replace a symbolic link, or write into a device node or FIFO, given as the output.")
-    var force = false
+    @OptionGroup var destination: ESMBlobOutputOptions
 
     func run() throws {
         let cmd = "authorize"
-        try ESMCLI.checkOutput(output ?? file, "blob", command: cmd, force: force, option: output == nil ? nil : "-o")
+        try destination.check(editing: file, command: cmd)
         var blob = try ESMCLI.blob(file, command: cmd)
         let recipient = try ESMCLI.publicKey(pubkey, command: cmd, option: "--pubkey")
         let master = try ESMCLI.masterKey(blob, try ESMCLI.privateKey(key, command: cmd), keyPath: key, command: cmd)
         let name = try ESMCLI.run(cmd, pubkey) { () throws(ESMError) in try blob.authorize(recipient, comment: comment, masterKey: master) }
-        try ESMCLI.write(blob.bytes, to: output ?? file, "blob", command: cmd, force: force)
+        try destination.write(blob.bytes, editing: file, command: cmd)
         ESMCLI.stdout("authorized \(pubkey) as \(name)\n")
     }
 }

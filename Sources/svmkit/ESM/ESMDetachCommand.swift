@@ -19,18 +19,14 @@ struct ESMDetachCommand: ParsableCommand {
     @Option(help: "The attachment's name.")
     var name: String
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Write the result here instead.", valueName: "FILE"))
-    var output: String?
-
-    @Flag(help: "Replace a symbolic link, or write into a device node or FIFO, given as the output.")
-    var force = false
+    @OptionGroup var destination: ESMBlobOutputOptions
 
     func run() throws {
         let cmd = "detach"
-        try ESMCLI.checkOutput(output ?? file, "blob", command: cmd, force: force, option: output == nil ? nil : "-o")
+        try destination.check(editing: file, command: cmd)
         var blob = try ESMCLI.blob(file, command: cmd)
         try ESMCLI.run(cmd, file) { () throws(ESMError) in try blob.detach(name: name) }
-        try ESMCLI.write(blob.bytes, to: output ?? file, "blob", command: cmd, force: force)
+        try destination.write(blob.bytes, editing: file, command: cmd)
         ESMCLI.stdout("detached \(name)\n")
     }
 }

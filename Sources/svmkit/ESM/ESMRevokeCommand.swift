@@ -22,19 +22,15 @@ struct ESMRevokeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The recipient's public key file.", valueName: "PEM"))
     var pubkey: String
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Write the result here instead.", valueName: "FILE"))
-    var output: String?
-
-    @Flag(help: "Replace a symbolic link, or write into a device node or FIFO, given as the output.")
-    var force = false
+    @OptionGroup var destination: ESMBlobOutputOptions
 
     func run() throws {
         let cmd = "revoke"
-        try ESMCLI.checkOutput(output ?? file, "blob", command: cmd, force: force, option: output == nil ? nil : "-o")
+        try destination.check(editing: file, command: cmd)
         var blob = try ESMCLI.blob(file, command: cmd)
         let key = try ESMCLI.publicKey(pubkey, command: cmd, option: "--pubkey")
         let name = try ESMCLI.run(cmd, pubkey) { () throws(ESMError) in try blob.revoke(key) }
-        try ESMCLI.write(blob.bytes, to: output ?? file, "blob", command: cmd, force: force)
+        try destination.write(blob.bytes, editing: file, command: cmd)
         ESMCLI.stdout("revoked \(name)\n")
     }
 }
