@@ -8,14 +8,24 @@ extension SWIOTLBPool {
     /// One bounce copy through ``memory`` (directly when it is host memory).
     @inline(__always)
     func copy(from source: UInt64, to destination: UInt64, count: Int) throws(BounceMemoryError) {
-        if let hostBytes, count >= 0, source <= hostSize, UInt64(count) <= hostSize &- source,
-            destination <= hostSize, UInt64(count) <= hostSize &- destination
-        {
-            memmove(hostBytes + Int(destination), hostBytes + Int(source), count)
-        } else {
+        if !Self.copyInHost(hostBytes, hostSize, from: source, to: destination, count: count) {
             // Other memory, or a range host memory refuses (it then names it).
             try memory.copy(from: source, to: destination, count: count)
         }
+    }
+
+    /// The host-memory copy: `memmove` after the bounds checks, when `hostBytes` is
+    /// set and both ranges lie inside its `hostSize` bytes; `false` otherwise.
+    @inline(__always)
+    static func copyInHost(
+        _ hostBytes: UnsafeMutableRawPointer?, _ hostSize: UInt64, from source: UInt64, to destination: UInt64,
+        count: Int
+    ) -> Bool {
+        guard let hostBytes, count >= 0, source <= hostSize, UInt64(count) <= hostSize &- source,
+            destination <= hostSize, UInt64(count) <= hostSize &- destination
+        else { return false }
+        memmove(hostBytes + Int(destination), hostBytes + Int(source), count)
+        return true
     }
 
     /// Maps `size` bytes at `original` through the pool and returns the bounce address
@@ -186,7 +196,7 @@ extension SWIOTLBPool {
         if let failure { throw .copyFailed(failure, operation: .unmap) }
     }
 
-    private func unmapMisuse(_ address: UInt64, slot: Int, byte: UInt64) -> SWIOTLBError {
+    func unmapMisuse(_ address: UInt64, slot: Int, byte: UInt64) -> SWIOTLBError {
         switch table.lookup(slot: slot, byte: byte) {
         case .live(let head):
             return .notMappingStart(address, mappingAddress: base &+ table.mappingStart(head), operation: .unmap)
@@ -263,11 +273,12 @@ extension SWIOTLBPool {
         }
     }
 
-    /// Builds the exhaustion error (locking each area briefly), counts the failure, and
-    /// logs the kernel's line unless ``DMAAttributes/noWarn``. A request that could not
+    /// Builds the exhaustion error (locking each area briefly), counts the failure, asks
+    /// CPU handles holding cached runs to return them, and logs the kernel's line unless
+    /// ``DMAAttributes/noWarn``. A request that could not
     /// fit even in an empty pool (its alignment leaves no room in any segment) is
     /// reported as too large instead.
-    private func exhaustion(_ r: SlotRequest, startArea: Int, attributes: DMAAttributes) -> SWIOTLBError {
+    func exhaustion(_ r: SlotRequest, startArea: Int, attributes: DMAAttributes) -> SWIOTLBError {
         if let span = table.emptyPoolShortfall(r) {
             return .mappingTooLarge(
                 size: r.mappingSize, allocationSize: max(span << SWIOTLB.slotShift, r.allocationSize),
@@ -276,6 +287,11 @@ extension SWIOTLBPool {
         table.lock(startArea)
         table.header(startArea).pointee.failures += 1
         table.unlock(startArea)
+        // Runs idle in CPU handles' caches are free but not this map's to take: ask
+        // their owners to return them at their next call.
+        for a in 0..<areaCount where table.isClaimed(a) && table.cachedRuns(area: a) > 0 {
+            table.drainWord(a).pointee.store(1, ordering: .relaxed)
+        }
         let stats = statistics
         var bestArea = 0
         var bestRun = -1

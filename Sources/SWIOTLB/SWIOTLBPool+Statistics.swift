@@ -15,7 +15,8 @@ extension SWIOTLBPool {
         }
         return SWIOTLBStatistics(
             areas: areas, usedSlots: table.counters.used.load(ordering: .relaxed),
-            highWaterSlots: table.counters.highWater.load(ordering: .relaxed))
+            highWaterSlots: table.counters.highWater.load(ordering: .relaxed),
+            cachedSlots: table.slotsInClaimedCaches())
     }
 
     /// Resets the high-water marks, as writing 0 to debugfs `io_tlb_used_hiwater` does:

@@ -21,6 +21,22 @@
 /// from any thread; a map or unmap takes only its area's lock (no global lock), and
 /// makes one ``BounceMemory`` call per copy.
 public final class SWIOTLBPool: Sendable {
+    // Fields a map or unmap reads come first, so that they share a cache line.
+    let table: SlotTable
+    let base: UInt64
+    let poolBytes: UInt64
+    let areaMask: Int
+    /// `memory`'s bytes and size when it is a ``HostBounceMemory``: copies then go
+    /// straight to `memmove` after the same bounds checks, with no protocol call or
+    /// reference counting (the pool keeps `memory` alive). Safe to share: the pointer
+    /// never changes, and what it points to is `HostBounceMemory`'s (see its invariant).
+    nonisolated(unsafe) let hostBytes: UnsafeMutableRawPointer?
+    let hostSize: UInt64
+    /// Receives every map and unmap (see ``SWIOTLBTraceRecorder``), or `nil`.
+    let recorder: (any SWIOTLBTraceRecorder)?
+    /// The kernel page size: the share hook gets whole pages, and mappings of at least
+    /// a page with no other alignment request are page-aligned.
+    public let pageSize: Int
     /// The region the pool covers (`pool->start ..< pool->end`).
     public let region: BounceRegion
     /// Slots in the pool (`pool->nslabs`).
@@ -31,27 +47,11 @@ public final class SWIOTLBPool: Sendable {
     public let areaSlots: Int
     /// Which slot search the pool uses.
     public let allocator: SWIOTLBAllocatorKind
-    /// The kernel page size: the share hook gets whole pages, and mappings of at least
-    /// a page with no other alignment request are page-aligned.
-    public let pageSize: Int
     /// What the kernel would have logged while creating this pool.
     public let messages: [String]
     /// The memory all copies go through.
     public let memory: any BounceMemory
-
-    let table: SlotTable
-    /// `memory`'s bytes and size when it is a ``HostBounceMemory``: copies then go
-    /// straight to `memmove` after the same bounds checks, with no protocol call or
-    /// reference counting (the pool keeps `memory` alive). Safe to share: the pointer
-    /// never changes, and what it points to is `HostBounceMemory`'s (see its invariant).
-    nonisolated(unsafe) let hostBytes: UnsafeMutableRawPointer?
-    let hostSize: UInt64
     let warn: (@Sendable (String) -> Void)?
-    /// Receives every map and unmap (see ``SWIOTLBTraceRecorder``), or `nil`.
-    let recorder: (any SWIOTLBTraceRecorder)?
-    let base: UInt64
-    let poolBytes: UInt64
-    let areaMask: Int
 
     /// Creates a pool over `region` and shares it through `share`.
     ///

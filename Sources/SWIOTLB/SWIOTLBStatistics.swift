@@ -7,10 +7,18 @@
 public struct SWIOTLBStatistics: Sendable, Hashable, CustomStringConvertible {
     /// `io_tlb_nslabs`: slots in the pool.
     public let totalSlots: Int
-    /// `io_tlb_used`: slots held by mappings now (pool-wide counter).
+    /// `io_tlb_used`: slots held by mappings now (pool-wide counter). Slots idle in the
+    /// cache of a claimed ``SWIOTLBCPU`` count too (no other CPU can get them; the handle
+    /// moves runs between its mappings and its cache without touching a shared
+    /// counter): ``cachedSlots`` says how many; without CPU handles it is 0 and this is
+    /// Linux's count.
     public let usedSlots: Int
-    /// `io_tlb_used_hiwater`: the most slots in use at one instant, pool-wide, since the
-    /// pool was made or the mark was reset. Each area's own peak is
+    /// Of ``usedSlots``, the slots idle in claimed ``SWIOTLBCPU`` caches (a snapshot).
+    public let cachedSlots: Int
+    /// `io_tlb_used_hiwater`: the most slots in use (as ``usedSlots`` counts them) at one
+    /// instant, pool-wide, since the pool was made or the mark was reset. Exact: the
+    /// counter changes only when slots leave or return to an area's free space, under
+    /// that area's lock, with Linux's atomic add and compare-exchange. Each area's own peak is
     /// ``Area/highWaterSlots``; their sum (``sumOfAreaHighWaterSlots``) can exceed this
     /// when areas peaked at different times.
     public let highWaterSlots: Int
@@ -20,10 +28,11 @@ public struct SWIOTLBStatistics: Sendable, Hashable, CustomStringConvertible {
     public let areas: [Area]
 
     /// Makes a snapshot from per-area detail and the pool-wide counters.
-    public init(areas: [Area], usedSlots: Int, highWaterSlots: Int) {
+    public init(areas: [Area], usedSlots: Int, highWaterSlots: Int, cachedSlots: Int = 0) {
         self.areas = areas
         totalSlots = areas.reduce(0) { $0 + $1.slots }
         self.usedSlots = usedSlots
+        self.cachedSlots = cachedSlots
         self.highWaterSlots = highWaterSlots
         failures = areas.reduce(0) { $0 + $1.failures }
     }

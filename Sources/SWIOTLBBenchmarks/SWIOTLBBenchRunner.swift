@@ -138,7 +138,7 @@ package final class SWIOTLBBenchRunner {
         + "(SWIOTLBQueueDepthWorkload): each thread keeps QD mappings outstanding in a ring (complete the oldest: the "
         + "device reads every TO_DEVICE slot (64-bit XOR fold) and writes every FROM_DEVICE slot (memset), "
         + "BIDIRECTIONAL both, then unmap; change one byte of the entry's original and map it again); the baseline "
-        + "runs the same ring over QD staging buffers with libc memcpy behind a call the optimizer keeps: original -> "
+        + "runs the same ring over QD staging buffers (in the pool's memory where the member's bounce slots are, when the ring fits its share) with libc memcpy behind a call the optimizer keeps: original -> "
         + "staging, the same device action, staging -> original for from-device and bidirectional. "
         + "Rates count each thread's own CPU time (CLOCK_THREAD_CPUTIME_ID) and add up over threads, so time a thread "
         + "spends descheduled by other processes does not count; wallBytesPerSecond is the same over wall time. "
@@ -205,9 +205,18 @@ package final class SWIOTLBBenchRunner {
         return mix.draws(4096, seed: 0x5157_494F_544C_4221)
     }
 
-    /// The host memory of member `member`'s ring: originals, then the baseline's stagings.
-    package func ringRegion(_ member: Int) -> (originals: UInt64, stagings: UInt64) {
+    /// The host memory of member `member`'s ring: its originals, and the baseline's
+    /// stagings. When the ring (`span` bytes) fits in the member's share of the pool, the
+    /// stagings are the start of that share, the memory the member's bounce slots come
+    /// from (a fresh pool's first fit), so both sides copy between the same places: on
+    /// this machine kind a copy between buffers 64 MiB apart (the pool's start and the
+    /// originals after it) costs about 10 % more at QD 32 than one between buffers
+    /// 2 MiB apart (measured in C as well), which is placement, not SWIOTLB. Otherwise
+    /// half-way into the member's own block after the pool.
+    package func ringRegion(_ member: Int, span: Int) -> (originals: UInt64, stagings: UInt64) {
         let base = sourceAddress(member)
+        let share = plan.poolSize / max(plan.threads.max() ?? 1, 1)
+        if span <= share { return (base, UInt64(member * share)) }
         return (base, base + UInt64(threadStride / 2))
     }
 
@@ -224,7 +233,7 @@ package final class SWIOTLBBenchRunner {
         let entryStride = sequence.max() ?? point.size
         let depth = point.queueDepth
         let members = plan.threads.max() ?? 1
-        let regions = (0..<members).map { ringRegion($0) }
+        let regions = (0..<members).map { ringRegion($0, span: depth * entryStride) }
 
         /// Member `member`'s ring over `pool` (the baseline's with `nil`).
         @Sendable func workload(_ pool: SWIOTLBPool?, _ member: Int) -> SWIOTLBQueueDepthWorkload? {

@@ -22,7 +22,9 @@ import SWIOTLB
 ///      device acts on its bounce slot (below), then the driver unmaps it;
 ///   2. the driver changes byte 0 of entry `k`'s original to `UInt8(i & 0xff)`;
 ///   3. the driver maps `sizes[i % sizes.count]` bytes of entry `k`'s original with the
-///      run's direction and CPU hint, and keeps the bounce address in entry `k`.
+///      run's direction and CPU hint, and keeps the bounce address in entry `k`. The
+///      driver holds its CPU's ``SWIOTLBCPU`` handle for the workload's life when it can
+///      claim it (the per-CPU fast path), else it maps and unmaps through the pool.
 /// - **Device** (on the bounce slot, the copy a real device's DMA would make):
 ///   TO_DEVICE reads every byte (a 64-bit XOR fold over the buffer); FROM_DEVICE writes
 ///   every byte (`memset` with `UInt8(i & 0xff) ^ 0xA5`); BIDIRECTIONAL reads, then
@@ -45,6 +47,9 @@ import SWIOTLB
 public final class SWIOTLBQueueDepthWorkload {
     /// The pool under test (nil for the baseline).
     let pool: SWIOTLBPool?
+    /// The workload's CPU in `pool`, claimed for the workload's life (per-CPU fast path),
+    /// or `nil` when another holder has it (then maps and unmaps go through `pool`).
+    let cpuHandle: SWIOTLBCPU?
     let host: UnsafeMutableRawPointer
     let originals: UInt64
     let stagings: UInt64
@@ -100,6 +105,7 @@ public final class SWIOTLBQueueDepthWorkload {
         _ = try memory.withUnsafeMutableBytes(at: originals, count: span) { _ in 0 }
         if pool == nil { _ = try memory.withUnsafeMutableBytes(at: stagings, count: span) { _ in 0 } }
         self.pool = pool
+        cpuHandle = pool?.claimCPU(cpu)
         self.originals = originals
         self.stagings = stagings
         self.entryStride = entryStride
@@ -123,20 +129,28 @@ public final class SWIOTLBQueueDepthWorkload {
 
     /// Runs `count` steps.
     public func run(steps count: Int) {
+        // The steps reach the pool and the handle without reference counting (an atomic
+        // increment and decrement per call otherwise): `self` keeps both alive.
         if let pool {
-            for _ in 0..<count { poolStep(pool) }
+            let handle = cpuHandle.map { Unmanaged.passUnretained($0) }
+            Unmanaged.passUnretained(pool)._withUnsafeGuaranteedRef { pool in
+                for _ in 0..<count { poolStep(pool, handle) }
+            }
         } else {
             for _ in 0..<count { baselineStep() }
         }
     }
 
-    /// Completes every outstanding entry (device action and unmap), leaving the pool
-    /// as it found it.
+    /// Completes every outstanding entry (device action and unmap) and returns the CPU
+    /// handle's cached runs, leaving the pool as it found it.
     public func drain() {
         for k in 0..<queueDepth where entrySizes[k] != 0 {
-            complete(k, value: UInt8(truncatingIfNeeded: step))
+            complete(
+                k, value: UInt8(truncatingIfNeeded: step), pool.map { Unmanaged.passUnretained($0) },
+                cpuHandle.map { Unmanaged.passUnretained($0) })
             step &+= 1
         }
+        cpuHandle?.flush()
     }
 
     /// Moves the ring and size cursors one step on (no division on the hot path).
@@ -151,15 +165,21 @@ public final class SWIOTLBQueueDepthWorkload {
     }
 
     @inline(__always)
-    private func poolStep(_ pool: SWIOTLBPool) {
+    private func poolStep(_ pool: SWIOTLBPool, _ handle: Unmanaged<SWIOTLBCPU>?) {
         let k = entry
         let value = UInt8(truncatingIfNeeded: step)
-        if entrySizes[k] != 0 { complete(k, value: value) }
+        if entrySizes[k] != 0 { complete(k, value: value, Unmanaged.passUnretained(pool), handle) }
         let size = sizes[sizeIndex]
         let original = originals &+ UInt64(k &* entryStride)
         host.storeBytes(of: value, toByteOffset: Int(original), as: UInt8.self)
         do {
-            entries[k] = try pool.map(original: original, size: size, direction: direction, cpu: cpu)
+            if let handle {
+                entries[k] = try handle._withUnsafeGuaranteedRef { cpu in
+                    try cpu.map(original: original, size: size, direction: direction)
+                }
+            } else {
+                entries[k] = try pool.map(original: original, size: size, direction: direction, cpu: cpu)
+            }
             entrySizes[k] = size
             bytes &+= size
         } catch {
@@ -172,7 +192,7 @@ public final class SWIOTLBQueueDepthWorkload {
     private func baselineStep() {
         let k = entry
         let value = UInt8(truncatingIfNeeded: step)
-        if entrySizes[k] != 0 { complete(k, value: value) }
+        if entrySizes[k] != 0 { complete(k, value: value, nil, nil) }
         let size = sizes[sizeIndex]
         let original = originals &+ UInt64(k &* entryStride)
         let staging = stagings &+ UInt64(k &* entryStride)
@@ -187,7 +207,9 @@ public final class SWIOTLBQueueDepthWorkload {
     /// The device acts on entry `k`'s buffer, then the driver unmaps it (or, for the
     /// baseline, copies it back for the directions that need it).
     @inline(__always)
-    private func complete(_ k: Int, value: UInt8) {
+    private func complete(
+        _ k: Int, value: UInt8, _ pool: Unmanaged<SWIOTLBPool>?, _ handle: Unmanaged<SWIOTLBCPU>?
+    ) {
         let address = entries[k]
         let size = entrySizes[k]
         let original = originals &+ UInt64(k &* entryStride)
@@ -200,7 +222,13 @@ public final class SWIOTLBQueueDepthWorkload {
         if direction != .toDevice { Self.deviceWrite(slot, size, written) }
         if let pool {
             do {
-                try pool.unmap(address, size: size, direction: direction)
+                if let handle {
+                    try handle._withUnsafeGuaranteedRef { cpu in
+                        try cpu.unmap(address, size: size, direction: direction)
+                    }
+                } else {
+                    try pool._withUnsafeGuaranteedRef { try $0.unmap(address, size: size, direction: direction) }
+                }
             } catch {
                 failures &+= 1
             }

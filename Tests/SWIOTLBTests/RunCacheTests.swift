@@ -11,6 +11,48 @@ struct RunCacheTests {
     final class Owners: Sendable {
         let slots: Lock<[Int]>
         init(slots: Int) { self.slots = Lock([Int](repeating: -1, count: slots)) }
+
+        /// Checks the mapping `map` returned at `address` (no segment crossed, alignment
+        /// and min-align bits kept) and claims its slots for thread `t` (a slot already
+        /// claimed is an overlap); returns its first slot and slot count, or `nil` when
+        /// the pool knows no mapping there. Problems are appended to `problems`.
+        func claim(
+            _ address: UInt64, original: UInt64, align: UInt64, minAlign: UInt64, in pool: SWIOTLBPool, thread t: Int,
+            step: Int, problems: inout [String]
+        ) -> (first: Int, count: Int)? {
+            guard let mapping = pool.mapping(containing: address) else {
+                problems.append("step \(step): no mapping at the address map returned")
+                return nil
+            }
+            let first = Int((address - (address & 0x7ff)) >> 11) - mapping.padSlots
+            let count = mapping.slots
+            if first >> 7 != (first + count - 1) >> 7 { problems.append("step \(step): crosses a segment") }
+            if align != 0 && (UInt64(first) << 11) & align != 0 { problems.append("step \(step): misaligned") }
+            if minAlign != 0 && address & minAlign != original & minAlign {
+                problems.append("step \(step): min_align bits lost")
+            }
+            let clash = slots.withLock { o -> Bool in
+                var clash = false
+                for s in first..<(first + count) {
+                    if o[s] != -1 { clash = true }
+                    o[s] = t
+                }
+                return clash
+            }
+            if clash { problems.append("step \(step): overlaps another live mapping") }
+            return (first, count)
+        }
+    }
+
+    /// A random request of the four-thread tests: size, `alloc_align_mask`,
+    /// `min_align_mask` and an original in thread `t`'s megabyte of scratch.
+    static func randomRequest(
+        _ rng: inout TestRandom, scratch: UInt64, thread t: Int
+    ) -> (size: Int, align: UInt64, minAlign: UInt64, original: UInt64) {
+        let size = [512, 2048, 4096, 4096, 4096, 16384, 65536][Int(rng.next() % 7)]
+        let align: UInt64 = [0, 0, 0xfff, 0x3fff][Int(rng.next() % 4)]
+        let minAlign: UInt64 = rng.next() % 4 == 0 ? 0xfff : 0
+        return (size, align, minAlign, scratch + UInt64(t << 20) + (rng.next() % 0x8000))
     }
 
     @Test("an unmapped run is reused by the next map of the same size, hot")
@@ -19,11 +61,11 @@ struct RunCacheTests {
         let a = try f.pool.map(original: f.scratch, size: 4096, direction: .toDevice)
         let b = try f.pool.map(original: f.scratch, size: 4096, direction: .toDevice)
         try f.pool.unmap(a, size: 4096, direction: .toDevice)
-        #expect(f.pool.table.header(0).pointee.cachedRuns == 1)
+        #expect(f.pool.table.cachedRuns(area: 0) == 1)
         #expect(f.pool.statistics.usedSlots == 2)
         let c = try f.pool.map(original: f.scratch, size: 4096, direction: .toDevice)
         #expect(c == a)
-        #expect(f.pool.table.header(0).pointee.cachedRuns == 0)
+        #expect(f.pool.table.cachedRuns(area: 0) == 0)
         for x in [b, c] { try f.pool.unmap(x, size: 4096, direction: .toDevice) }
         #expect(f.pool.table.invariantViolation() == nil)
     }
@@ -36,7 +78,7 @@ struct RunCacheTests {
         #expect(throws: SWIOTLBError.self) { try f.pool.map(original: f.scratch, size: 100, direction: .toDevice) }
         // Free the first segment's 64 mappings: all of them go to the cache (capacity 64).
         for a in live.prefix(64) { try f.pool.unmap(a, size: 4096, direction: .toDevice) }
-        #expect(f.pool.table.header(0).pointee.cachedRuns == 64)
+        #expect(f.pool.table.cachedRuns(area: 0) == 64)
         #expect(f.pool.table.segments[0].free == 0)
         // The report counts cached runs: one whole free segment.
         let stats = f.pool.statistics
@@ -48,7 +90,7 @@ struct RunCacheTests {
         // A 256 KiB map finds no cached run of 128 slots: the cache spills and it fits.
         let whole = try f.pool.map(original: f.scratch, size: 256 << 10, direction: .toDevice)
         #expect(whole == 0)
-        #expect(f.pool.table.header(0).pointee.cachedRuns == 0)
+        #expect(f.pool.table.cachedRuns(area: 0) == 0)
         #expect(f.pool.table.invariantViolation() == nil)
         // Exhausted again: the report's largest free run is the truth (0).
         do {
@@ -80,7 +122,7 @@ struct RunCacheTests {
         // One slot, aligned to 4 KiB: slot 1 is cached and one slot long, but odd.
         let c = try f.pool.map(original: f.scratch, size: 2048, direction: .toDevice, allocAlignMask: 0xfff)
         #expect(c == 2 << 11)
-        #expect(f.pool.table.header(0).pointee.cachedRuns == 1)
+        #expect(f.pool.table.cachedRuns(area: 0) == 1)
         // With the NVMe min_align_mask the bounce address keeps the original's low bits.
         let d = try f.pool.map(
             original: f.scratch + 0x800, size: 2048, direction: .toDevice, device: DMADevice(minAlignMask: 0xfff))
@@ -113,10 +155,7 @@ struct RunCacheTests {
                             }
                             continue
                         }
-                        let size = [512, 2048, 4096, 4096, 4096, 16384, 65536][Int(rng.next() % 7)]
-                        let align: UInt64 = [0, 0, 0xfff, 0x3fff][Int(rng.next() % 4)]
-                        let minAlign: UInt64 = rng.next() % 4 == 0 ? 0xfff : 0
-                        let original = scratch + UInt64(t << 20) + (rng.next() % 0x8000)
+                        let (size, align, minAlign, original) = RunCacheTests.randomRequest(&rng, scratch: scratch, thread: t)
                         let address: UInt64
                         do {
                             address = try pool.map(
@@ -125,27 +164,12 @@ struct RunCacheTests {
                         } catch {
                             continue  // a full pool is allowed under this load
                         }
-                        let startByte = address - (address & 0x7ff)
-                        guard let mapping = pool.mapping(containing: address) else {
-                            problems.append("step \(step): no mapping at the address map returned")
-                            continue
-                        }
-                        let first = Int(startByte >> 11) - mapping.padSlots
-                        let count = mapping.slots
-                        if first >> 7 != (first + count - 1) >> 7 { problems.append("step \(step): crosses a segment") }
-                        if align != 0 && (UInt64(first) << 11) & align != 0 { problems.append("step \(step): misaligned") }
-                        if minAlign != 0 && address & minAlign != original & minAlign {
-                            problems.append("step \(step): min_align bits lost")
-                        }
-                        let clash = owners.slots.withLock { o -> Bool in
-                            var clash = false
-                            for s in first..<(first + count) {
-                                if o[s] != -1 { clash = true }
-                                o[s] = t
-                            }
-                            return clash
-                        }
-                        if clash { problems.append("step \(step): overlaps another live mapping") }
+                        guard
+                            let claimed = owners.claim(
+                                address, original: original, align: align, minAlign: minAlign, in: pool, thread: t,
+                                step: step, problems: &problems)
+                        else { continue }
+                        let (first, count) = claimed
                         live.append((address, size, first, count))
                     }
                     for m in live {

@@ -1,5 +1,7 @@
-/// Mapping bookkeeping shared by both allocators (area lock held): head and released
-/// bits, per-mapping records, counters, and lookups by bounce address.
+/// Mapping bookkeeping shared by both allocators: per-mapping records (one 16-byte
+/// record at the first data slot, holding the live and released marks too), counters,
+/// and lookups by bounce address. Records are written by whoever holds the mapping's
+/// slots (see the `SlotTable` invariant).
 extension SlotTable {
     /// Where a pool byte offset falls.
     enum Lookup {
@@ -11,46 +13,36 @@ extension SlotTable {
         case none
     }
 
-    /// Records a new mapping on its allocated run; returns the first data slot
+    /// Records a new mapping on its allocated run in `area`; returns the first data slot
     /// (`index + pad_slots`).
     @inline(__always)
-    func recordMapping(area: Int, start: Int, _ r: SlotRequest) -> Int {
+    func recordMapping(area _: Int, start: Int, _ r: SlotRequest) -> Int {
         let pad = r.offset &>> SWIOTLB.slotShift
         let head = start &+ pad
         records[head] = SlotRecord(
             original: r.original, mappingSize: UInt32(truncatingIfNeeded: r.mappingSize),
-            offset: UInt16(truncatingIfNeeded: r.offset & (SWIOTLB.slotSize - 1)),
+            offsetAndState: UInt16(truncatingIfNeeded: r.offset & (SWIOTLB.slotSize - 1)) | SlotRecord.liveBit,
             slots: UInt8(truncatingIfNeeded: r.slots), padSlots: UInt8(truncatingIfNeeded: pad))
-        let segment = segments + (head &>> 7)
-        let bit = UInt128(1) &<< (head & 127)
-        segment.pointee.heads |= bit
-        segment.pointee.released &= ~bit
         return head
     }
 
-    /// Forgets a mapping that was recorded but never handed out (its copy-in failed).
+    /// Forgets a mapping that was recorded but never handed out (its copy-in failed);
+    /// area lock held.
     func discardMapping(area: Int, head: Int) {
         let record = records[head]
-        segments[head &>> 7].heads &= ~(UInt128(1) &<< (head & 127))
+        records[head].offsetAndState = 0
         free(area: area, start: head - Int(record.padSlots), count: Int(record.slots))
     }
 
     /// Whether `head` is the first data slot of a live mapping whose bounce address has
     /// in-slot offset `offset`.
     @inline(__always)
-    func isLiveHead(_ head: Int, offset: Int) -> Bool {
-        segments[head &>> 7].heads & (UInt128(1) &<< (head & 127)) != 0 && Int(records[head].offset) == offset
-    }
+    func isLiveHead(_ head: Int, offset: Int) -> Bool { records[head].isLiveHead(offset: offset) }
 
-    /// Marks a live mapping unmapped: no longer a head, remembered as released.
-    /// Its slots stay allocated until `free(area:start:count:)`.
+    /// Marks a live mapping unmapped: no longer live, remembered as released.
+    /// Its slots stay allocated until they are freed or cached.
     @inline(__always)
-    func retire(head: Int) {
-        let bit = UInt128(1) &<< (head & 127)
-        let segment = segments + (head &>> 7)
-        segment.pointee.heads &= ~bit
-        segment.pointee.released |= bit
-    }
+    func retire(head: Int) { records[head].retire() }
 
     /// The bounce byte offset (from the pool start) where the mapping at `head` begins.
     @inline(__always)
@@ -65,22 +57,23 @@ extension SlotTable {
     }
 
     /// Finds the mapping that pool byte offset `byte` (in slot `slot`) falls in.
-    /// A mapping never crosses a segment, so its head is in the same segment.
+    /// A mapping never crosses a segment, so its head is in the same segment, at or
+    /// below `slot`: the nearest live record there is the only live candidate (slots
+    /// inside a live mapping hold no live record), then released ones are checked.
     func lookup(slot: Int, byte: UInt64) -> Lookup {
-        let masks = segments[slot &>> 7]
         let firstSlot = slot & ~127
-        if let h = SegmentBits.highest(in: masks.heads, atOrBelow: slot & 127), covers(firstSlot + h, byte) {
-            return .live(head: firstSlot + h)
-        }
-        var released = masks.released & SegmentBits.below((slot & 127) + 1)
-        while released != 0 {
-            let h = 127 - released.leadingZeroBitCount
-            if covers(firstSlot + h, byte) && isFree(run: firstSlot + h - Int(records[firstSlot + h].padSlots),
-                count: Int(records[firstSlot + h].slots))
+        var h = slot
+        while h >= firstSlot && !records[h].isLive { h -= 1 }
+        if h >= firstSlot && covers(h, byte) { return .live(head: h) }
+        h = slot
+        while h >= firstSlot {
+            let record = records[h]
+            if record.isReleased && covers(h, byte)
+                && isFree(run: h - Int(record.padSlots), count: Int(record.slots))
             {
-                return .released(head: firstSlot + h)
+                return .released(head: h)
             }
-            released &= ~(UInt128(1) << h)
+            h -= 1
         }
         return .none
     }
