@@ -26,6 +26,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // Test support only (ProcessTestSupport): no product depends on these.
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // C: Debian's libfdt-dev ships no pkg-config file, so no pkgConfig here (swift-notes §1.1).
@@ -71,12 +74,21 @@ let package = Package(
                 "SecureGuest", "Locking",
             ],
             swiftSettings: swift6),
+        // Harness targets (issue 20 item 3): what the CLI's soak and bench commands drive;
+        // not products, so the SVMKit and SWIOTLB libraries do not carry them.
+        .target(
+            name: "SVMKitSoak",
+            dependencies: ["SVMKit", "SecureGuest", "Hypervisor", "PEFMachine", "PowerABI", "SWIOTLB", "Locking"],
+            swiftSettings: swift6),
+        .target(
+            name: "SWIOTLBBenchmarks",
+            dependencies: ["SWIOTLB", "Locking", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            swiftSettings: swift6),
         .executableTarget(
             name: "svmkit",
             dependencies: [
-                "SVMKit", "DeviceTree", "ESM", "SWIOTLB", "Locking",
+                "SVMKit", "SVMKitSoak", "SWIOTLBBenchmarks", "DeviceTree", "ESM", "SWIOTLB", "SecureGuest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: swift6),
 
@@ -98,47 +110,64 @@ let package = Package(
         .testTarget(name: "PowerABITests", dependencies: ["PowerABI"], swiftSettings: swift6),
         .testTarget(name: "HostMappingTests", dependencies: ["HostMapping"], swiftSettings: swift6),
         .testTarget(
-            name: "DeviceTreeTests", dependencies: ["DeviceTree", "PowerABI"], resources: [.copy("Fixtures")],
+            name: "DeviceTreeTests", dependencies: ["DeviceTree", "PowerABI", "ProcessTestSupport"], resources: [.copy("Fixtures")],
             swiftSettings: swift6),
-        .testTarget(name: "ESMTests", dependencies: ["ESM", "DeviceTree"], swiftSettings: swift6),
+        .testTarget(name: "ESMTests", dependencies: ["ESM", "DeviceTree", "ProcessTestSupport"], swiftSettings: swift6),
+        // The one way tests start a program and wait for it (on swift-subprocess).
+        .target(
+            name: "ProcessTestSupport",
+            dependencies: [
+                "Locking",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Tests/ProcessTestSupport", swiftSettings: swift6),
         // The swtpm test harness, shared by the test targets that start swtpm.
         .target(name: "SwtpmTestSupport", dependencies: ["TPM"], path: "Tests/SwtpmTestSupport", swiftSettings: swift6),
         .testTarget(
-            name: "TPMTests", dependencies: ["TPM", "ESM", "Hypervisor", "PEFMachine", "PowerABI", "SwtpmTestSupport"],
+            name: "TPMTests", dependencies: ["TPM", "ESM", "Hypervisor", "PEFMachine", "PowerABI", "SwtpmTestSupport", "ProcessTestSupport"],
             swiftSettings: swift6),
+        // The test machines (a Machine with both firmware parts; with a device tree and a
+        // guest kernel), shared by the test targets that boot one.
+        .target(
+            name: "PEFTestSupport",
+            dependencies: ["PEFMachine", "PowerABI", "Ultravisor", "Hypervisor", "DeviceTree", "SecureGuest"],
+            path: "Tests/PEFTestSupport", swiftSettings: swift6),
         .testTarget(name: "PEFMachineTests", dependencies: ["PEFMachine", "PowerABI"], swiftSettings: swift6),
         .testTarget(
             name: "UltravisorTests",
             dependencies: [
                 "Ultravisor", "Hypervisor", "PEFMachine", "PowerABI", "DeviceTree", "TPM", "ESM", "SecureGuest", "SVMKit",
+                "PEFTestSupport",
             ],
             swiftSettings: swift6),
         .testTarget(
             name: "HypervisorTests",
-            dependencies: ["Hypervisor", "Ultravisor", "PEFMachine", "PowerABI", "DeviceTree", "TPM"],
+            dependencies: ["Hypervisor", "Ultravisor", "PEFMachine", "PowerABI", "DeviceTree", "TPM", "PEFTestSupport"],
             resources: [.copy("Fixtures")], swiftSettings: swift6),
-        .testTarget(name: "SWIOTLBTests", dependencies: ["SWIOTLB", "Locking"], swiftSettings: swift6),
+        .testTarget(name: "SWIOTLBTests", dependencies: ["SWIOTLB", "SWIOTLBBenchmarks", "Locking"], swiftSettings: swift6),
         .testTarget(
             name: "SecureGuestTests",
             dependencies: [
-                "SecureGuest", "Ultravisor", "Hypervisor", "PEFMachine", "PowerABI", "SWIOTLB", "DeviceTree", "SVMKit",
+                "SecureGuest", "Hypervisor", "PEFMachine", "PowerABI", "SWIOTLB", "DeviceTree", "SVMKit",
+                "PEFTestSupport",
             ],
             swiftSettings: swift6),
         // Differential tests against the real Linux code (Scripts/linux-oracle builds the oracle).
         .testTarget(
-            name: "LinuxOracleTests", dependencies: ["SWIOTLB", "SecureGuest", "SVMKit", "PEFMachine"],
+            name: "LinuxOracleTests", dependencies: ["SWIOTLB", "SecureGuest", "SVMKit", "PEFMachine", "ProcessTestSupport"],
             swiftSettings: swift6),
         .testTarget(
             name: "SVMKitTests",
             dependencies: [
-                "SVMKit", "SecureGuest", "Hypervisor", "PEFMachine", "PowerABI", "DeviceTree", "ESM", "TPM",
-                "SwtpmTestSupport",
+                "SVMKit", "SVMKitSoak", "SecureGuest", "Hypervisor", "PEFMachine", "PowerABI", "DeviceTree", "ESM", "TPM",
+                "SwtpmTestSupport", "ProcessTestSupport",
             ],
             swiftSettings: swift6),
-        .testTarget(name: "CLITests", dependencies: ["svmkit", "SwtpmTestSupport"], swiftSettings: swift6),
+        .testTarget(name: "CLITests", dependencies: ["svmkit", "SwtpmTestSupport", "ProcessTestSupport"], swiftSettings: swift6),
         .testTarget(
             name: "ExamplesTests",
-            dependencies: ["BootSecureGuest", "VirtioBlockOverSWIOTLB", "ReadESMSecret", "ESMPreflight", "SVMKit"],
+            dependencies: ["BootSecureGuest", "VirtioBlockOverSWIOTLB", "ReadESMSecret", "ESMPreflight", "SVMKit", "ProcessTestSupport"],
             swiftSettings: swift6),
     ]
 )

@@ -4,7 +4,7 @@ import SecureGuest
 
 extension SecureVirtualMachine {
     /// One round trip through a virtual block device: what makes the DMA bugs of
-    /// ``GuestBug`` show (`svmkit boot --bug`). Attaches a 2 MiB device to the
+    /// `GuestBug` show (`svmkit boot --bug`). Attaches a 2 MiB device to the
     /// hypervisor at `VirtualBlockDevice.defaultUnitAddress` unless one is there, has
     /// the running kernel probe it, writes `bytes` of a pattern from a kernel buffer to
     /// sector 0 and reads them back into another (on a secure guest both bounce

@@ -160,9 +160,10 @@ public final class SecureVirtualMachine: Sendable {
     ///     `linux` and `dmaPath` are replaced by the configuration's
     ///     (``BootConfiguration/linux``, ``BootConfiguration/dmaPath``).
     ///   - bugs: deliberate bugs by name (issue 8 item 4), added to `kernelOptions`'
-    ///     after `UV_ESM` (``GuestBug/kernelBugs(_:memory:adding:)`` looks up the page
-    ///     `touch-implicit-page` touches). A run with bugs tolerates isolation
-    ///     violations in its invariants; they are still counted and reported.
+    ///     after `UV_ESM`, when the page `touch-implicit-page` touches can be looked up
+    ///     (`GuestKernelOptions.touchAfterBootAddress`, unless `kernelOptions` names
+    ///     one). A run with bugs tolerates isolation violations in its invariants; they
+    ///     are still counted and reported.
     public func boot(kernelOptions: GuestKernelOptions = GuestKernelOptions(), bugs: Set<GuestBug> = []) -> BootReport {
         let started = Date()
         var log = KernelLog()
@@ -178,7 +179,7 @@ public final class SecureVirtualMachine: Sendable {
         var options = kernelOptions
         options.linux = configuration.linux
         options.dmaPath = configuration.dmaPath
-        options.bugs = GuestBug.kernelBugs(bugs, memory: machine.memory, adding: kernelOptions.bugs)
+        options = options.adding(bugs: bugs, memory: machine.memory)
         switch outcome {
         case .secure, .normal, .normalAfterSuccess, .failedButContinued:
             startKernel(log: log, options: options)

@@ -1,8 +1,7 @@
 extension SWIOTLBPool {
     /// Allocates and records a mapping exactly as `map` does, without the copy in.
     /// For measuring the allocator alone; a real driver must use `map`.
-    @_spi(Benchmarking)
-    public func reserve(
+    package func reserve(
         original: UInt64, size: Int, allocAlignMask: UInt64 = 0, device: DMADevice = DMADevice(), cpu: Int = 0
     ) throws(SWIOTLBError) -> UInt64 {
         try mapSlots(
@@ -13,8 +12,7 @@ extension SWIOTLBPool {
     /// Like ``reserve(original:size:allocAlignMask:device:cpu:)`` but returns `nil` when
     /// no slots are found, without building the exhaustion report (whose largest-free-run
     /// scan costs microseconds): for timing the allocator itself at high occupancy.
-    @_spi(Benchmarking)
-    public func tryReserve(original: UInt64, size: Int, cpu: Int = 0) -> UInt64? {
+    package func tryReserve(original: UInt64, size: Int, cpu: Int = 0) -> UInt64? {
         guard let request = try? SlotRequest(
             original: original, size: size, allocAlignMask: 0, device: DMADevice(), pageSize: pageSize)
         else { return nil }
@@ -35,8 +33,7 @@ extension SWIOTLBPool {
 
     /// Releases a mapping made by ``reserve(original:size:allocAlignMask:device:cpu:)``
     /// (or `map`) with the same checks as `unmap`, without any copy.
-    @_spi(Benchmarking)
-    public func release(_ address: UInt64, size: Int) throws(SWIOTLBError) {
+    package func release(_ address: UInt64, size: Int) throws(SWIOTLBError) {
         try unmapSlots(address, size: size, copyBack: false)
     }
 }

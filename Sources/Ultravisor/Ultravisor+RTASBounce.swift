@@ -7,7 +7,7 @@ extension Ultravisor {
     /// once it has reserved the 6 pages at `base` and looked up the tokens. The caller
     /// (UV_ESM) shares the pages implicitly itself. Returns `false` if there is no SVM.
     @discardableResult
-    func configureRTASBounce(
+    package func configureRTASBounce(
         lpid: UInt64, base: GuestPhysicalAddress, tokens: [String: UInt32], maximumProcessors: Int
     ) -> Bool {
         state.withLock { s in

@@ -16,8 +16,8 @@ struct BootBugCommandTests {
     ]
 
     @Test("Each --bug exits 1 with the culprit in the JSON", arguments: culprits)
-    func caught(bug: String, culprit: String) throws {
-        let r = try FDTCLIRunner.run(["boot", "--memory", "256M", "--cpus", "2", "--bug", bug, "--json"])
+    func caught(bug: String, culprit: String) async throws {
+        let r = try await FDTCLIRunner.run(["boot", "--memory", "256M", "--cpus", "2", "--bug", bug, "--json"])
         #expect(r.status == 1, "\(r.stderr)")
         let o = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout)) as? [String: Any])
         #expect(o["bugs"] as? [String] == [bug])
@@ -28,8 +28,8 @@ struct BootBugCommandTests {
     }
 
     @Test("The console names the bug and the culprit; two bugs at once are both caught")
-    func console() throws {
-        let r = try FDTCLIRunner.run([
+    func console() async throws {
+        let r = try await FDTCLIRunner.run([
             "boot", "--memory", "256M", "--cpus", "2", "--bug", "skip-lppaca-share", "--bug", "double-unmap",
         ])
         #expect(r.status == 1)
@@ -41,12 +41,12 @@ struct BootBugCommandTests {
     }
 
     @Test("--help lists every bug name; an unknown one exits 2 naming --bug")
-    func help() throws {
-        let h = try FDTCLIRunner.run(["boot", "--help"])
+    func help() async throws {
+        let h = try await FDTCLIRunner.run(["boot", "--help"])
         #expect(h.status == 0)
         let text = h.text.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "  ", with: " ")
         for (bug, _) in Self.culprits { #expect(text.contains(bug), "\(bug) missing from --help") }
-        let bad = try FDTCLIRunner.run(["boot", "--bug", "forget-everything"])
+        let bad = try await FDTCLIRunner.run(["boot", "--bug", "forget-everything"])
         #expect(bad.status == 2)
         #expect(bad.stderr.contains("--bug forget-everything"))
     }
@@ -56,8 +56,8 @@ struct BootBugCommandTests {
     /// expect SVMKit's own "could not share" fault at the second share, and now expects
     /// the diagnosis of the ignored status.
     @Test("A --faults failure the guest reports exits 1 with the failed call named; the invariants still hold")
-    func injectedFault() throws {
-        let r = try FDTCLIRunner.run([
+    func injectedFault() async throws {
+        let r = try await FDTCLIRunner.run([
             "boot", "--memory", "256M", "--cpus", "2", "--faults", "guest:UV_SHARE_PAGE@3=U_P2", "--json",
         ])
         #expect(r.status == 1, "\(r.stderr)")
@@ -69,8 +69,8 @@ struct BootBugCommandTests {
     }
 
     @Test("A clean boot still exits 0, reports no guest fault, and its block round trip passes")
-    func clean() throws {
-        let r = try FDTCLIRunner.run(["boot", "--memory", "256M", "--cpus", "2", "--json"])
+    func clean() async throws {
+        let r = try await FDTCLIRunner.run(["boot", "--memory", "256M", "--cpus", "2", "--json"])
         #expect(r.status == 0, "\(r.stderr)")
         let o = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout)) as? [String: Any])
         #expect(o["guestFaults"] as? [String] == [])

@@ -5,8 +5,8 @@ import Testing
 @Suite("svmkit boot: options, JSON and exit codes")
 struct BootCommandTests {
     @Test("svm=off: exit 0, JSON with the contract keys")
-    func svmOff() throws {
-        let r = try FDTCLIRunner.run(["boot", "--cmdline", "svm=off console=hvc0", "--memory", "1G", "--cpus", "2", "--json"])
+    func svmOff() async throws {
+        let r = try await FDTCLIRunner.run(["boot", "--cmdline", "svm=off console=hvc0", "--memory", "1G", "--cpus", "2", "--json"])
         #expect(r.status == 0, "\(r.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout)) as? [String: Any])
         #expect(object["secure"] as? Bool == false)
@@ -20,17 +20,17 @@ struct BootCommandTests {
         (["boot", "--fdt", "/nonexistent/x.dtb"], "--fdt"),
         (["boot", "--kbase", "0x1234"], "--kbase"),
     ])
-    func badInput(arguments: [String], option: String) throws {
-        let r = try FDTCLIRunner.run(arguments)
+    func badInput(arguments: [String], option: String) async throws {
+        let r = try await FDTCLIRunner.run(arguments)
         #expect(r.status == 2)
         #expect(r.stderr.contains(option), "\(r.stderr)")
     }
 
     @Test("--trace writes one JSON object per line")
-    func trace() throws {
+    func trace() async throws {
         let path = FDTCLIRunner.temporary(".jsonl")
         defer { try? FileManager.default.removeItem(at: path) }
-        let r = try FDTCLIRunner.run(["boot", "--memory", "1G", "--cpus", "1", "--trace", path.path])
+        let r = try await FDTCLIRunner.run(["boot", "--memory", "1G", "--cpus", "1", "--trace", path.path])
         _ = r
         let lines = try String(contentsOf: path, encoding: .utf8).split(separator: "\n")
         #expect(!lines.isEmpty)
@@ -43,8 +43,8 @@ struct BootCommandTests {
 @Suite("svmkit boot: secure boots end to end")
 struct SecureBootCommandTests {
     @Test("Default boot goes secure: exit 0, UV_ESM 0, every ESM check passed, nothing violated")
-    func defaultBoot() throws {
-        let r = try FDTCLIRunner.run(["boot", "--memory", "1G", "--cpus", "2", "--json"])
+    func defaultBoot() async throws {
+        let r = try await FDTCLIRunner.run(["boot", "--memory", "1G", "--cpus", "2", "--json"])
         #expect(r.status == 0, "\(r.stderr)")
         let o = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout)) as? [String: Any])
         #expect(o["secure"] as? Bool == true)
@@ -61,7 +61,7 @@ struct SecureBootCommandTests {
     }
 
     @Test("A QEMU fixture tree boots with a kernel, initrd and blob made by svmkit esm; a changed bootargs space fails")
-    func qemuTreeWithESMTools() throws {
+    func qemuTreeWithESMTools() async throws {
         let dir = FDTCLIRunner.temporary("-chain")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -79,18 +79,18 @@ struct SecureBootCommandTests {
              "--attach", "rootd=" + path("pass.txt"), "-o", path("esmb.dtb")],
             ["esm", "add-to-initrd", path("esmb.dtb"), path("initrd.img"), "-o", path("initrd-esm.img")],
         ] {
-            let r = try FDTCLIRunner.run(args)
+            let r = try await FDTCLIRunner.run(args)
             #expect(r.status == 0, "\(args): \(r.stderr)")
         }
         let fdt = FDTCLIRunner.fixture("qemu-pseries-kernel-2cpu-2G.dtb").path
         let boot = ["boot", "--fdt", fdt, "--kernel", path("vmlinux.bin"), "--initrd", path("initrd-esm.img"),
             "--tpm-key", path("tpm-seckey.pem"), "--json"]
-        let ok = try FDTCLIRunner.run(boot + ["--cmdline", cmdline])
+        let ok = try await FDTCLIRunner.run(boot + ["--cmdline", cmdline])
         #expect(ok.status == 0, "\(ok.stderr) \(ok.text.suffix(2000))")
         let o = try #require(try JSONSerialization.jsonObject(with: Data(ok.stdout)) as? [String: Any])
         #expect(o["secure"] as? Bool == true)
 
-        let bad = try FDTCLIRunner.run(boot + ["--cmdline", cmdline + " "])
+        let bad = try await FDTCLIRunner.run(boot + ["--cmdline", cmdline + " "])
         #expect(bad.status == 1)
         let b = try #require(try JSONSerialization.jsonObject(with: Data(bad.stdout)) as? [String: Any])
         #expect(b["secure"] as? Bool == false)
@@ -101,13 +101,13 @@ struct SecureBootCommandTests {
     }
 
     @Test("--kexec normal leaves no explicit share; --kexec crash keeps them, and the audit says so")
-    func kexec() throws {
-        let normal = try FDTCLIRunner.run(["boot", "--memory", "1G", "--cpus", "2", "--kexec", "normal", "--json"])
+    func kexec() async throws {
+        let normal = try await FDTCLIRunner.run(["boot", "--memory", "1G", "--cpus", "2", "--kexec", "normal", "--json"])
         #expect(normal.status == 0, "\(normal.stderr)")
         let n = try #require(try JSONSerialization.jsonObject(with: Data(normal.stdout)) as? [String: Any])
         #expect((n["kexec"] as? String ?? "").contains("UV_UNSHARE_ALL_PAGES"))
         #expect((n["kernelLog"] as? [String] ?? []).contains { $0.contains("kexec: Unshared all shared pages.") })
-        let crash = try FDTCLIRunner.run(["boot", "--memory", "1G", "--cpus", "2", "--kexec", "crash", "--json"])
+        let crash = try await FDTCLIRunner.run(["boot", "--memory", "1G", "--cpus", "2", "--kexec", "crash", "--json"])
         let c = try #require(try JSONSerialization.jsonObject(with: Data(crash.stdout)) as? [String: Any])
         #expect(!(c["kernelLog"] as? [String] ?? []).contains { $0.contains("kexec: Unshared all shared pages.") })
         #expect((c["audits"] as? [String] ?? []).count >= 2)

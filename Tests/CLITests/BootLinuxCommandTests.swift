@@ -30,8 +30,8 @@ struct BootLinuxCommandTests {
     }
 
     @Test("6.12 without swiotlb=force: secure, no pool, ciphertext on the disk, the diagnosis names the change and the fix")
-    func regression() throws {
-        let r = try FDTCLIRunner.run(["boot", "--linux", "6.12", "--cmdline", "svm=on console=hvc0"] + Self.small)
+    func regression() async throws {
+        let r = try await FDTCLIRunner.run(["boot", "--linux", "6.12", "--cmdline", "svm=on console=hvc0"] + Self.small)
         #expect(r.status == 1, "\(r.stderr)")
         let o = try Self.json(r)
         #expect(o["secure"] as? Bool == true)
@@ -53,8 +53,8 @@ struct BootLinuxCommandTests {
     }
 
     @Test("6.12 with swiotlb=force (the default line): pool present, forced and shared; the data come back intact")
-    func fixed() throws {
-        let r = try FDTCLIRunner.run(["boot", "--linux", "6.12"] + Self.small)
+    func fixed() async throws {
+        let r = try await FDTCLIRunner.run(["boot", "--linux", "6.12"] + Self.small)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(!r.stderr.contains("warning"), "\(r.stderr)")
         let o = try Self.json(r)
@@ -68,8 +68,8 @@ struct BootLinuxCommandTests {
     }
 
     @Test("5.10 without swiotlb=force still has its pool: exit 0, no warning")
-    func fiveTen() throws {
-        let r = try FDTCLIRunner.run(["boot", "--linux", "5.10", "--cmdline", "svm=on console=hvc0"] + Self.small)
+    func fiveTen() async throws {
+        let r = try await FDTCLIRunner.run(["boot", "--linux", "5.10", "--cmdline", "svm=on console=hvc0"] + Self.small)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(!r.stderr.contains("warning"), "\(r.stderr)")
         let o = try Self.json(r)
@@ -77,25 +77,25 @@ struct BootLinuxCommandTests {
     }
 
     @Test("6.1 with swiotlb=force: the pool runs 6.1's own slot search (json allocator linux61); the data come back intact")
-    func sixOneSearch() throws {
-        let r = try FDTCLIRunner.run(["boot", "--linux", "6.1"] + Self.small)
+    func sixOneSearch() async throws {
+        let r = try await FDTCLIRunner.run(["boot", "--linux", "6.1"] + Self.small)
         #expect(r.status == 0, "\(r.stderr)")
         let o = try Self.json(r)
         let pool = try #require(o["swiotlbPool"] as? [String: Any])
         #expect(pool["allocator"] as? String == "linux61", "\(pool)")
         #expect(o["hang"] is NSNull)
         #expect((o["blockDeviceCheck"] as? [String: Any])?["passed"] as? Bool == true)
-        let fast = try Self.json(try FDTCLIRunner.run(["boot", "--linux", "6.12"] + Self.small))
+        let fast = try Self.json(try await FDTCLIRunner.run(["boot", "--linux", "6.12"] + Self.small))
         #expect((fast["swiotlbPool"] as? [String: Any])?["allocator"] as? String == "fast")
     }
 
     @Test("6.1's endless slot search through --dma-replay: exit 1, the report names the function, the request and the fix")
-    func sixOneHang() throws {
+    func sixOneHang() async throws {
         let (dir, file) = try Self.scratchFile("hang.json")
         defer { try? FileManager.default.removeItem(at: dir) }
         try Data(Self.hangTrace.utf8).write(to: file)
         let line = ["--cmdline", "svm=on swiotlb=128,1,force console=hvc0", "--dma-replay", file.path]
-        let r = try FDTCLIRunner.run(["boot", "--linux", "6.1"] + line + Self.small)
+        let r = try await FDTCLIRunner.run(["boot", "--linux", "6.1"] + line + Self.small)
         #expect(r.status == 1, "\(r.stderr)")
         let o = try Self.json(r)
         let hang = try #require(o["hang"] as? [String: Any], "\(o.keys.sorted())")
@@ -104,27 +104,27 @@ struct BootLinuxCommandTests {
         #expect((hang["fix"] as? String)?.contains("7c3940bf81e5") == true)
         #expect(hang["size"] as? Int == 4096 && hang["minAlignMask"] as? Int == 0xfff && hang["allocAlignMask"] as? Int == 0)
         #expect(r.stderr.contains("the kernel stopped at op 188: hung"), "\(r.stderr)")
-        let console = try FDTCLIRunner.run(["boot", "--linux", "6.1"] + line)
+        let console = try await FDTCLIRunner.run(["boot", "--linux", "6.1"] + line)
         #expect(console.status == 1)
         #expect(String(decoding: console.stdout, as: UTF8.self).contains("HANG         Linux 6.1 hangs in swiotlb_do_find_slots()"))
         // 6.12 fails that map cleanly: no hang.
-        let twelve = try Self.json(try FDTCLIRunner.run(["boot", "--linux", "6.12"] + line + Self.small))
+        let twelve = try Self.json(try await FDTCLIRunner.run(["boot", "--linux", "6.12"] + line + Self.small))
         #expect(twelve["hang"] is NSNull)
     }
 
     @Test("--dma-replay refuses an op dma_map_single() cannot express, naming the file and op (exit 2)")
-    func dmaReplayBadInput() throws {
+    func dmaReplayBadInput() async throws {
         let (dir, file) = try Self.scratchFile("aligned.json")
         defer { try? FileManager.default.removeItem(at: dir) }
         try Data(#"{"pool": {"start": 0, "nslabs": 128}, "ops": [{"op": "map", "id": 1, "orig_addr": 65536, "size": 2048, "alloc_align_mask": 4095}]}"#.utf8).write(to: file)
-        let r = try FDTCLIRunner.run(["boot", "--dma-replay", file.path])
+        let r = try await FDTCLIRunner.run(["boot", "--dma-replay", file.path])
         #expect(r.status == 2)
         #expect(r.stderr.contains("--dma-replay \(file.path): op 0 has an alloc_align_mask"), "\(r.stderr)")
     }
 
     @Test("--no-io-check skips the round trip: blockDeviceCheck is null, the warning is still printed")
-    func noIOCheck() throws {
-        let r = try FDTCLIRunner.run(
+    func noIOCheck() async throws {
+        let r = try await FDTCLIRunner.run(
             ["boot", "--linux", "6.1", "--cmdline", "svm=on console=hvc0", "--no-io-check"] + Self.small)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(try Self.json(r)["blockDeviceCheck"] is NSNull)
@@ -135,15 +135,15 @@ struct BootLinuxCommandTests {
         (["boot", "--linux", "4.19"], "--linux 4.19"), (["boot", "--dma-path", "vio"], "--dma-path vio"),
         (["soak", "--linux", "5.15", "--operations", "1"], "--linux 5.15"),
     ])
-    func badInput(arguments: [String], option: String) throws {
-        let r = try FDTCLIRunner.run(arguments)
+    func badInput(arguments: [String], option: String) async throws {
+        let r = try await FDTCLIRunner.run(arguments)
         #expect(r.status == 2)
         #expect(r.stderr.contains(option), "\(r.stderr)")
     }
 
     @Test("esm verify --linux warns on standard error and never changes the exit status")
-    func verifyPreflight() throws {
-        let r = try CLIShell.run(
+    func verifyPreflight() async throws {
+        let r = try await CLIShell.run(
             """
             set -e
             for k in owner tpm; do "$SVMKIT" esm keygen -o keys --name $k >/dev/null; done

@@ -75,19 +75,19 @@ struct CLICrashReproducerTests {
         """
 
     @Test("A clean exit, the message names the input, no signal", arguments: cases)
-    func reproducer(_ c: Case) throws {
-        let r = try CLIShell.run(c.script, environment: ["CERT": Self.certificate])
+    func reproducer(_ c: Case) async throws {
+        let r = try await CLIShell.run(c.script, environment: ["CERT": Self.certificate])
         #expect(!r.signalled, "\(r.summary): \(r.stderr)")
         #expect(r.status == c.status, "\(r.summary): \(r.stderr)")
         #expect(r.stderr.contains(c.message), "\(r.stderr)")
     }
 
     @Test("With standard error closed, a bad-input run still exits 2")
-    func closedStandardError() throws {
-        let r = try CLIShell.run("\"$SVMKIT\" fdt dump /nonexistent.dtb 2>&-; echo \"status $?\"")
+    func closedStandardError() async throws {
+        let r = try await CLIShell.run("\"$SVMKIT\" fdt dump /nonexistent.dtb 2>&-; echo \"status $?\"")
         #expect(!r.signalled)
         #expect(r.stdout == "status 2\n", "\(r.stdout)")
-        let boot = try CLIShell.run("\"$SVMKIT\" boot --memory 3X 2>&-; echo \"status $?\"")
+        let boot = try await CLIShell.run("\"$SVMKIT\" boot --memory 3X 2>&-; echo \"status $?\"")
         #expect(boot.stdout == "status 2\n", "\(boot.stdout)")
     }
 }

@@ -125,8 +125,8 @@ struct CLIExitCodeTableTests {
     ]
 
     @Test("Exit code and the option named", arguments: rows)
-    func row(_ row: Row) throws {
-        let r = try FDTCLIRunner.run(row.arguments)
+    func row(_ row: Row) async throws {
+        let r = try await FDTCLIRunner.run(row.arguments)
         #expect(r.status == row.status, "\(r.stderr)")
         #expect(r.stderr.contains(row.names), "\(r.stderr)")
     }

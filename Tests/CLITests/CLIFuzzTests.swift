@@ -67,8 +67,8 @@ struct CLIFuzzTests {
     static let mutableInputs = ["guest.dtb", "esmb.dtb", "initrd-esm.img", "keys/tpm-seckey.pem", "keys/owner-pubkey.pem"]
 
     /// Keys, a kernel, an initrd, a tree and a blob, made with the CLI itself.
-    static func prepare(_ dir: URL) throws {
-        let r = try CLIShell.run(
+    static func prepare(_ dir: URL) async throws {
+        let r = try await CLIShell.run(
             """
             set -e
             "$SVMKIT" esm keygen -o keys --name owner >/dev/null
@@ -122,13 +122,13 @@ struct CLIFuzzTests {
     }
 
     @Test("No signal exits; every failure exit is 1, 2 or 64")
-    func fuzz() throws {
+    func fuzz() async throws {
         let env = ProcessInfo.processInfo.environment
         let runs = env["SVMKIT_CLI_FUZZ_RUNS"].flatMap(Int.init) ?? 1500
         let seed = env["SVMKIT_CLI_FUZZ_SEED"].flatMap(UInt64.init) ?? 19
         let dir = try CLIShell.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
-        try Self.prepare(dir)
+        try await Self.prepare(dir)
         var originals: [String: [UInt8]] = [:]
         for name in Self.mutableInputs { originals[name] = Array(try Data(contentsOf: dir.appendingPathComponent(name))) }
         var g = Generator(state: seed)
@@ -141,7 +141,7 @@ struct CLIFuzzTests {
                 seedLine = Self.seeds[Int.random(in: 0..<17, using: &g)]
             }
             let args = try Self.mutate(seedLine, &g, in: dir, originals: originals)
-            let r = try CLIShell.run("exec \"$SVMKIT\" \"$@\" >/dev/null", in: dir, arguments: args)
+            let r = try await CLIShell.run("exec \"$SVMKIT\" \"$@\" >/dev/null", in: dir, arguments: args)
             seen[r.summary, default: 0] += 1
             #expect(!r.signalled && [0, 1, 2, 64].contains(r.status), "seed \(seed) run \(run): svmkit \(args) ended with \(r.summary)\n\(r.stderr)")
             for (name, bytes) in originals { try Data(bytes).write(to: dir.appendingPathComponent(name)) }

@@ -22,9 +22,9 @@ struct CLIMessageTests {
         """
 
     @Test("A damaged blob in --initrd is an error naming the damage, not replaced by a fresh blob")
-    func damagedInitrdBlob() throws {
+    func damagedInitrdBlob() async throws {
         // Overwrite the blob's FDT magic (the first d00dfeed in the archive) with zeros.
-        let r = try CLIShell.run(
+        let r = try await CLIShell.run(
             Self.setUp + """
                 offset=$(grep -obUaP '\\xd0\\x0d\\xfe\\xed' initrd-esm.img | head -1 | cut -d: -f1)
                 printf '\\000\\000\\000\\000' | dd of=initrd-esm.img bs=1 seek="$offset" conv=notrunc 2>/dev/null
@@ -36,8 +36,8 @@ struct CLIMessageTests {
     }
 
     @Test("--fdt's own bootargs are kept unless --cmdline is given")
-    func treeBootargsKept() throws {
-        let r = try CLIShell.run(
+    func treeBootargsKept() async throws {
+        let r = try await CLIShell.run(
             Self.setUp + """
                 "$SVMKIT" fdt pseries --memory 1G --cpus 1 --cmdline "svm=off console=hvc0 quiet" -o quiet.dtb
                 "$SVMKIT" boot --fdt quiet.dtb | grep 'command line'
@@ -48,8 +48,8 @@ struct CLIMessageTests {
     }
 
     @Test("Errors from a --fdt tree blame the tree, not --memory or --cpus")
-    func treeBlamed() throws {
-        let r = try CLIShell.run(
+    func treeBlamed() async throws {
+        let r = try await CLIShell.run(
             #""$SVMKIT" fdt pseries --memory 128M --cpus 1 -o small.dtb && "$SVMKIT" boot --fdt small.dtb --memory 4G"#)
         #expect(r.status == 2)
         #expect(r.stderr.contains("--fdt /memory@0 reg (134217728 bytes): guest RAM must be"), "\(r.stderr)")
@@ -57,26 +57,26 @@ struct CLIMessageTests {
     }
 
     @Test("A path that is not UTF-8 is reported as such, not as missing")
-    func nonUTF8Path() throws {
-        let r = try CLIShell.run(#""$SVMKIT" fdt dump "$(printf 'tree-\377.dtb')""#)
+    func nonUTF8Path() async throws {
+        let r = try await CLIShell.run(#""$SVMKIT" fdt dump "$(printf 'tree-\377.dtb')""#)
         #expect(r.status == 2)
         #expect(r.stderr.contains("the path is not valid UTF-8"), "\(r.stderr)")
         // An output name would be written under another (repaired) name: refused too.
-        let out = try CLIShell.run(#""$SVMKIT" fdt pseries -o "$(printf 'out-\377.dtb')"; s=$?; ls; exit $s"#)
+        let out = try await CLIShell.run(#""$SVMKIT" fdt pseries -o "$(printf 'out-\377.dtb')"; s=$?; ls; exit $s"#)
         #expect(out.status == 2 && out.stderr.contains("the path is not valid UTF-8"), "\(out.stderr)")
         #expect(out.stdout.isEmpty, "nothing written: \(out.stdout)")
     }
 
     @Test("An ELF vmlinux given as --kernel says to run objcopy -O binary")
-    func elfKernel() throws {
-        let r = try CLIShell.run(#"printf '\177ELF\002\002\001' > vmlinux && head -c 4096 /dev/zero >> vmlinux && "$SVMKIT" boot --kernel vmlinux"#)
+    func elfKernel() async throws {
+        let r = try await CLIShell.run(#"printf '\177ELF\002\002\001' > vmlinux && head -c 4096 /dev/zero >> vmlinux && "$SVMKIT" boot --kernel vmlinux"#)
         #expect(r.status == 2)
         #expect(r.stderr.contains("--kernel vmlinux: is an ELF file") && r.stderr.contains("objcopy -O binary"), "\(r.stderr)")
     }
 
     @Test("A wrong TPM key explains TPM_RC_VALUE")
-    func wrongTPMKey() throws {
-        let r = try CLIShell.run(
+    func wrongTPMKey() async throws {
+        let r = try await CLIShell.run(
             Self.setUp + #""$SVMKIT" boot --fdt guest.dtb --kernel vmlinux.bin --initrd initrd-esm.img --tpm-key keys/owner-seckey.pem"#)
         #expect(r.status == 1)
         #expect(r.stdout.contains("TPM_RC_VALUE 0x84"), "\(r.stdout)")
@@ -84,9 +84,9 @@ struct CLIMessageTests {
     }
 
     @Test("A damaged lockbox says its key is not valid, not that the key matches no lockbox")
-    func damagedLockbox() throws {
+    func damagedLockbox() async throws {
         // Flip one byte in the middle of origin-lockbox's encrypted-symkey.
-        let r = try CLIShell.run(
+        let r = try await CLIShell.run(
             Self.setUp + """
                 hex=$("$SVMKIT" fdt get esmb.dtb /lockboxes/origin-lockbox encrypted-symkey --json | sed -n 's/.*"hex" : "\\(.*\\)".*/\\1/p')
                 offset=$(grep -obUaP "$(printf '%s' "$hex" | cut -c1-16 | sed 's/\\(..\\)/\\\\x\\1/g')" esmb.dtb | head -1 | cut -d: -f1)
@@ -102,8 +102,8 @@ struct CLIMessageTests {
         [], ["boot"], ["soak"], ["bench", "boot"], ["bench", "swiotlb"], ["fdt", "pseries"], ["fdt", "get"], ["esm"], ["esm", "create"],
         ["esm", "verify"], ["esm", "extract"], ["esm", "authorize"], ["esm", "inspect"],
     ])
-    func helpWrapping(command: [String]) throws {
-        let r = try FDTCLIRunner.run(command + ["--help"])
+    func helpWrapping(command: [String]) async throws {
+        let r = try await FDTCLIRunner.run(command + ["--help"])
         #expect(r.status == 0)
         let lines = r.text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         for (a, b) in zip(lines, lines.dropFirst()) {

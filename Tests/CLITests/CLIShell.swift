@@ -1,4 +1,5 @@
 import Foundation
+import ProcessTestSupport
 import Testing
 
 /// Runs shell command lines against the built `svmkit` binary (found as
@@ -23,37 +24,14 @@ enum CLIShell {
     /// `arguments` are the script's `$@`.
     static func run(
         _ script: String, in directory: URL? = nil, arguments: [String] = [], environment extra: [String: String] = [:]
-    ) throws -> Result {
+    ) async throws -> Result {
         let dir = try directory ?? scratch()
-        let out = FDTCLIRunner.temporary(".out"), err = FDTCLIRunner.temporary(".err")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        defer {
-            try? FileManager.default.removeItem(at: out)
-            try? FileManager.default.removeItem(at: err)
-            if directory == nil { try? FileManager.default.removeItem(at: dir) }
-        }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", script, "svmkit"] + arguments
-        p.currentDirectoryURL = dir
-        var env = ProcessInfo.processInfo.environment
-        env["SVMKIT"] = try FDTCLIRunner.binary().path
-        env["SWIFT_BACKTRACE"] = "enable=no"
+        defer { if directory == nil { try? FileManager.default.removeItem(at: dir) } }
+        var env = ["SVMKIT": try FDTCLIRunner.binary().path, "SWIFT_BACKTRACE": "enable=no"]
         for (k, v) in extra { env[k] = v }
-        p.environment = env
-        p.standardInput = FileHandle.nullDevice
-        let outHandle = try FileHandle(forWritingTo: out), errHandle = try FileHandle(forWritingTo: err)
-        p.standardOutput = outHandle
-        p.standardError = errHandle
-        try p.run()
-        p.waitUntilExit()
-        try outHandle.close()
-        try errHandle.close()
-        return Result(
-            status: p.terminationStatus, signalled: p.terminationReason == .uncaughtSignal,
-            stdout: String(decoding: try Data(contentsOf: out), as: UTF8.self),
-            stderr: String(decoding: try Data(contentsOf: err), as: UTF8.self))
+        let r = try await ChildProcess.run(
+            "/bin/sh", ["-c", script, "svmkit"] + arguments, directory: dir.path, environment: env)
+        return Result(status: r.status, signalled: r.signalled, stdout: r.stdoutText, stderr: r.stderrText)
     }
 
     /// A new empty directory.

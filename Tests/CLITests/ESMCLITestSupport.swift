@@ -1,4 +1,5 @@
 import Foundation
+import ProcessTestSupport
 import Testing
 
 /// Runs the built `svmkit` binary for the ESM CLI tests.
@@ -23,29 +24,10 @@ enum ESMCLIHarness {
     }
 
     /// Runs `svmkit <arguments>` in `directory`.
-    static func run(_ arguments: [String], in directory: URL) throws -> Result {
+    static func run(_ arguments: [String], in directory: URL) async throws -> Result {
         let exe = try #require(executable, "the svmkit executable was not found next to the test bundle")
-        let p = Process()
-        p.executableURL = exe
-        p.arguments = arguments
-        p.currentDirectoryURL = directory
-        // Outputs go to files, so neither pipe can fill up and block the child.
-        let tmp = try scratch()
-        defer { try? FileManager.default.removeItem(at: tmp) }
-        let outURL = tmp.appendingPathComponent("stdout"), errURL = tmp.appendingPathComponent("stderr")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        p.waitUntilExit()
-        try out.close()
-        try err.close()
-        let outData = try Data(contentsOf: outURL), errData = try Data(contentsOf: errURL)
-        return Result(
-            status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self),
-            stdoutBytes: outData)
+        let r = try await ChildProcess.run(exe.path, arguments, directory: directory.path)
+        return Result(status: r.status, stdout: r.stdoutText, stderr: r.stderrText, stdoutBytes: Data(r.stdout))
     }
 
     /// A new empty directory.

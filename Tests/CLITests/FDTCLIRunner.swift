@@ -1,4 +1,5 @@
 import Foundation
+import ProcessTestSupport
 import Testing
 
 /// Runs the built `svmkit` binary, as a user would.
@@ -51,60 +52,15 @@ enum FDTCLIRunner {
         FileManager.default.temporaryDirectory.appendingPathComponent("svmkit-cli-\(UUID().uuidString)\(suffix)")
     }
 
-    /// Runs `svmkit arguments…` with `stdin` as standard input; output goes
-    /// through files so no pipe can fill up.
-    static func run(_ arguments: [String], stdin: [UInt8]? = nil) throws -> Result {
-        let out = temporary(".out")
-        let err = temporary(".err")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        var input: URL? = nil
-        defer {
-            try? FileManager.default.removeItem(at: out)
-            try? FileManager.default.removeItem(at: err)
-            if let input { try? FileManager.default.removeItem(at: input) }
-        }
-        let process = Process()
-        process.executableURL = try binary()
-        process.arguments = arguments
-        if let stdin {
-            let url = temporary(".in")
-            try Data(stdin).write(to: url)
-            input = url
-            process.standardInput = try FileHandle(forReadingFrom: url)
-        } else {
-            process.standardInput = FileHandle.nullDevice
-        }
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        try process.run()
-        process.waitUntilExit()
-        return Result(
-            status: process.terminationStatus, stdout: Array(try Data(contentsOf: out)),
-            stderr: String(decoding: try Data(contentsOf: err), as: UTF8.self))
+    /// Runs `svmkit arguments…` with `stdin` as standard input (/dev/null when nil).
+    static func run(_ arguments: [String], stdin: [UInt8]? = nil) async throws -> Result {
+        let r = try await ChildProcess.run(try binary().path, arguments, input: stdin)
+        return Result(status: r.status, stdout: r.stdout, stderr: r.stderrText)
     }
 
     /// `dtc -I dtb -O dts` over a file: (status, stdout, stderr).
-    static func dtc(_ file: URL) throws -> (Int32, String, String) {
-        let out = temporary(".dts")
-        let err = temporary(".err")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        defer {
-            try? FileManager.default.removeItem(at: out)
-            try? FileManager.default.removeItem(at: err)
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/dtc")
-        process.arguments = ["-I", "dtb", "-O", "dts", file.path]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        try process.run()
-        process.waitUntilExit()
-        return (
-            process.terminationStatus, String(decoding: try Data(contentsOf: out), as: UTF8.self),
-            String(decoding: try Data(contentsOf: err), as: UTF8.self)
-        )
+    static func dtc(_ file: URL) async throws -> (Int32, String, String) {
+        let r = try await ChildProcess.run("/usr/bin/dtc", ["-I", "dtb", "-O", "dts", file.path])
+        return (r.status, r.stdoutText, r.stderrText)
     }
 }

@@ -8,8 +8,8 @@ struct FirmwareOptionTests {
     static let small = ["--memory", "256M", "--cpus", "2"]
 
     @Test("--bug skip-bounce-pool-share: by default the disk gets ciphertext and a diagnosis names the pool; --hv-touch stop stops")
-    func hvTouch() throws {
-        let r = try FDTCLIRunner.run(["boot"] + Self.small + ["--bug", "skip-bounce-pool-share", "--json"])
+    func hvTouch() async throws {
+        let r = try await FDTCLIRunner.run(["boot"] + Self.small + ["--bug", "skip-bounce-pool-share", "--json"])
         #expect(r.status == 1, "\(r.stderr)")
         let o = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout)) as? [String: Any])
         let block = try #require(o["blockDeviceCheck"] as? [String: Any])
@@ -18,13 +18,13 @@ struct FirmwareOptionTests {
         #expect(d["owner"] as? String == "swiotlb")
         #expect((d["cause"] as? String)?.hasPrefix("the SWIOTLB pool was never shared") == true)
         #expect(((o["calls"] as? [String: Int])?["UV_PAGE_OUT"] ?? 0) >= 1)
-        let s = try FDTCLIRunner.run(["boot"] + Self.small + ["--bug", "skip-bounce-pool-share", "--hv-touch", "stop", "--json"])
+        let s = try await FDTCLIRunner.run(["boot"] + Self.small + ["--bug", "skip-bounce-pool-share", "--hv-touch", "stop", "--json"])
         #expect(s.status == 1)
         let so = try #require(try JSONSerialization.jsonObject(with: Data(s.stdout)) as? [String: Any])
         #expect((so["blockDeviceCheck"] as? [String: Any])?["corrupted"] as? Bool == false)
         #expect((so["isolationViolations"] as? Int ?? 0) >= 1)
         #expect(((so["diagnoses"] as? [[String: Any]])?.first?["handling"] as? String) == "stop")
-        let console = try FDTCLIRunner.run(["boot"] + Self.small + ["--bug", "skip-lppaca-share"])
+        let console = try await FDTCLIRunner.run(["boot"] + Self.small + ["--bug", "skip-lppaca-share"])
         #expect(console.text.contains("DIAGNOSIS") && console.text.contains("owner lppaca"))
     }
 
@@ -32,23 +32,23 @@ struct FirmwareOptionTests {
     /// HypervisorTouchBootTests.esmCheckDefaults: a boot whose blob SVMKit makes always
     /// passes its checks.)
     @Test("--firmware open-power boots secure; bad --firmware, --hv-touch, --esm-check values exit 2 naming the option")
-    func firmware() throws {
-        let open = try FDTCLIRunner.run(["boot"] + Self.small + ["--firmware", "open-power", "--esm-check", "enforce", "--json"])
+    func firmware() async throws {
+        let open = try await FDTCLIRunner.run(["boot"] + Self.small + ["--firmware", "open-power", "--esm-check", "enforce", "--json"])
         let o = try #require(try JSONSerialization.jsonObject(with: Data(open.stdout)) as? [String: Any])
         #expect(o["secure"] as? Bool == true, "\(open.stderr)")
         for (option, value) in [("--firmware", "ibm"), ("--hv-touch", "ignore"), ("--esm-check", "maybe")] {
-            let bad = try FDTCLIRunner.run(["boot", option, value])
+            let bad = try await FDTCLIRunner.run(["boot", option, value])
             #expect(bad.status == 2)
             #expect(bad.stderr.contains("\(option) \(value)"), "\(bad.stderr)")
-            let soak = try FDTCLIRunner.run(["soak", "--operations", "1", option, value])
+            let soak = try await FDTCLIRunner.run(["soak", "--operations", "1", option, value])
             #expect(soak.status == 2)
             #expect(soak.stderr.contains("svmkit soak: \(option) \(value)"), "\(soak.stderr)")
         }
     }
 
     @Test("soak takes --firmware and --hv-touch")
-    func soak() throws {
-        let r = try FDTCLIRunner.run(
+    func soak() async throws {
+        let r = try await FDTCLIRunner.run(
             ["soak", "--operations", "40", "--cpus", "2", "--memory", "256M", "--firmware", "documented", "--hv-touch", "stop", "--json"])
         #expect(r.status == 0, "\(r.stderr)")
     }

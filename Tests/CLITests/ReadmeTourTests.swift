@@ -56,7 +56,7 @@ struct ReadmeTourTests {
     }
 
     @Test("Every block runs, in order, and prints its key lines")
-    func tour() throws {
+    func tour() async throws {
         let dir = try CLIShell.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
         let scripts = dir.appendingPathComponent("Scripts")
@@ -64,7 +64,7 @@ struct ReadmeTourTests {
         try FileManager.default.createSymbolicLink(
             atPath: scripts.appendingPathComponent("svmkit").path, withDestinationPath: try FDTCLIRunner.binary().path)
         for (i, step) in try Self.steps().enumerated() {
-            let r = try CLIShell.run("set -e\nexec 2>&1\n" + step.script, in: dir)
+            let r = try await CLIShell.run("set -e\nexec 2>&1\n" + step.script, in: dir)
             #expect(!r.signalled && r.status == 0, "block \(i + 1) ended with \(r.summary):\n\(step.script)\n\(r.stdout)")
             for line in step.expected {
                 let key = line.trimmingCharacters(in: .whitespaces)

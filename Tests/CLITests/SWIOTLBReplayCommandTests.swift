@@ -31,41 +31,41 @@ struct SWIOTLBReplayCommandTests {
         """
 
     @Test("--json prints what the Linux oracle prints for the same trace")
-    func json() throws {
-        let r = try FDTCLIRunner.run(["swiotlb", "replay", "-", "--json"], stdin: Array(Self.trace.utf8))
+    func json() async throws {
+        let r = try await FDTCLIRunner.run(["swiotlb", "replay", "-", "--json"], stdin: Array(Self.trace.utf8))
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.text == Self.linux)
     }
 
     @Test("--allocator linux61: 6.1's endless scan is a hang (JSON \"hang\": true, text names the function); reference fails it")
-    func linux61() throws {
+    func linux61() async throws {
         let input = Array(BootLinuxCommandTests.hangTrace.utf8)
-        let json = try FDTCLIRunner.run(["swiotlb", "replay", "-", "--json", "--allocator", "linux61"], stdin: input)
+        let json = try await FDTCLIRunner.run(["swiotlb", "replay", "-", "--json", "--allocator", "linux61"], stdin: input)
         #expect(json.status == 0, "\(json.stderr)")
         #expect(json.text.contains(#"{"i": 188, "op": "map", "id": 128, "ok": false, "hang": true, "used_after": 64}"#))
-        let text = try FDTCLIRunner.run(["swiotlb", "replay", "-", "--allocator", "linux61"], stdin: input)
+        let text = try await FDTCLIRunner.run(["swiotlb", "replay", "-", "--allocator", "linux61"], stdin: input)
         #expect(text.text.contains("op 188 map id 128: hangs (swiotlb_do_find_slots, Linux 6.1)"), "\(text.text)")
-        let reference = try FDTCLIRunner.run(["swiotlb", "replay", "-", "--json"], stdin: input)
+        let reference = try await FDTCLIRunner.run(["swiotlb", "replay", "-", "--json"], stdin: input)
         #expect(!reference.text.contains("hang"))
         #expect(reference.text.contains(#"{"i": 188, "op": "map", "id": 128, "ok": false, "used_after": 64}"#))
     }
 
     @Test("the text form prints each map's address or failure and a summary")
-    func text() throws {
-        let r = try FDTCLIRunner.run(["swiotlb", "replay", "-", "--allocator", "fast"], stdin: Array(Self.trace.utf8))
+    func text() async throws {
+        let r = try await FDTCLIRunner.run(["swiotlb", "replay", "-", "--allocator", "fast"], stdin: Array(Self.trace.utf8))
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.text.contains("default op 1 map id 2: failed (used "))
         #expect(r.text.contains("default: 2 mapped, 1 failed, 2 unmapped, 32 slots used at the end (fast allocator)"))
     }
 
     @Test("malformed input exits 2 naming the op; a bad allocator exits 2")
-    func badInput() throws {
+    func badInput() async throws {
         let bad = #"{"pool": {"start": 0, "nslabs": 128}, "ops": [{"op": "map", "id": 1, "orig_addr": 0, "size": 1}, {"op": "unmap", "id": 9}]}"#
-        let r = try FDTCLIRunner.run(["swiotlb", "replay", "-"], stdin: Array(bad.utf8))
+        let r = try await FDTCLIRunner.run(["swiotlb", "replay", "-"], stdin: Array(bad.utf8))
         #expect(r.status == 2)
         #expect(r.stderr.contains("op 1: unmap id 9"))
-        let a = try FDTCLIRunner.run(["swiotlb", "replay", "-", "--allocator", "slow"], stdin: Array(Self.trace.utf8))
+        let a = try await FDTCLIRunner.run(["swiotlb", "replay", "-", "--allocator", "slow"], stdin: Array(Self.trace.utf8))
         #expect(a.status == 2 && a.stderr.contains("--allocator slow"))
-        #expect(try FDTCLIRunner.run(["swiotlb", "replay"]).status == 64)
+        #expect(try await FDTCLIRunner.run(["swiotlb", "replay"]).status == 64)
     }
 }

@@ -5,8 +5,8 @@ import Testing
 @Suite("svmkit soak")
 struct SoakCommandTests {
     @Test("A two-second soak passes: exit 0, JSON with operations, bytes, kexecs and zero violations")
-    func twoSeconds() throws {
-        let r = try FDTCLIRunner.run(["soak", "--seconds", "2", "--json", "--cpus", "2", "--memory", "512M", "--seed", "3"])
+    func twoSeconds() async throws {
+        let r = try await FDTCLIRunner.run(["soak", "--seconds", "2", "--json", "--cpus", "2", "--memory", "512M", "--seed", "3"])
         #expect(r.status == 0, "\(r.stderr)")
         let o = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout)) as? [String: Any])
         #expect(o["seed"] as? Int == 3)
@@ -25,8 +25,8 @@ struct SoakCommandTests {
     }
 
     @Test("Without --json: the summary; --operations stops at exactly that count")
-    func summary() throws {
-        let r = try FDTCLIRunner.run(["soak", "--operations", "40", "--cpus", "2", "--memory", "512M", "--ops-per-cycle", "10"])
+    func summary() async throws {
+        let r = try await FDTCLIRunner.run(["soak", "--operations", "40", "--cpus", "2", "--memory", "512M", "--ops-per-cycle", "10"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.text.contains("== svmkit soak: PASSED"))
         #expect(r.text.contains("operations   40 in"))
@@ -44,8 +44,8 @@ struct SoakCommandTests {
         (["soak", "--progress-interval", "1e30"], "--progress-interval"),
         (["soak", "--faults", "UV_SHARE_PAGE@x=U_P2"], "--faults"),
     ])
-    func badInput(arguments: [String], option: String) throws {
-        let r = try FDTCLIRunner.run(arguments)
+    func badInput(arguments: [String], option: String) async throws {
+        let r = try await FDTCLIRunner.run(arguments)
         #expect(r.status == 2)
         #expect(r.stderr.contains(option), "\(r.stderr)")
     }
@@ -54,8 +54,8 @@ struct SoakCommandTests {
     /// set_memory_decrypted, set_memory_encrypted (6.12)`): injected failures of the
     /// churn's calls are findings about Linux, so the soak still exits 0.
     @Test("--faults on the churn's shares and unshares: Linux findings counted, exit 0")
-    func ignoredStatuses() throws {
-        let r = try FDTCLIRunner.run([
+    func ignoredStatuses() async throws {
+        let r = try await FDTCLIRunner.run([
             "soak", "--operations", "40", "--cpus", "2", "--memory", "512M", "--ops-per-cycle", "20", "--json",
             "--faults", "guest:UV_SHARE_PAGE@6+=U_P2,guest:UV_UNSHARE_PAGE@1+=U_P2",
         ])

@@ -15,16 +15,16 @@ struct TPMOptionTests {
         (["--tpm-dir", "/tmp"], "--tpm-dir /tmp: only used with --tpm swtpm:HOST:PORT"),
         (["--tpm", "swtpm:127.0.0.1:2321", "--tpm-dir", "/tmp", "--tpm-key", "k.pem"], "--tpm-key k.pem: cannot be used with --tpm swtpm:127.0.0.1:2321"),
     ])
-    func badInput(arguments: [String], message: String) throws {
-        let r = try FDTCLIRunner.run(["boot"] + arguments)
+    func badInput(arguments: [String], message: String) async throws {
+        let r = try await FDTCLIRunner.run(["boot"] + arguments)
         #expect(r.status == 2)
         #expect(r.stderr.contains("svmkit boot: " + message), "\(r.stderr)")
         #expect(r.stdout.isEmpty)
     }
 
     @Test("--help describes --tpm and --tpm-dir with an example")
-    func help() throws {
-        let r = try FDTCLIRunner.run(["boot", "--help"])
+    func help() async throws {
+        let r = try await FDTCLIRunner.run(["boot", "--help"])
         #expect(r.status == 0)
         for text in ["--tpm <embedded|swtpm:HOST:PORT>", "--tpm-dir <DIR>", "svmkit boot --tpm swtpm:127.0.0.1:2321 --tpm-dir /tmp/tpm",
             "Scripts/swtpm-provision"]
@@ -37,18 +37,20 @@ struct TPMOptionTests {
 #if canImport(Glibc)
 /// `svmkit boot --tpm swtpm:127.0.0.1:PORT --tpm-dir DIR` against a real swtpm.
 /// Skipped, with the reason, where swtpm is not installed or cannot start.
+// The hang guard counts the wait for a ChildProcess slot too (the test no longer waits
+// for a runner thread before it starts), so it is longer than the runs need.
 @Suite(
-    "svmkit boot --tpm swtpm", .serialized, .timeLimit(.minutes(1)),
+    "svmkit boot --tpm swtpm", .serialized, .timeLimit(.minutes(5)),
     .enabled(if: SwtpmProcess.isUsable, Comment(rawValue: SwtpmProcess.skipReason ?? "swtpm is usable")))
 struct SwtpmBootCommandTests {
     @Test("Key in swtpm: exit 0 and secure; with swtpm gone: exit 1, lockbox-1 and H_RESOURCE named, the cause on stderr")
-    func bootThenStop() throws {
+    func bootThenStop() async throws {
         let swtpm = try SwtpmProcess()
         defer { swtpm.stop() }
         _ = try swtpm.provisionKey()
         let arguments = ["boot", "--tpm", swtpm.spec, "--tpm-dir", swtpm.stateDirectory.path, "--memory", "1G", "--cpus", "2", "--json"]
 
-        let r = try FDTCLIRunner.run(arguments)
+        let r = try await FDTCLIRunner.run(arguments)
         #expect(r.status == 0, "\(r.stderr)")
         let o = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout)) as? [String: Any])
         #expect(o["secure"] as? Bool == true)
@@ -58,7 +60,7 @@ struct SwtpmBootCommandTests {
         #expect((o["calls"] as? [String: Int])?["H_TPM_COMM"] ?? 0 >= 7)
 
         swtpm.kill9()
-        let gone = try FDTCLIRunner.run(arguments + ["--tpm-timeout", "2"])
+        let gone = try await FDTCLIRunner.run(arguments + ["--tpm-timeout", "2"])
         #expect(gone.status == 1)
         let g = try #require(try JSONSerialization.jsonObject(with: Data(gone.stdout)) as? [String: Any])
         #expect(g["secure"] as? Bool == false)

@@ -34,8 +34,8 @@ struct VerifyBootAgreementTests {
     ]
 
     @Test("Same verdict", arguments: variants)
-    func agree(_ v: Variant) throws {
-        let r = try CLIShell.run(
+    func agree(_ v: Variant) async throws {
+        let r = try await CLIShell.run(
             """
             set -e
             for k in owner tpm other; do "$SVMKIT" esm keygen -o keys --name $k >/dev/null; done

@@ -6,74 +6,74 @@ import Testing
 /// its rendering must equal dtc's.
 @Suite("dtc accepts every built or edited tree")
 struct DTCAcceptanceTests {
-    static func judge(_ tree: DeviceTree, _ comment: Comment) throws {
-        let dtc = try DTC.decompile(tree.bytes)
+    static func judge(_ tree: DeviceTree, _ comment: Comment) async throws {
+        let dtc = try await DTC.decompile(tree.bytes)
         #expect(dtc.status == 0, comment)
         #expect(dtc.stderr == "", comment)
         #expect(tree.renderDTS() == dtc.stdout, comment)
     }
 
     @Test("Built from scratch, empty, and rebuilt from a QEMU dump")
-    func built() throws {
-        try Self.judge(DeviceTree(), "empty tree")
-        try Self.judge(try DeviceTreeCoreTests.sample(), "core sample")
+    func built() async throws {
+        try await Self.judge(DeviceTree(), "empty tree")
+        try await Self.judge(try DeviceTreeCoreTests.sample(), "core sample")
         for dump in Fixtures.dumps {
             let qemu = try Fixtures.tree(dump.name)
             let rebuilt = try DeviceTree(root: qemu.root, reserveMap: qemu.reserveMap, bootCPUIDPhys: qemu.bootCPUIDPhys)
             #expect(rebuilt.renderDTS() == qemu.renderDTS())
             // QEMU's own tree draws two dtc warnings (interrupt providers without
             // #address-cells); the rebuilt one must draw the same and nothing else.
-            let dtc = try DTC.decompile(rebuilt.bytes)
+            let dtc = try await DTC.decompile(rebuilt.bytes)
             #expect(dtc.status == 0)
             #expect(dtc.stdout == (try Fixtures.dts(dump.name)))
         }
     }
 
     @Test("After each kind of edit")
-    func edited() throws {
+    func edited() async throws {
         var t = try DeviceTreeCoreTests.sample()
-        try Self.judge(t, "start")
+        try await Self.judge(t, "start")
         try t.setString("bootargs", "svm=on " + String(repeating: "quiet ", count: 2000), at: "/chosen")
-        try Self.judge(t, "long bootargs")
+        try await Self.judge(t, "long bootargs")
         try t.setU64("linux,initrd-start", 0x400_0000, at: "/chosen")
         try t.setU32("linux,initrd-end", 0x410_0000, at: "/chosen")
         try t.setProperty(.strings("compatible", ["ibm,esm", "x"]), at: "/")
-        try Self.judge(t, "properties")
+        try await Self.judge(t, "properties")
         try t.ensureNode("/ibm,ultravisor/ibm,uv-firmware")
         try t.setString("compatible", "ibm,uv-firmware", at: "/ibm,ultravisor/ibm,uv-firmware")
-        try Self.judge(t, "ensureNode")
+        try await Self.judge(t, "ensureNode")
         for i in 0..<40 {
             let path = try t.addNode("n\(i)", under: "/ibm,ultravisor")
             try t.setProperty(.cells("values", Array(0..<UInt32(i))), at: path)
         }
-        try Self.judge(t, "many nodes")
+        try await Self.judge(t, "many nodes")
         try t.deleteProperty("values", at: "/ibm,ultravisor/n3")
         try t.deleteNode("/ibm,ultravisor/n7")
-        try Self.judge(t, "deletions")
+        try await Self.judge(t, "deletions")
         try t.addReserveEntry(DeviceTreeRegion(address: 0x2FFF_0000, size: 0x10000))
         try t.addReserveEntry(DeviceTreeRegion(address: 0x2FFE_0000, size: 0x10000))
         try t.deleteReserveEntry(at: 0)
         #expect(t.reserveMap == [
             DeviceTreeRegion(address: 0x2FFF_0000, size: 0x10000), DeviceTreeRegion(address: 0x2FFE_0000, size: 0x10000),
         ])
-        try Self.judge(t, "reserve map")
+        try await Self.judge(t, "reserve map")
         try t.grow(by: 65536)
         #expect(t.totalSize == t.bytes.count)
-        try Self.judge(t, "grown")
+        try await Self.judge(t, "grown")
         try t.pack()
-        try Self.judge(t, "packed")
+        try await Self.judge(t, "packed")
         let reopened = try DeviceTree(bytes: t.bytes)
         #expect(reopened == t)
     }
 
     @Test("Editing a QEMU dump")
-    func editedQEMU() throws {
+    func editedQEMU() async throws {
         var t = try Fixtures.tree("qemu-pseries-kernel-2cpu-2G")
         try t.setString("bootargs", "console=hvc0 svm=on", at: "/chosen")
         try t.deleteNode("/pci@800000020000000")
         try t.setU32("#address-cells", 0, at: "/event-sources")
         try t.setU32("#address-cells", 0, at: "/interrupt-controller")
-        try Self.judge(t, "edited QEMU tree")
+        try await Self.judge(t, "edited QEMU tree")
     }
 
     @Test("grow rejects negative and oversized requests")

@@ -19,7 +19,7 @@ struct DTSRenderingTests {
     }
 
     @Test("Edge-case values render as dtc renders them")
-    func edgeCases() throws {
+    func edgeCases() async throws {
         let props: [DeviceTreeProperty] = [
             .empty("flag"),
             .string("s", "tab\there \"q\" back\\slash"),
@@ -39,7 +39,7 @@ struct DTSRenderingTests {
         let tree = try DeviceTree(
             root: DeviceTreeNode("", properties: props, children: [DeviceTreeNode("child", properties: props)]),
             reserveMap: [DeviceTreeRegion(address: 0x1234, size: 0x10), DeviceTreeRegion(address: 1 << 40, size: 1)])
-        let dtc = try DTC.decompile(tree.bytes)
+        let dtc = try await DTC.decompile(tree.bytes)
         #expect(dtc.status == 0)
         #expect(dtc.stderr == "")
         #expect(tree.renderDTS() == dtc.stdout)

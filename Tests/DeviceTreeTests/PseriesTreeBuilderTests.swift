@@ -95,7 +95,7 @@ struct PseriesTreeBuilderTests {
     ]
 
     @Test("dtc accepts generated trees of many shapes with no warnings", arguments: shapes)
-    func dtcAccepts(shape: Shape) throws {
+    func dtcAccepts(shape: Shape) async throws {
         let (cpus, threads, memory) = (shape.cpus, shape.threads, shape.memory)
         var o = PseriesTreeOptions(memoryBytes: memory, cpuCount: cpus, threadsPerCore: threads, bootargs: "console=hvc0 svm=on")
         o.initrd = DeviceTreeRegion(address: 0x200_0000, size: 0x12345)
@@ -103,7 +103,7 @@ struct PseriesTreeBuilderTests {
         o.rtasBase = 0x2FF0_0000
         o.rngSeed = Array(0..<32)
         let tree = try PseriesTreeBuilder.tree(o)
-        let dtc = try DTC.decompile(tree.bytes)
+        let dtc = try await DTC.decompile(tree.bytes)
         #expect(dtc.status == 0)
         #expect(dtc.stderr == "")
         #expect(tree.renderDTS() == dtc.stdout)
@@ -197,11 +197,11 @@ struct PseriesTreeBuilderTests {
     }
 
     @Test("The root node can be adjusted before building")
-    func rootNodeEditing() throws {
+    func rootNodeEditing() async throws {
         var root = try PseriesTreeBuilder.rootNode(PseriesTreeOptions(memoryBytes: 1 << 30, cpuCount: 2))
         root.children.append(DeviceTreeNode("ibm,ultravisor", properties: [.string("compatible", "ibm,ultravisor")]))
         let tree = try DeviceTree(root: root)
         #expect(tree.nodes(compatibleWith: "ibm,ultravisor") == ["/ibm,ultravisor"])
-        #expect(try DTC.decompile(tree.bytes).stderr == "")
+        #expect(try await DTC.decompile(tree.bytes).stderr == "")
     }
 }

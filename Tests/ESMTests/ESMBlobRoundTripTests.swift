@@ -34,7 +34,7 @@ struct ESMBlobRoundTripTests {
     }
 
     @Test("create: node order lockboxes, digest, file; origin lockbox with fingerprint; dtc accepts it cleanly")
-    func create() throws {
+    func create() async throws {
         let key = ESMMasterKey.random()
         let blob = try ESMBlob.create(origin: ESMTestKeys.owner.publicKey, comment: "the owner", masterKey: key)
         #expect(try blob.tree.subnodes(of: "/") == ["lockboxes", "digest", "file"])
@@ -47,7 +47,7 @@ struct ESMBlobRoundTripTests {
         #expect(boxes[0].fingerprintAlgorithm == "SHA256")
         #expect(try blob.masterKey(using: ESMTestKeys.owner) == key)
         _ = try ESMBlob(bytes: blob.bytes)
-        let (status, stderr) = try esmRunDTC(blob.bytes)
+        let (status, stderr) = try await esmRunDTC(blob.bytes)
         #expect(status == 0)
         #expect(stderr.isEmpty)
     }
@@ -80,7 +80,7 @@ struct ESMBlobRoundTripTests {
     }
 
     @Test("digests, attachments and extraction round-trip with every authorized key")
-    func digestsAndFiles() throws {
+    func digestsAndFiles() async throws {
         let guest = ESMTestGuest()
         var blob = try guest.blob(attachments: [("rootd", Array("luks passphrase".utf8)), ("file-2", [0, 1, 2, 255])])
         let reread = try ESMBlob(bytes: blob.bytes)
@@ -107,9 +107,9 @@ struct ESMBlobRoundTripTests {
         #expect(try blob.attachmentNames() == ["file-2"])
         #expect { try blob.extract("rootd", masterKey: guest.masterKey) } throws: { "\($0)".contains("not attached") }
         #expect { try blob.detach(name: "rootd") } throws: { ($0 as? ESMError)?.kind == .notFound }
-        let (status, stderr) = try esmRunDTC(blob.bytes)
+        let (status, stderr) = try await esmRunDTC(blob.bytes)
         #expect(status == 0 && stderr.isEmpty)
-        let (s2, e2) = try esmRunDTC(files.bytes)
+        let (s2, e2) = try await esmRunDTC(files.bytes)
         #expect(s2 == 0 && e2.isEmpty)
     }
 

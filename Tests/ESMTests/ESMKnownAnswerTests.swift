@@ -1,6 +1,7 @@
 import DeviceTree
 import ESM
 import Foundation
+import ProcessTestSupport
 import Testing
 
 @Suite("ESM known answers (reference/ultravisor-facts.md §3.4, §3.6)")
@@ -68,7 +69,7 @@ struct ESMKnownAnswerTests {
     @Test(
         "Same layout as GNU cpio over the same tree (inode, mtime and device fields aside)",
         .enabled(if: esmToolExists("cpio") && esmToolExists("find")))
-    func matchesGNUCpio() throws {
+    func matchesGNUCpio() async throws {
         let fm = FileManager.default
         let dir = fm.temporaryDirectory.appendingPathComponent("esm-cpio-\(UUID().uuidString)")
         let pef = dir.appendingPathComponent("tree/opt/ibm/pef")
@@ -81,12 +82,9 @@ struct ESMKnownAnswerTests {
             try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir.appendingPathComponent(d).path)
         }
         let out = dir.appendingPathComponent("gnu.cpio")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "cd '\(dir.path)/tree' && find . -print0 | cpio --null --create --quiet --format=newc -F '\(out.path)'"]
-        try p.run()
-        p.waitUntilExit()
-        try #require(p.terminationStatus == 0)
+        let cpio = try await ChildProcess.run(
+            "/bin/sh", ["-c", "cd '\(dir.path)/tree' && find . -print0 | cpio --null --create --quiet --format=newc -F '\(out.path)'"])
+        try #require(cpio.succeeded, "\(cpio.summary): \(cpio.stderrText)")
         let gnu = try CPIOArchive.read(Array(Data(contentsOf: out)))
         let ours = try CPIOArchive.read(ESMInitrd.blobArchive(blob))
         #expect(gnu.records.map(\.entry.name) == ours.records.map(\.entry.name))

@@ -1,5 +1,6 @@
 import ESM
 import Foundation
+import ProcessTestSupport
 import Testing
 
 /// Keys shared by every ESM test: RSA-2048 generation costs up to a second, so each key
@@ -46,22 +47,14 @@ struct ESMTestGuest {
 }
 
 /// Runs `dtc -I dtb -O dts` over `bytes`; returns (exit status, stderr).
-func esmRunDTC(_ bytes: [UInt8]) throws -> (Int32, String) {
+func esmRunDTC(_ bytes: [UInt8]) async throws -> (Int32, String) {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("esm-dtc-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
     let file = dir.appendingPathComponent("blob.dtb")
     try Data(bytes).write(to: file)
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["dtc", "-I", "dtb", "-O", "dts", "-o", "/dev/null", file.path]
-    let err = Pipe()
-    p.standardError = err
-    p.standardOutput = FileHandle.nullDevice
-    try p.run()
-    let data = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    let r = try await ChildProcess.run("dtc", ["-I", "dtb", "-O", "dts", "-o", "/dev/null", file.path])
+    return (r.status, r.stderrText)
 }
 
 /// Whether an executable is on PATH.

@@ -4,8 +4,8 @@ import Testing
 @Suite("Example: BootSecureGuest")
 struct BootSecureGuestExampleTests {
     @Test("The default boot goes secure (UV_ESM 0, MSR(S) = 1) and a normal kexec unshares every guest share")
-    func secureBootAndKexec() throws {
-        let r = try ExampleRunner.run("BootSecureGuest", ["--memory", "512", "--cpus", "2"])
+    func secureBootAndKexec() async throws {
+        let r = try await ExampleRunner.run("BootSecureGuest", ["--memory", "512", "--cpus", "2"])
         #expect(r.status == 0, "\(r)")
         #expect(r.stdout.contains("Switching to secure mode."), "prom_init's line (linux-guest-facts §1.1)")
         #expect(r.stdout.contains("secure          yes (asked: yes), /sys/devices/system/cpu/svm = 1"), "\(r)")
@@ -22,16 +22,16 @@ struct BootSecureGuestExampleTests {
     }
 
     @Test("A crash kexec skips UV_UNSHARE_ALL_PAGES, as kdump does")
-    func crashKexec() throws {
-        let r = try ExampleRunner.run("BootSecureGuest", ["--memory", "512", "--cpus", "1", "--kexec", "crash"])
+    func crashKexec() async throws {
+        let r = try await ExampleRunner.run("BootSecureGuest", ["--memory", "512", "--cpus", "1", "--kexec", "crash"])
         #expect(r.status == 0, "\(r)")
         #expect(r.stdout.contains("kexec crash: UV_UNSHARE_ALL_PAGES skipped"), "\(r)")
         #expect(!r.stdout.contains("kexec: Unshared all shared pages."))
     }
 
     @Test("svm=off boots a normal guest that never makes an ultracall")
-    func normalGuest() throws {
-        let r = try ExampleRunner.run(
+    func normalGuest() async throws {
+        let r = try await ExampleRunner.run(
             "BootSecureGuest", ["--memory", "512", "--cpus", "1", "--cmdline", "svm=off console=hvc0", "--kexec", "none"])
         #expect(r.status == 0, "\(r)")
         #expect(r.stdout.contains("secure          no (asked: no)"), "\(r)")
@@ -43,14 +43,14 @@ struct BootSecureGuestExampleTests {
     }
 
     @Test("Bad inputs exit 2 naming the input; bad options exit non-zero with a usage line; --help works")
-    func badInputs() throws {
-        let small = try ExampleRunner.run("BootSecureGuest", ["--memory", "128"])
+    func badInputs() async throws {
+        let small = try await ExampleRunner.run("BootSecureGuest", ["--memory", "128"])
         #expect(small.status == 2, "\(small)")
         #expect(small.stderr.contains("--memory"), "\(small)")
-        let kexec = try ExampleRunner.run("BootSecureGuest", ["--kexec", "sideways"])
+        let kexec = try await ExampleRunner.run("BootSecureGuest", ["--kexec", "sideways"])
         #expect(kexec.status != 0)
         #expect(kexec.stderr.contains("--kexec must be"), "\(kexec)")
-        let help = try ExampleRunner.run("BootSecureGuest", ["--help"])
+        let help = try await ExampleRunner.run("BootSecureGuest", ["--help"])
         #expect(help.status == 0)
         #expect(help.stdout.contains("USAGE: BootSecureGuest"), "\(help)")
     }

@@ -39,8 +39,8 @@ struct ESMPreflightExampleTests {
     }
 
     @Test("The demonstration: good inputs pass; an extra space, a flipped kernel bit and svm=off fail; the simulator agrees")
-    func demonstration() throws {
-        let r = try ExampleRunner.run("ESMPreflight")
+    func demonstration() async throws {
+        let r = try await ExampleRunner.run("ESMPreflight")
         #expect(r.status == 0, "\(r)")
         #expect(r.stdout.contains("=> PASS: 8 checks, all passed"), "\(r)")
         #expect(r.stdout.contains("=> FAIL: 1 of 8 checks failed: bootargs"), "whitespace counts (ultravisor-facts §3.4)")
@@ -53,10 +53,10 @@ struct ESMPreflightExampleTests {
     }
 
     @Test("Files that match pass, and the simulated Ultravisor boots them secure")
-    func filesPass() throws {
+    func filesPass() async throws {
         let d = try Deployment()
         defer { d.remove() }
-        let r = try ExampleRunner.run("ESMPreflight", d.arguments() + ["--boot"])
+        let r = try await ExampleRunner.run("ESMPreflight", d.arguments() + ["--boot"])
         #expect(r.status == 0, "\(r)")
         #expect(r.stdout.contains("note: blob: opt/ibm/pef/esmb.dtb at offset"), "found as svm_esm_cpio_esmb() finds it: \(r)")
         #expect(r.stdout.contains("PASS kernel: SHA-512 of the kernel [kbase, kbase + 300000) (kernel-size 300000) matches"), "\(r)")
@@ -65,25 +65,25 @@ struct ESMPreflightExampleTests {
     }
 
     @Test("A command line that differs from the blob's fails with exit 1, naming bootargs and both digests")
-    func wrongCommandLine() throws {
+    func wrongCommandLine() async throws {
         let d = try Deployment()
         defer { d.remove() }
-        let r = try ExampleRunner.run("ESMPreflight", d.arguments(cmdline: "svm=on console=hvc0 quiet"))
+        let r = try await ExampleRunner.run("ESMPreflight", d.arguments(cmdline: "svm=on console=hvc0 quiet"))
         #expect(r.status == 1, "\(r)")
         #expect(r.stdout.contains("FAIL bootargs: SHA-512 of the 25-byte command line \"svm=on console=hvc0 quiet\" does not match: expected "), "\(r)")
         #expect(r.stderr.contains("would not go secure"))
     }
 
     @Test("A missing file exits 2; a partial set of options is refused")
-    func badInput() throws {
+    func badInput() async throws {
         let d = try Deployment()
         defer { d.remove() }
         var args = d.arguments()
         args[1] = d.directory.appendingPathComponent("missing.bin").path
-        let missing = try ExampleRunner.run("ESMPreflight", args)
+        let missing = try await ExampleRunner.run("ESMPreflight", args)
         #expect(missing.status == 2, "\(missing)")
         #expect(missing.stderr.contains("cannot read") && missing.stderr.contains("missing.bin"), "\(missing)")
-        let partial = try ExampleRunner.run("ESMPreflight", ["--kernel", d.kernel])
+        let partial = try await ExampleRunner.run("ESMPreflight", ["--kernel", d.kernel])
         #expect(partial.status != 0)
         #expect(partial.stderr.contains("give all of --kernel, --initrd, --cmdline and --key"), "\(partial)")
     }

@@ -1,4 +1,5 @@
 import Foundation
+import ProcessTestSupport
 import Testing
 
 /// Runs a built example program as a user would and collects what it printed.
@@ -49,26 +50,9 @@ enum ExampleRunner {
         FileManager.default.temporaryDirectory.appendingPathComponent("svmkit-example-\(UUID().uuidString)\(suffix)")
     }
 
-    /// Runs example `name` with `arguments`; output goes through files so no pipe fills up.
-    static func run(_ name: String, _ arguments: [String] = []) throws -> Result {
-        let out = temporary(".out")
-        let err = temporary(".err")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        defer {
-            try? FileManager.default.removeItem(at: out)
-            try? FileManager.default.removeItem(at: err)
-        }
-        let process = Process()
-        process.executableURL = try binary(name)
-        process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        try process.run()
-        process.waitUntilExit()
-        return Result(
-            status: process.terminationStatus, stdout: String(decoding: try Data(contentsOf: out), as: UTF8.self),
-            stderr: String(decoding: try Data(contentsOf: err), as: UTF8.self))
+    /// Runs example `name` with `arguments`.
+    static func run(_ name: String, _ arguments: [String] = []) async throws -> Result {
+        let r = try await ChildProcess.run(try binary(name).path, arguments)
+        return Result(status: r.status, stdout: r.stdoutText, stderr: r.stderrText)
     }
 }

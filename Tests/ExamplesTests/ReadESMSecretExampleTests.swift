@@ -4,9 +4,9 @@ import Testing
 @Suite("Example: ReadESMSecret")
 struct ReadESMSecretExampleTests {
     @Test("A sealed secret comes back in 64-byte answers, then 0; a second read is refused with U_PARAMETER")
-    func readsTheSecret() throws {
+    func readsTheSecret() async throws {
         let secret = String(repeating: "open sesame, ", count: 7) + "now"  // 94 bytes
-        let r = try ExampleRunner.run("ReadESMSecret", ["--secret", secret])
+        let r = try await ExampleRunner.run("ReadESMSecret", ["--secret", secret])
         #expect(r.status == 0, "\(r)")
         // ultravisor-facts §4.1–4.2: at most 64 bytes per call, 0 at the end.
         #expect(r.stdout.contains("UV_ESMB_GET_FILE offset 0 → 64 byte(s)"), "\(r)")
@@ -21,8 +21,8 @@ struct ReadESMSecretExampleTests {
     }
 
     @Test("The default boot's generated passphrase reads back (64 hex characters: one full answer)")
-    func defaultPassphrase() throws {
-        let r = try ExampleRunner.run("ReadESMSecret")
+    func defaultPassphrase() async throws {
+        let r = try await ExampleRunner.run("ReadESMSecret")
         #expect(r.status == 0, "\(r)")
         #expect(r.stdout.contains("UV_ESMB_GET_FILE offset 0 → 64 byte(s)"), "\(r)")
         #expect(r.stdout.contains("UV_ESMB_GET_FILE offset 64 → 0 (end of file)"), "\(r)")
@@ -30,8 +30,8 @@ struct ReadESMSecretExampleTests {
     }
 
     @Test("A file that is not attached fails as the C tool does: exit 1, FDT_ERR_NOTFOUND (-1)")
-    func missingFile() throws {
-        let r = try ExampleRunner.run("ReadESMSecret", ["-f", "crypttab"])
+    func missingFile() async throws {
+        let r = try await ExampleRunner.run("ReadESMSecret", ["-f", "crypttab"])
         #expect(r.status == 1, "\(r)")
         #expect(r.stderr.contains("esmb-get-file crypttab: UV_ESMB_GET_FILE at offset 0 returned -1 (FDT_ERR_NOTFOUND)"), "\(r)")
     }

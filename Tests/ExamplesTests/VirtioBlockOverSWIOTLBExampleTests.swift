@@ -5,8 +5,8 @@ import Testing
 @Suite("Example: VirtioBlockOverSWIOTLB")
 struct VirtioBlockOverSWIOTLBExampleTests {
     @Test("On a secure guest every mapping bounces through the shared pool and the bytes arrive intact")
-    func secure() throws {
-        let r = try ExampleRunner.run("VirtioBlockOverSWIOTLB", ["--megabytes", "2", "--memory", "512"])
+    func secure() async throws {
+        let r = try await ExampleRunner.run("VirtioBlockOverSWIOTLB", ["--megabytes", "2", "--memory", "512"])
         #expect(r.status == 0, "\(r)")
         #expect(r.stdout.contains("booted secure (MSR(S) = 1)"))
         // swiotlb=4096 (the example's default): 4096 slots of 2 KiB, shared (linux-guest-facts §1.3, §2.1).
@@ -21,8 +21,8 @@ struct VirtioBlockOverSWIOTLBExampleTests {
     }
 
     @Test("On a normal guest the device reaches the buffers directly: nothing bounces")
-    func normal() throws {
-        let r = try ExampleRunner.run(
+    func normal() async throws {
+        let r = try await ExampleRunner.run(
             "VirtioBlockOverSWIOTLB", ["--megabytes", "1", "--memory", "512", "--cmdline", "svm=off console=hvc0"])
         #expect(r.status == 0, "\(r)")
         #expect(r.stdout.contains("no SWIOTLB pool"), "\(r)")
@@ -31,8 +31,8 @@ struct VirtioBlockOverSWIOTLBExampleTests {
     }
 
     @Test("Out-of-range sizes are refused with a usage message")
-    func badSize() throws {
-        let r = try ExampleRunner.run("VirtioBlockOverSWIOTLB", ["--megabytes", "0"])
+    func badSize() async throws {
+        let r = try await ExampleRunner.run("VirtioBlockOverSWIOTLB", ["--megabytes", "0"])
         #expect(r.status != 0)
         #expect(r.stderr.contains("--megabytes must be 1 to 64"), "\(r)")
     }

@@ -4,6 +4,7 @@ import PowerABI
 import Testing
 
 @testable import Ultravisor
+import PEFTestSupport
 
 /// Issue 15 items 1–3 on the hypervisor side, against `arch/powerpc/kvm/book3s_hv_uvmem.c`
 /// (6.12): `kvmppc_h_svm_init_done`, `kvmppc_h_svm_init_start`/`_abort`,

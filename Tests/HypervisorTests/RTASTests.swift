@@ -6,6 +6,7 @@ import PowerABI
 import Testing
 
 @testable import Ultravisor
+import PEFTestSupport
 
 /// The QEMU 7.2 pseries tree committed as a fixture (see Fixtures/README.txt).
 func qemuTree() throws -> DeviceTree {

@@ -4,6 +4,7 @@ import PowerABI
 import Testing
 
 @testable import Ultravisor
+import PEFTestSupport
 
 @Suite struct SecureGuestHypercallTests {
     @Test func svmHypercallsNeedTheUltravisor() throws {

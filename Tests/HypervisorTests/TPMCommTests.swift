@@ -4,6 +4,7 @@ import PowerABI
 import Synchronization
 import TPM
 import Testing
+import PEFTestSupport
 
 /// A TPM that answers every command with a fixed response, or fails.
 final class CannedTPM: TPMBackend {

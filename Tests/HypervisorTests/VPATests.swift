@@ -4,6 +4,7 @@ import PowerABI
 import Testing
 
 @testable import Ultravisor
+import PEFTestSupport
 
 /// H_REGISTER_VPA and the Dispatch Trace Log.
 @Suite struct VPATests {

@@ -5,6 +5,7 @@ import PowerABI
 import Testing
 
 @testable import Ultravisor
+import PEFTestSupport
 
 /// The virtual block device's protocol, driven with raw hcalls and memory writes.
 @Suite("Virtual block device")

@@ -44,9 +44,9 @@ struct CommandLineCorpusTests {
     @Test(
         "swiotlb=: parse state and pool size as Linux (6.12 for 1, 4 and 48 possible CPUs; 6.1, which agrees, for 4)",
         arguments: [("6.12", 1), ("6.12", 4), ("6.12", 48), ("6.1", 4)])
-    func swiotlb(version: String, possibleCPUs: Int) throws {
+    func swiotlb(version: String, possibleCPUs: Int) async throws {
         let lines = Self.corpus(Self.oddSWIOTLB, tokens: Self.swiotlbTokens, seed: 16)
-        let linux = try LinuxOracle.run(
+        let linux = try await LinuxOracle.run(
             "swiotlb-cmdline", [String(possibleCPUs)], input: lines.joined(separator: "\n") + "\n", version: version)
             .split(separator: "\n").map(String.init)
         try #require(linux.count == lines.count)
@@ -71,9 +71,9 @@ struct CommandLineCorpusTests {
     ]
 
     @Test("svm=: SVMOption.enabled is prom_init's reading (6.12 and 6.1)", arguments: ["6.12", "6.1"])
-    func svm(version: String) throws {
+    func svm(version: String) async throws {
         let lines = Self.corpus(Self.oddSVM, tokens: Self.svmTokens, seed: 61)
-        let linux = try LinuxOracle.run("svm-cmdline", input: lines.joined(separator: "\n") + "\n", version: version)
+        let linux = try await LinuxOracle.run("svm-cmdline", input: lines.joined(separator: "\n") + "\n", version: version)
             .split(separator: "\n").map(String.init)
         try #require(linux.count == lines.count)
         var differences: [String] = []

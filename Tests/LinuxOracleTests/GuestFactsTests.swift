@@ -9,8 +9,8 @@ struct GuestFactsTests {
     @Test(
         "alloc_shared_lppaca(): region size, one share call, every CPU's slot, for 1...2048 CPUs and 4 KiB / 64 KiB pages",
         arguments: ["6.12", "6.1"])
-    func lppaca(version: String) throws {
-        let lines = try LinuxOracle.run("guest-facts", ["lppaca"], version: version).split(separator: "\n")
+    func lppaca(version: String) async throws {
+        let lines = try await LinuxOracle.run("guest-facts", ["lppaca"], version: version).split(separator: "\n")
         try #require(lines.count == 2 * 2048)
         var differences: [String] = []
         for line in lines {
@@ -49,8 +49,8 @@ struct GuestKexecDTLTests {
     }
 
     @Test("default_machine_kexec(): UV_UNSHARE_ALL_PAGES exactly when Linux calls it", arguments: [true, false])
-    func kexec(secure: Bool) throws {
-        let lines = try LinuxOracle.run("guest-facts", ["kexec"]).split(separator: "\n").map(String.init)
+    func kexec(secure: Bool) async throws {
+        let lines = try await LinuxOracle.run("guest-facts", ["kexec"]).split(separator: "\n").map(String.init)
         // KexecKind: normal (no preserve_context, not crash), crash, preserve-context.
         let kinds: [(KexecKind, preserve: Int, crash: Int)] = [(.normal, 0, 0), (.crash, 0, 1), (.preserveContext, 1, 0)]
         for (kind, preserve, crash) in kinds {
@@ -65,13 +65,13 @@ struct GuestKexecDTLTests {
     }
 
     @Test("dtl_cache_ctor(): one share per DTL page, the page store as Linux keeps it")
-    func dtl() throws {
+    func dtl() async throws {
         let vm = try Self.guest(secure: true)
         let frames = try #require(vm.kernel?.dispatchLogSharedPages).map(\.rawValue).sorted()
         try #require(!frames.isEmpty)
         // Every 4 KiB object of every slab page, as the slab allocator constructs them.
         let objects = frames.flatMap { f in (0..<16).map { "0x" + String(f << 16 + UInt64($0) << 12, radix: 16) } }
-        let lines = try LinuxOracle.run("guest-facts", ["dtl"] + objects).split(separator: "\n")
+        let lines = try await LinuxOracle.run("guest-facts", ["dtl"] + objects).split(separator: "\n")
         let shared = lines.compactMap { l -> UInt64? in
             let f = l.split(separator: " ")
             return f.count == 3 && f[1] == "1" ? UInt64(f[0]) : nil

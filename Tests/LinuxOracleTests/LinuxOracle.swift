@@ -1,4 +1,5 @@
 import Foundation
+import ProcessTestSupport
 import Testing
 
 /// Runs the programs `Scripts/linux-oracle build` makes from the real Linux source
@@ -37,32 +38,12 @@ enum LinuxOracle {
     static func run(
         _ name: String, _ arguments: [String] = [], input: String = "", version: String = "6.12",
         environment: [String: String] = [:]
-    ) throws -> String {
-        let process = Process()
-        process.executableURL = try program(name, version: version)
-        process.arguments = arguments
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    ) async throws -> String {
+        let r = try await ChildProcess.run(
+            try program(name, version: version).path, arguments, input: Array(input.utf8), environment: environment)
+        guard r.succeeded else {
+            throw Failure(description: "\(name) \(arguments.joined(separator: " ")) exited \(r.status): " + r.stderrText)
         }
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("oracle-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        let inURL = scratch.appendingPathComponent("stdin"), errURL = scratch.appendingPathComponent("stderr")
-        try Data(input.utf8).write(to: inURL)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        let stdout = Pipe()
-        process.standardInput = try FileHandle(forReadingFrom: inURL)
-        process.standardOutput = stdout
-        process.standardError = try FileHandle(forWritingTo: errURL)
-        try process.run()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let errorData = (try? Data(contentsOf: errURL)) ?? Data()
-        guard process.terminationStatus == 0 else {
-            throw Failure(
-                description: "\(name) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): "
-                    + String(decoding: errorData, as: UTF8.self))
-        }
-        return String(decoding: output, as: UTF8.self)
+        return r.stdoutText
     }
 }

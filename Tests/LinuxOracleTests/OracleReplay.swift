@@ -30,11 +30,11 @@ enum OracleReplay {
     /// `swiotlb-replay` on the trace: Linux's results, in the `--json` format.
     static func run(
         _ trace: SWIOTLBReplayTrace, version: String = "6.12", environment: [String: String] = [:]
-    ) throws -> String {
+    ) async throws -> String {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("trace-\(UUID().uuidString).json")
         try Data(json(trace).utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        return try LinuxOracle.run("swiotlb-replay", [file.path], version: version, environment: environment)
+        return try await LinuxOracle.run("swiotlb-replay", [file.path], version: version, environment: environment)
     }
 
     /// `nil` when both outputs are the same; otherwise the first differing op, both results and the op itself.

@@ -64,11 +64,11 @@ struct SWIOTLBDifferentialTests {
     }
 
     @Test("24,500 seeded requests over seven pools: every address, failure and used count as Linux")
-    func reference() throws {
+    func reference() async throws {
         let seed: UInt64 = 0x5EED_0016
         let trace = Self.trace(seed: seed, opsPerPool: 3500)
         let ours = try SWIOTLBReplayer.replay(trace, allocator: .reference)
-        let linux = try OracleReplay.run(trace)
+        let linux = try await OracleReplay.run(trace)
         let failures = ours.scenarios.reduce(0) { $0 + $1.counts.failed }
         let maps = ours.scenarios.reduce(0) { $0 + $1.counts.mapped + $1.counts.failed }
         #expect(maps > 10_000 && failures > 1000, "the stream must put the pools under pressure: \(failures) of \(maps)")
@@ -78,23 +78,23 @@ struct SWIOTLBDifferentialTests {
     }
 
     @Test("the harness fails when the reference allocator is broken (a test double)")
-    func brokenDouble() throws {
+    func brokenDouble() async throws {
         let trace = Self.trace(seed: 7, opsPerPool: 600)
         var scenarios: [SWIOTLBReplayReport.Scenario] = []
         for scenario in trace.scenarios {
             let pool = try SWIOTLBReplayer.makePool(scenario.pool, allocator: .reference)
             scenarios.append(SWIOTLBReplayer.replay(scenario, on: LeakyAllocator(pool: pool)))
         }
-        let linux = try OracleReplay.run(trace)
+        let linux = try await OracleReplay.run(trace)
         let difference = OracleReplay.firstDifference(SWIOTLBReplayReport(scenarios: scenarios).json, linux, trace: trace)
         #expect(difference != nil)
         #expect(difference?.contains("first differing op") == true)
     }
 
     @Test("svmkit swiotlb replay round trip: the oracle's addresses replay identically; the fast allocator keeps every invariant")
-    func roundTrip() throws {
+    func roundTrip() async throws {
         let trace = Self.trace(seed: 99, opsPerPool: 800)
-        let linux = try OracleReplay.run(trace)
+        let linux = try await OracleReplay.run(trace)
         #expect(try SWIOTLBReplayer.replay(trace, allocator: .reference).json == linux)
         let fast = try SWIOTLBReplayer.replay(trace, allocator: .fast)
         for (scenario, result) in zip(trace.scenarios, fast.scenarios) {

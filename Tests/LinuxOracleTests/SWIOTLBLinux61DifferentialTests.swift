@@ -26,12 +26,12 @@ struct SWIOTLBLinux61DifferentialTests {
     }
 
     @Test("17,500 seeded requests over seven pools (no min_align_mask): every address, failure and used count as Linux 6.1")
-    func linux61() throws {
+    func linux61() async throws {
         let seed: UInt64 = 0x5EED_0061
         let trace = Self.trace(seed: seed, opsPerPool: 2500)
         let ours = SWIOTLBReplayer.replayLinux61(trace)
         let pool = try SWIOTLBReplayer.replay(trace, allocator: .linux61)
-        let linux = try OracleReplay.run(trace, version: "6.1")
+        let linux = try await OracleReplay.run(trace, version: "6.1")
         let results = ours.scenarios.flatMap(\.results)
         let failures = results.filter { $0.isMap && !$0.ok }.count
         let hung = results.contains(where: \.hang)
@@ -51,7 +51,7 @@ struct SWIOTLBLinux61DifferentialTests {
     /// the model's and the pool's hangs are compared with Linux's op by op, with every
     /// address and used count of the ops that return.
     @Test("6.1's endless scan: the model, a linux61 pool and Linux 6.1 hang on the same ops and agree on the rest")
-    func hangsAgree() throws {
+    func hangsAgree() async throws {
         let seeded = SWIOTLBDifferentialTests.trace(seed: 0x5EED_0061, opsPerPool: 200)
         let trace = SWIOTLBReplayTrace(
             scenarios: [
@@ -61,7 +61,7 @@ struct SWIOTLBLinux61DifferentialTests {
         let model = SWIOTLBReplayer.replayLinux61(trace)
         let pool = try SWIOTLBReplayer.replay(trace, allocator: .linux61)
         // A map returns in microseconds; 1 s is the watchdog's margin on a loaded machine.
-        let linux = try OracleReplay.run(trace, version: "6.1", environment: ["SWIOTLB_REPLAY_WATCHDOG_MS": "1000"])
+        let linux = try await OracleReplay.run(trace, version: "6.1", environment: ["SWIOTLB_REPLAY_WATCHDOG_MS": "1000"])
         let hangs = model.scenarios.flatMap { s in s.results.filter(\.hang).map { "\(s.name) op \($0.index)" } }
         #expect(hangs.count >= 2, "the hanging streams hang: \(hangs)")
         #expect(hangs.count <= 30, "each hang costs the oracle its watchdog: \(hangs)")

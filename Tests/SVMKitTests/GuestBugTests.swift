@@ -55,7 +55,7 @@ struct GuestBugTests {
         #expect(report.invariantFailures.contains { $0.hasPrefix("isolation") })
     }
 
-    @Test("Bug names are the CLI's, and kernelBugs turns each on")
+    @Test("Bug names are the CLI's, and adding(bugs:memory:) turns each on, with the implicit page to touch")
     func names() {
         #expect(GuestBug.allCases.map(\.rawValue) == [
             "skip-lppaca-share", "skip-dtl-share", "skip-bounce-pool-share", "touch-implicit-page",
@@ -64,9 +64,9 @@ struct GuestBugTests {
         for bug in GuestBug.allCases {
             let memory = try? GuestMemory(byteCount: 1 << 20)
             if let memory { memory.editPages { $0.setState(.sharedImplicit, frame: 3) } }
-            let hooks = memory.map { GuestBug.kernelBugs([bug], memory: $0) } ?? GuestKernelBugs()
-            #expect(hooks.any, "\(bug)")
-            if bug == .touchImplicitPage { #expect(hooks.touchAddressAfterBoot == 3 << 16) }
+            let options = memory.map { GuestKernelOptions().adding(bugs: [bug], memory: $0) } ?? GuestKernelOptions()
+            #expect(options.bugs == [bug], "\(bug)")
+            #expect(options.touchAfterBootAddress == (bug == .touchImplicitPage ? 3 << 16 : nil), "\(bug)")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ProcessTestSupport
 import Testing
 
 /// The one rule as a build check (issue 20): `Scripts/check-guest-fence`, which
@@ -12,17 +13,9 @@ struct GuestFenceTests {
 
     /// Runs the script on `sources` (a directory holding `SecureGuest/`); exit status
     /// and standard error.
-    static func check(_ sources: URL) throws -> (status: Int32, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [script.path, sources.path]
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let data = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    static func check(_ sources: URL) async throws -> (status: Int32, stderr: String) {
+        let r = try await ChildProcess.run("/bin/bash", [script.path, sources.path])
+        return (r.status, r.stderrText)
     }
 
     /// A copy of the real SecureGuest sources in a temporary directory, plus `planted`
@@ -39,8 +32,8 @@ struct GuestFenceTests {
     }
 
     @Test("The package's own SecureGuest passes")
-    func realSourcesPass() throws {
-        let r = try Self.check(Self.packageRoot.appendingPathComponent("Sources"))
+    func realSourcesPass() async throws {
+        let r = try await Self.check(Self.packageRoot.appendingPathComponent("Sources"))
         #expect(r.status == 0, "\(r.stderr)")
     }
 
@@ -54,26 +47,26 @@ struct GuestFenceTests {
             "@testable import Hypervisor",
             "import struct Ultravisor.Ultravisor",
         ])
-    func plantedViolationFails(_ line: String) throws {
+    func plantedViolationFails(_ line: String) async throws {
         let dir = try Self.sourcesWith("import PowerABI\n\(line)\n")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let r = try Self.check(dir)
+        let r = try await Self.check(dir)
         #expect(r.status == 1)
         #expect(r.stderr.contains("GuestKernel+Planted.swift:2:"), "\(r.stderr)")
     }
 
     @Test("A plain PEFMachine import and look-alike module names pass")
-    func plainImportPasses() throws {
+    func plainImportPasses() async throws {
         let dir = try Self.sourcesWith("import PEFMachine\nimport UltravisorTools\n// import Hypervisor\n")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let r = try Self.check(dir)
+        let r = try await Self.check(dir)
         #expect(r.status == 0, "\(r.stderr)")
     }
 
     @Test("A directory without SecureGuest is bad input")
-    func missingDirectory() throws {
+    func missingDirectory() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("guest-fence-\(UUID().uuidString)")
-        let r = try Self.check(dir)
+        let r = try await Self.check(dir)
         #expect(r.status == 2)
         #expect(r.stderr.contains(dir.path))
     }

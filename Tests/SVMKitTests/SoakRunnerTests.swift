@@ -4,6 +4,7 @@ import SecureGuest
 import Testing
 
 import SVMKit
+import SVMKitSoak
 
 /// `SoakRunner` (issue 8 item 5): short, count-limited soaks that must pass clean with
 /// consistent counts, repeat exactly for a seed, and catch each kind of deliberate
@@ -151,13 +152,13 @@ struct SoakRunnerTests {
 
     @Test("A guest that unmaps a bounce buffer twice is caught, the culprit named")
     func doubleUnmap() throws {
-        let r = try Self.failing(.guestBugs(GuestKernelBugs(doubleUnmap: true)))
+        let r = try Self.failing(.guestBugs([.doubleUnmap]))
         #expect(r.failures.contains { $0.message.contains("double unmap") }, "\(r.failures)")
     }
 
     @Test("A guest that unshares a bounce page under a live mapping is caught as an isolation violation")
     func unshareWhileMapped() throws {
-        let r = try Self.failing(.guestBugs(GuestKernelBugs(unshareBouncePageWhileMapped: true)))
+        let r = try Self.failing(.guestBugs([.unshareBouncePageWhileMapped]))
         #expect(r.isolationViolations > 0)
         let first = try #require(r.firstFailure)
         #expect(first.kind == .isolationViolation, "\(r.failures)")

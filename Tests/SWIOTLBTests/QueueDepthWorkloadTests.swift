@@ -1,7 +1,8 @@
 import Synchronization
 import Testing
 
-@_spi(Benchmarking) @testable import SWIOTLB
+@testable import SWIOTLB
+import SWIOTLBBenchmarks
 
 /// The benchmark's queue-depth workload moves the right bytes: what the device reads is
 /// the original, and what the driver gets back is what the device wrote.

@@ -6,6 +6,7 @@ import SWIOTLB
 import Testing
 
 @testable import SecureGuest
+import PEFTestSupport
 
 /// Block I/O through the virtual device: on a secure guest every byte bounces
 /// through the shared SWIOTLB pool and the hypervisor never touches a secure page.

@@ -5,6 +5,7 @@ import SVMKit
 import Testing
 
 @testable import SecureGuest
+import PEFTestSupport
 
 /// Guests that forget to share (issue 6) and other buggy variants (issue 8 item 4):
 /// the simulator or the SWIOTLB library catches each, with the culprit named.
@@ -16,7 +17,7 @@ import Testing
 /// tests' `HypervisorTouchBootTests`.
 @Suite("Buggy guests")
 struct BuggyGuestTests {
-    static func boot(_ bugs: GuestKernelBugs, cpus: Int = 2, disk: Bool = false) throws -> (
+    static func boot(_ bugs: Set<GuestBug>, cpus: Int = 2, disk: Bool = false) throws -> (
         GuestTestMachine, GuestKernel, GuestBootReport
     ) {
         let t = try GuestTestMachine(
@@ -28,7 +29,7 @@ struct BuggyGuestTests {
 
     @Test("Forgetting to share the LPPACA region: H_REGISTER_VPA's read is caught, address and owner named")
     func lppaca() throws {
-        let (t, kernel, report) = try Self.boot(GuestKernelBugs(skipLPPACAShare: true))
+        let (t, kernel, report) = try Self.boot([.skipLPPACAShare])
         #expect(report.shareCalls[.lppaca] == nil)
         #expect(report.vpaFailures.map(\.cpu) == [0, 1])
         #expect(report.vpaFailures.allSatisfy { $0.status == .parameter })
@@ -45,7 +46,7 @@ struct BuggyGuestTests {
 
     @Test("Forgetting to share the DTL pages: the registration read is caught, address and owner named")
     func dtl() throws {
-        let (t, kernel, report) = try Self.boot(GuestKernelBugs(skipDTLShare: true))
+        let (t, kernel, report) = try Self.boot([.skipDTLShare])
         #expect(report.dtlSharedPages == 0)
         #expect(report.dtlFailures.map(\.cpu) == [0, 1])
         let dtl0 = try #require(report.dispatchTraceLogs[0])
@@ -59,7 +60,7 @@ struct BuggyGuestTests {
 
     @Test("Forgetting to share the bounce pool: the device's first DMA is caught, address and owner named")
     func bouncePool() throws {
-        let (t, kernel, report) = try Self.boot(GuestKernelBugs(skipBouncePoolShare: true), disk: true)
+        let (t, kernel, report) = try Self.boot([.skipBouncePoolShare], disk: true)
         #expect(report.swiotlb?.shared == false)
         #expect(kernel.audit("after boot").isClean)
         let disk = try kernel.probeVirtualBlockDevice()
@@ -89,7 +90,7 @@ struct BuggyGuestTests {
         let t = try GuestTestMachine(cpus: 1, bootargs: "swiotlb=512,force")
         try t.makeSecure()
         let page = t.rtasBouncePages.lowerBound
-        let (kernel, _) = try t.boot(GuestKernelOptions(bugs: GuestKernelBugs(touchAddressAfterBoot: page)))
+        let (kernel, _) = try t.boot(GuestKernelOptions(bugs: [.touchImplicitPage], touchAfterBootAddress: page))
         #expect(t.machine.isStopped)
         let fault = try #require(kernel.diagnose().first { $0.kind == .svmKilled })
         #expect(fault.address == page)
@@ -100,7 +101,7 @@ struct BuggyGuestTests {
 
     @Test("Unsharing a bounce page under a live mapping: the device's DMA is caught and the unsharer named")
     func unshareWhileMapped() throws {
-        let (t, kernel, _) = try Self.boot(GuestKernelBugs(unshareBouncePageWhileMapped: true), disk: true)
+        let (t, kernel, _) = try Self.boot([.unshareBouncePageWhileMapped], disk: true)
         let disk = try kernel.probeVirtualBlockDevice()
         let buffer = try kernel.allocateMemory(bytes: 1 << 16)
         #expect(throws: BlockIOError.self) { try disk.write(sector: 0, from: buffer, byteCount: 1 << 16) }
@@ -112,7 +113,7 @@ struct BuggyGuestTests {
 
     @Test("Double unmap and a sync past the end are refused by SWIOTLB and named")
     func swiotlbMisuse() throws {
-        let (_, kernel, _) = try Self.boot(GuestKernelBugs(doubleUnmap: true, syncPastMappingEnd: true), disk: true)
+        let (_, kernel, _) = try Self.boot([.doubleUnmap, .syncPastMappingEnd], disk: true)
         let disk = try kernel.probeVirtualBlockDevice()
         let buffer = try kernel.allocateMemory(bytes: 1 << 16)
         try disk.write(sector: 0, from: buffer, byteCount: 1 << 16)

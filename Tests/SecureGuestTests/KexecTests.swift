@@ -5,6 +5,7 @@ import SVMKit
 import Testing
 
 @testable import SecureGuest
+import PEFTestSupport
 
 /// kexec of a secure guest (reference/linux-guest-facts.md §1.7).
 @Suite("kexec")

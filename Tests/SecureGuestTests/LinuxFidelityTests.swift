@@ -7,6 +7,7 @@ import SVMKit
 import Testing
 
 @testable import SecureGuest
+import PEFTestSupport
 
 /// Issue 15 item 6: the guest does what Linux 6.12 does, in Linux's order, with
 /// Linux's log lines; each test names the function it follows.

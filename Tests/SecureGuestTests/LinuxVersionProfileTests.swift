@@ -5,6 +5,7 @@ import SWIOTLB
 import Testing
 
 @testable import SecureGuest
+import PEFTestSupport
 
 /// The kernel profiles of issue 17: what each series does differently for a secure
 /// guest, asserted on the boot trace and the kernel log (`LinuxVersion`'s doc cites

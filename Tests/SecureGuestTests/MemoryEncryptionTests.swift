@@ -4,6 +4,7 @@ import SVMKit
 import Testing
 
 @testable import SecureGuest
+import PEFTestSupport
 
 /// `set_memory_decrypted()` / `set_memory_encrypted()` on a secure guest, failures
 /// included.

@@ -4,6 +4,7 @@ import SVMKit
 import Testing
 
 @testable import SecureGuest
+import PEFTestSupport
 
 /// A normal guest shares nothing and makes no ultracalls.
 @Suite("Normal guest boot")

@@ -2,6 +2,7 @@ import PowerABI
 import Testing
 
 @testable import SecureGuest
+import PEFTestSupport
 
 /// `PAGE_ALIGN` through `PageSize.alignUp` (issue 20 item 4): a size in the last page
 /// of the address space is an allocation failure, not an arithmetic trap (the

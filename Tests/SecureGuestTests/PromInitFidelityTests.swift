@@ -4,6 +4,7 @@ import PowerABI
 import Testing
 
 @testable import SecureGuest
+import PEFTestSupport
 
 /// prom_init's secure-mode entry and os-term path as Linux 6.12 has them (issue 15
 /// items 4 and 6; audit rows 1.2, 2.2, 2.3). `UV_ESM` is answered by an injected

@@ -4,6 +4,7 @@ import SWIOTLB
 import Testing
 
 @testable import SecureGuest
+import PEFTestSupport
 
 /// `CONFIG_SWIOTLB_DYNAMIC` in the guest (``GuestKernelOptions/swiotlbDynamic``) and
 /// the SWIOTLB trace a kernel records (`--swiotlb-trace`), on a secure guest whose

@@ -6,6 +6,7 @@ import SVMKit
 import Testing
 
 @testable import SecureGuest
+import PEFTestSupport
 
 /// A secure guest's runtime after prom_init (issue 6): shared LPPACAs, VPAs the
 /// hypervisor can use, DTLs, the bounce pool, the IPI choice, sysfs.

@@ -7,6 +7,12 @@ import Glibc
 /// A private swtpm for the tests that need one (TPMTests, SVMKitTests, CLITests share
 /// this one harness): started on 127.0.0.1 only, on a free
 /// port pair (server P, control P+1), with a fresh state directory; killed by `stop()`.
+///
+/// It stays on Foundation's `Process`, unlike every other program the tests start
+/// (`ProcessTestSupport`'s `ChildProcess`, on swift-subprocess): Subprocess 1.0.2 ties a
+/// child to the async closure that runs it (its `Execution` must not escape), while
+/// swtpm outlives the synchronous call that starts it and is signalled (`SIGSTOP`,
+/// `SIGKILL`) and stopped from synchronous test code and `defer` blocks.
 public final class SwtpmProcess: @unchecked Sendable {
     // Used from one test at a time; the fields are set once in init.
     /// The server (TPM command) port; the control channel is on port + 1.

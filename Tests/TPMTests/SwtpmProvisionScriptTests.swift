@@ -1,5 +1,6 @@
 import ESM
 import Foundation
+import ProcessTestSupport
 import SwtpmTestSupport
 import TPM
 import Testing
@@ -12,8 +13,10 @@ let tpm2ToolsInstalled = FileManager.default.isExecutableFile(atPath: "/usr/bin/
 /// files load (the Name matches the PEM under SVMKit's template, so the two templates
 /// are byte-identical), its policy digests are TPMPolicy's, and the Ultravisor's
 /// sequence opens a lockbox made for its PEM. `--stop` stops swtpm.
+// The hang guard counts the wait for a ChildProcess slot too (the test no longer waits
+// for a runner thread before it starts), so it is longer than the runs need.
 @Suite(
-    "Scripts/swtpm-provision", .serialized, .timeLimit(.minutes(1)),
+    "Scripts/swtpm-provision", .serialized, .timeLimit(.minutes(5)),
     .enabled(if: SwtpmProcess.isUsable, Comment(rawValue: SwtpmProcess.skipReason ?? "swtpm is usable")),
     .enabled(if: tpm2ToolsInstalled, "tpm2-tools is not installed (Scripts/bootstrap tpm2-tools)"))
 struct SwtpmProvisionScriptTests {
@@ -21,32 +24,31 @@ struct SwtpmProvisionScriptTests {
         .deletingLastPathComponent().appendingPathComponent("Scripts/swtpm-provision")
 
     /// Runs the script; returns its exit status and output.
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = script
-        p.arguments = arguments
-        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        // A file, not a pipe: a daemon that kept the pipe open would make reading it hang.
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("swtpm-provision-\(UUID().uuidString).log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: log) }
-        let handle = try FileHandle(forWritingTo: log)
-        p.standardOutput = handle
-        p.standardError = handle
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        try handle.close()
-        return (p.terminationStatus, String(decoding: (try? Data(contentsOf: log)) ?? Data(), as: UTF8.self))
+    static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> (Int32, String) {
+        // Output goes to a file (ChildProcess's way), not a pipe: the swtpm the script
+        // leaves running keeps its copy of the descriptor open.
+        let r = try await ChildProcess.run(script.path, arguments, environment: environment, mergingErrorIntoOutput: true)
+        return (r.status, r.stdoutText)
     }
 
     @Test("Provision with the script, load its files, unwrap lockbox-1 through swtpm, stop")
-    func provisionAndUnwrap() throws {
+    func provisionAndUnwrap() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("svmkit-swtpm-provision-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         let port = try #require(freeLoopbackPortPair())
-        let (status, output) = try Self.run([dir.path, "\(port)"], environment: ["SVMKIT_TPM_KEY_PASSWORD": "script-passwd"])
-        defer { _ = try? Self.run(["--stop", dir.path]) }
+        let (status, output) = try await Self.run([dir.path, "\(port)"], environment: ["SVMKIT_TPM_KEY_PASSWORD": "script-passwd"])
+        do {
+            try await Self.useAndStop(dir: dir, port: port, status: status, output: output)
+        } catch {
+            // A defer cannot await: stop the script's swtpm here when the checks failed early.
+            _ = try? await Self.run(["--stop", dir.path])
+            throw error
+        }
+    }
+
+    /// The checks of ``provisionAndUnwrap()`` once the script ran: load its files, unwrap
+    /// through its swtpm, then `--stop` it.
+    static func useAndStop(dir: URL, port: UInt16, status: Int32, output: String) async throws {
         try #require(status == 0, "\(output)")
         #expect(output.contains("svmkit boot --tpm swtpm:127.0.0.1:\(port)"))
 
@@ -65,15 +67,15 @@ struct SwtpmProvisionScriptTests {
         #expect(try TPMLockboxUnwrapper(configuration: key.configuration).unwrap(wrapped, transport: { try backend.execute($0) }) == master.bytes)
         backend.close()
 
-        let (stopStatus, stopOutput) = try Self.run(["--stop", dir.path])
+        let (stopStatus, stopOutput) = try await Self.run(["--stop", dir.path])
         #expect(stopStatus == 0, "\(stopOutput)")
         #expect(throws: SwtpmFailure.connectionRefused(endpoint: "127.0.0.1:\(port)")) { try backend.send(getRandomCommand) }
     }
 
     @Test("Bad arguments are refused with usage")
-    func badArguments() throws {
-        #expect(try Self.run([]).0 == 2)
-        let (status, output) = try Self.run(["/tmp/x", "70000"])
+    func badArguments() async throws {
+        #expect(try await Self.run([]).0 == 2)
+        let (status, output) = try await Self.run(["/tmp/x", "70000"])
         #expect(status != 0 && output.contains("70000"))
     }
 }

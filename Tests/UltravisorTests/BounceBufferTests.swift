@@ -6,6 +6,7 @@ import TPM
 import Testing
 
 @testable import Ultravisor
+import PEFTestSupport
 
 /// A TPM that echoes commands back reversed, or fails, and records what it saw.
 final class FakeTPM: TPMBackend {

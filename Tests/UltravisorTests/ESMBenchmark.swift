@@ -5,6 +5,7 @@ import SVMKit
 import Testing
 
 @testable import Ultravisor
+import PEFTestSupport
 
 /// Opt-in measurement of UV_ESM on a large guest (run with `SVMKIT_ESM_BENCH=1 swift test
 /// -c release --filter ESMBenchmark`): prints the wall time of the whole call and per

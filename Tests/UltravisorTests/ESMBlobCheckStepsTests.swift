@@ -5,6 +5,7 @@ import PowerABI
 import Testing
 
 @testable import Ultravisor
+import PEFTestSupport
 
 /// The steps of `svm_esm_blob_chk`, each on its own (`svm/svm-esm.c`,
 /// reference/ultravisor-facts.md §2.6): the failure paths a whole boot does not reach.

@@ -9,6 +9,7 @@ import TPM
 import Testing
 
 @testable import Ultravisor
+import PEFTestSupport
 
 /// The report a façade reads after UV_ESM, the Ultravisor's boot device tree, and the
 /// failure after commit (reference/ultravisor-facts.md §2.7, §2.8 step 5, §2.9).

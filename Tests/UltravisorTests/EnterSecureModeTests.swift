@@ -9,6 +9,7 @@ import TPM
 import Testing
 
 @testable import Ultravisor
+import PEFTestSupport
 
 /// UV_ESM end to end on images made by `BootImageBuilder` (reference/ultravisor-facts.md §2).
 @Suite struct EnterSecureModeTests {

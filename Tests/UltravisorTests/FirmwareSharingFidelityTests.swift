@@ -4,6 +4,7 @@ import PowerABI
 import Testing
 
 @testable import Ultravisor
+import PEFTestSupport
 
 /// Issue 15 items 5 and 7: sharing as `core/svm_host.c` (open-power/ultravisor HEAD
 /// 63669595) implements it, and the `open-power` firmware profile's quirks.

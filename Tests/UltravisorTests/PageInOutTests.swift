@@ -4,6 +4,7 @@ import PowerABI
 import Testing
 
 @testable import Ultravisor
+import PEFTestSupport
 
 /// UV_PAGE_IN, UV_PAGE_OUT and UV_PAGE_INVAL: every check of reference/ultravisor-facts.md
 /// §6 rows 3–14, one bad argument at a time, on a secure SVM over 64 MiB (one memory slot).

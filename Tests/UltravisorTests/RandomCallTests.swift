@@ -4,6 +4,7 @@ import PowerABI
 import Testing
 
 @testable import Ultravisor
+import PEFTestSupport
 
 /// Random opcodes and register values from every privilege state: the simulator never
 /// crashes and every call ends with a defined status (issue 3, "tests that must exist").

@@ -4,6 +4,7 @@ import PowerABI
 import Testing
 
 @testable import Ultravisor
+import PEFTestSupport
 
 /// A secure vCPU's `sc 1` (reference/ultravisor-facts.md §1.4, §7).
 @Suite struct ReflectionTests {

@@ -4,6 +4,7 @@ import PowerABI
 import Testing
 
 @testable import Ultravisor
+import PEFTestSupport
 
 /// The building blocks of UV_ESM (reference/ultravisor-facts.md §2).
 @Suite struct SecureBootStepsTests {

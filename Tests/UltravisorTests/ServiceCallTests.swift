@@ -4,6 +4,7 @@ import PowerABI
 import Testing
 
 @testable import Ultravisor
+import PEFTestSupport
 
 /// The hypervisor's service ultracalls (reference/ultravisor-facts.md §7) and the two
 /// ultracalls the secure-boot issue implements.

@@ -4,6 +4,7 @@ import PowerABI
 import Testing
 
 @testable import Ultravisor
+import PEFTestSupport
 
 /// The share protocols of reference/ultravisor-facts.md §5.2–5.3 and the page states
 /// and traces they produce.

@@ -54,7 +54,7 @@ public struct FaultWalk: Sendable {
     public let configuration: BootConfiguration
     /// The phases whose calls are walked (the phases before the last of them always run).
     public let phases: Set<FaultWalkPhase>
-    /// Deliberate guest bugs every run is booted with (``GuestBug``).
+    /// Deliberate guest bugs every run is booted with (`GuestBug`, in SecureGuest).
     public let bugs: Set<GuestBug>
     /// What explains an outcome.
     public let expectations: [FaultWalkExpectation]

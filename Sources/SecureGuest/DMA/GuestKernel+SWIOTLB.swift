@@ -115,7 +115,7 @@ extension GuestKernel {
             return s.pool
         }
         guard let pool else { return }
-        if options.bugs.skipBouncePoolShare {
+        if options.bugs.contains(.skipBouncePoolShare) {
             printk("SVMKit bug: swiotlb_update_mem_attributes() is skipped")
             return
         }

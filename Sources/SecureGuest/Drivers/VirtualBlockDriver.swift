@@ -116,12 +116,12 @@ public final class VirtualBlockDriver: Sendable {
             }
             // Deliberate bugs, once each.
             if let first = batch.first, let pool = kernel.swiotlbPool, pool.contains(first.dma) {
-                if bugs.unshareBouncePageWhileMapped, state.bugsFired.insert("unshare").inserted {
+                if bugs.contains(.unshareBouncePageWhileMapped), state.bugsFired.insert("unshare").inserted {
                     kernel.printk("SVMKit bug: unsharing the bounce page under a live DMA mapping")
                     try? kernel.setMemoryEncrypted(
                         GuestPhysicalAddress(first.dma & ~PageSize.offsetMask), pageCount: 1, callSite: "virtual block driver (bug)", cpu: cpu)
                 }
-                if bugs.syncPastMappingEnd, state.bugsFired.insert("sync").inserted {
+                if bugs.contains(.syncPastMappingEnd), state.bugsFired.insert("sync").inserted {
                     kernel.printk("SVMKit bug: syncing one sector past the end of a mapping")
                     try? kernel.dmaSyncSingleForDevice(
                         first.dma, size: first.length + VirtualBlockProtocol.sectorSize, direction: direction)
@@ -175,7 +175,7 @@ public final class VirtualBlockDriver: Sendable {
                 } catch {
                     if failure == nil { failure = .dma(error) }
                 }
-                if i == 0, bugs.doubleUnmap, state.bugsFired.insert("double").inserted {
+                if i == 0, bugs.contains(.doubleUnmap), state.bugsFired.insert("double").inserted {
                     kernel.printk("SVMKit bug: unmapping a bounce buffer twice")
                     try? kernel.dmaUnmapSingle(item.dma, size: item.length, direction: direction)
                 }

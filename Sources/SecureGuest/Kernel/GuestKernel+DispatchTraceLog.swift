@@ -17,8 +17,8 @@ extension GuestKernel {
     /// it before registering.
     func allocateDispatchLogs(cpuCount: Int, secure: Bool, memblock: inout Memblock) throws(GuestKernelError) -> [UInt64?] {
         let perPage = Int(PageSize.bytes / Self.dispatchLogBytes)
-        let ctor = secure && !options.bugs.skipDTLShare
-        if secure && options.bugs.skipDTLShare { printk("SVMKit bug: the dtl cache has no constructor") }
+        let ctor = secure && !options.bugs.contains(.skipDTLShare)
+        if secure && options.bugs.contains(.skipDTLShare) { printk("SVMKit bug: the dtl cache has no constructor") }
         var out: [UInt64?] = []
         out.reserveCapacity(cpuCount)
         var slab: UInt64 = 0

@@ -39,7 +39,7 @@ extension GuestKernel {
                 throw .allocation(error)
             }
             var r = SharedLPPACARegion(base: base, cpuCount: regionCPUs)
-            if options.bugs.skipLPPACAShare {
+            if options.bugs.contains(.skipLPPACAShare) {
                 printk("SVMKit bug: alloc_shared_lppaca() skips uv_share_page()")
             } else {
                 // paca.c: alloc_shared_lppaca (6.12) ignores uv_share_page()'s result.

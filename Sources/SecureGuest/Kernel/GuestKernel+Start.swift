@@ -187,7 +187,7 @@ extension GuestKernel {
         state.withLock { $0.phase = .running }
         let svm = sysfs.read(SysfsView.svmPath) ?? ""
 
-        if let address = options.bugs.touchAddressAfterBoot {
+        if options.bugs.contains(.touchImplicitPage), let address = options.touchAfterBootAddress {
             printk("SVMKit bug: touching 0x\(String(address, radix: 16)) after boot")
             _ = try? boot.read(at: GuestPhysicalAddress(address), count: 8, purpose: "buggy guest access")
         }

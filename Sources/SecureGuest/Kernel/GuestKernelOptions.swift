@@ -2,7 +2,7 @@ public import SWIOTLB
 
 /// How a ``GuestKernel`` is built: the configuration choices Linux makes at compile
 /// or boot time that matter to a secure guest, and the hooks that turn it into a
-/// deliberately buggy guest (``GuestKernelBugs``).
+/// deliberately buggy guest (``GuestBug``).
 public struct GuestKernelOptions: Hashable, Sendable {
     /// The kernel command line; `nil` reads `/chosen/bootargs` from the device tree
     /// (`early_init_dt_scan_chosen()`). Only `swiotlb=` is acted on here.
@@ -19,7 +19,12 @@ public struct GuestKernelOptions: Hashable, Sendable {
     /// The kernel image size to reserve when `/chosen/qemu,boot-kernel` does not give it.
     public var kernelSize: UInt64
     /// Deliberate bugs (issue 8's buggy guests); none by default.
-    public var bugs: GuestKernelBugs
+    public var bugs: Set<GuestBug>
+    /// The guest-physical address ``GuestBug/touchImplicitPage`` reads at the end of
+    /// boot. The guest cannot tell which pages the Ultravisor shared implicitly, so
+    /// whoever turns the bug on supplies one (SVMKit's boot: the lowest
+    /// `SHARED_IMPLICIT` page after `UV_ESM`); `nil` leaves that bug without effect.
+    public var touchAfterBootAddress: UInt64?
     /// `CONFIG_NR_CPUS` (2048 in `arch/powerpc/configs/ppc64_defconfig` (6.12)):
     /// `nr_cpu_ids` until the device tree has been read. It sizes the shared LPPACA
     /// region (allocated for the boot CPU in `early_setup()`, before
@@ -67,8 +72,8 @@ public struct GuestKernelOptions: Hashable, Sendable {
     /// the DDW DMA path.
     public init(
         commandLine: String? = nil, hypervisor: HypervisorPlatform? = nil, dispatchTraceLogs: Bool = true,
-        kernelSize: UInt64 = 16 << 20, bugs: GuestKernelBugs = GuestKernelBugs(), nrCPUs: Int = 2048,
-        swiotlbDynamic: Bool = false, swiotlbTrace: SWIOTLBTraceLog? = nil
+        kernelSize: UInt64 = 16 << 20, bugs: Set<GuestBug> = [], touchAfterBootAddress: UInt64? = nil,
+        nrCPUs: Int = 2048, swiotlbDynamic: Bool = false, swiotlbTrace: SWIOTLBTraceLog? = nil
     ) {
         self.swiotlbDynamic = swiotlbDynamic
         self.swiotlbTrace = swiotlbTrace
@@ -78,6 +83,7 @@ public struct GuestKernelOptions: Hashable, Sendable {
         self.dispatchTraceLogs = dispatchTraceLogs
         self.kernelSize = kernelSize
         self.bugs = bugs
+        self.touchAfterBootAddress = touchAfterBootAddress
     }
 }
 
@@ -88,47 +94,4 @@ public enum HypervisorPlatform: String, Hashable, Sendable, CaseIterable {
     case kvm
     /// PowerVM: doorbells between SMT siblings are used, secure guests included.
     case powerVM = "PowerVM"
-}
-
-/// Hooks that make the guest kernel misbehave on purpose, so that the simulator's
-/// checks can be shown to catch each mistake and name the culprit
-/// (issue 8 item 4). Every hook is off by default.
-public struct GuestKernelBugs: Hashable, Sendable {
-    /// `alloc_shared_lppaca()` forgets its `uv_share_page()`: `H_REGISTER_VPA` then
-    /// makes the hypervisor read a secure page.
-    public var skipLPPACAShare: Bool
-    /// The `dtl` cache has no constructor: DTL pages stay secure and the
-    /// hypervisor's read at `H_REGISTER_VPA` (or write at dispatch) fails.
-    public var skipDTLShare: Bool
-    /// `swiotlb_update_mem_attributes()` is skipped: the bounce pool stays secure and
-    /// the device's first DMA into it fails.
-    public var skipBouncePoolShare: Bool
-    /// At the end of boot the kernel reads this guest-physical address; pointing it at
-    /// a page the Ultravisor shared implicitly (an RTAS bounce page) kills the SVM.
-    public var touchAddressAfterBoot: UInt64?
-    /// The block driver unshares (`set_memory_encrypted()`) the pool page under its
-    /// first bounce buffer while the mapping is live, before the device runs.
-    public var unshareBouncePageWhileMapped: Bool
-    /// The block driver unmaps its first bounce buffer twice.
-    public var doubleUnmap: Bool
-    /// The block driver syncs its first mapping one sector past its end.
-    public var syncPastMappingEnd: Bool
-
-    /// No bugs, or the ones given.
-    public init(
-        skipLPPACAShare: Bool = false, skipDTLShare: Bool = false, skipBouncePoolShare: Bool = false,
-        touchAddressAfterBoot: UInt64? = nil, unshareBouncePageWhileMapped: Bool = false, doubleUnmap: Bool = false,
-        syncPastMappingEnd: Bool = false
-    ) {
-        self.skipLPPACAShare = skipLPPACAShare
-        self.skipDTLShare = skipDTLShare
-        self.skipBouncePoolShare = skipBouncePoolShare
-        self.touchAddressAfterBoot = touchAddressAfterBoot
-        self.unshareBouncePageWhileMapped = unshareBouncePageWhileMapped
-        self.doubleUnmap = doubleUnmap
-        self.syncPastMappingEnd = syncPastMappingEnd
-    }
-
-    /// Whether any hook is on.
-    public var any: Bool { self != GuestKernelBugs() }
 }

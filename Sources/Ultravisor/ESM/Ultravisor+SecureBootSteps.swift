@@ -4,14 +4,14 @@ import PowerABI
 /// Work the Ultravisor does on behalf of the vCPU whose call it is handling: who that
 /// vCPU is, its LPID, and the nesting depth of the call (hypercalls made for it go one
 /// level deeper).
-struct UltravisorContext {
+package struct UltravisorContext {
     let machine: Machine
     let caller: Caller
     let depth: Int
     let lpid: UInt64
 
     /// The context of `call`.
-    init(call: FirmwareCall, machine: Machine, lpid: UInt64) {
+    package init(call: FirmwareCall, machine: Machine, lpid: UInt64) {
         self.machine = machine
         self.caller = call.caller
         self.depth = call.depth
@@ -43,7 +43,7 @@ extension Ultravisor {
     /// `create_svm(lpid)`: a new SVM record (``SVMLifecycle/created``) with a fresh
     /// page-out key and IV prefix from the machine's seeded generator. If one exists
     /// already the firmware's `U_BUSY` reaches the caller as `U_RETRY` (§2.1 step 5).
-    func createSVM(lpid: UInt64, on machine: Machine) -> UltravisorStatus {
+    package func createSVM(lpid: UInt64, on machine: Machine) -> UltravisorStatus {
         let exists = state.withLock { $0.svms[lpid] != nil }
         if exists { return .retry }
         let svm = SVMState(lpid: lpid, memoryPages: machine.memory.pageCount, random: machine.random)
@@ -62,7 +62,7 @@ extension Ultravisor {
 
     /// `H_SVM_INIT_START` (§2.3); on `H_SUCCESS` the SVM is ``SVMLifecycle/initializing``.
     /// The hypervisor registers the memory slots while it handles the call.
-    func startInitialization(_ context: UltravisorContext) -> HypervisorStatus {
+    package func startInitialization(_ context: UltravisorContext) -> HypervisorStatus {
         let status = context.hypercall(.svmInitStart).hypervisorStatus
         if status == .success {
             state.withLock { $0.svms[context.lpid]?.lifecycle = .initializing }
@@ -124,7 +124,7 @@ extension Ultravisor {
     /// Shares a range the Ultravisor chose itself: ``ShareKind/implicit`` for its bounce
     /// pages, ``ShareKind/pseudo`` for the guest's RTAS area (§2.5, §2.6, §5.1), through
     /// the full protocol of ``share(frames:kind:lpid:for:depth:on:notes:)``.
-    func share(_ context: UltravisorContext, frames: Range<UInt64>, kind: ShareKind, notes: inout [String])
+    package func share(_ context: UltravisorContext, frames: Range<UInt64>, kind: ShareKind, notes: inout [String])
         -> UltravisorStatus
     {
         share(
@@ -142,7 +142,7 @@ extension Ultravisor {
     /// their states here, without copying. On hardware those pages are fresh secure
     /// memory [inference]; in SVMKit they keep the bytes they had (a documented
     /// divergence: nothing in the guest reads them before writing).
-    func finishInitialization(_ context: UltravisorContext) -> HypervisorStatus {
+    package func finishInitialization(_ context: UltravisorContext) -> HypervisorStatus {
         let status = context.hypercall(.svmInitDone).hypervisorStatus
         guard status == .success else { return status }
         let slots = memorySlots(of: context.lpid)
@@ -179,7 +179,7 @@ extension Ultravisor {
     /// vCPU does not resume after its `sc 2`: it enters at `entry` with MSR = its MSR |
     /// S, HV and EE cleared, and `registers` (register number → value; UV_ESM passes
     /// r3 = fdt, r4 = kbase, r5 = 0). The page-in tracking bitmap is freed.
-    func commit(_ context: UltravisorContext, call: inout FirmwareCall, entry: UInt64, registers: [Int: UInt64]) {
+    package func commit(_ context: UltravisorContext, call: inout FirmwareCall, entry: UInt64, registers: [Int: UInt64]) {
         state.withLock { s in
             s.svms[context.lpid]?.lifecycle = .secure
             s.svms[context.lpid]?.pageInTracking.removeAll()

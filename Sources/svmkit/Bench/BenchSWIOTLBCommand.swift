@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SWIOTLB
+import SWIOTLBBenchmarks
 
 /// `svmkit bench swiotlb`: bounce-buffer throughput against memcpy in the same run.
 struct BenchSWIOTLBCommand: ParsableCommand {

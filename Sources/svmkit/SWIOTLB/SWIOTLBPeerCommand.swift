@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SWIOTLBBenchmarks
 
 /// `svmkit swiotlb peer`: merges a `svmkit bench swiotlb --json` report with the rows
 /// of Linux's own allocator (`Scripts/linux-oracle bench`, same workload) into one

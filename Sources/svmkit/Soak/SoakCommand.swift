@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SVMKit
 import SWIOTLB
+import SVMKitSoak
 
 /// `svmkit soak`: a seeded load scenario on a secure guest (issue 8 item 5).
 struct SoakCommand: ParsableCommand {

@@ -1,6 +1,6 @@
 import Foundation
 import Histogram
-@_spi(Benchmarking) import SWIOTLB
+import SWIOTLB
 import Synchronization
 
 #if canImport(Glibc)
@@ -10,42 +10,62 @@ import Darwin
 #endif
 
 /// What one run of `svmkit bench swiotlb` measures.
-struct SWIOTLBBenchPlan: Sendable {
+package struct SWIOTLBBenchPlan: Sendable {
     /// One point per size, or one point for the mix.
-    var sizes: [Int]
+    package var sizes: [Int]
     /// Draw sizes from this mix instead of `sizes`.
-    var mix: SWIOTLBBenchMix?
+    package var mix: SWIOTLBBenchMix?
     /// Mappings kept outstanding (one point per depth).
-    var queueDepths: [Int] = [1]
-    var threads: [Int]
-    var areas: Int
-    var directions: [DMADirection]
-    var seconds: Double
-    var allocators: [SWIOTLBAllocatorKind]
-    var poolSize: Int
-    var progress: Bool
-    var allocationCost: Bool
+    package var queueDepths: [Int] = [1]
+    package var threads: [Int]
+    package var areas: Int
+    package var directions: [DMADirection]
+    package var seconds: Double
+    package var allocators: [SWIOTLBAllocatorKind]
+    package var poolSize: Int
+    package var progress: Bool
+    package var allocationCost: Bool
     /// Also measure dynamic growth.
-    var growth = false
+    package var growth = false
+
+    /// A plan with every field given (`svmkit bench swiotlb` builds it from its options).
+    package init(
+        sizes: [Int], mix: SWIOTLBBenchMix?, queueDepths: [Int] = [1], threads: [Int], areas: Int,
+        directions: [DMADirection], seconds: Double, allocators: [SWIOTLBAllocatorKind], poolSize: Int, progress: Bool,
+        allocationCost: Bool, growth: Bool = false
+    ) {
+        self.sizes = sizes
+        self.mix = mix
+        self.queueDepths = queueDepths
+        self.threads = threads
+        self.areas = areas
+        self.directions = directions
+        self.seconds = seconds
+        self.allocators = allocators
+        self.poolSize = poolSize
+        self.progress = progress
+        self.allocationCost = allocationCost
+        self.growth = growth
+    }
 }
 
 /// Runs the plan: for each point, interleaved rounds of the memcpy baseline and of
 /// map + unmap loops (same threads, same source buffers), then a latency phase that
 /// times each mapping; then the allocator alone on an empty and a 90 %-full pool.
-final class SWIOTLBBenchRunner {
+package final class SWIOTLBBenchRunner {
     /// Bytes of host memory per thread after the pool: the ring's original buffers, then
     /// the memcpy baseline's staging buffers half-way (room for the deepest ring of the
     /// largest size).
-    let threadStride: Int
+    package let threadStride: Int
     /// Length of one throughput phase.
-    static let phaseNanoseconds: UInt64 = 10_000_000
+    package static let phaseNanoseconds: UInt64 = 10_000_000
 
-    let plan: SWIOTLBBenchPlan
-    let memory: HostBounceMemory
-    let team: SWIOTLBBenchTeam
-    let timerOverhead: UInt64
+    package let plan: SWIOTLBBenchPlan
+    package let memory: HostBounceMemory
+    package let team: SWIOTLBBenchTeam
+    package let timerOverhead: UInt64
 
-    init(plan: SWIOTLBBenchPlan) throws {
+    package init(plan: SWIOTLBBenchPlan) throws {
         self.plan = plan
         let maxThreads = plan.threads.max() ?? 1
         let largest = max(plan.sizes.max() ?? 0, plan.mix?.largest ?? 0, SWIOTLB.segmentSize / 4)
@@ -60,9 +80,9 @@ final class SWIOTLBBenchRunner {
 
     deinit { team.stop() }
 
-    func sourceAddress(_ member: Int) -> UInt64 { UInt64(plan.poolSize + member * threadStride) }
+    package func sourceAddress(_ member: Int) -> UInt64 { UInt64(plan.poolSize + member * threadStride) }
 
-    func run() throws -> SWIOTLBBenchReport {
+    package func run() throws -> SWIOTLBBenchReport {
         var rows: [SWIOTLBBenchRow] = []
         var scaling: [SWIOTLBBenchScaling] = []
         var groups: [(SWIOTLBBenchPoint, DMADirection, SWIOTLBAllocatorKind)] = []
@@ -109,9 +129,9 @@ final class SWIOTLBBenchRunner {
         return report
     }
 
-    static func directionOrder(_ d: String) -> Int { ["to-device", "from-device", "bidirectional"].firstIndex(of: d) ?? 9 }
+    package static func directionOrder(_ d: String) -> Int { ["to-device", "from-device", "bidirectional"].firstIndex(of: d) ?? 9 }
 
-    static let method =
+    package static let method =
         "For each size (or mix), queue depth, direction and allocator, every thread count is measured in the same "
         + "interleaved rounds; each round alternates 10 ms phases of the memcpy baseline and of the queue-depth "
         + "workload on the same threads, each thread count with its own fresh pool. The workload "
@@ -129,7 +149,7 @@ final class SWIOTLBBenchRunner {
 
     // MARK: One point
 
-    struct Outcome: Sendable {
+    package struct Outcome: Sendable {
         var ops = 0
         var start: UInt64 = 0
         var end: UInt64 = 0
@@ -142,7 +162,7 @@ final class SWIOTLBBenchRunner {
 
     /// A phase's totals: operations, and rates per second over CPU time (summed over
     /// threads) and over wall time.
-    struct PhaseTotals {
+    package struct PhaseTotals {
         var ops: Int
         var cpuRate: Double
         var wallRate: Double
@@ -154,7 +174,7 @@ final class SWIOTLBBenchRunner {
 
     /// Runs `body(member, deadline)` on the first `threads` members for about
     /// `duration` nanoseconds; returns total ops, wall time and failures.
-    func phase(
+    package func phase(
         threads: Int, duration: UInt64, _ body: @escaping @Sendable (Int, UInt64) -> Outcome
     ) -> PhaseTotals {
         let outcomes = Mutex<[Outcome]>([])
@@ -180,7 +200,7 @@ final class SWIOTLBBenchRunner {
     }
 
     /// The ring sizes of a point: one size repeated, or 4096 draws from the mix.
-    func sizeSequence(_ point: SWIOTLBBenchPoint) -> [Int] {
+    package func sizeSequence(_ point: SWIOTLBBenchPoint) -> [Int] {
         guard let mix = point.mix else { return [point.size] }
         return mix.draws(4096, seed: 0x5157_494F_544C_4221)
     }
@@ -193,14 +213,14 @@ final class SWIOTLBBenchRunner {
     /// originals after it) costs about 10 % more at QD 32 than one between buffers
     /// 2 MiB apart (measured in C as well), which is placement, not SWIOTLB. Otherwise
     /// half-way into the member's own block after the pool.
-    func ringRegion(_ member: Int, span: Int) -> (originals: UInt64, stagings: UInt64) {
+    package func ringRegion(_ member: Int, span: Int) -> (originals: UInt64, stagings: UInt64) {
         let base = sourceAddress(member)
         let share = plan.poolSize / max(plan.threads.max() ?? 1, 1)
         if span <= share { return (base, UInt64(member * share)) }
         return (base, base + UInt64(threadStride / 2))
     }
 
-    func measure(
+    package func measure(
         point: SWIOTLBBenchPoint, threadCounts: [Int], direction: DMADirection, allocator: SWIOTLBAllocatorKind
     ) throws -> (rows: [SWIOTLBBenchRow], scaling: [SWIOTLBBenchScaling]) {
         let memory = self.memory
@@ -349,7 +369,7 @@ final class SWIOTLBBenchRunner {
         return (rows, scaling)
     }
 
-    static func median(_ values: [Double]) -> Double {
+    package static func median(_ values: [Double]) -> Double {
         guard !values.isEmpty else { return 0 }
         let sorted = values.sorted()
         return sorted.count % 2 == 1

@@ -3,22 +3,22 @@ import Foundation
 /// The SVG chart of a report: throughput against mapping size, one panel per direction
 /// and queue depth (a row of panels per depth), SWIOTLB (each allocator) beside the
 /// memcpy baseline; solid lines for one thread, dashed for two or more.
-enum SWIOTLBBenchChart {
-    static let panelWidth = 380.0
-    static let panelHeight = 270.0
-    static let left = 64.0
-    static let top = 118.0
-    static let gap = 44.0
-    static let bottom = 96.0
+package enum SWIOTLBBenchChart {
+    package static let panelWidth = 380.0
+    package static let panelHeight = 270.0
+    package static let left = 64.0
+    package static let top = 118.0
+    package static let gap = 44.0
+    package static let bottom = 96.0
 
-    struct Series {
+    package struct Series {
         var label: String
         var color: String
         var dashed: Bool
         var points: [(size: Int, value: Double)]
     }
 
-    static func color(_ allocator: String) -> String {
+    package static func color(_ allocator: String) -> String {
         switch allocator {
         case "fast": "#1f6fd1"
         case "reference": "#e07b00"
@@ -26,12 +26,12 @@ enum SWIOTLBBenchChart {
         }
     }
 
-    static func escape(_ s: String) -> String {
+    package static func escape(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;")
     }
 
-    static func svg(_ report: SWIOTLBBenchReport) -> String {
+    package static func svg(_ report: SWIOTLBBenchReport) -> String {
         let directions = ["to-device", "from-device", "bidirectional"].filter { d in report.results.contains { $0.direction == d } }
         let sizes = Array(Set(report.results.map(\.size))).sorted()
         let threadCounts = Array(Set(report.results.map(\.threads))).sorted()
@@ -151,7 +151,7 @@ enum SWIOTLBBenchChart {
         return out.joined(separator: "\n") + "\n"
     }
 
-    static func niceStep(_ raw: Double) -> Double {
+    package static func niceStep(_ raw: Double) -> Double {
         guard raw > 0 else { return 1 }
         var magnitude = 1.0
         while magnitude * 10 <= raw { magnitude *= 10 }
@@ -160,9 +160,9 @@ enum SWIOTLBBenchChart {
         return 10 * magnitude
     }
 
-    static func f(_ v: Double) -> String { SWIOTLBBenchFormat.fixed(v, 1) }
+    package static func f(_ v: Double) -> String { SWIOTLBBenchFormat.fixed(v, 1) }
 
-    static func text(
+    package static func text(
         _ x: Double, _ y: Double, _ s: String, size: Int, weight: String = "normal", anchor: String = "start",
         color: String = "#222"
     ) -> String {

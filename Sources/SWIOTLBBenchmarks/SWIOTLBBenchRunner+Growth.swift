@@ -1,31 +1,31 @@
 import Histogram
 import Locking
-@_spi(Benchmarking) import SWIOTLB
+import SWIOTLB
 
 /// What `--growth` measures: a dynamic pool that outgrows its 1 MiB default pool by
 /// 1 MiB pools, shared in one call each, and returns them when idle.
-struct SWIOTLBGrowthCost: Codable, Sendable {
+package struct SWIOTLBGrowthCost: Codable, Sendable {
     /// Growth rounds (fill, grow once, drain, release).
-    var rounds: Int
+    package var rounds: Int
     /// Pools added.
-    var growths: Int
+    package var growths: Int
     /// Share calls (ultracalls on a guest) per growth.
-    var shareCallsPerGrowth: Double
+    package var shareCallsPerGrowth: Double
     /// Unshare calls per released pool.
-    var unshareCallsPerRelease: Double
+    package var unshareCallsPerRelease: Double
     /// Median and 99th percentile nanoseconds of the map that triggered a growth.
-    var growthMapP50Nanoseconds: Double
-    var growthMapP99Nanoseconds: Double
+    package var growthMapP50Nanoseconds: Double
+    package var growthMapP99Nanoseconds: Double
     /// Median nanoseconds of the other 256 KiB maps in the same rounds.
-    var plainMapP50Nanoseconds: Double
+    package var plainMapP50Nanoseconds: Double
     /// Bytes unshared and returned to the allocator per round.
-    var bytesReturnedPerRound: Int
+    package var bytesReturnedPerRound: Int
 }
 
 extension SWIOTLBBenchRunner {
     /// Fills a 1 MiB default pool with 256 KiB TO_DEVICE mappings until a fifth grows
     /// it, times every map, unmaps all, releases the idle pool; repeated.
-    func growthCost() throws -> SWIOTLBGrowthCost {
+    package func growthCost() throws -> SWIOTLBGrowthCost {
         let base = try SWIOTLBPool(region: BounceRegion(base: 0, size: 1 << 20), memory: memory)
         let calls = Lock((share: 0, unshare: 0))
         let poolBytes = plan.poolSize

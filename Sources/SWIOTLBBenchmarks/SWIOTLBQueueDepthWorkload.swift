@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import SWIOTLB
 
 /// The queue-depth workload of `svmkit bench swiotlb` (issue 18): a driver that keeps
 /// `queueDepth` mappings outstanding, as block and network I/O does, against a
@@ -43,7 +44,6 @@ import Darwin
 /// (FROM_DEVICE, BIDIRECTIONAL); differences are counted in ``mismatches``.
 ///
 /// Not thread-safe: one workload per thread (each with its own entries and CPU hint).
-@_spi(Benchmarking)
 public final class SWIOTLBQueueDepthWorkload {
     /// The pool under test (nil for the baseline).
     let pool: SWIOTLBPool?

@@ -1,3 +1,4 @@
+import SVMKit
 @_spi(Firmware) public import PEFMachine
 public import SecureGuest
 public import SWIOTLB

@@ -1,3 +1,4 @@
+import SVMKit
 import Hypervisor
 @_spi(Firmware) import PEFMachine
 import PowerABI

@@ -1,3 +1,4 @@
+import SVMKit
 import Locking
 @_spi(Firmware) import PEFMachine
 import Synchronization

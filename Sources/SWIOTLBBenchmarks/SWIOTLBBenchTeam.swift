@@ -4,16 +4,16 @@ import Synchronization
 /// A fixed team of threads that run the same phase together: the caller's thread is
 /// member 0, the others are long-lived `Thread`s. Phases are separated by a spinning,
 /// yielding barrier, so every member starts a phase at the same moment.
-final class SWIOTLBBenchTeam: Sendable {
+package final class SWIOTLBBenchTeam: Sendable {
     /// Members, the caller included.
-    let size: Int
+    package let size: Int
     private let arrived = Atomic<Int>(0)
     private let generation = Atomic<Int>(0)
     private let job = Mutex<(@Sendable (Int) -> Void)?>(nil)
     private let finished = Atomic<Bool>(false)
 
     /// Starts `size - 1` worker threads.
-    init(size: Int) {
+    package init(size: Int) {
         self.size = size
         for member in 1..<max(size, 1) {
             let thread = Thread { [self] in self.workerLoop(member) }
@@ -48,7 +48,7 @@ final class SWIOTLBBenchTeam: Sendable {
     }
 
     /// Runs `body(member)` on every member at once and returns when all are done.
-    func run(_ body: @escaping @Sendable (Int) -> Void) {
+    package func run(_ body: @escaping @Sendable (Int) -> Void) {
         if size == 1 {
             body(0)
             return
@@ -60,7 +60,7 @@ final class SWIOTLBBenchTeam: Sendable {
     }
 
     /// Stops the workers.
-    func stop() {
+    package func stop() {
         guard size > 1 else { return }
         finished.store(true, ordering: .releasing)
         barrier()

@@ -1,3 +1,4 @@
+import SVMKit
 import Dispatch
 import Foundation
 import Hypervisor
@@ -40,8 +41,8 @@ public final class SoakRunner: Sendable {
     }
 
     /// The bugs the configuration injects into every kernel.
-    var bugs: GuestKernelBugs {
-        var b = GuestKernelBugs()
+    var bugs: Set<GuestBug> {
+        var b = Set<GuestBug>()
         for case .guestBugs(let more) in configuration.injections { b = more }
         return b
     }

@@ -1,3 +1,4 @@
+import SVMKit
 public import SecureGuest
 
 /// Deliberate breakage a soak can inject, to show that its checks catch each kind of
@@ -12,6 +13,6 @@ public enum SoakInjection: Hashable, Sendable {
     /// `set_memory_decrypted()` and so the ledger: the audit must report a leak.
     case unrecordedShare(vcpu: Int, operation: Int)
     /// Every kernel of the soak is built with these deliberate bugs
-    /// (`GuestKernelBugs`); the soak must report what they break.
-    case guestBugs(GuestKernelBugs)
+    /// (``GuestBug``); the soak must report what they break.
+    case guestBugs(Set<GuestBug>)
 }

@@ -1,9 +1,9 @@
 import SWIOTLB
 
 /// Parsing and printing for `svmkit bench swiotlb`.
-enum SWIOTLBBenchFormat {
+package enum SWIOTLBBenchFormat {
     /// Parses `2K`, `64K`, `1M` or a byte count.
-    static func parseSize(_ text: String) -> Int? {
+    package static func parseSize(_ text: String) -> Int? {
         let t = text.trimmingCharacters(in: .whitespaces).uppercased()
         var digits = Substring(t)
         var multiplier = 1
@@ -20,14 +20,14 @@ enum SWIOTLBBenchFormat {
     }
 
     /// `64K`, `2M`, or bytes.
-    static func size(_ bytes: Int) -> String {
+    package static func size(_ bytes: Int) -> String {
         if bytes % (1 << 20) == 0 { return "\(bytes >> 20)M" }
         if bytes % (1 << 10) == 0 { return "\(bytes >> 10)K" }
         return "\(bytes)"
     }
 
     /// `to-device`, `from-device`, `bidirectional`.
-    static func direction(_ d: DMADirection) -> String {
+    package static func direction(_ d: DMADirection) -> String {
         switch d {
         case .toDevice: "to-device"
         case .fromDevice: "from-device"
@@ -36,7 +36,7 @@ enum SWIOTLBBenchFormat {
     }
 
     /// A number with `digits` decimals.
-    static func fixed(_ value: Double, _ digits: Int) -> String {
+    package static func fixed(_ value: Double, _ digits: Int) -> String {
         guard value.isFinite else { return "-" }
         var scale = 1.0
         for _ in 0..<digits { scale *= 10 }
@@ -53,12 +53,12 @@ enum SWIOTLBBenchFormat {
     }
 
     /// Right-aligns `s` in `width` columns.
-    static func pad(_ s: String, _ width: Int) -> String {
+    package static func pad(_ s: String, _ width: Int) -> String {
         s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
     }
 
     /// The human table.
-    static func table(_ report: SWIOTLBBenchReport) -> String {
+    package static func table(_ report: SWIOTLBBenchReport) -> String {
         var lines: [String] = []
         lines.append(
             "SWIOTLB bounce throughput: pool \(size(report.poolSize)), \(report.cpus) CPUs, "
@@ -126,7 +126,7 @@ enum SWIOTLBBenchFormat {
     }
 
     /// The `--growth` summary line.
-    static func growthLine(_ g: SWIOTLBGrowthCost) -> String {
+    package static func growthLine(_ g: SWIOTLBGrowthCost) -> String {
         "Dynamic growth (\(g.rounds) rounds, 1 MiB pools): \(fixed(g.shareCallsPerGrowth, 2)) share calls per growth, "
             + "\(fixed(g.unshareCallsPerRelease, 2)) unshare per release; growing map p50 \(fixed(g.growthMapP50Nanoseconds, 0)) ns, "
             + "p99 \(fixed(g.growthMapP99Nanoseconds, 0)) ns (other maps p50 \(fixed(g.plainMapP50Nanoseconds, 0)) ns); "

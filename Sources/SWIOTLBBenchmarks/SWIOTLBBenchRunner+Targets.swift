@@ -1,6 +1,6 @@
 extension SWIOTLBBenchRunner {
     /// Fast over reference for every point and for the allocator alone.
-    static func comparisons(rows: [SWIOTLBBenchRow], costs: [SWIOTLBAllocationCost]) -> [SWIOTLBBenchComparison] {
+    package static func comparisons(rows: [SWIOTLBBenchRow], costs: [SWIOTLBAllocationCost]) -> [SWIOTLBBenchComparison] {
         var out: [SWIOTLBBenchComparison] = []
         for fast in rows where fast.allocator == "fast" {
             guard
@@ -31,7 +31,7 @@ extension SWIOTLBBenchRunner {
 
     /// Issue 18's targets, evaluated on the fast allocator where the run measured them
     /// (one thread unless named; `linux` rows come from the Linux peer when it ran).
-    static func targets(
+    package static func targets(
         rows: [SWIOTLBBenchRow], costs: [SWIOTLBAllocationCost], scaling: [SWIOTLBBenchScaling]
     ) -> [SWIOTLBBenchTarget] {
         var out: [SWIOTLBBenchTarget] = []

@@ -1,3 +1,4 @@
+import SVMKit
 @_spi(Firmware) import PEFMachine
 import PowerABI
 import SWIOTLB

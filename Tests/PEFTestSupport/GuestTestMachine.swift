@@ -5,39 +5,39 @@ import PowerABI
 import SecureGuest
 import Testing
 
-@testable import Ultravisor
+import Ultravisor
 
 /// A machine with both firmware parts, a pseries device tree in guest memory, and
 /// optionally a virtual block device: what the runtime tests boot a ``GuestKernel`` on.
 ///
 /// Until `UV_ESM` lands, ``makeSecure()`` takes the partition secure with the
-/// Ultravisor's building blocks, as `Tests/UltravisorTests/TestMachine.swift` does,
+/// Ultravisor's building blocks, as ``TestMachine`` does,
 /// plus what `svm_fdt_init()` would add: the Ultravisor's reserve-map entries below the
 /// RMO top, its implicitly shared RTAS and TPM bounce pages, and the pseudo-shared RTAS
 /// area (reference/ultravisor-facts.md §2.5, §5.1).
-struct GuestTestMachine {
-    let machine: Machine
-    let ultravisor: Ultravisor
-    let hypervisor: Hypervisor
-    let disk: VirtualBlockDevice?
+package struct GuestTestMachine {
+    package let machine: Machine
+    package let ultravisor: Ultravisor
+    package let hypervisor: Hypervisor
+    package let disk: VirtualBlockDevice?
 
-    static let fdtAddress = GuestPhysicalAddress(0x100_0000)
-    static let kernelBase = GuestPhysicalAddress(0x40_0000)
-    static let kernelSize: UInt64 = 0x80_0000
+    package static let fdtAddress = GuestPhysicalAddress(0x100_0000)
+    package static let kernelBase = GuestPhysicalAddress(0x40_0000)
+    package static let kernelSize: UInt64 = 0x80_0000
 
     /// The top of the RMO (min(memory, 768 MiB)).
-    let rmoTop: UInt64
+    package let rmoTop: UInt64
     /// The six RTAS bounce pages the Ultravisor shares implicitly.
-    var rtasBouncePages: Range<UInt64> { (rmoTop - 0x8_0000)..<(rmoTop - 0x2_0000) }
+    package var rtasBouncePages: Range<UInt64> { (rmoTop - 0x8_0000)..<(rmoTop - 0x2_0000) }
     /// The TPM bounce page (implicit).
-    var tpmBouncePage: UInt64 { rmoTop - 0xA_0000 }
+    package var tpmBouncePage: UInt64 { rmoTop - 0xA_0000 }
     /// The guest's RTAS instance (pseudo-shared).
-    var rtasBase: UInt64 { rmoTop - 0x20_0000 }
+    package var rtasBase: UInt64 { rmoTop - 0x20_0000 }
 
-    var boot: VirtualProcessor { machine.bootProcessor }
-    var memory: GuestMemory { machine.memory }
+    package var boot: VirtualProcessor { machine.bootProcessor }
+    package var memory: GuestMemory { machine.memory }
 
-    init(
+    package init(
         memory bytes: UInt64 = 512 << 20, cpus: Int = 4, bootargs: String = "console=hvc0 swiotlb=4096,force",
         diskSectors: UInt64? = nil, pef: Bool = true, traceDetail: Bool = true,
         hypervisorTouch: HypervisorTouch = .pageOut
@@ -76,7 +76,7 @@ struct GuestTestMachine {
     /// running in secure mode (as if already brought up); without, they stay stopped and
     /// the Ultravisor's RTAS bounce buffering is set up so the kernel can start them with
     /// RTAS `start-cpu`.
-    func makeSecure(startSecondaries: Bool = true) throws {
+    package func makeSecure(startSecondaries: Bool = true) throws {
         let call = FirmwareCall(
             registers: Registers(r3: Ultracall.enterSecureMode.rawValue, arguments: [Self.kernelBase.rawValue, Self.fdtAddress.rawValue]),
             caller: boot.caller, level: .sc2, depth: 0)
@@ -119,21 +119,21 @@ struct GuestTestMachine {
     }
 
     /// A kernel for this machine, booted.
-    func boot(_ options: GuestKernelOptions = GuestKernelOptions()) throws -> (GuestKernel, GuestBootReport) {
+    package func boot(_ options: GuestKernelOptions = GuestKernelOptions()) throws -> (GuestKernel, GuestBootReport) {
         let kernel = GuestKernel(machine: machine, options: options)
         let report = try kernel.start(fdtAddress: Self.fdtAddress, kernelBase: Self.kernelBase)
         return (kernel, report)
     }
 
     /// Trace records of one opcode.
-    func records(_ name: String) -> [TraceRecord] { machine.trace.records.filter { $0.name == name } }
+    package func records(_ name: String) -> [TraceRecord] { machine.trace.records.filter { $0.name == name } }
 
     /// Every ultracall name in the trace counts.
-    var ultracallCount: Int { machine.trace.counts.filter { $0.key.hasPrefix("UV_") }.values.reduce(0, +) }
+    package var ultracallCount: Int { machine.trace.counts.filter { $0.key.hasPrefix("UV_") }.values.reduce(0, +) }
 }
 
 /// Deterministic bytes.
-func pattern(_ count: Int, seed: UInt64) -> [UInt8] {
+package func pattern(_ count: Int, seed: UInt64) -> [UInt8] {
     var x = seed &* 0x9E37_79B9_7F4A_7C15 | 1
     return (0..<count).map { _ in
         x ^= x << 13

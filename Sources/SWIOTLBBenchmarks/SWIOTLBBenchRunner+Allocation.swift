@@ -1,8 +1,8 @@
-@_spi(Benchmarking) import SWIOTLB
+import SWIOTLB
 
 extension SWIOTLBBenchRunner {
     /// Deterministic SplitMix64, so every run draws the same sizes.
-    struct SplitMix64 {
+    package struct SplitMix64 {
         var state: UInt64
         mutating func next() -> UInt64 {
             state &+= 0x9E37_79B9_7F4A_7C15
@@ -13,13 +13,13 @@ extension SWIOTLBBenchRunner {
         }
     }
 
-    static let smallestMixedSize = 512
-    static let largestMixedSize = 64 << 10
+    package static let smallestMixedSize = 512
+    package static let largestMixedSize = 64 << 10
 
     /// A pool kept at a steady occupancy: each step releases one random live mapping and
     /// reserves a new one of a random size (no copies), so only the allocator is timed.
     /// Failed reserves leave their place empty and are counted.
-    struct ChurnState {
+    package struct ChurnState {
         let pool: SWIOTLBPool
         var addresses: [UInt64] = []
         var sizes: [Int] = []
@@ -96,7 +96,7 @@ extension SWIOTLBBenchRunner {
 
     /// The allocator's cost per release + reserve on an empty pool and on one held at
     /// 90 %, mixed sizes of 512 bytes to 64 KiB, alternating rounds between the two.
-    func allocationCost(_ allocator: SWIOTLBAllocatorKind) throws -> SWIOTLBAllocationCost {
+    package func allocationCost(_ allocator: SWIOTLBAllocatorKind) throws -> SWIOTLBAllocationCost {
         let original = sourceAddress(0)
         let emptyPool = try SWIOTLBPool(
             region: BounceRegion(base: 0, size: plan.poolSize), areas: 1, memory: memory, allocator: allocator)

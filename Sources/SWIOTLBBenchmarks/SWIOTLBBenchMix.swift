@@ -1,17 +1,17 @@
-@_spi(Benchmarking) import SWIOTLB
+import SWIOTLB
 
 /// A weighted size mix for `svmkit bench swiotlb --mix`, e.g. `4K:70,64K:25,256K:5`.
-struct SWIOTLBBenchMix: Sendable, Hashable {
+package struct SWIOTLBBenchMix: Sendable, Hashable {
     /// Sizes in bytes with their weights, in the order given.
-    let entries: [(size: Int, weight: Int)]
+    package let entries: [(size: Int, weight: Int)]
     /// The text as given (normalized: sizes printed as `4K`).
-    let text: String
+    package let text: String
 
-    static func == (a: Self, b: Self) -> Bool { a.text == b.text }
-    func hash(into hasher: inout Hasher) { hasher.combine(text) }
+    package static func == (a: Self, b: Self) -> Bool { a.text == b.text }
+    package func hash(into hasher: inout Hasher) { hasher.combine(text) }
 
     /// Parses `SIZE:WEIGHT,...`; `nil` names nothing, the caller reports the bad text.
-    init?(_ text: String) {
+    package init?(_ text: String) {
         var entries: [(Int, Int)] = []
         for part in text.split(separator: ",") {
             let fields = part.split(separator: ":")
@@ -26,17 +26,17 @@ struct SWIOTLBBenchMix: Sendable, Hashable {
     }
 
     /// The largest size.
-    var largest: Int { entries.map(\.size).max() ?? 0 }
+    package var largest: Int { entries.map(\.size).max() ?? 0 }
 
     /// The weighted mean size, rounded.
-    var meanSize: Int {
+    package var meanSize: Int {
         let total = entries.reduce(0) { $0 + $1.weight }
         let bytes = entries.reduce(0) { $0 + $1.size * $1.weight }
         return (bytes + total / 2) / max(total, 1)
     }
 
     /// `count` sizes drawn with the weights from a seeded SplitMix64 (the same every run).
-    func draws(_ count: Int, seed: UInt64) -> [Int] {
+    package func draws(_ count: Int, seed: UInt64) -> [Int] {
         let total = UInt64(entries.reduce(0) { $0 + $1.weight })
         var rng = SWIOTLBBenchRunner.SplitMix64(state: seed)
         return (0..<count).map { _ in
@@ -51,14 +51,14 @@ struct SWIOTLBBenchMix: Sendable, Hashable {
 }
 
 /// One benchmark point: a size (or a mix) at a queue depth.
-struct SWIOTLBBenchPoint: Sendable {
+package struct SWIOTLBBenchPoint: Sendable {
     /// The size, or the mix's mean size.
-    var size: Int
+    package var size: Int
     /// The mix, if sizes are drawn.
-    var mix: SWIOTLBBenchMix?
+    package var mix: SWIOTLBBenchMix?
     /// Mappings outstanding per thread.
-    var queueDepth: Int
+    package var queueDepth: Int
 
     /// `4K`, or the mix.
-    var label: String { mix?.text ?? SWIOTLBBenchFormat.size(size) }
+    package var label: String { mix?.text ?? SWIOTLBBenchFormat.size(size) }
 }

@@ -1,20 +1,20 @@
 import Hypervisor
 @_spi(Firmware) import PEFMachine
 import PowerABI
-@testable import Ultravisor
+import Ultravisor
 
 /// A machine with both firmware parts attached: the one-liner the tests build on.
-/// (The same helper lives in HypervisorTests; test targets cannot share files.)
-struct TestMachine {
-    let machine: Machine
-    let ultravisor: Ultravisor
-    let hypervisor: Hypervisor
+/// (Shared by UltravisorTests, HypervisorTests and SecureGuestTests.)
+package struct TestMachine {
+    package let machine: Machine
+    package let ultravisor: Ultravisor
+    package let hypervisor: Hypervisor
 
-    var lpid: UInt64 { machine.lpid }
-    var boot: VirtualProcessor { machine.bootProcessor }
-    var memory: GuestMemory { machine.memory }
+    package var lpid: UInt64 { machine.lpid }
+    package var boot: VirtualProcessor { machine.bootProcessor }
+    package var memory: GuestMemory { machine.memory }
 
-    init(
+    package init(
         memory: UInt64 = 64 << 20, cpus: Int = 2, pef: Bool = true, seed: UInt64 = 1,
         hypervisor configuration: HypervisorConfiguration = HypervisorConfiguration(), faults: [FaultRule] = [],
         hypervisorTouch: HypervisorTouch = .pageOut, ultravisor uvConfiguration: UltravisorConfiguration = UltravisorConfiguration()
@@ -30,11 +30,11 @@ struct TestMachine {
     }
 
     /// A context as if vCPU `vcpu` were inside a `UV_ESM` call.
-    func context(vcpu: Int = 0) -> UltravisorContext {
+    package func context(vcpu: Int = 0) -> UltravisorContext {
         UltravisorContext(call: esmCall(vcpu: vcpu), machine: machine, lpid: lpid)
     }
 
-    func esmCall(vcpu: Int = 0) -> FirmwareCall {
+    package func esmCall(vcpu: Int = 0) -> FirmwareCall {
         FirmwareCall(
             registers: Registers(r3: Ultracall.enterSecureMode.rawValue, arguments: [0x40_0000, 0x100_0000]),
             caller: machine.processors[vcpu].caller, level: .sc2, depth: 0)
@@ -43,7 +43,7 @@ struct TestMachine {
     /// Takes the partition secure with the UV_ESM building blocks (no checks): create,
     /// H_SVM_INIT_START, H_SVM_INIT_DONE, commit; every vCPU then has MSR(S) set.
     @discardableResult
-    func makeSecure() -> FirmwareCall {
+    package func makeSecure() -> FirmwareCall {
         let ctx = context()
         precondition(ultravisor.createSVM(lpid: lpid, on: machine) == .success)
         precondition(ultravisor.startInitialization(ctx) == .success)
@@ -57,8 +57,8 @@ struct TestMachine {
 
 extension GuestPhysicalAddress {
     /// Shorthand for tests.
-    static func gpa(_ v: UInt64) -> GuestPhysicalAddress { GuestPhysicalAddress(rawValue: v) }
+    package static func gpa(_ v: UInt64) -> GuestPhysicalAddress { GuestPhysicalAddress(rawValue: v) }
 }
 
 /// 64 KiB.
-let page: UInt64 = 1 << 16
+package let page: UInt64 = 1 << 16

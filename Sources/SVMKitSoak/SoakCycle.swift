@@ -1,3 +1,4 @@
+import SVMKit
 import Hypervisor
 import SecureGuest
 
