@@ -8,7 +8,9 @@
  * each step completes the oldest entry (the simulated device reads every TO_DEVICE
  * bounce byte and writes every FROM_DEVICE one, then unmap), then maps the next
  * original. The memcpy baseline moves the same bytes between the same buffers with
- * libc memcpy (the original to a staging slot, and back for FROM/BIDI). Rates count
+ * libc memcpy (the original to a staging slot, and back for FROM/BIDI); the staging
+ * slots are the member's share of the pool memory when the ring fits it, as in
+ * `svmkit bench swiotlb`. Rates count
  * each thread's CPU time; rounds alternate 10 ms baseline and pool phases; medians.
  *
  *   swiotlb-bench --sizes 4K,64K --queue-depth 1,32 --threads 1 --direction all
@@ -52,6 +54,7 @@ struct ring {
 	int member, depth, dir, nsizes;
 	long *sizes;
 	char *host;          /* host memory of originals, then stagings */
+	char *staging;       /* the baseline's staging slots (see main) */
 	uint64_t originals;  /* physical address of the originals */
 	long stride;
 	uint64_t *entries;
@@ -105,7 +108,7 @@ static void step(struct ring *r)
 			if (r->track_used) { unsigned long u = oswl_used(); if (u > r->high_water) r->high_water = u; }
 		}
 	} else {
-		char *staging = r->host + (long)r->depth * r->stride + (long)k * r->stride;
+		char *staging = r->staging + (long)k * r->stride;
 		memcpy(staging, orig, (size_t)size);
 		r->entries[k] = (uint64_t)(uintptr_t)staging;
 		r->entry_sizes[k] = size;
@@ -271,9 +274,15 @@ int main(int argc, char **argv)
 		uint64_t phys = (uint64_t)pool_size + (1u << 20);
 		oswl_phys_window(phys, host, per * (size_t)threads);
 		struct ring rings[64], base[64];
+		/* The baseline stages where the member's bounce slots come from when its ring fits
+		 * its share of the pool (as svmkit bench's ringRegion): the start of that share,
+		 * so both sides copy between the same places; otherwise after its originals. */
+		size_t share = (size_t)pool_size / (size_t)max_threads, span = (size_t)depth * (size_t)stride;
 		for (int m = 0; m < threads; m++) {
 			struct ring r = { .member = m, .depth = depth, .dir = dirs[d], .nsizes = points[p].n, .sizes = points[p].seq,
 				.host = host + per * (size_t)m, .originals = phys + per * (size_t)m, .stride = stride };
+			r.staging = span <= share ? (char *)oswl_phys_to_virt((uint64_t)share * (uint64_t)m)
+				: r.host + (long)depth * stride;
 			r.entries = calloc((size_t)depth, sizeof(uint64_t));
 			r.entry_sizes = calloc((size_t)depth, sizeof(long));
 			base[m] = r;
