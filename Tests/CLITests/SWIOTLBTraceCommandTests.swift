@@ -31,6 +31,15 @@ struct SWIOTLBTraceCommandTests {
         #expect((rows.first?["swiotlbParameter"] as? String)?.isEmpty == false)
     }
 
+    @Test("--swiotlb-dynamic on a series without CONFIG_SWIOTLB_DYNAMIC exits 2 naming it, on boot and soak")
+    func dynamicNeedsSixSix() async throws {
+        for command in [["boot"], ["soak", "--operations", "10"]] {
+            let r = try await FDTCLIRunner.run(command + ["--linux", "6.1", "--swiotlb-dynamic"])
+            #expect(r.status == 2, "\(command): \(r.stderr)")
+            #expect(r.stderr.contains("--swiotlb-dynamic: Linux 6.1 has no CONFIG_SWIOTLB_DYNAMIC"), "\(r.stderr)")
+        }
+    }
+
     @Test("a soak's trace has one scenario per kernel, each advised")
     func soakTrace() async throws {
         let file = FDTCLIRunner.temporary(".json")

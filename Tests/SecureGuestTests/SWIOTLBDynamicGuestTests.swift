@@ -28,6 +28,20 @@ struct SWIOTLBDynamicGuestTests {
         try (0..<5).map { _ in try kernel.dmaMapSingle(source, size: mapping, direction: .toDevice) }
     }
 
+    @Test("a series without CONFIG_SWIOTLB_DYNAMIC (before 6.6) never grows: 6.1 with swiotlbDynamic has one pool")
+    func noDynamicPoolsBefore66() throws {
+        var options = GuestKernelOptions(swiotlbDynamic: true)
+        options.linux = .v6_1
+        let (_, kernel) = try Self.secureKernel(options)
+        #expect(kernel.swiotlbDynamicPool == nil)
+        let source = try kernel.allocateMemory(bytes: UInt64(Self.mapping), purpose: "test source")
+        for _ in 0..<4 { _ = try kernel.dmaMapSingle(source, size: Self.mapping, direction: .toDevice) }
+        #expect(throws: (any Error).self, "the fifth 256 KiB map finds the 1 MiB pool full") {
+            try kernel.dmaMapSingle(source, size: Self.mapping, direction: .toDevice)
+        }
+        #expect(!LinuxVersion.v6_1.hasDynamicSWIOTLB && LinuxVersion.v6_12.hasDynamicSWIOTLB)
+    }
+
     @Test("grow, shrink, grow under an injected share failure: one UV_SHARE_PAGE per growth, nothing left shared")
     func growShrinkGrowUnderFailures() throws {
         let (t, kernel) = try Self.secureKernel(GuestKernelOptions(swiotlbDynamic: true))

@@ -88,7 +88,7 @@ extension GuestKernel {
             printk(m.hasPrefix("software IO TLB") ? m : "software IO TLB: \(m)")
         }
         options.swiotlbTrace?.begin(name: "io_tlb_default_mem", pool: pool)
-        let dynamic = options.swiotlbDynamic ? makeDynamicPool(pool, configuration: configuration) : nil
+        let dynamic = options.swiotlbDynamic && options.linux.hasDynamicSWIOTLB ? makeDynamicPool(pool, configuration: configuration) : nil
         state.withLock { s in
             s.pool = pool
             s.dynamicPool = dynamic

@@ -120,6 +120,13 @@ public enum LinuxVersion: String, Hashable, Sendable, CaseIterable, Codable, Cus
         }
     }
 
+    /// Whether the series has `CONFIG_SWIOTLB_DYNAMIC` (growth by added and transient
+    /// pools): the option was added in 6.6 (`kernel/dma/Kconfig: SWIOTLB_DYNAMIC (6.12)`;
+    /// 6.1's `kernel/dma/Kconfig` has no such symbol; facts §2.6), so only 6.12 of the
+    /// modelled series can be built with it. ``GuestKernelOptions/swiotlbDynamic`` has no
+    /// effect on the others.
+    public var hasDynamicSWIOTLB: Bool { self == .v6_12 }
+
     /// Whether ``swiotlbAllocator`` was checked against this series' own code (6.1 and
     /// 6.12, through the Linux oracle); false for 5.4 and 5.10.
     public var swiotlbAllocatorVerified: Bool { self == .v6_1 || self == .v6_12 }

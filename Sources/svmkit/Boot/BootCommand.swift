@@ -100,7 +100,7 @@ struct BootCommand: ParsableCommand {
     var bug: [String] = []
     @Flag(
         name: .customLong("swiotlb-dynamic"),
-        help: "Build the guest kernel with CONFIG_SWIOTLB_DYNAMIC: a full bounce pool grows by a pool of the default size, shared in one UV_SHARE_PAGE, unshared and freed when idle.")
+        help: "Build the guest kernel with CONFIG_SWIOTLB_DYNAMIC (6.6 and later, so --linux 6.12 only): a full bounce pool grows by a pool of the default size, shared in one UV_SHARE_PAGE, unshared and freed when idle.")
     var swiotlbDynamic = false
     @Option(
         name: .customLong("swiotlb-trace"),
@@ -129,6 +129,7 @@ struct BootCommand: ParsableCommand {
         try BootCLI.checkOutput(memoryMap, "--memory-map", force: force)
         try BootCLI.checkOutput(swiotlbTrace, "--swiotlb-trace", force: force)
         let config = try inputs.makeConfiguration()
+        try KernelProfileOptions.checkDynamic(swiotlbDynamic, series: config.linux, command: "boot")
         let replay = try dmaReplay.map(Self.readReplay)
         if let warning = SwiotlbPreflight.warning(commandLine: config.commandLine, linux: [config.linux]) {
             CLIReporter.err("svmkit boot: warning: \(warning)\n")

@@ -32,6 +32,17 @@ struct KernelProfileOptions: ParsableArguments {
         return p
     }
 
+    /// Exits 2 naming `--swiotlb-dynamic` when `series` has no `CONFIG_SWIOTLB_DYNAMIC`
+    /// (``LinuxVersion/hasDynamicSWIOTLB``): such a kernel cannot be built with it.
+    static func checkDynamic(_ dynamic: Bool, series: LinuxVersion, command: String) throws(ExitCode) {
+        guard dynamic, !series.hasDynamicSWIOTLB else { return }
+        let with = LinuxVersion.allCases.filter(\.hasDynamicSWIOTLB).map(\.rawValue).joined(separator: ", ")
+        throw BootCLI.fail(
+            "--swiotlb-dynamic: Linux \(series.rawValue) has no CONFIG_SWIOTLB_DYNAMIC (added in 6.6); "
+                + "use --linux \(with) or drop --swiotlb-dynamic",
+            command: command)
+    }
+
     /// Sets both on `configuration`.
     func apply(to configuration: inout BootConfiguration, command: String) throws(ExitCode) {
         configuration.linux = try version(command: command)

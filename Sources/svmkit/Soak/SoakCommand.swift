@@ -52,7 +52,7 @@ struct SoakCommand: ParsableCommand {
     var faults: String?
     @Flag(
         name: .customLong("swiotlb-dynamic"),
-        help: "Build the guest kernels with CONFIG_SWIOTLB_DYNAMIC (the bounce pool grows when full; idle added pools are unshared and freed).")
+        help: "Build the guest kernels with CONFIG_SWIOTLB_DYNAMIC (6.6 and later, so --linux 6.12 only; the bounce pool grows when full; idle added pools are unshared and freed).")
     var swiotlbDynamic = false
     @Option(
         name: .customLong("swiotlb-trace"),
@@ -87,6 +87,7 @@ struct SoakCommand: ParsableCommand {
         try firmwareOptions.apply(to: &c.firmware, command: "soak")
         c.linux = try kernelProfile.version(command: "soak")
         c.dmaPath = try kernelProfile.path(command: "soak")
+        try KernelProfileOptions.checkDynamic(swiotlbDynamic, series: c.linux, command: "soak")
         if let faults {
             do {
                 c.faults = try FaultSpecParser.parse(faults)
