@@ -15,7 +15,9 @@ public import SWIOTLB
 /// with (``seed``, cycle, vCPU), so the same seed gives the same operations whatever
 /// the threads' interleaving; only the order between threads varies.
 public struct SoakConfiguration: Hashable, Sendable {
-    /// Stop after this many seconds of wall time (`--seconds`); `nil` for no time limit.
+    /// Stop after this many seconds of wall time counted from the first secure boot
+    /// (`--seconds`); the first cycle runs at least one operation per vCPU however short
+    /// the limit. `nil` for no time limit.
     public var seconds: Double? = 10
     /// Stop after this many operations in all (`--operations`); `nil` for no count
     /// limit. A count-limited soak is fully deterministic: the last cycle's share is

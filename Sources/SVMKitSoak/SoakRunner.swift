@@ -55,7 +55,6 @@ public final class SoakRunner: Sendable {
     public func run(progressInterval: Double = 5, progress: (@Sendable (SoakReport) -> Void)? = nil) -> SoakReport {
         let started = ContinuousClock.now
         let progressInterval = progressInterval.isFinite ? min(max(progressInterval, 0.1), 86400) : 5
-        let deadline = configuration.seconds.map { started + .milliseconds(Int64(($0 * 1000).rounded())) }
         let tally = SoakTally()
         var boot = BootConfiguration()
         boot.memoryBytes = configuration.memoryBytes
@@ -92,13 +91,18 @@ public final class SoakRunner: Sendable {
             return report(tally, vm: vm, started: started)
         }
         checkBoot(vm, kernel: firstKernel, cycle: 0, inherited: nil, tally: tally)
+        // The time limit counts from the first secure boot, so a short soak on a slow or
+        // busy machine still runs operations (building and booting the machine can take
+        // longer than the limit itself); the first cycle runs at least one operation per vCPU.
+        let booted = ContinuousClock.now
+        let deadline = configuration.seconds.map { booted + .milliseconds(Int64(($0 * 1000).rounded())) }
         var nextProgress = started + .milliseconds(Int64(progressInterval * 1000))
         var cycle = 0
         var inherited: Set<GuestFrameNumber>?
         while !tally.isStopped {
             let done = tally.snapshot.operations.values.reduce(0, +)
             if let limit = configuration.operations, done >= limit { break }
-            if let deadline, ContinuousClock.now >= deadline { break }
+            if let deadline, cycle > 0, ContinuousClock.now >= deadline { break }
             guard let kernel = vm.kernel else { break }
             guard let cycles = prepare(cycle, kernel: kernel, devices: devices, done: done, deadline: deadline, tally: tally)
             else { break }

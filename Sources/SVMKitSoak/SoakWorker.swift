@@ -56,7 +56,8 @@ final class SoakWorker: Sendable {
     /// The first churn page of the current cycle (`nil` before the first).
     var churnBase: UInt64? { state.withLock { $0.churnBase } }
 
-    /// Runs one cycle's operations (stops early at the deadline or when another thread failed).
+    /// Runs one cycle's operations (stops early at the deadline, after at least one
+    /// operation in the first cycle, or when another thread failed).
     func run(_ cycle: SoakCycle) {
         state.withLock { s in
             s.churnShared = [Bool](repeating: false, count: configuration.churnPages)
@@ -64,7 +65,7 @@ final class SoakWorker: Sendable {
             var g = Self.generator(seed: configuration.seed, cycle: cycle.cycle, stream: UInt64(cpu))
             var done = 0
             while done < cycle.operations, !tally.isStopped {
-                if let deadline = cycle.deadline, ContinuousClock.now >= deadline { break }
+                if let deadline = cycle.deadline, cycle.cycle > 0 || done > 0, ContinuousClock.now >= deadline { break }
                 s.operationNumber += 1
                 let kind = SoakOperationKind.pick(Int.random(in: 0..<SoakOperationKind.weightTotal, using: &g))
                 var did = kind

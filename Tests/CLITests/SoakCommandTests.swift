@@ -24,6 +24,18 @@ struct SoakCommandTests {
         #expect((o["failures"] as? [Any])?.isEmpty == true)
     }
 
+    @Test("--seconds counts from the first secure boot and the first cycle runs at least one operation per vCPU: --seconds 0 still does I/O")
+    func zeroSecondsStillRuns() async throws {
+        // Before: the limit counted from before the machine was built, so a limit shorter
+        // than the boot (or a busy machine) gave a passing soak with 0 operations.
+        let r = try await FDTCLIRunner.run(["soak", "--seconds", "0", "--json", "--cpus", "2", "--memory", "512M", "--seed", "3"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let o = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout)) as? [String: Any])
+        let total = try #require(o["totalOperations"] as? Int)
+        #expect(total >= 2, "one operation per vCPU at least")
+        #expect(o["kexecCycles"] as? Int == 0, "the first cycle only")
+    }
+
     @Test("Without --json: the summary; --operations stops at exactly that count")
     func summary() async throws {
         let r = try await FDTCLIRunner.run(["soak", "--operations", "40", "--cpus", "2", "--memory", "512M", "--ops-per-cycle", "10"])

@@ -35,7 +35,7 @@ struct SoakCommand: ParsableCommand {
               svmkit soak --seconds 600 --progress
             """)
 
-    @Option(help: "Stop after this many seconds (default 10 unless --operations is given).") var seconds: Double?
+    @Option(help: "Stop after this many seconds, counted once the guest is secure; at least one operation per vCPU runs (default 10 unless --operations is given).") var seconds: Double?
     @Option(help: "Stop after this many operations in all (deterministic).") var operations: Int?
     @Option(help: "Seed of the operation sequences and of the machine.") var seed: UInt64 = 1
     @Option(help: "vCPUs, one worker thread each.") var cpus: Int = 4
