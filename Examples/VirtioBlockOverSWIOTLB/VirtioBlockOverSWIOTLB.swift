@@ -100,7 +100,7 @@ struct VirtioBlockOverSWIOTLB: ParsableCommand {
         } catch {
             return try fail(1, "driver set-up failed: \(error)")
         }
-        print("   driver: unit 0x\(String(driver.unitAddress, radix: 16)), queue at 0x\(String(driver.queueAddress, radix: 16)) (\(describe(vm, driver.queueAddress)))")
+        print("   driver: unit 0x\(String(driver.unitAddress, radix: 16)), queue at \(driver.queueAddress) (\(describe(vm, driver.queueAddress.rawValue)))")
         print("   buffers: source \(source) (\(describe(vm, source.rawValue))), target \(target)")
 
         // 4. Guest → disk, then disk → guest, and compare.

@@ -143,7 +143,7 @@ extension SoakWorker {
         let pages = (size + Self.page - 1) / Self.page
         let address: UInt64
         do {
-            address = try cycle.kernel.dmaAllocCoherent(size: size, cpu: cpu)
+            address = try cycle.kernel.dmaAllocCoherent(size: size, cpu: cpu).rawValue
         } catch {
             throw SoakCheckFailure(.operation, "dma_alloc_coherent(\(size)) failed: \(error)")
         }
@@ -151,7 +151,7 @@ extension SoakWorker {
         else {
             // Linux uses the buffer anyway; the device's accesses are the finding's.
             do {
-                try cycle.kernel.dmaFreeCoherent(address, cpu: cpu)
+                try cycle.kernel.dmaFreeCoherent(GuestPhysicalAddress(address), cpu: cpu)
             } catch {
                 throw SoakCheckFailure(.operation, "dma_free_coherent(\(hex(address))) failed: \(error)")
             }
@@ -168,7 +168,7 @@ extension SoakWorker {
             throw SoakCheckFailure(.invariant, "the device does not see the guest's write to the coherent buffer at \(hex(address))")
         }
         do {
-            try cycle.kernel.dmaFreeCoherent(address, cpu: cpu)
+            try cycle.kernel.dmaFreeCoherent(GuestPhysicalAddress(address), cpu: cpu)
         } catch {
             throw SoakCheckFailure(.operation, "dma_free_coherent(\(hex(address))) failed: \(error)")
         }

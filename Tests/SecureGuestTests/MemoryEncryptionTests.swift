@@ -123,13 +123,13 @@ struct MemoryEncryptionTests {
     func coherent() throws {
         let (t, kernel) = try Self.secureKernel()
         let a = try kernel.dmaAllocCoherent(size: 100_000)
-        #expect(kernel.ledger.entries[GuestPhysicalAddress(a).frame]?.owner == .dmaCoherent)
+        #expect(kernel.ledger.entries[a.frame]?.owner == .dmaCoherent)
         #expect(kernel.ledger.countsByOwner[.dmaCoherent] == 2)
-        #expect(t.memory.state(of: GuestPhysicalAddress(a).frame) == .shared)
+        #expect(t.memory.state(of: a.frame) == .shared)
         try kernel.dmaFreeCoherent(a)
         #expect(kernel.ledger.countsByOwner[.dmaCoherent] == nil)
-        #expect(t.memory.state(of: GuestPhysicalAddress(a).frame) == .secure)
-        #expect(throws: DMAError.notCoherent(address: a)) { try kernel.dmaFreeCoherent(a) }
+        #expect(t.memory.state(of: a.frame) == .secure)
+        #expect(throws: DMAError.notCoherent(address: a.rawValue)) { try kernel.dmaFreeCoherent(a) }
         #expect(kernel.audit().isClean)
     }
 
@@ -142,15 +142,15 @@ struct MemoryEncryptionTests {
     func coherentIsZeroed() throws {
         let (t, kernel) = try Self.secureKernel()
         let a = try kernel.dmaAllocCoherent(size: 1 << 16)
-        try t.memory.write(.hypervisor, at: GuestPhysicalAddress(a), bytes: [UInt8](repeating: 0xAB, count: 64))
+        try t.memory.write(.hypervisor, at: a, bytes: [UInt8](repeating: 0xAB, count: 64))
         t.machine.faults.add(
             FaultRule(
                 opcode: .ultracall(.unsharePage), caller: .guest, trigger: .nth(1),
                 action: .status(UltravisorStatus.p2.rawValue)))
         try kernel.dmaFreeCoherent(a)
-        #expect(t.memory.state(of: GuestPhysicalAddress(a).frame) == .shared, "the unshare failed and Linux freed it")
+        #expect(t.memory.state(of: a.frame) == .shared, "the unshare failed and Linux freed it")
         let b = try kernel.dmaAllocCoherent(size: 1 << 16)
         #expect(b == a, "the allocator hands the same page out again")
-        #expect(try t.boot.read(at: GuestPhysicalAddress(b), count: 64) == [UInt8](repeating: 0, count: 64))
+        #expect(try t.boot.read(at: b, count: 64) == [UInt8](repeating: 0, count: 64))
     }
 }

@@ -133,8 +133,9 @@ extension GuestKernel {
     /// they are shared with `set_memory_decrypted()` (owner `dma-coherent`, because
     /// `force_dma_unencrypted()` is true). `set_memory_decrypted()` ignores the
     /// Ultravisor's status, so a failed share does not fail the allocation
-    /// (`kernel/dma/direct.c: dma_direct_alloc (6.12)`).
-    public func dmaAllocCoherent(size: Int, cpu: Int = 0) throws(DMAError) -> UInt64 {
+    /// (`kernel/dma/direct.c: dma_direct_alloc (6.12)`). Returns the buffer's
+    /// guest-physical address, which is both its CPU and its DMA address.
+    public func dmaAllocCoherent(size: Int, cpu: Int = 0) throws(DMAError) -> GuestPhysicalAddress {
         guard phase == .running else { throw .kernelNotRunning }
         guard size > 0, let bytes = PageSize.alignUp(UInt64(size)) else { throw .invalidSize(size) }
         let address: UInt64
@@ -159,15 +160,15 @@ extension GuestKernel {
             s.dma.coherentAllocations += 1
             s.dma.coherentBytes += bytes
         }
-        return address
+        return GuestPhysicalAddress(address)
     }
 
     /// Models `dma_free_coherent()` → `dma_direct_free()`: unshares the pages
     /// (`set_memory_encrypted()`, status ignored) and frees them, as Linux does even
     /// when the Ultravisor refused the unshare.
-    public func dmaFreeCoherent(_ address: UInt64, cpu: Int = 0) throws(DMAError) {
-        guard let bytes = state.withLock({ $0.coherent.removeValue(forKey: address) }) else {
-            throw .notCoherent(address: address)
+    public func dmaFreeCoherent(_ address: GuestPhysicalAddress, cpu: Int = 0) throws(DMAError) {
+        guard let bytes = state.withLock({ $0.coherent.removeValue(forKey: address.rawValue) }) else {
+            throw .notCoherent(address: address.rawValue)
         }
         state.withLock { s in
             s.dma.coherentAllocations -= 1
@@ -175,12 +176,12 @@ extension GuestKernel {
         }
         do {
             try setMemoryEncrypted(
-                GuestPhysicalAddress(address), pageCount: bytes >> Int(PageSize.shift), callSite: "dma_direct_free",
+                address, pageCount: bytes >> Int(PageSize.shift), callSite: "dma_direct_free",
                 cpu: cpu)
         } catch {
             throw .memoryEncryption(error)
         }
-        release(address, bytes: UInt64(bytes))
+        release(address.rawValue, bytes: UInt64(bytes))
     }
 
     /// The CPU mapping for 6.1 never leaves `swiotlb_do_find_slots()`: it spins with

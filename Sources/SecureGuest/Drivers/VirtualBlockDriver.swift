@@ -22,7 +22,7 @@ public final class VirtualBlockDriver: Sendable {
     /// The disk size in sectors, if the device tree said.
     public let sectorCount: UInt64?
     /// The queue page (a dma-coherent allocation).
-    public let queueAddress: UInt64
+    public let queueAddress: GuestPhysicalAddress
 
     private struct QueueState: Sendable {
         var producer: UInt64 = 0
@@ -36,7 +36,7 @@ public final class VirtualBlockDriver: Sendable {
     /// Transfers per doorbell, at most.
     public static let batchLimit = 64
 
-    init(kernel: GuestKernel, unitAddress: UInt32, sectorCount: UInt64?, queueAddress: UInt64) {
+    init(kernel: GuestKernel, unitAddress: UInt32, sectorCount: UInt64?, queueAddress: GuestPhysicalAddress) {
         self.kernel = kernel
         self.unitAddress = unitAddress
         self.sectorCount = sectorCount
@@ -139,7 +139,7 @@ public final class VirtualBlockDriver: Sendable {
                 }
                 state.producer += UInt64(batch.count)
                 try vcpu.writeBigEndian(
-                    at: GuestPhysicalAddress(queueAddress + UInt64(VirtualBlockProtocol.producerOffset)),
+                    at: GuestPhysicalAddress(queueAddress.rawValue + UInt64(VirtualBlockProtocol.producerOffset)),
                     state.producer, purpose: "virtual block producer index")
             } catch {
                 unmapAll(batch, direction: direction)
@@ -193,7 +193,7 @@ public final class VirtualBlockDriver: Sendable {
     private func descriptorAddress(_ index: UInt64) -> GuestPhysicalAddress {
         let slot = index % UInt64(VirtualBlockProtocol.descriptorCount)
         return GuestPhysicalAddress(
-            queueAddress + UInt64(VirtualBlockProtocol.descriptorsOffset) + slot * UInt64(VirtualBlockProtocol.descriptorSize))
+            queueAddress.rawValue + UInt64(VirtualBlockProtocol.descriptorsOffset) + slot * UInt64(VirtualBlockProtocol.descriptorSize))
     }
 
     static func descriptor(
@@ -236,7 +236,7 @@ extension GuestKernel {
         guard let unit else {
             throw .noDevice("no /vdevice node is compatible with \"\(VirtualBlockProtocol.compatible)\"")
         }
-        let queue: UInt64
+        let queue: GuestPhysicalAddress
         do {
             queue = try dmaAllocCoherent(size: Int(PageSize.bytes), cpu: cpu)
         } catch {
@@ -247,20 +247,20 @@ extension GuestKernel {
         header += BigEndianCells.bytes(UInt32(VirtualBlockProtocol.descriptorCount)) + [0, 0, 0, 0]
         header += [UInt8](repeating: 0, count: 16)
         do {
-            try vcpu.write(at: GuestPhysicalAddress(queue), bytes: header, purpose: "virtual block queue header")
+            try vcpu.write(at: queue, bytes: header, purpose: "virtual block queue header")
         } catch {
             try? dmaFreeCoherent(queue, cpu: cpu)
             throw .queue(error)
         }
         let status = HypervisorStatus(
-            register: vcpu.hypercall(.vioSignal, [UInt64(unit), queue | VirtualBlockProtocol.Mode.setQueue.rawValue]).r3)
+            register: vcpu.hypercall(.vioSignal, [UInt64(unit), queue.rawValue | VirtualBlockProtocol.Mode.setQueue.rawValue]).r3)
         guard status == .success else {
             try? dmaFreeCoherent(queue, cpu: cpu)
             throw .setup(unitAddress: unit, status: status)
         }
-        state.withLock { $0.blockQueues[unit] = queue }
+        state.withLock { $0.blockQueues[unit] = queue.rawValue }
         printk(
-            "vblk 0x\(String(unit, radix: 16)): queue at 0x\(String(queue, radix: 16))"
+            "vblk 0x\(String(unit, radix: 16)): queue at \(queue)"
                 + (sectors.map { ", \($0) sectors (\(($0 * 512) >> 20) MiB)" } ?? ""))
         return VirtualBlockDriver(kernel: self, unitAddress: unit, sectorCount: sectors, queueAddress: queue)
     }
