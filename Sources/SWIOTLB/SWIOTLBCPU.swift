@@ -123,20 +123,8 @@ public final class SWIOTLBCPU {
             head = refilled
         } else {
             // Other areas, under their locks (this area's bitmap is tried again, harmlessly).
-            guard let address = try pool.place(request, cpu: cpu, copyIn: true) else {
-                if pool.recorder != nil {
-                    pool.recordMap(
-                        original: original, size: size, allocAlignMask: allocAlignMask, device: device, cpu: cpu,
-                        address: nil)
-                }
-                throw pool.exhaustion(request, startArea: area, attributes: attributes)
-            }
-            if pool.recorder != nil {
-                pool.recordMap(
-                    original: original, size: size, allocAlignMask: allocAlignMask, device: device, cpu: cpu,
-                    address: address)
-            }
-            return address
+            return try pool.placeRecorded(
+                request, allocAlignMask: allocAlignMask, device: device, cpu: cpu, attributes: attributes, copyIn: true)
         }
         return try finishMap(
             head: head, original: original, size: size, slots: request.slots, allocAlignMask: allocAlignMask,
@@ -153,7 +141,7 @@ public final class SWIOTLBCPU {
         let address = base &+ (UInt64(head) &<< UInt64(SWIOTLB.slotShift)) &+ UInt64(record.offset)
         if !SWIOTLBPool.copyInHost(hostBytes, hostSize, from: original, to: address, count: size) {
             do {
-                try pool.copy(from: original, to: address, count: size)
+                try copy(from: original, to: address, count: size)
             } catch {
                 throw forget(head: head, slots: slots, error)
             }
@@ -193,16 +181,23 @@ public final class SWIOTLBCPU {
         records[head].retire()
         var failure: BounceMemoryError?
         if copyBack {
-            if !SWIOTLBPool.copyInHost(hostBytes, hostSize, from: address, to: record.original, count: size) {
-                do {
-                    try pool.copy(from: address, to: record.original, count: size)
-                } catch {
-                    failure = error
-                }
+            do {
+                try copy(from: address, to: record.original, count: size)
+            } catch {
+                failure = error
             }
         }
         giveBack(start: head &- Int(record.padSlots), count: Int(record.slots))
         if let failure { throw .copyFailed(failure, operation: .unmap) }
+    }
+
+    /// One bounce copy: in host memory from the handle's own copy of the pool's host
+    /// pointer (no load through the pool), otherwise the pool's memory names the error.
+    @inline(__always)
+    func copy(from source: UInt64, to destination: UInt64, count: Int) throws(BounceMemoryError) {
+        if !SWIOTLBPool.copyInHost(hostBytes, hostSize, from: source, to: destination, count: count) {
+            try pool.memory.copy(from: source, to: destination, count: count)
+        }
     }
 
     /// A remote unmap (another area's mapping, or no handle cache): the pool's locked path.

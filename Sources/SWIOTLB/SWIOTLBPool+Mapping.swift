@@ -58,6 +58,19 @@ extension SWIOTLBPool {
         cpu: Int, copyIn: Bool
     ) throws(SWIOTLBError) -> UInt64 {
         let request = try slotRequest(original: original, size: size, allocAlignMask: allocAlignMask, device: device)
+        return try placeRecorded(
+            request, allocAlignMask: allocAlignMask, device: device, cpu: cpu, attributes: attributes, copyIn: copyIn)
+    }
+
+    /// Places `request` from area `cpu`'s on and hands the outcome to the recorder;
+    /// throws the exhaustion report when no area has room.
+    @inline(__always)
+    func placeRecorded(
+        _ request: SlotRequest, allocAlignMask: UInt64, device: DMADevice, cpu: Int, attributes: DMAAttributes,
+        copyIn: Bool
+    ) throws(SWIOTLBError) -> UInt64 {
+        let original = request.original
+        let size = request.mappingSize
         guard let address = try place(request, cpu: cpu, copyIn: copyIn) else {
             if recorder != nil {
                 recordMap(
