@@ -85,17 +85,44 @@ struct CLIMessageTests {
 
     @Test("A damaged lockbox says its key is not valid, not that the key matches no lockbox")
     func damagedLockbox() async throws {
-        // Flip one byte in the middle of origin-lockbox's encrypted-symkey.
-        let r = try await CLIShell.run(
-            Self.setUp + """
-                hex=$("$SVMKIT" fdt get esmb.dtb /lockboxes/origin-lockbox encrypted-symkey --json | sed -n 's/.*"hex" : "\\(.*\\)".*/\\1/p')
-                offset=$(grep -obUaP "$(printf '%s' "$hex" | cut -c1-16 | sed 's/\\(..\\)/\\\\x\\1/g')" esmb.dtb | head -1 | cut -d: -f1)
-                printf '\\125' | dd of=esmb.dtb bs=1 seek=$((offset + 128)) conv=notrunc 2>/dev/null
-                "$SVMKIT" esm inspect esmb.dtb --key keys/owner-seckey.pem
-                """)
+        // Flip every bit of one byte in the middle of origin-lockbox's encrypted-symkey.
+        // Done here, not with grep and dd: a grep pattern made from the random key missed
+        // when its bytes held a newline, and writing a fixed byte changed nothing when the
+        // byte already had that value (CI saw exit 0 once).
+        let dir = try CLIShell.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let made = try await CLIShell.run(
+            Self.setUp + #""$SVMKIT" fdt get esmb.dtb /lockboxes/origin-lockbox encrypted-symkey --json"#, in: dir)
+        #expect(made.status == 0, "\(made.stderr)")
+        let hex = try #require(made.stdout.firstMatch(of: /"hex" : "([0-9a-f]+)"/)?.1, "\(made.stdout)")
+        let symkey = try #require(Self.bytes(hex: String(hex)))
+        let blobURL = dir.appendingPathComponent("esmb.dtb")
+        var blob = [UInt8](try Data(contentsOf: blobURL))
+        let at = try #require(Self.firstIndex(of: symkey, in: blob), "encrypted-symkey not found in esmb.dtb")
+        blob[at + symkey.count / 2] ^= 0xFF
+        try Data(blob).write(to: blobURL)
+        let r = try await CLIShell.run(#""$SVMKIT" esm inspect esmb.dtb --key keys/owner-seckey.pem"#, in: dir)
         #expect(r.status == 2, "\(r.stderr)")
         #expect(r.stderr.contains("origin-lockbox is this key's lockbox") && r.stderr.contains("does not decrypt to a valid key"), "\(r.stderr)")
         #expect(!r.stderr.contains("matches no lockbox"))
+    }
+
+    /// `hex` as bytes, or nil when it is not an even run of hex digits.
+    static func bytes(hex: String) -> [UInt8]? {
+        let digits = Array(hex.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        for i in stride(from: 0, to: digits.count, by: 2) {
+            guard let b = UInt8(String(decoding: digits[i..<i + 2], as: UTF8.self), radix: 16) else { return nil }
+            out.append(b)
+        }
+        return out
+    }
+
+    /// Where `needle` first starts in `haystack`.
+    static func firstIndex(of needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard !needle.isEmpty, needle.count <= haystack.count else { return nil }
+        return (0...(haystack.count - needle.count)).first { haystack[$0..<$0 + needle.count].elementsEqual(needle) }
     }
 
     @Test("--help is not hard-wrapped mid-sentence", arguments: [
