@@ -126,13 +126,14 @@ struct PromInitFidelityTests {
     }
 }
 
-/// `prom_rtas_os_term()` before fix 74bb84e51171 (v5.7): the 5.4 profile sets only the
-/// token, so the hypervisor gets nargs 0 and no message.
+/// `prom_rtas_os_term()` with fix 74bb84e51171 (v5.7), which 5.4.y took
+/// (`arch/powerpc/kernel/prom_init.c: prom_rtas_os_term (5.4.301)`): every series fills
+/// nargs 1, nret 1 and the message.
 @Suite("prom_init os-term arguments by Linux series")
 struct PromInitOsTermProfileTests {
-    @Test("5.4: os_term_args carries only the token (nargs 0, nret 0); 6.12: nargs 1, nret 1, the message")
+    @Test("every series, 5.4 included: os_term_args carries nargs 1, nret 1 and the message")
     func osTermArguments() throws {
-        for linux in [LinuxVersion.v5_4, .v6_12] {
+        for linux in LinuxVersion.allCases {
             let t = try PromInitFidelityTests.machine()
             var log = KernelLog()
             let outcome = PromInit.run(
@@ -142,9 +143,9 @@ struct PromInitOsTermProfileTests {
             let block = try t.boot.read(at: PromInitFidelityTests.scratch, count: 12)
             let nargs = UInt32(block[4]) << 24 | UInt32(block[5]) << 16 | UInt32(block[6]) << 8 | UInt32(block[7])
             let nret = UInt32(block[8]) << 24 | UInt32(block[9]) << 16 | UInt32(block[10]) << 8 | UInt32(block[11])
-            #expect(nargs == (linux == .v5_4 ? 0 : 1) && nret == (linux == .v5_4 ? 0 : 1), "\(linux)")
+            #expect(nargs == 1 && nret == 1, "\(linux)")
             if case .osTerm(let message)? = t.machine.stopReason {
-                #expect((message == PromInit.secureModeFailedMessage) == (linux != .v5_4), "\(linux): \(message ?? "nil")")
+                #expect(message == PromInit.secureModeFailedMessage, "\(linux): \(message ?? "nil")")
             } else {
                 Issue.record("\(linux): the partition did not stop through os-term")
             }

@@ -60,6 +60,9 @@ extension GuestKernel {
             return !s.bounceAnnounced
         }
         if announce && isSecureGuest { printk("Memory encryption is active and system is using DMA bounce buffers") }
+        // 5.4 has no dma_get_min_align_mask(): the bounce buffer starts at its slot
+        // (``LinuxVersion/honoursMinAlignMask``).
+        let device = options.linux.honoursMinAlignMask ? device : DMADevice(segmentBoundaryMask: device.segmentBoundaryMask)
         let bounce: UInt64
         do {
             if let dynamic {

@@ -5,10 +5,10 @@ public import SWIOTLB
 /// A profile names a stable series as its last release describes it (5.4.y, 5.10.y,
 /// 6.1.y, 6.12.y) and changes only what that kernel really does differently for a
 /// secure guest; everything else is the same code. 6.1 and 6.12 are read from Debian's
-/// `linux-source-6.1` (6.1.192) and `linux-source-6.12` (6.12.118); 5.4 and 5.10 come
-/// from reference/linux-guest-facts.md (§1.1, §1.3, §1.4, §1.9, §2.9), and the facts
-/// this machine cannot check against their source are marked *unverified* on the
-/// property that uses them.
+/// `linux-source-6.1` (6.1.192) and `linux-source-6.12` (6.12.118); 5.4 and 5.10 from
+/// 5.4.301 and 5.10.265, the newest stable trees found in the public code index
+/// (``release``). Each property cites the function it was checked against as
+/// `file: function (release)`.
 ///
 /// The difference that matters most is where the SWIOTLB bounce pool comes from:
 ///
@@ -36,19 +36,35 @@ public enum LinuxVersion: String, Hashable, Sendable, CaseIterable, Codable, Cus
     /// `5.4.y`, …: the stable series.
     public var series: String { rawValue + ".y" }
 
+    /// The release of the series whose source the profile was checked against
+    /// (`make kernelversion`): Debian's `linux-source-6.1` and `linux-source-6.12`, and for
+    /// 5.x the newest stable trees found in the public code index (GitHub
+    /// `unifreq/linux-5.4.y` at "up to 5.4.301", `unifreq/linux-5.10.y` at "up to
+    /// 5.10.265": stable merges only in every file a profile reads; spot-checked against
+    /// `KINGFIOX/linux-5.4.286` and `conaco66/linux-5.10.y` (5.10.150)).
+    public var release: String {
+        switch self {
+        case .v5_4: "5.4.301"
+        case .v5_10: "5.10.265"
+        case .v6_1: "6.1.192"
+        case .v6_12: "6.12.118"
+        }
+    }
+
     /// The version, e.g. `6.12`.
     public var description: String { rawValue }
 
     /// Whether a secure guest booted WITHOUT `swiotlb=force` has a SWIOTLB pool.
     ///
-    /// - 5.4: `mem_init()` calls `swiotlb_init(0)`, which always allocates the default
-    ///   64 MiB pool from low memory (`arch/powerpc/mm/mem.c: mem_init (5.4)`,
-    ///   `kernel/dma/swiotlb.c: swiotlb_init (5.4)`; facts §1.3 "v5.4-v5.9";
-    ///   *unverified* here, no 5.4 source on this machine).
-    /// - 5.10: `mem_init()` calls `svm_swiotlb_init()` on a secure guest, which
-    ///   allocates the pool anywhere and panics if it cannot
-    ///   (`arch/powerpc/platforms/pseries/svm.c: svm_swiotlb_init (5.10)`; facts §1.3
-    ///   "v5.10-v5.18"; *unverified* here).
+    /// - 5.4: `mem_init()` calls `swiotlb_init(0)`, which always allocates the pool
+    ///   (`swiotlb=` slots, default 64 MiB) with `memblock_alloc_low()`
+    ///   (`arch/powerpc/mm/mem.c: mem_init (5.4.301)`, `kernel/dma/swiotlb.c:
+    ///   swiotlb_init (5.4.301)`).
+    /// - 5.10: `mem_init()` calls `svm_swiotlb_init()` when `is_secure_guest()`, which
+    ///   allocates the pool with `memblock_alloc()` (anywhere) and panics ("SVM: Cannot
+    ///   allocate SWIOTLB buffer") if it cannot (`arch/powerpc/mm/mem.c: mem_init
+    ///   (5.10.265)`, `arch/powerpc/platforms/pseries/svm.c: svm_swiotlb_init
+    ///   (5.10.265)`).
     /// - 6.1, 6.12: `mem_init()` calls `swiotlb_init(ppc_swiotlb_enable,
     ///   ppc_swiotlb_flags)` while both are still 0 on pseries
     ///   (`arch/powerpc/mm/mem.c: mem_init (6.1, 6.12)`), so `swiotlb_init_remap()`
@@ -69,7 +85,9 @@ public enum LinuxVersion: String, Hashable, Sendable, CaseIterable, Codable, Cus
     ///
     /// - 5.4, 5.10: `init_svm()` sets the global `swiotlb_force = SWIOTLB_FORCE`, which
     ///   dma-direct reads at every map (`arch/powerpc/platforms/pseries/svm.c: init_svm
-    ///   (5.4, 5.10)`; *unverified* here).
+    ///   (5.4.301, 5.10.265)`; `kernel/dma/direct.c: dma_direct_possible (5.4.301)`,
+    ///   `kernel/dma/direct.h: dma_direct_map_page (5.10.265)`). It overrides an earlier
+    ///   `swiotlb=noforce` (last writer wins).
     /// - 6.1, 6.12: `init_svm()` ORs `SWIOTLB_FORCE` into `ppc_swiotlb_flags`, which
     ///   nothing reads any more: `io_tlb_default_mem.force_bounce` was latched in
     ///   `swiotlb_init_remap()` from `swiotlb_force_bounce || (flags & SWIOTLB_FORCE)`
@@ -81,8 +99,10 @@ public enum LinuxVersion: String, Hashable, Sendable, CaseIterable, Codable, Cus
     /// Whether the pool of a secure guest may sit anywhere in memory, or only below
     /// 4 GiB (`memblock_alloc_low()`, `ARCH_LOW_ADDRESS_LIMIT`).
     ///
-    /// - 5.4: low memory (facts §1.3; *unverified*).
-    /// - 5.10: anywhere, `svm_swiotlb_init()`'s `memblock_alloc()` (*unverified*).
+    /// - 5.4: low memory, `swiotlb_init()`'s `memblock_alloc_low()` (`kernel/dma/swiotlb.c:
+    ///   swiotlb_init (5.4.301)`).
+    /// - 5.10: anywhere, `svm_swiotlb_init()`'s `memblock_alloc()`
+    ///   (`arch/powerpc/platforms/pseries/svm.c: svm_swiotlb_init (5.10.265)`).
     /// - 6.1, 6.12: with `swiotlb=force` the pool is allocated before `init_svm()` adds
     ///   `SWIOTLB_ANY`, so `swiotlb_memblock_alloc()` takes `memblock_alloc_low()`
     ///   (`kernel/dma/swiotlb.c: swiotlb_memblock_alloc (6.1, 6.12)`).
@@ -91,8 +111,9 @@ public enum LinuxVersion: String, Hashable, Sendable, CaseIterable, Codable, Cus
     /// Whether `swiotlb=` takes an area count and the pool is split into areas
     /// (`<slabs>[,<areas>][,force|noforce]`): since v6.0 ("swiotlb: split up the global
     /// swiotlb lock", facts §2.9; `kernel/dma/swiotlb.c: setup_io_tlb_npages (6.1,
-    /// 6.12)`). Before, `swiotlb=<slabs>[,force|noforce]` and one global lock
-    /// (`kernel/dma/swiotlb.c: setup_io_tlb_npages (5.4, 5.10)`; *unverified*).
+    /// 6.12)`). Before, `swiotlb=<slabs>[,force|noforce]` and one global pool with one
+    /// `io_tlb_lock` (`kernel/dma/swiotlb.c: setup_io_tlb_npages, io_tlb_lock (5.4.301,
+    /// 5.10.265)`).
     public var swiotlbAreas: Bool { self == .v6_1 || self == .v6_12 }
 
     /// Which slot search the default SWIOTLB pool runs (``SWIOTLBAllocatorKind``).
@@ -106,13 +127,19 @@ public enum LinuxVersion: String, Hashable, Sendable, CaseIterable, Codable, Cus
     ///   (`kernel/dma/swiotlb.c: swiotlb_tbl_map_single, swiotlb_do_find_slots (6.1)`),
     ///   checked against 6.1's code by the oracle, endless scan included
     ///   (``SWIOTLBScanHang``).
-    /// - 5.4, 5.10: ``SWIOTLBAllocatorKind/linux61`` too, *unverified* (no 5.x source on
-    ///   this machine): the facts describe the same next-fit walk from one cursor with
-    ///   a stride of 1, or a page for requests of a page or more, under one global lock
-    ///   (reference/linux-guest-facts.md §2.9; `kernel/dma/swiotlb.c:
-    ///   swiotlb_tbl_map_single (5.4, 5.10)`), which is 6.1's scan over the one area
-    ///   these profiles have (``swiotlbAreas`` is false) for a device without
-    ///   `min_align_mask` (new in v5.12), such as the virtual disk.
+    /// - 5.4, 5.10: ``SWIOTLBAllocatorKind/linux61`` too, checked against recorded
+    ///   answers of the real 5.4.301 and 5.10.265 code (Tests/LinuxOracleTests/Fixtures,
+    ///   Scripts/linux5-oracle-fixtures). Over the one area these profiles have
+    ///   (``swiotlbAreas`` is false) and with no `alloc_align_mask` (5.x has none), 6.1's
+    ///   scan is 5.x's: 5.10's `find_slots()` has the same stride, `min_align_mask` test
+    ///   and unbounded `do { … } while (index != wrap)` (so the same endless scan;
+    ///   `kernel/dma/swiotlb.c: find_slots, swiotlb_tbl_map_single (5.10.265)`), and
+    ///   5.4's `swiotlb_tbl_map_single()` is that walk with a stride of 1, or a page for
+    ///   requests of a page or more, and no `min_align_mask` at all
+    ///   (`kernel/dma/swiotlb.c: swiotlb_tbl_map_single (5.4.301)`;
+    ///   ``honoursMinAlignMask``). The one difference left: 5.10 tests the
+    ///   `min_align_mask` bits even for `orig_addr` 0, which 6.1 skips; no guest buffer
+    ///   sits at guest-physical 0.
     public var swiotlbAllocator: SWIOTLBAllocatorKind {
         switch self {
         case .v5_4, .v5_10, .v6_1: .linux61
@@ -127,18 +154,26 @@ public enum LinuxVersion: String, Hashable, Sendable, CaseIterable, Codable, Cus
     /// effect on the others.
     public var hasDynamicSWIOTLB: Bool { self == .v6_12 }
 
-    /// Whether ``swiotlbAllocator`` was checked against this series' own code (6.1 and
-    /// 6.12, through the Linux oracle); false for 5.4 and 5.10.
-    public var swiotlbAllocatorVerified: Bool { self == .v6_1 || self == .v6_12 }
+    /// Whether ``swiotlbAllocator`` was checked against this series' own code: 6.1 and
+    /// 6.12 through the Linux oracle, 5.4 and 5.10 through its recorded answers.
+    public var swiotlbAllocatorVerified: Bool { true }
+
+    /// Whether the DMA layer has a device's `min_align_mask`
+    /// (`dma_get_min_align_mask()`), which SWIOTLB keeps in the bounce address: added in
+    /// v5.12 for NVMe and backported to 5.10.y (`kernel/dma/swiotlb.c:
+    /// swiotlb_align_offset, find_slots (5.10.265)`); 5.4.y has no such field, so a
+    /// bounce buffer starts at its slot whatever the device asks
+    /// (`kernel/dma/swiotlb.c: swiotlb_tbl_map_single (5.4.301)`).
+    public var honoursMinAlignMask: Bool { self != .v5_4 }
 
     /// Whether `alloc_shared_lppaca()` BUGs when the last LPPACA exactly fills the
     /// region (`BUG_ON(shared_lppaca_size >= shared_lppaca_total_size)`), the
     /// off-by-one fixed in 2020 by "powerpc/pseries/svm: Fix incorrect check for
-    /// shared_lppaca_size" (v5.8; facts §1.4). 5.4 is modelled as released
-    /// (`arch/powerpc/kernel/paca.c: alloc_shared_lppaca (5.4)`); whether 5.4.y took the
-    /// fix is *unverified*. 5.10, 6.1 and 6.12 test `>` (`paca.c: alloc_shared_lppaca
-    /// (6.1, 6.12)`).
-    public var lppacaOverflowOffByOne: Bool { self == .v5_4 }
+    /// shared_lppaca_size" (v5.8; facts §1.4). No modelled series has it: 5.4.y took the
+    /// fix, and every series tests `>` (`arch/powerpc/kernel/paca.c: alloc_shared_lppaca
+    /// (5.4.301, 5.10.265, 6.1, 6.12)`; already so in 5.4.117, the oldest 5.4.y read).
+    /// The model keeps the check for a kernel before the fix.
+    public var lppacaOverflowOffByOne: Bool { false }
 
     /// How the series allocates, sizes, registers and shares a secure guest's VPA
     /// (LPPACA) and Dispatch Trace Log buffers, in one line for the version matrix.
@@ -155,34 +190,50 @@ public enum LinuxVersion: String, Hashable, Sendable, CaseIterable, Codable, Cus
     /// `no_llseek` and `CONFIG_PPC_KERNEL_PCREL`; `asm/lppaca.h` gained the nested-KVM
     /// fields `l2_counters_enable`, `l1_to_l2_cs_tb`, `l2_to_l1_cs_tb` and
     /// `l2_runtime_tb` in reserved space (same size and offsets of everything a
-    /// secure guest shares or registers). 5.4 differs only in the LPPACA overflow check
-    /// (``lppacaOverflowOffByOne``); 5.10 is as 6.1 (facts §1.4, §1.5; *unverified*
-    /// here, no 5.x source on this machine).
+    /// secure guest shares or registers). 5.4.301 and 5.10.265 are the same code too:
+    /// `alloc_shared_lppaca()` (one page-aligned `nr_cpu_ids` × 0x400 region, one
+    /// `uv_share_page()`, `BUG_ON(… > …)`), `dtl_cache_ctor()` and
+    /// `is_dtl_page_shared()` (identical to 6.1's), the "dtl" cache with that constructor
+    /// (`setup.c: alloc_dispatch_log_kmem_cache`) and `vpa_init()` (only the
+    /// `CONFIG_PPC_BOOK3S_64`→`CONFIG_PPC_64S_HASH_MMU` guard differs).
     public var vpaAndDTL: String {
         switch self {
-        case .v5_4: "as 6.12 except alloc_shared_lppaca()'s off-by-one BUG_ON (paca.c, before v5.8; unverified)"
-        case .v5_10: "as 6.12 (facts §1.4, §1.5; unverified)"
+        case .v5_4: "as 6.12: paca.c, lpar.c, setup.c, svm.c compared (5.4.301)"
+        case .v5_10: "as 6.12: paca.c, lpar.c, setup.c, svm.c compared (5.10.265)"
         case .v6_1: "as 6.12: paca.c, lpar.c, setup.c, svm.c, dtl.c compared"
         case .v6_12: "paca.c: alloc_shared_lppaca, svm.c: dtl_cache_ctor"
         }
     }
 
     /// Whether `prom_rtas_os_term()` fills `os_term_args` (nargs 1, nret 1, args[0] =
-    /// the message), fix 74bb84e51171 (v5.7, facts §1.1; `arch/powerpc/kernel/prom_init.c:
-    /// prom_rtas_os_term (6.1, 6.12)`). 5.4 sets only the token, so the hypervisor
-    /// reads the message from guest address 0 (`prom_init.c: prom_rtas_os_term (5.4)`;
-    /// whether 5.4.y took the fix is *unverified*).
-    public var osTermArgumentsFilled: Bool { self != .v5_4 }
+    /// the message), fix 74bb84e51171 (v5.7, facts §1.1). Every modelled series does:
+    /// 5.4.y took the fix (`arch/powerpc/kernel/prom_init.c: prom_rtas_os_term
+    /// (5.4.301, 5.10.265, 6.1, 6.12)`). Before it, only the token was set and the
+    /// hypervisor read the message from guest address 0; the model keeps that path for
+    /// a kernel before the fix.
+    ///
+    /// `setup_secure_guest()` is the same in every series but for one guard: 5.x undoes
+    /// the relocation around `UV_ESM` only `if (IS_ENABLED(CONFIG_RELOCATABLE))`, 6.x
+    /// always (`prom_init.c: setup_secure_guest (5.4.301, 5.10.265)`); SVMKit loads the
+    /// kernel at `kbase` and relocates nothing, so no profile differs there.
+    public var osTermArgumentsFilled: Bool { true }
 
-    /// Whether a secure guest's PCI devices get `dma_iommu_ops` at all. 5.4 skipped
-    /// `set_pci_dma_ops(&dma_iommu_ops)` on secure guests (edea902c1c1e), so PCI went
-    /// straight to dma-direct (*unverified* whether 5.4.y took the revert); v5.6 reverted
-    /// that (facts §1.9;
-    /// `arch/powerpc/platforms/pseries/iommu.c: iommu_init_early_pSeries (6.12)`). With
-    /// the DDW window SVMKit's virtual disk sits behind, `dma_iommu_ops` bypasses to
+    /// Whether a secure guest's PCI devices get `dma_iommu_ops` at all. Every modelled
+    /// series does: `iommu_init_early_pSeries()` calls `set_pci_dma_ops(&dma_iommu_ops)`
+    /// with no `is_secure_guest()` test (`arch/powerpc/platforms/pseries/iommu.c:
+    /// iommu_init_early_pSeries (5.4.301, 5.10.265, 6.12)`); the 2019 skip (edea902c1c1e,
+    /// facts §1.9) is not in 5.4.y. The model keeps the skip for a kernel that had it.
+    /// With the DDW window SVMKit's virtual disk sits behind, `dma_iommu_ops` bypasses to
     /// dma-direct anyway (``DMAPath/ddwBypass``); on a TCE-mapped device
-    /// (``DMAPath/tce``) it matters.
-    public var secureGuestUsesIOMMUOps: Bool { self != .v5_4 }
+    /// (``DMAPath/tce``) the secure page itself is mapped and nothing bounces.
+    ///
+    /// Not modelled (the TCE path makes no `H_PUT_TCE` calls here): 5.4.y never clears
+    /// `FW_FEATURE_MULTITCE` on a secure guest, so it would write TCEs with
+    /// `H_PUT_TCE_INDIRECT` from a list page the hypervisor cannot read
+    /// (`arch/powerpc/platforms/pseries/firmware.c`, `iommu.c: tce_buildmulti_pSeriesLP
+    /// (5.4.301)`); 5.10.y clears `FW_FEATURE_PUT_TCE_IND` (`firmware.c: fw_hypertas_feature_init
+    /// (5.10.265)`).
+    public var secureGuestUsesIOMMUOps: Bool { true }
 
     /// The commit line to name when a secure guest of this series has no bounce pool.
     public static let poolRegression =
