@@ -179,6 +179,29 @@ struct LinuxVersionProfileTests {
         #expect(old.diagnostics.contains { $0.description.contains("not understood") })
         let oldForce = SWIOTLBOption(KernelCommandLine("swiotlb=65536,force"), areas: false)
         #expect(oldForce.forceMode == .force)
+        // setup_io_tlb_npages (5.4.301, 5.10.265): one swiotlb_force, the last word wins;
+        // noforce sets io_tlb_nslabs = 1; 0 slots is the default. 6.x: sticky flags.
+        let line = KernelCommandLine("swiotlb=noforce swiotlb=force")
+        #expect(SWIOTLBOption(line).forceMode == .noforce)
+        let oldLast = SWIOTLBOption(line, areas: false)
+        #expect(oldLast.forceMode == .force && oldLast.slabs == 1)
+        let oldNoforce = SWIOTLBOption(KernelCommandLine("swiotlb=force swiotlb=65536,noforce"), areas: false)
+        #expect(oldNoforce.forceMode == .noforce && oldNoforce.slabs == 1)
+        #expect(SWIOTLBOption(KernelCommandLine("swiotlb=0"), areas: false).slabs == nil)
+    }
+
+    /// 5.x: `swiotlb=noforce` only sets `io_tlb_nslabs = 1`; the secure guest's pool is
+    /// still made (5.10 `svm_swiotlb_init()` aligns it to 128 slots) and `init_svm()`
+    /// forces bouncing over the `SWIOTLB_NO_FORCE` (`svm.c: init_svm (5.10.265)`).
+    @Test("5.x with swiotlb=noforce: the secure guest still gets a forced, shared pool of one segment", arguments: [LinuxVersion.v5_4, .v5_10])
+    func noforceOnFiveX(linux: LinuxVersion) throws {
+        let (t, kernel, report) = try Self.boot(linux, bootargs: "svm=on swiotlb=noforce console=hvc0")
+        let pool = try #require(report.swiotlb)
+        #expect(pool.slots == 128)
+        #expect(pool.shared && report.dmaForcedBounce)
+        #expect(kernel.log.contains("1-slot pool") == (linux == .v5_4))
+        let (written, onDisk) = try Self.writeThroughDisk(t, kernel)
+        #expect(onDisk == written)
     }
 
     /// `LinuxVersion.swiotlbAllocator`: 6.1 and 5.x run 6.1's own search

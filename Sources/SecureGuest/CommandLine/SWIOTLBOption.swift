@@ -13,8 +13,10 @@ import SWIOTLB
 /// an area count rounds the slot count known at that moment (so
 /// `swiotlb=,4 swiotlb=40000` keeps 40064 slots), and `force` and `noforce` are
 /// two sticky flags (`swiotlb_force_bounce`, `swiotlb_force_disable`), so
-/// `swiotlb=noforce swiotlb=force` leaves SWIOTLB disabled. Parts Linux silently
-/// ignores are reported.
+/// `swiotlb=noforce swiotlb=force` leaves SWIOTLB disabled. Before 6.0 (`areas: false`)
+/// both words set one variable, `swiotlb_force`, so the last one wins, and `noforce` also
+/// sets the slot count to 1 (`kernel/dma/swiotlb.c: setup_io_tlb_npages (5.4.301,
+/// 5.10.265)`). Parts Linux silently ignores are reported.
 public struct SWIOTLBOption: Hashable, Sendable {
     /// Force mode requested.
     public enum ForceMode: String, Hashable, Sendable {
@@ -26,14 +28,17 @@ public struct SWIOTLBOption: Hashable, Sendable {
 
     /// `default_nslabs` after the command line: the slot count asked for, aligned up to
     /// 128, and raised as `swiotlb_adjust_nareas()` rounds it when an area count
-    /// follows; `nil` while it is still the 64 MiB default.
+    /// follows; `nil` while it is still the 64 MiB default. Before 6.0 `noforce` sets
+    /// `io_tlb_nslabs = 1`.
     public private(set) var slabs: Int?
     /// Number of areas asked for, rounded up to a power of two; `nil` if not given.
     public private(set) var areas: Int?
-    /// `swiotlb_force_bounce`: some `swiotlb=` said `force` (sticky).
+    /// `swiotlb_force_bounce`: some `swiotlb=` said `force` (sticky; before 6.0
+    /// `swiotlb_force == SWIOTLB_FORCE`: the last word said `force`).
     public private(set) var force = false
     /// `swiotlb_force_disable`: some `swiotlb=` said `noforce` (sticky; wins over `force`,
-    /// since `swiotlb_init_remap()` returns early on it).
+    /// since `swiotlb_init_remap()` returns early on it; before 6.0 the last word said
+    /// `noforce`).
     public private(set) var noforce = false
     /// The mode that takes effect: `noforce` if it was ever given, else `force` if it was.
     public var forceMode: ForceMode? { noforce ? .noforce : force ? .force : nil }
@@ -49,8 +54,9 @@ public struct SWIOTLBOption: Hashable, Sendable {
     public let acceptsAreas: Bool
 
     /// Reads every `swiotlb=` of a command line; `areas: false` reads it as 5.x does
-    /// (`kernel/dma/swiotlb.c: setup_io_tlb_npages (5.4, 5.10)`, *unverified*: no
-    /// area count, so in `swiotlb=65536,4,force` the `4,force` is not understood).
+    /// (`kernel/dma/swiotlb.c: setup_io_tlb_npages (5.4.301, 5.10.265)`: no area count,
+    /// so in `swiotlb=65536,4,force` the `4,force` is not understood; `force` and
+    /// `noforce` overwrite each other; `noforce` sets 1 slot).
     public init(_ commandLine: KernelCommandLine, areas: Bool = true) {
         acceptsAreas = areas
         for p in commandLine.parameters(named: "swiotlb") { apply(p) }
@@ -81,7 +87,8 @@ public struct SWIOTLBOption: Hashable, Sendable {
                 if aligned != n {
                     diagnostics.append(.init(.note, parameter: p.raw, "slot count \(n) aligned up to \(aligned) (a multiple of 128)"))
                 }
-                slabs = aligned
+                // 5.x: io_tlb_nslabs = 0 means the default (swiotlb_init (5.4.301, 5.10.265)).
+                slabs = !acceptsAreas && aligned == 0 ? nil : aligned
             }
         }
         if s.first == "," { s = s.dropFirst() }
@@ -109,8 +116,13 @@ public struct SWIOTLBOption: Hashable, Sendable {
         let rest = String(Substring(s))
         if s.elementsEqual("force".unicodeScalars) {
             force = true
+            if !acceptsAreas { noforce = false }
         } else if s.elementsEqual("noforce".unicodeScalars) {
             noforce = true
+            if !acceptsAreas {
+                force = false
+                slabs = 1
+            }
         } else if !s.isEmpty {
             diagnostics.append(.init(.ignored, parameter: p.raw, "\"\(rest)\" is not understood; Linux ignores it silently"))
         }

@@ -17,9 +17,13 @@ extension GuestKernel {
     ///   ``LinuxVersion/secureGuestPoolWithoutForce``.
     /// - 5.4, 5.10: a secure guest always gets the pool (5.4 `swiotlb_init(0)` in low
     ///   memory; 5.10 `svm_swiotlb_init()` anywhere), and ``initSVM(secure:)`` forces
-    ///   bouncing through it later (facts §1.3; *unverified*, see ``LinuxVersion``).
+    ///   bouncing through it later (`arch/powerpc/mm/mem.c: mem_init (5.4.301,
+    ///   5.10.265)`; see ``LinuxVersion``), even after `swiotlb=noforce`, which there only
+    ///   sets `io_tlb_nslabs = 1`: 5.10's `svm_swiotlb_init()` aligns that to one
+    ///   128-slot segment; 5.4's `swiotlb_init()` makes a 1-slot (2 KiB) pool, which SVMKit
+    ///   cannot (its smallest pool is one segment) and models as one segment, saying so.
     /// - a normal guest has a pool only with `swiotlb=force`, below 4 GiB.
-    /// - `swiotlb=noforce` disables SWIOTLB (`swiotlb_force_disable`).
+    /// - otherwise `swiotlb=noforce` disables SWIOTLB (`swiotlb_force_disable`).
     ///
     /// The size and areas come from `swiotlb=` (64 MiB and, as
     /// `swiotlb_adjust_nareas(num_possible_cpus())`, one area per POSSIBLE CPU by
@@ -30,12 +34,19 @@ extension GuestKernel {
         let linux = options.linux
         let option = SWIOTLBOption(commandLine, areas: linux.swiotlbAreas)
         for d in option.diagnostics { printk("swiotlb: \(d)") }
+        let svmPool = secure && linux.secureGuestPoolWithoutForce
         if option.forceMode == .noforce {
-            printk("SVMKit: swiotlb=noforce: swiotlb_init_remap() makes no pool")
-            return
+            guard svmPool else {
+                printk("SVMKit: swiotlb=noforce: swiotlb_init_remap() makes no pool")
+                return
+            }
+            if linux == .v5_4 {
+                printk(
+                    "SVMKit: Linux 5.4: swiotlb=noforce leaves io_tlb_nslabs = 1, a 1-slot pool that init_svm() "
+                        + "forces; modelled as one 128-slot segment")
+            }
         }
         let cmdlineForce = option.forceMode == .force
-        let svmPool = secure && linux.secureGuestPoolWithoutForce
         guard cmdlineForce || svmPool else {
             if secure {
                 printk(
