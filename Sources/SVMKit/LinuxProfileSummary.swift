@@ -6,10 +6,14 @@ import SecureGuest
 public struct LinuxProfileSummary: Hashable, Sendable, Codable {
     /// The stable series, e.g. `6.1.y`.
     public var series: String
+    /// The release the profile was checked against, e.g. `5.4.301`
+    /// (`LinuxVersion.release`).
+    public var release: String
     /// The slot search of the SWIOTLB pool (`LinuxVersion.swiotlbAllocator`).
     public var swiotlbSearch: String
     /// Whether that search was checked against the series' own code
-    /// (`LinuxVersion.swiotlbAllocatorVerified`).
+    /// (`LinuxVersion.swiotlbAllocatorVerified`; true for every series since the 5.x
+    /// searches were checked against recorded 5.4.301 and 5.10.265 answers).
     public var swiotlbSearchVerified: Bool
     /// VPA/LPPACA and DTL: how they differ from 6.12, if at all
     /// (`LinuxVersion.vpaAndDTL`).
@@ -18,6 +22,7 @@ public struct LinuxProfileSummary: Hashable, Sendable, Codable {
     /// The summary of `linux`.
     public init(_ linux: LinuxVersion) {
         series = linux.series
+        release = linux.release
         swiotlbSearch = linux.swiotlbAllocator.rawValue
         swiotlbSearchVerified = linux.swiotlbAllocatorVerified
         vpaAndDTL = linux.vpaAndDTL

@@ -25,5 +25,11 @@ struct VersionMatrixTests {
         // The slot search and the VPA/DTL column (issue 17: 6.1's own search; no VPA/DTL difference from 6.12).
         #expect(rows.contains { $0.hasPrefix("| 6.1 | `svm=on swiotlb=force console=hvc0` | ddw |") && $0.contains("| linux61 |") })
         #expect(rows.filter { $0.hasPrefix("| 6.1 |") }.allSatisfy { $0.contains("as 6.12: paca.c, lpar.c, setup.c, svm.c, dtl.c compared") })
+        // 5.4.y and 5.10.y read from 5.4.301 and 5.10.265: no "unverified" left; a TCE-mapped
+        // disk gets the secure page itself on 5.4 too (iommu_init_early_pSeries (5.4.301)).
+        #expect(!readme.contains("unverified"))
+        #expect(rows.filter { $0.hasPrefix("| 5.4 |") }.allSatisfy { $0.contains("compared (5.4.301)") })
+        #expect(rows.filter { $0.hasPrefix("| 5.10 |") }.allSatisfy { $0.contains("compared (5.10.265)") })
+        #expect(rows.contains { $0.hasPrefix("| 5.4 | `svm=on swiotlb=force console=hvc0` | tce |") && $0.contains("ciphertext") })
     }
 }

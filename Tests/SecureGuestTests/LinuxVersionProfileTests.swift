@@ -190,6 +190,26 @@ struct LinuxVersionProfileTests {
         #expect(SWIOTLBOption(KernelCommandLine("swiotlb=0"), areas: false).slabs == nil)
     }
 
+    /// A 2 GiB pool in a smaller guest: `swiotlb_init_remap (6.1, 6.12)` halves it until
+    /// it fits; `swiotlb_init (5.4.301)` tries once and warns; `svm_swiotlb_init
+    /// (5.10.265)` tries once and panics.
+    @Test("A pool that does not fit: 6.x halves it, 5.4 warns and has none, 5.10's svm_swiotlb_init() panics", arguments: LinuxVersion.allCases)
+    func poolTooBig(linux: LinuxVersion) throws {
+        let bootargs = "svm=on swiotlb=1048576,force console=hvc0"
+        guard linux != .v5_10 else {
+            #expect(throws: GuestKernelError.self) { try Self.boot(linux, bootargs: bootargs) }
+            return
+        }
+        let (_, kernel, report) = try Self.boot(linux, bootargs: bootargs)
+        if linux.swiotlbInitRetriesSmaller {
+            let pool = try #require(report.swiotlb)
+            #expect(pool.slots < 1_048_576 && kernel.log.contains("SWIOTLB bounce buffer size adjusted"))
+        } else {
+            #expect(report.swiotlb == nil)
+            #expect(kernel.log.contains("software IO TLB: Cannot allocate buffer"))
+        }
+    }
+
     /// 5.x: `swiotlb=noforce` only sets `io_tlb_nslabs = 1`; the secure guest's pool is
     /// still made (5.10 `svm_swiotlb_init()` aligns it to 128 slots) and `init_svm()`
     /// forces bouncing over the `SWIOTLB_NO_FORCE` (`svm.c: init_svm (5.10.265)`).

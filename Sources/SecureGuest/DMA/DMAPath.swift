@@ -15,9 +15,9 @@ public enum DMAPath: String, Hashable, Sendable, CaseIterable, Codable, CustomSt
     case ddwBypass = "ddw"
     /// A TCE-mapped device (or a VIO device): `dma_iommu_ops` maps the buffer's own page
     /// with `H_PUT_TCE` and never bounces, so on a secure guest the device reaches
-    /// secure memory whatever the pool (every series since 5.6; 5.4 skipped the IOMMU
-    /// ops on secure guests, facts §1.9). SVMKit models the mapping as 1:1 and makes no
-    /// `H_PUT_TCE` calls.
+    /// secure memory whatever the pool (every modelled series: ``LinuxVersion/secureGuestUsesIOMMUOps``;
+    /// the 2019 skip of the IOMMU ops, facts §1.9, is not in 5.4.y). SVMKit models the
+    /// mapping as 1:1 and makes no `H_PUT_TCE` calls.
     case tce
 
     /// `ddw` or `tce`.

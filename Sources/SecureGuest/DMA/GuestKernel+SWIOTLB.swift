@@ -27,10 +27,14 @@ extension GuestKernel {
     ///
     /// The size and areas come from `swiotlb=` (64 MiB and, as
     /// `swiotlb_adjust_nareas(num_possible_cpus())`, one area per POSSIBLE CPU by
-    /// default; one area before 6.0); if memory is short the size is halved down to
-    /// 1 MiB, as Linux does. Nothing is printed about the pool here: pseries passes no
+    /// default; one area before 6.0); if memory is short 6.x halves the size down to
+    /// 1 MiB, and 5.x tries once (``LinuxVersion/swiotlbInitRetriesSmaller``): 5.10's
+    /// `svm_swiotlb_init()` then panics, which is thrown as
+    /// ``GuestKernelError/allocation(_:)``. Nothing is printed about the pool here: pseries passes no
     /// `SWIOTLB_VERBOSE`, and ``checkSwiotlbEnabled(secure:)`` prints it later.
-    func setUpSWIOTLB(commandLine: KernelCommandLine, possibleCPUs: Int, secure: Bool, memblock: inout Memblock) {
+    func setUpSWIOTLB(
+        commandLine: KernelCommandLine, possibleCPUs: Int, secure: Bool, memblock: inout Memblock
+    ) throws(GuestKernelError) {
         let linux = options.linux
         let option = SWIOTLBOption(commandLine, areas: linux.swiotlbAreas)
         for d in option.diagnostics { printk("swiotlb: \(d)") }
@@ -73,7 +77,11 @@ extension GuestKernel {
                     size: UInt64(configuration.size), alignment: PageSize.bytes, limit: limit, bottomUp: true,
                     purpose: SharedPageOwner.swiotlb.rawValue)
             } catch {
-                guard let smaller = configuration.halved() else {
+                if !linux.swiotlbInitRetriesSmaller && anywhere {
+                    printk("SVM: Cannot allocate SWIOTLB buffer")
+                    throw .allocation(error)
+                }
+                guard linux.swiotlbInitRetriesSmaller, let smaller = configuration.halved() else {
                     printk("software IO TLB: Cannot allocate buffer")
                     return
                 }

@@ -134,7 +134,7 @@ extension GuestKernel {
         vpaInit(cpu: 0)
 
         // 4. mem_init(): swiotlb_init() allocates the pool bottom-up (not shared yet).
-        setUpSWIOTLB(commandLine: commandLine, possibleCPUs: possible, secure: secure, memblock: &memblock)
+        try setUpSWIOTLB(commandLine: commandLine, possibleCPUs: possible, secure: secure, memblock: &memblock)
         state.withLock { $0.memblock = memblock }
 
         // 5. machine_early_initcalls in link order (platforms/pseries/Makefile: setup.o

@@ -116,6 +116,14 @@ public enum LinuxVersion: String, Hashable, Sendable, CaseIterable, Codable, Cus
     /// 5.10.265)`).
     public var swiotlbAreas: Bool { self == .v6_1 || self == .v6_12 }
 
+    /// Whether a pool that does not fit is retried at half the size, down to 1 MiB
+    /// (`kernel/dma/swiotlb.c: swiotlb_init_remap (6.1, 6.12)`). 5.x tries once: 5.4's
+    /// `swiotlb_init()` then warns "Cannot allocate buffer" and leaves no pool
+    /// (`kernel/dma/swiotlb.c: swiotlb_init (5.4.301, 5.10.265)`), and 5.10's
+    /// `svm_swiotlb_init()` panics "SVM: Cannot allocate SWIOTLB buffer"
+    /// (`arch/powerpc/platforms/pseries/svm.c: svm_swiotlb_init (5.10.265)`).
+    public var swiotlbInitRetriesSmaller: Bool { self == .v6_1 || self == .v6_12 }
+
     /// Which slot search the default SWIOTLB pool runs (``SWIOTLBAllocatorKind``).
     ///
     /// - 6.12: ``SWIOTLBAllocatorKind/fast``, SVMKit's allocator with the guarantees of

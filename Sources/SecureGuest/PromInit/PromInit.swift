@@ -125,8 +125,8 @@ public enum PromInit {
     /// prom_rtas_os_term (6.12)`): no `/rtas` node → returns silently; a missing or
     /// zero `ibm,os-term` token → `prom_panic("Could not get token for ibm,os-term")`;
     /// otherwise fills `os_term_args` (nargs 1, nret 1, args[0] = the message's
-    /// address) and calls `H_RTAS`. Without `fillArguments` (5.4, before fix
-    /// 74bb84e51171) only the token is set: nargs 0, nret 0, args[0] 0, and the message
+    /// address) and calls `H_RTAS`. Without `fillArguments` (a kernel before fix
+    /// 74bb84e51171, which 5.4.y took; no modelled series) only the token is set: nargs 0, nret 0, args[0] 0, and the message
     /// is never written, so the hypervisor reads its text from guest address 0.
     static func promRTASOsTerm(
         vcpu: VirtualProcessor, tree: DeviceTree?, message: String, scratch: GuestPhysicalAddress,
