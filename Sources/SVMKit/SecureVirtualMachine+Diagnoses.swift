@@ -32,8 +32,8 @@ extension SecureVirtualMachine {
         if iommu {
             cause =
                 "the virtual disk is TCE-mapped (--dma-path tce): dma_iommu_ops maps the buffer's own secure page "
-                + "with H_PUT_TCE and never bounces through SWIOTLB (every series since 5.6, "
-                + "reference/linux-guest-facts.md §1.9), so the hypervisor's DMA pages the page out as ciphertext; "
+                + "with H_PUT_TCE and never bounces through SWIOTLB (every modelled series, 5.4.y "
+                + "included: iommu_init_early_pSeries() sets dma_iommu_ops for secure guests too), so the hypervisor's DMA pages the page out as ciphertext; "
                 + "workaround: give the guest a device behind a DDW window (dma-direct, which bounces) and "
                 + "swiotlb=force"
         } else {

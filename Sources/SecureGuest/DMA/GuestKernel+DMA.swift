@@ -20,7 +20,7 @@ extension GuestKernel {
     /// `dma_direct_map_page()` (`kernel/dma/direct.h: dma_direct_map_page (6.12)`)
     /// returns a bounce address (`swiotlb_map()`) when bouncing is forced, else
     /// `buffer`'s own address (the device is capable of all memory); on the TCE path
-    /// (``DMAPath/tce``, 5.6+) the IOMMU ops map `buffer` itself. The result is a
+    /// (``DMAPath/tce``, every series) the IOMMU ops map `buffer` itself. The result is a
     /// `dma_addr_t` (a bus address, 1:1 with guest-physical here), not a GPA type. The first bounced
     /// mapping of a secure guest prints "Memory encryption is active and system is
     /// using DMA bounce buffers" (§2.5).

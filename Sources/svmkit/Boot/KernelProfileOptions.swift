@@ -10,7 +10,7 @@ struct KernelProfileOptions: ParsableArguments {
         valueName: "5.4|5.10|6.1|6.12"))
     var linux: String = LinuxVersion.newest.rawValue
     @Option(name: .customLong("dma-path"), help: ArgumentHelp(
-        "The virtual disk's DMA ops: ddw (virtio-blk-pci behind a DDW window: dma-direct, SWIOTLB when forced) or tce (TCE-mapped: never bounces since 5.6).",
+        "The virtual disk's DMA ops: ddw (virtio-blk-pci behind a DDW window: dma-direct, SWIOTLB when forced) or tce (TCE-mapped: never bounces, in any series).",
         valueName: "ddw|tce"))
     var dmaPath: String = DMAPath.ddwBypass.rawValue
 
