@@ -207,6 +207,11 @@ struct LinuxVersionProfileTests {
         } else {
             #expect(report.swiotlb == nil)
             #expect(kernel.log.contains("software IO TLB: Cannot allocate buffer"))
+            // init_svm() forced bouncing anyway: the first map panics (no_iotlb_memory).
+            let buffer = try kernel.allocateMemory(bytes: 4096, purpose: "panic test buffer")
+            #expect(throws: DMAError.self) { try kernel.dmaMapSingle(buffer, size: 4096, direction: .toDevice) }
+            #expect(kernel.log.contains("Kernel panic - not syncing: Can not allocate SWIOTLB buffer earlier"))
+            #expect(throws: DMAError.kernelNotRunning) { try kernel.dmaMapSingle(buffer, size: 4096, direction: .toDevice) }
         }
     }
 

@@ -18,7 +18,8 @@ public enum DMAError: Error, Hashable, Sendable, CustomStringConvertible {
     case notCoherent(address: UInt64)
     /// Bouncing is forced but there is no pool: `swiotlb_tbl_map_single()` prints the
     /// reason and returns `DMA_MAPPING_ERROR` (`kernel/dma/swiotlb.c:
-    /// swiotlb_tbl_map_single (6.1)`).
+    /// swiotlb_tbl_map_single (6.1)`), or on 5.x panics with it, after which the kernel
+    /// is stopped (``LinuxVersion/swiotlbMapPanicsWithoutPool``).
     case noBouncePool(reason: String)
 
     /// A sentence naming the culprit.

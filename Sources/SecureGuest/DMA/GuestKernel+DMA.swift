@@ -42,9 +42,13 @@ extension GuestKernel {
         let (pool, dynamic, force) = state.withLock { ($0.pool, $0.dynamicPool, $0.forceBounce) }
         let iommuMapped = options.dmaPath == .tce && (options.linux.secureGuestUsesIOMMUOps || !isSecureGuest)
         if force, pool == nil, !iommuMapped {
-            // kernel/dma/swiotlb.c: swiotlb_tbl_map_single (6.1) warns and fails.
-            throw .noBouncePool(
-                reason: "Can not allocate SWIOTLB buffer earlier and can't now provide you with the DMA bounce buffer")
+            // kernel/dma/swiotlb.c: swiotlb_tbl_map_single (6.1) warns and fails; 5.x panics.
+            let reason = "Can not allocate SWIOTLB buffer earlier and can't now provide you with the DMA bounce buffer"
+            if options.linux.swiotlbMapPanicsWithoutPool {
+                printk("Kernel panic - not syncing: \(reason)")
+                state.withLock { $0.phase = .failed(reason: "panic in swiotlb_tbl_map_single(): \(reason)") }
+            }
+            throw .noBouncePool(reason: reason)
         }
         guard force, !iommuMapped, let pool else {
             state.withLock { s in

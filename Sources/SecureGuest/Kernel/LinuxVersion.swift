@@ -124,6 +124,14 @@ public enum LinuxVersion: String, Hashable, Sendable, CaseIterable, Codable, Cus
     /// (`arch/powerpc/platforms/pseries/svm.c: svm_swiotlb_init (5.10.265)`).
     public var swiotlbInitRetriesSmaller: Bool { self == .v6_1 || self == .v6_12 }
 
+    /// Whether a forced mapping with no pool panics the kernel ("Can not allocate SWIOTLB
+    /// buffer earlier and can't now provide you with the DMA bounce buffer") rather than
+    /// failing the map with that warning: 5.x panics (`kernel/dma/swiotlb.c:
+    /// swiotlb_tbl_map_single (5.4.301, 5.10.265)`, `if (no_iotlb_memory) panic(…)`), 6.1
+    /// and 6.12 warn and return `DMA_MAPPING_ERROR` (`swiotlb_tbl_map_single (6.1,
+    /// 6.12)`). A 5.4 secure guest whose pool did not fit gets there at its first map.
+    public var swiotlbMapPanicsWithoutPool: Bool { self == .v5_4 || self == .v5_10 }
+
     /// Which slot search the default SWIOTLB pool runs (``SWIOTLBAllocatorKind``).
     ///
     /// - 6.12: ``SWIOTLBAllocatorKind/fast``, SVMKit's allocator with the guarantees of
