@@ -76,6 +76,11 @@ struct LinuxVersionProfileTests {
         #expect(kernel.log.contains("software IO TLB: mapped"))
         #expect(!kernel.log.contains("No low mem"))
         #expect(pool.areas == 1, "one global lock before 6.0")
+        // swiotlb_print_info: %#010llx in 5.4.301, %pa in 5.10.265; no "area num" before 6.0.
+        let line = try #require(kernel.log.lines.first { $0.message.contains("software IO TLB: mapped") }?.message)
+        let start = line.split(separator: "[mem ").last?.split(separator: "-").first ?? ""
+        #expect(start.count == (linux == .v5_4 ? 10 : 18), "\(line)")
+        #expect(!kernel.log.contains("area num"))
         let (written, onDisk) = try Self.writeThroughDisk(t, kernel)
         #expect(onDisk == written)
         #expect(t.memory.violationCount == 0)

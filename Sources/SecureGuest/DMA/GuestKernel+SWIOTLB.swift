@@ -89,7 +89,10 @@ extension GuestKernel {
             }
         }
         guard let base else { return }
-        for m in configuration.messages { printk("software IO TLB: \(m)") }
+        // Before 6.0 there are no areas, and no "area num" line (swiotlb_init_with_tbl (5.4.301, 5.10.265)).
+        for m in configuration.messages where linux.swiotlbAreas || !m.hasPrefix("area num") {
+            printk("software IO TLB: \(m)")
+        }
         let memory = GuestBounceMemory(vcpu: processor(0))
         let pool: SWIOTLBPool
         do {
@@ -151,11 +154,23 @@ extension GuestKernel {
     /// (`kernel/dma/swiotlb.c: swiotlb_print_info (6.12)`, `pr_fmt` "software IO TLB: ");
     /// without it `swiotlb_exit()` frees the pool unless `swiotlb=force` was given,
     /// which is the only way a normal pseries guest has one here.
+    /// `swiotlb_print_info()`'s range: `%pa` (5.10, 6.x: ``BounceRegion/description``), or
+    /// 5.4's `%#010llx` (`kernel/dma/swiotlb.c: swiotlb_print_info (5.4.301)`), e.g.
+    /// `[mem 0x00720000-0x04720000] (64MB)`.
+    static func printInfo(_ region: BounceRegion, linux: LinuxVersion) -> String {
+        guard linux == .v5_4 else { return region.description }
+        func hex(_ v: UInt64) -> String {
+            let digits = String(v, radix: 16)
+            return "0x" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
+        }
+        return "[mem \(hex(region.base))-\(hex(region.end))] (\(region.size >> 20)MB)"
+    }
+
     func checkSwiotlbEnabled(secure: Bool) {
         let (enabled, pool) = state.withLock { ($0.ppcSwiotlbEnable, $0.pool) }
         guard enabled else { return }
         if let pool {
-            printk("software IO TLB: mapped \(pool.region)")
+            printk("software IO TLB: mapped \(Self.printInfo(pool.region, linux: options.linux))")
         } else {
             printk("software IO TLB: No low mem")
         }
