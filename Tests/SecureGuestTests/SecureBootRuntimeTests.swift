@@ -140,6 +140,11 @@ struct SecureBootRuntimeTests {
         #expect(IPIChoice.probe(hypervisor: .kvm, xive: true, secure: false).doorbells == false)
         #expect(IPIChoice.probe(hypervisor: .kvm, xive: true, secure: true).controller == .xive)
         #expect(IPIChoice.probe(hypervisor: .powerVM, xive: false, secure: true).doorbells == true)
+        // pSeries_smp_probe, pSeries_smp_probe_xics (5.4.301): no hypervisor test.
+        #expect(IPIChoice.probe(hypervisor: .powerVM, xive: false, secure: true, linux: .v5_4).doorbells == false)
+        #expect(IPIChoice.probe(hypervisor: .powerVM, xive: true, secure: false, linux: .v5_4).doorbells == false)
+        #expect(IPIChoice.probe(hypervisor: .kvm, xive: false, secure: false, linux: .v5_4).doorbells == true)
+        #expect(IPIChoice.probe(hypervisor: .powerVM, xive: false, secure: true, linux: .v5_10).doorbells == true)
     }
 
     @Test("The dispatch trace log entry layout round-trips")

@@ -158,7 +158,7 @@ extension GuestKernel {
 
         // 6. pSeries_smp_probe(), then the secondaries come up.
         let platform = options.hypervisor ?? ((info.hypervisorIsKVM ?? true) ? .kvm : .powerVM)
-        let ipi = IPIChoice.probe(hypervisor: platform, xive: info.xive, secure: secure)
+        let ipi = IPIChoice.probe(hypervisor: platform, xive: info.xive, secure: secure, linux: options.linux)
         state.withLock { $0.ipi = ipi }
         printk("smp: \(ipi)")
         var online = 1

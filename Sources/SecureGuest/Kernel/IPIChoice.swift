@@ -27,9 +27,22 @@ public struct IPIChoice: Hashable, Sendable, CustomStringConvertible {
     /// (XIVE is faster than KVM's trap-and-emulate of `msgsndp`) and none on a secure
     /// guest (KVM emulates `msgsndp` by reading the instruction from guest memory,
     /// which it cannot do for an SVM); under PowerVM doorbells are used, secure guests
-    /// included.
-    public static func probe(hypervisor: HypervisorPlatform, xive: Bool, secure: Bool) -> IPIChoice {
+    /// included (`arch/powerpc/platforms/pseries/smp.c: pSeries_smp_probe (5.10.265,
+    /// 6.12)`). 5.4 does not ask which hypervisor it runs on
+    /// (``LinuxVersion/doorbellsByHypervisor``): never doorbells with XIVE, and with XICS
+    /// doorbells unless the guest is secure (`smp.c: pSeries_smp_probe,
+    /// pSeries_smp_probe_xics (5.4.301)`), under PowerVM too.
+    public static func probe(
+        hypervisor: HypervisorPlatform, xive: Bool, secure: Bool, linux: LinuxVersion = .newest
+    ) -> IPIChoice {
         let controller: Mechanism = xive ? .xive : .xics
+        if !linux.doorbellsByHypervisor {
+            return xive
+                ? IPIChoice(controller: controller, doorbells: false, reason: "XIVE (Linux 5.4: MMIO IPIs, whatever the hypervisor)")
+                : IPIChoice(
+                    controller: controller, doorbells: !secure,
+                    reason: secure ? "secure guest (Linux 5.4: no doorbells in an SVM, whatever the hypervisor)" : "XICS")
+        }
         switch hypervisor {
         case .kvm where xive:
             return IPIChoice(controller: controller, doorbells: false, reason: "XIVE under KVM")

@@ -132,6 +132,18 @@ public enum LinuxVersion: String, Hashable, Sendable, CaseIterable, Codable, Cus
     /// 6.12)`). A 5.4 secure guest whose pool did not fit gets there at its first map.
     public var swiotlbMapPanicsWithoutPool: Bool { self == .v5_4 || self == .v5_10 }
 
+    /// Whether `pSeries_smp_probe()` decides on doorbells by hypervisor (KVM: not with
+    /// XIVE, not for a secure guest; PowerVM: always, secure guests included), as 5.10.265,
+    /// 6.1 and 6.12 do. 5.4.301 does not: XIVE never uses doorbells and XICS uses them
+    /// unless the guest is secure, under PowerVM too (`arch/powerpc/platforms/pseries/smp.c:
+    /// pSeries_smp_probe, pSeries_smp_probe_xics (5.4.301)`); ``IPIChoice/probe(hypervisor:xive:secure:linux:)``.
+    ///
+    /// Not modelled (SVMKit has no XIVE event queues): 5.4.y does not share the XIVE
+    /// queue pages with the hypervisor (`arch/powerpc/sysdev/xive/spapr.c` has no
+    /// `uv_share_page()` in 5.4.301; 5.10.265 shares them in `xive_spapr_configure_queue()`),
+    /// so a 5.4 secure guest needs `xive=off` (facts §4.5).
+    public var doorbellsByHypervisor: Bool { self != .v5_4 }
+
     /// Which slot search the default SWIOTLB pool runs (``SWIOTLBAllocatorKind``).
     ///
     /// - 6.12: ``SWIOTLBAllocatorKind/fast``, SVMKit's allocator with the guarantees of
