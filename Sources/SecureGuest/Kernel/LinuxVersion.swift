@@ -18,7 +18,25 @@ public import SWIOTLB
 /// | 5.10.y | yes, anywhere (`svm_swiotlb_init()`) | yes |
 /// | 6.1.y, 6.12.y | **no** | **no** (`force_bounce` is latched at init) |
 ///
-/// See ``secureGuestPoolWithoutForce`` and ``initSVMForcesBounce``.
+/// See ``secureGuestPoolWithoutForce`` and ``initSVMForcesBounce``. The other
+/// differences, each cited on its property:
+///
+/// | fact | 5.4.y | 5.10.y | 6.1.y, 6.12.y | property |
+/// |---|---|---|---|---|
+/// | pool placement | below 4 GiB | anywhere | below 4 GiB | ``secureGuestPoolAnywhere`` |
+/// | pool does not fit | warn, no pool | panic | halve to 1 MiB | ``swiotlbInitRetriesSmaller`` |
+/// | forced map, no pool | panic | panic | warn, fail | ``swiotlbMapPanicsWithoutPool`` |
+/// | `swiotlb=` | `<slabs>[,force\|noforce]`, last wins | same | areas, sticky flags | ``swiotlbAreas`` |
+/// | `min_align_mask` | none | yes (backport) | yes | ``honoursMinAlignMask`` |
+/// | slot search | 6.1's over one area | 6.1's, same endless scan | 6.1: own; 6.12: fast | ``swiotlbAllocator`` |
+/// | doorbell IPIs | no hypervisor test | by hypervisor | by hypervisor | ``doorbellsByHypervisor`` |
+///
+/// Checked and the same in every series: the LPPACA overflow check (5.4.y has the fix,
+/// ``lppacaOverflowOffByOne``), the os-term arguments (``osTermArgumentsFilled``),
+/// `dma_iommu_ops` for secure guests' PCI devices (``secureGuestUsesIOMMUOps``), the
+/// relocation undo around `UV_ESM`, DTL and VPA sharing (``vpaAndDTL``), `svm=`
+/// parsing (`prom_strtobool()`, `early_cmdline_parse()`), and kexec's
+/// `uv_unshare_all_pages()` condition.
 public enum LinuxVersion: String, Hashable, Sendable, CaseIterable, Codable, CustomStringConvertible {
     /// The 5.4.y series (2019 LTS), the kernel the 2019 SVM series landed in.
     case v5_4 = "5.4"
