@@ -339,6 +339,7 @@ public final class SecureVirtualMachine: Sendable {
                 allocator: pool?.allocator)
         }
         report.hang = kernel?.swiotlbHang
+        report.disk = configuration.disk.rawValue
         return report
     }
 

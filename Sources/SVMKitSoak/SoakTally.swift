@@ -94,7 +94,7 @@ final class SoakTally: Sendable {
         counts.withLock { c in
             switch failure.kind {
             case .checksumMismatch: break  // counted by sector where found
-            case .invariant, .machine: c.invariantFailures += 1
+            case .invariant, .machine, .hang: c.invariantFailures += 1
             case .operation: c.operationErrors += 1
             case .isolationViolation: break
             }

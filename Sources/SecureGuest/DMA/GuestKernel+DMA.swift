@@ -85,6 +85,22 @@ extension GuestKernel {
         return bounce
     }
 
+    /// Models `dma_max_mapping_size()` for the virtual disk: through the DDW bypass,
+    /// `dma_direct_max_mapping_size()` gives SWIOTLB's limit when the pool is active and
+    /// bouncing forced, `swiotlb_max_mapping_size()`: one segment (`IO_TLB_SIZE *
+    /// IO_TLB_SEGSIZE`, 256 KiB) less `device`'s `min_align_mask` rounded up to a slot
+    /// (`kernel/dma/direct.c: dma_direct_max_mapping_size (6.1)`, `kernel/dma/swiotlb.c:
+    /// swiotlb_max_mapping_size (6.1, 6.12)`); otherwise, and on the TCE path
+    /// (`dma_iommu_ops` has no `max_mapping_size`), no limit (`nil`, `SIZE_MAX`).
+    public func dmaMaxMappingSize(device: DMADevice = DMADevice()) -> Int? {
+        let (pool, force) = state.withLock { ($0.pool, $0.forceBounce) }
+        let iommuMapped = options.dmaPath == .tce && (options.linux.secureGuestUsesIOMMUOps || !isSecureGuest)
+        guard force, !iommuMapped, pool != nil else { return nil }
+        let slot = UInt64(SWIOTLB.slotSize)
+        let minAlign = device.minAlignMask == 0 ? 0 : (device.minAlignMask + slot - 1) / slot * slot
+        return SWIOTLB.segmentSize - Int(minAlign)
+    }
+
     /// Models `dma_unmap_single()`: a bounce address is released through the pool
     /// (copying back for `DMA_FROM_DEVICE` and `DMA_BIDIRECTIONAL`); any other address
     /// needs nothing, as in dma-direct.

@@ -40,6 +40,11 @@ struct SoakCommand: ParsableCommand {
     @Option(help: "Seed of the operation sequences and of the machine.") var seed: UInt64 = 1
     @Option(help: "vCPUs, one worker thread each.") var cpus: Int = 4
     @Option(help: "Guest RAM, e.g. 512M, 1G.") var memory: String = "1G"
+    @Option(
+        help: ArgumentHelp(
+            "Kernel command line of the guest (default: svm=on swiotlb=force console=hvc0); it must ask for svm=on. E.g. \"svm=on swiotlb=1024,force console=hvc0\" for a 2 MiB bounce pool.",
+            valueName: "line"))
+    var cmdline: String?
     @Option(name: .customLong("ops-per-cycle"), help: "Operations per vCPU between two kexecs.") var opsPerCycle: Int = 64
     @Option(name: .customLong("crash-fraction"), help: "Share of kexecs that are crash kexecs (0 to 1).")
     var crashFraction: Double = 0.125
@@ -87,6 +92,16 @@ struct SoakCommand: ParsableCommand {
         try firmwareOptions.apply(to: &c.firmware, command: "soak")
         c.linux = try kernelProfile.version(command: "soak")
         c.dmaPath = try kernelProfile.path(command: "soak")
+        c.disk = try kernelProfile.diskKind(command: "soak")
+        if let cmdline {
+            let line = KernelCommandLine(cmdline)
+            guard line.text.utf8.count <= KernelCommandLine.maximumLength, SVMOption(line).enabled else {
+                throw Self.fail(
+                    "--cmdline \(cmdline): the soak runs a secure guest: the line must ask for svm=on "
+                        + "(at most \(KernelCommandLine.maximumLength) bytes)")
+            }
+            c.commandLine = cmdline
+        }
         try KernelProfileOptions.checkDynamic(swiotlbDynamic, series: c.linux, command: "soak")
         if let faults {
             do {
