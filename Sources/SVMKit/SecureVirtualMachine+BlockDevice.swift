@@ -70,7 +70,11 @@ extension SecureVirtualMachine {
                     detail: "the disk received \(zip(onDisk, data).filter { $0 != $1 }.count) of \(bytes) bytes "
                         + "different from what the guest wrote (ciphertext); \(differing) differ when read back")
             }
-            let how = offset == 0 ? "" : " (nvme: buffers at page offset 0x\(String(offset, radix: 16)), min_align_mask 0xfff)"
+            let how =
+                offset == 0
+                ? ""
+                : " (nvme: buffers at page offset 0x\(String(offset, radix: 16)), min_align_mask "
+                    + "0x\(String(disk.dmaDevice.minAlignMask, radix: 16)))"
             return differing == 0
                 ? BlockDeviceCheck(passed: true, detail: "\(bytes) bytes written and read back intact" + how)
                 : BlockDeviceCheck(

@@ -27,6 +27,8 @@ public final class VirtualBlockDriver: Sendable {
     /// `nvme_pci_alloc_dev (6.12)`, `drivers/nvme/host/core.c: nvme_init_identify (6.1)`, MDTS):
     /// 252 KiB when bouncing is forced (``GuestKernel/dmaMaxMappingSize(device:)``).
     public let maximumTransfer: Int
+    /// The device's DMA parameters (``VirtualDiskKind/dmaDevice(linux:)``).
+    public let dmaDevice: DMADevice
     /// The device's unit address.
     public let unitAddress: UInt32
     /// The disk size in sectors, if the device tree said.
@@ -53,6 +55,7 @@ public final class VirtualBlockDriver: Sendable {
         self.kernel = kernel
         self.kind = kind
         self.maximumTransfer = maximumTransfer
+        self.dmaDevice = kind.dmaDevice(linux: kernel.options.linux)
         self.unitAddress = unitAddress
         self.sectorCount = sectorCount
         self.queueAddress = queueAddress
@@ -121,7 +124,7 @@ public final class VirtualBlockDriver: Sendable {
                     // min_align_mask.
                     dma = try kernel.dmaMapSingle(
                         GuestPhysicalAddress(buffer + UInt64(offset)), size: length, direction: direction,
-                        device: kind.dmaDevice, cpu: cpu)
+                        device: dmaDevice, cpu: cpu)
                 } catch {
                     if case .swiotlb(.exhausted) = error, !batch.isEmpty { break }
                     unmapAll(batch, direction: direction)
@@ -284,7 +287,7 @@ extension GuestKernel {
         var maximum = VirtualBlockProtocol.maximumTransfer
         var limits = ""
         if kind == .nvme {
-            let device = kind.dmaDevice
+            let device = kind.dmaDevice(linux: options.linux)
             maximum = min(maximum, VirtualDiskKind.nvmeDriverLimit(options.linux))
             if let mapping = dmaMaxMappingSize(device: device) { maximum = min(maximum, mapping) }
             maximum -= maximum % VirtualBlockProtocol.sectorSize

@@ -21,6 +21,10 @@ public import SWIOTLB
 ///   `blk_queue_dma_alignment(q, 3)`; `nvme_set_ctrl_limits (6.12)`:
 ///   `lim->dma_alignment = 3`), so direct I/O from a 512-byte aligned user buffer
 ///   reaches `swiotlb_map()` with any 512-byte offset in the page.
+///
+/// `min_align_mask` arrived in v5.12 (with "nvme-pci: set min_align_mask"): 5.10 is
+/// modelled with it, as 5.10.y carries the backported series, and 5.4 without it
+/// (no such field); both *unverified*, no 5.x source on this machine.
 public enum VirtualDiskKind: String, Hashable, Sendable, CaseIterable, Codable, CustomStringConvertible {
     /// virtio-blk-pci (the default).
     case virtio
@@ -30,13 +34,14 @@ public enum VirtualDiskKind: String, Hashable, Sendable, CaseIterable, Codable, 
     /// `NVME_CTRL_PAGE_SIZE` (`drivers/nvme/host/nvme.h (6.1, 6.12)`): 4 KiB.
     public static let nvmeControllerPageSize = 4096
 
-    /// The `struct device_dma_parameters` the driver sets up, as the slot search reads
-    /// them: `min_align_mask` `NVME_CTRL_PAGE_SIZE - 1` for NVMe, none for virtio-blk.
-    /// Neither sets a segment boundary (`dma_get_seg_boundary()` is `ULONG_MAX`).
-    public var dmaDevice: DMADevice {
+    /// The `struct device_dma_parameters` the driver sets up on `linux`, as the slot
+    /// search reads them: `min_align_mask` `NVME_CTRL_PAGE_SIZE - 1` for NVMe (5.10 and
+    /// later), none for virtio-blk. Neither sets a segment boundary
+    /// (`dma_get_seg_boundary()` is `ULONG_MAX`).
+    public func dmaDevice(linux: LinuxVersion) -> DMADevice {
         switch self {
         case .virtio: DMADevice()
-        case .nvme: DMADevice(minAlignMask: UInt64(Self.nvmeControllerPageSize - 1))
+        case .nvme: linux == .v5_4 ? DMADevice() : DMADevice(minAlignMask: UInt64(Self.nvmeControllerPageSize - 1))
         }
     }
 
@@ -56,4 +61,12 @@ public enum VirtualDiskKind: String, Hashable, Sendable, CaseIterable, Codable, 
 
     /// `virtio` or `nvme`.
     public var description: String { rawValue }
+
+    /// The device's name in prose: `virtio-blk` or `NVMe`.
+    public var displayName: String {
+        switch self {
+        case .virtio: "virtio-blk"
+        case .nvme: "NVMe"
+        }
+    }
 }

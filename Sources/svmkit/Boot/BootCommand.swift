@@ -134,6 +134,9 @@ struct BootCommand: ParsableCommand {
         if let warning = SwiotlbPreflight.warning(commandLine: config.commandLine, linux: [config.linux]) {
             CLIReporter.err("svmkit boot: warning: \(warning)\n")
         }
+        if let warning = SwiotlbPreflight.scanHangWarning(linux: config.linux, disk: config.disk) {
+            CLIReporter.err("svmkit boot: warning: \(warning)\n")
+        }
         let bugs = try guestBugs()
         let kexecKind = try kexec.map { (k: String) throws(ExitCode) -> KexecKind in
             guard let kind = KexecKind(rawValue: k) else { throw BootCLI.fail("--kexec \(k): expected normal or crash") }
