@@ -43,7 +43,7 @@ struct SoakCommand: ParsableCommand {
               svmkit soak --seconds 60 --seed 7
               svmkit soak --operations 2000 --cpus 2 --memory 512M --json
               svmkit soak --seconds 600 --progress
-              svmkit soak --linux 6.1 --disk nvme --cmdline "svm=on swiotlb=1024,force console=hvc0"
+              svmkit soak --linux 6.1 --disk nvme --cmdline "svm=on swiotlb=1024,force"
             """)
 
     @Option(help: "Stop after this many seconds, counted once the guest is secure; at least one operation per vCPU runs (default 10 unless --operations is given).") var seconds: Double?
