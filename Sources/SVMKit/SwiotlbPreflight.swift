@@ -23,7 +23,7 @@ public enum SwiotlbPreflight {
 
     /// The warning for a guest of series `linux` whose virtual disk has driver `disk`,
     /// or `nil`: when the disk's device has a `min_align_mask` and the series' slot
-    /// search is 6.1's (``SWIOTLBAllocatorKind/linux61``), a map that needs the other
+    /// search is 6.1's (`SWIOTLBAllocatorKind.linux61`), a map that needs the other
     /// slot phase spins for ever in `swiotlb_do_find_slots()` once no slot of that phase
     /// fits in its area (`SWIOTLBScanHang`, `kernel/dma/swiotlb.c: swiotlb_do_find_slots
     /// (6.1)`). A single boot rarely fills an area; the soak does.

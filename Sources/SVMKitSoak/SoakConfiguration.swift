@@ -47,7 +47,7 @@ public struct SoakConfiguration: Hashable, Sendable {
     public var linux: LinuxVersion = .newest
     /// Which DMA ops the virtual disks get (`--dma-path`).
     public var dmaPath: DMAPath = .ddwBypass
-    /// Which Linux driver the virtual disks have (`--disk`). With ``VirtualDiskKind/nvme``
+    /// Which Linux driver the virtual disks have (`--disk`). With `VirtualDiskKind.nvme`
     /// block transfers are direct I/O from a buffer at a random 512-byte offset in its
     /// controller page (``directIOOffsets``), as the NVMe driver accepts them, so the
     /// device's `min_align_mask` decides where they bounce.
