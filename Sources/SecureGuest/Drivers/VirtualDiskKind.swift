@@ -15,7 +15,8 @@ public import SWIOTLB
 ///   so a bounce slot keeps the low 12 bits of the buffer address; each request's data
 ///   mapped as one physical segment with its page offset (`nvme_map_data (6.1, 6.12)`:
 ///   `dma_map_bvec()` through `nvme_setup_prp_simple()`/`nvme_setup_sgl_simple()`, or
-///   `dma_map_sgtable()`; a physically contiguous buffer is one segment either way), and
+///   `dma_map_sgtable()`; a physically contiguous buffer, which is what SVMKit's callers
+///   pass, is one segment either way, while scattered pages would be one each), and
 ///   requests no larger than `max_hw_sectors` (``VirtualBlockDriver/maximumTransfer``).
 ///   The block layer accepts buffers aligned to 4 bytes (`nvme_set_queue_limits (6.1)`:
 ///   `blk_queue_dma_alignment(q, 3)`; `nvme_set_ctrl_limits (6.12)`:
