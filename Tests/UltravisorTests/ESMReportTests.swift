@@ -128,9 +128,9 @@ import PEFTestSupport
         let ultravisor = Ultravisor(configuration: try UltravisorConfiguration(bootDeviceTree: tree))
         machine.attach(ultravisor: ultravisor)
         machine.attach(hypervisor: Hypervisor(configuration: HypervisorConfiguration(tpm: tpm)))
-        for s in image.segments { try machine.memory.write(.hypervisor, at: .gpa(s.address), bytes: s.bytes) }
-        try machine.memory.write(.hypervisor, at: .gpa(image.fdtAddress), bytes: image.deviceTree.bytes)
-        machine.bootProcessor.ultracall(.enterSecureMode, [image.kernelBase, image.fdtAddress])
+        for s in image.segments { try machine.memory.write(.hypervisor, at: s.address, bytes: s.bytes) }
+        try machine.memory.write(.hypervisor, at: image.fdtAddress, bytes: image.deviceTree.bytes)
+        machine.bootProcessor.ultracall(.enterSecureMode, [image.kernelBase.rawValue, image.fdtAddress.rawValue])
         #expect(machine.bootProcessor.isSecure)
         #expect(ultravisor.esmReport(lpid: 1)?.outcome == .secure)
     }
