@@ -119,14 +119,14 @@ struct LinuxVersionProfileTests {
     /// `paca.c: alloc_shared_lppaca`: `BUG_ON(size >= total)` before the 2020 fix, `>` after.
     @Test("LPPACA region check: the pre-2020 off-by-one BUGs when the last LPPACA fills the region")
     func lppacaOffByOne() throws {
-        var fixed = SharedLPPACARegion(base: 0x100_0000, cpuCount: 64)
-        var old = SharedLPPACARegion(base: 0x100_0000, cpuCount: 64)
+        var fixed = SharedLPPACARegion(base: GuestPhysicalAddress(0x100_0000), cpuCount: 64)
+        var old = SharedLPPACARegion(base: GuestPhysicalAddress(0x100_0000), cpuCount: 64)
         for _ in 0..<63 {
             _ = try fixed.next()
             _ = try old.next(offByOne: true)
         }
         #expect(throws: SharedLPPACARegion.OverflowError.self) { try old.next(offByOne: true) }
-        #expect(try fixed.next() == 0x100_0000 + 63 * 0x400)
+        #expect(try fixed.next() == GuestPhysicalAddress(0x100_0000 + 63 * 0x400))
         let bug = try Self.bootFull(.v5_4, nrCPUs: 64, cpus: 64)
         #expect(bug != nil, "5.4 with NR_CPUS = 64 possible CPUs BUGs in alloc_shared_lppaca()")
         #expect(try Self.bootFull(.v5_10, nrCPUs: 64, cpus: 64) == nil)

@@ -37,7 +37,7 @@ extension GuestKernel {
         guard phase == .running else { throw .kernelNotRunning }
         guard size > 0 else { throw .invalidSize(size) }
         guard isInRAM(address, count: UInt64(size)) else {
-            throw .outOfRange(address: address, size: size)
+            throw .outOfRange(address: buffer, size: size)
         }
         let (pool, dynamic, force) = state.withLock { ($0.pool, $0.dynamicPool, $0.forceBounce) }
         let iommuMapped = options.dmaPath == .tce && (options.linux.secureGuestUsesIOMMUOps || !isSecureGuest)
@@ -184,7 +184,7 @@ extension GuestKernel {
     /// when the Ultravisor refused the unshare.
     public func dmaFreeCoherent(_ address: GuestPhysicalAddress, cpu: Int = 0) throws(DMAError) {
         guard let bytes = state.withLock({ $0.coherent.removeValue(forKey: address.rawValue) }) else {
-            throw .notCoherent(address: address.rawValue)
+            throw .notCoherent(address: address)
         }
         state.withLock { s in
             s.dma.coherentAllocations -= 1
@@ -216,7 +216,7 @@ extension GuestKernel {
 
     /// Gives pages back to the allocator.
     func release(_ address: UInt64, bytes: UInt64) {
-        state.withLock { $0.memblock?.free(start: address, size: bytes) }
+        state.withLock { $0.memblock?.free(start: GuestPhysicalAddress(address), size: bytes) }
     }
 
     /// Records SWIOTLB misuse as a fault naming the mapping (exhaustion is only logged
@@ -236,7 +236,7 @@ extension GuestKernel {
         }
         record(
             GuestFault(
-                kind: .swiotlbMisuse, address: address, owner: .swiotlb, region: SharedPageOwner.swiotlb.rawValue,
+                kind: .swiotlbMisuse, address: GuestPhysicalAddress(address), owner: .swiotlb, region: SharedPageOwner.swiotlb.rawValue,
                 culprit: culprit, detail: error.description))
     }
 }

@@ -94,7 +94,7 @@ public final class VirtualBlockDriver: Sendable {
         guard kernel.phase == .running else { throw .kernelNotRunning }
         guard byteCount > 0, byteCount % VirtualBlockProtocol.sectorSize == 0 else { throw .invalidLength(byteCount) }
         guard kernel.isInRAM(buffer, count: UInt64(byteCount)) else {
-            throw .outOfRange(address: buffer, byteCount: byteCount)
+            throw .outOfRange(address: GuestPhysicalAddress(buffer), byteCount: byteCount)
         }
         try queue.withLock { (state: inout QueueState) throws(BlockIOError) in
             try run(op, sector: sector, buffer: buffer, byteCount: byteCount, cpu: cpu, state: &state)
@@ -182,10 +182,11 @@ public final class VirtualBlockDriver: Sendable {
                 if status != .done, failure == nil {
                     failure = .request(sector: item.sector, byteCount: item.length, dmaAddress: item.dma, status: status)
                     if status == .dmaError {
-                        let region = kernel.memblock?.region(containing: item.dma)?.purpose
+                        let address = GuestPhysicalAddress(item.dma)  // dma_addr_t, 1:1 with guest-physical
+                        let region = kernel.memblock?.region(containing: address)?.purpose
                         kernel.record(
                             GuestFault(
-                                kind: .dmaFailed, address: item.dma,
+                                kind: .dmaFailed, address: address,
                                 owner: region.flatMap { SharedPageOwner(memblockPurpose: $0) }, region: region,
                                 culprit: "the device could not reach the DMA buffer of sector \(item.sector)",
                                 detail: "unit 0x\(String(unitAddress, radix: 16)): \(status)"))
