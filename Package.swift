@@ -136,10 +136,7 @@ let package = Package(
         .testTarget(name: "PEFMachineTests", dependencies: ["PEFMachine", "PowerABI"], swiftSettings: swift6),
         .testTarget(
             name: "UltravisorTests",
-            dependencies: [
-                "Ultravisor", "Hypervisor", "PEFMachine", "PowerABI", "DeviceTree", "TPM", "ESM", "SecureGuest", "SVMKit",
-                "PEFTestSupport",
-            ],
+            dependencies: ["Ultravisor", "Hypervisor", "PEFMachine", "PowerABI", "DeviceTree", "TPM", "ESM", "PEFTestSupport"],
             swiftSettings: swift6),
         .testTarget(
             name: "HypervisorTests",
@@ -161,8 +158,8 @@ let package = Package(
         .testTarget(
             name: "SVMKitTests",
             dependencies: [
-                "SVMKit", "SVMKitSoak", "SecureGuest", "Hypervisor", "PEFMachine", "PowerABI", "DeviceTree", "ESM", "TPM",
-                "SwtpmTestSupport", "ProcessTestSupport",
+                "SVMKit", "SVMKitSoak", "SecureGuest", "Ultravisor", "Hypervisor", "PEFMachine", "PowerABI", "DeviceTree", "ESM",
+                "TPM", "PEFTestSupport", "SwtpmTestSupport", "ProcessTestSupport",
             ],
             swiftSettings: swift6),
         .testTarget(name: "CLITests", dependencies: ["svmkit", "SwtpmTestSupport", "ProcessTestSupport"], swiftSettings: swift6),

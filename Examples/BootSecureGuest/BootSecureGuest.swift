@@ -61,9 +61,9 @@ struct BootSecureGuest: ParsableCommand {
         }
         print("== 2. build: the boot image as QEMU and SLOF leave it")
         for segment in vm.image.segments {
-            print("   \(segment.name.padding(toLength: 8, withPad: " ", startingAt: 0)) \(hex(segment.address)) + \(segment.bytes.count) bytes")
+            print("   \(segment.name.padding(toLength: 8, withPad: " ", startingAt: 0)) \(segment.address) + \(segment.bytes.count) bytes")
         }
-        print("   fdt      \(hex(vm.image.fdtAddress)) + \(vm.image.deviceTree.totalSize) bytes (r5 of UV_ESM; kbase \(hex(vm.image.kernelBase)) is r4)")
+        print("   fdt      \(vm.image.fdtAddress) + \(vm.image.deviceTree.totalSize) bytes (r5 of UV_ESM; kbase \(vm.image.kernelBase) is r4)")
 
         // 3. Boot: prom_init, UV_ESM, the kernel's runtime.
         let report = vm.boot()
@@ -102,8 +102,6 @@ struct BootSecureGuest: ParsableCommand {
         }
         print("OK: the guest booted \(after.secure ? "secure" : "normal") and came through kexec \(kind.rawValue) with a clean ledger")
     }
-
-    private func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
 
     private func describe(_ counts: [String: Int], limit: Int = .max) -> String {
         let sorted = counts.sorted { ($1.value, $0.key) < ($0.value, $1.key) }

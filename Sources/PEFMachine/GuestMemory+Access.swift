@@ -11,12 +11,7 @@ extension GuestMemory {
         to destination: UnsafeMutableRawPointer
     ) {
         if allMapping { return ram.copyOut(offset: Int(address), count: count, to: destination) }
-        var done = 0
-        while done < count {
-            let a = address + UInt64(done)
-            let frame = a >> PageSize.shift
-            let inPage = Int(a & PageSize.offsetMask)
-            let n = min(count - done, Self.pageSize - inPage)
+        Self.forEachPage(address: address, count: count) { a, frame, inPage, done, n in
             if Self.decide(t.states[Int(frame)], for: caller) == .pseudoCopy {
                 if let copy = t.pseudoCopies[frame] {
                     copy.withUnsafeBytes { src in
@@ -28,7 +23,6 @@ extension GuestMemory {
             } else {
                 ram.copyOut(offset: Int(a), count: n, to: destination + done)
             }
-            done += n
         }
     }
 
@@ -38,12 +32,7 @@ extension GuestMemory {
         from source: UnsafeRawPointer
     ) {
         if allMapping { return ram.copyIn(offset: Int(address), from: source, count: count) }
-        var done = 0
-        while done < count {
-            let a = address + UInt64(done)
-            let frame = a >> PageSize.shift
-            let inPage = Int(a & PageSize.offsetMask)
-            let n = min(count - done, Self.pageSize - inPage)
+        Self.forEachPage(address: address, count: count) { a, frame, inPage, done, n in
             if Self.decide(t.states[Int(frame)], for: caller) == .pseudoCopy {
                 t.pseudoCopies[frame, default: [UInt8](repeating: 0, count: Self.pageSize)].withUnsafeMutableBytes {
                     dst in
@@ -52,8 +41,32 @@ extension GuestMemory {
             } else {
                 ram.copyIn(offset: Int(a), from: source + done, count: n)
             }
+        }
+    }
+
+    /// Walks `[address, address + count)` one page piece at a time (the slow path of the
+    /// copies, where a pseudo copy is involved): `body(a, frame, inPage, done, n)` for the
+    /// `n` bytes at `a`, in `frame` at offset `inPage`, `done` bytes into the range.
+    @inline(__always)
+    private static func forEachPage(
+        address: UInt64, count: Int, _ body: (_ a: UInt64, _ frame: UInt64, _ inPage: Int, _ done: Int, _ n: Int) -> Void
+    ) {
+        var done = 0
+        while done < count {
+            let a = address + UInt64(done)
+            let inPage = Int(a & PageSize.offsetMask)
+            let n = min(count - done, pageSize - inPage)
+            body(a, a >> PageSize.shift, inPage, done, n)
             done += n
         }
+    }
+
+    /// The one pseudo page a contiguous view of `count` bytes at `address` lies in, and
+    /// the bytes' offsets inside it; `nil` when the range crosses a page boundary.
+    private static func pseudoPageSpan(_ address: GuestPhysicalAddress, count: Int) -> (frame: UInt64, range: Range<Int>)? {
+        let inPage = Int(address.pageOffset)
+        guard inPage + count <= pageSize else { return nil }
+        return (address.frame.rawValue, inPage..<(inPage + count))
     }
 
     // MARK: Public accessors
@@ -143,12 +156,7 @@ extension GuestMemory {
     ) throws(MemoryAccessError) {
         try perform(actor, address: address, count: count, access: .write, purpose: purpose) { t, caller, all in
             if all { return ram.zero(offset: Int(address.rawValue), count: count) }
-            var done = 0
-            while done < count {
-                let a = address.rawValue + UInt64(done)
-                let frame = a >> PageSize.shift
-                let inPage = Int(a & PageSize.offsetMask)
-                let n = min(count - done, Self.pageSize - inPage)
+            Self.forEachPage(address: address.rawValue, count: count) { a, frame, inPage, _, n in
                 if Self.decide(t.states[Int(frame)], for: caller) == .pseudoCopy {
                     if t.pseudoCopies[frame] != nil {
                         t.pseudoCopies[frame]?.withUnsafeMutableBytes { dst in
@@ -158,7 +166,6 @@ extension GuestMemory {
                 } else {
                     ram.zero(offset: Int(a), count: n)
                 }
-                done += n
             }
         }
     }
@@ -262,11 +269,9 @@ extension GuestMemory {
             t, caller, all in
             if all { return ram.withBytes(offset: Int(address.rawValue), count: count, body) }
             // A single pseudo page seen by the hypervisor: its copy is contiguous.
-            let frame = address.rawValue >> PageSize.shift
-            guard Int(address.rawValue & PageSize.offsetMask) + count <= Self.pageSize else { return nil }
+            guard let (frame, range) = Self.pseudoPageSpan(address, count: count) else { return nil }
             let copy = t.pseudoCopies[frame] ?? [UInt8](repeating: 0, count: Self.pageSize)
-            let inPage = Int(address.rawValue & PageSize.offsetMask)
-            return copy.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[inPage..<(inPage + count)])) }
+            return copy.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[range])) }
         }
         guard let r else { throw .notContiguous(address: address, count: UInt64(count)) }
         return r
@@ -281,11 +286,9 @@ extension GuestMemory {
         let r: R? = try perform(actor, address: address, count: count, access: .write, purpose: purpose) {
             t, caller, all in
             if all { return ram.withMutableBytes(offset: Int(address.rawValue), count: count, body) }
-            let frame = address.rawValue >> PageSize.shift
-            let inPage = Int(address.rawValue & PageSize.offsetMask)
-            guard inPage + count <= Self.pageSize else { return nil }
+            guard let (frame, range) = Self.pseudoPageSpan(address, count: count) else { return nil }
             return t.pseudoCopies[frame, default: [UInt8](repeating: 0, count: Self.pageSize)].withUnsafeMutableBytes {
-                body(UnsafeMutableRawBufferPointer(rebasing: $0[inPage..<(inPage + count)]))
+                body(UnsafeMutableRawBufferPointer(rebasing: $0[range]))
             }
         }
         guard let r else { throw .notContiguous(address: address, count: UInt64(count)) }

@@ -24,16 +24,12 @@ import PowerABI
 extension Machine {
     /// A vCPU's `sc 1` or `sc 2` (depth 0). ``VirtualProcessor`` calls this.
     func systemCall(level: CallLevel, registers: Registers, caller: Caller) -> FirmwareCall {
-        var call = FirmwareCall(registers: registers, caller: caller, level: level, depth: 0)
-        route(&call)
-        return call
+        routed(FirmwareCall(registers: registers, caller: caller, level: level, depth: 0))
     }
 
     /// A hypercall made by firmware (the Ultravisor's `do_hcall`), at `depth`.
     @_spi(Firmware) public func hypercall(_ registers: Registers, from caller: Caller, depth: Int) -> FirmwareCall {
-        var call = FirmwareCall(registers: registers, caller: caller, level: .sc1, depth: depth)
-        route(&call)
-        return call
+        routed(FirmwareCall(registers: registers, caller: caller, level: .sc1, depth: depth))
     }
 
     /// A hypercall made by firmware: `number` in r3, `arguments` from r4, every other
@@ -46,9 +42,7 @@ extension Machine {
 
     /// An ultracall made by firmware (the hypervisor's `sc 2`), at `depth`.
     @_spi(Firmware) public func ultracall(_ registers: Registers, from caller: Caller, depth: Int) -> FirmwareCall {
-        var call = FirmwareCall(registers: registers, caller: caller, level: .sc2, depth: depth)
-        route(&call)
-        return call
+        routed(FirmwareCall(registers: registers, caller: caller, level: .sc2, depth: depth))
     }
 
     /// An ultracall made by firmware: `number` in r3, `arguments` from r4.
@@ -117,6 +111,13 @@ extension Machine {
         case .event:
             return []
         }
+    }
+
+    /// `call` after routing: what `route(_:)` left in it.
+    private func routed(_ call: FirmwareCall) -> FirmwareCall {
+        var call = call
+        route(&call)
+        return call
     }
 
     func route(_ call: inout FirmwareCall) {

@@ -91,6 +91,8 @@ public struct BootReport: Hashable, Sendable, Codable {
     /// The map on which the guest hung in 6.1's `swiotlb_do_find_slots()`
     /// (`SWIOTLBScanHang`: the request, the function, the fix), or `nil`.
     public var hang: SWIOTLBScanHang?
+    /// Which driver the virtual disk had (`--disk`): `virtio` or `nvme`.
+    public var disk: String?
 
     /// Whether the guest ended where the command line asked, with every invariant
     /// holding, no fault found in its run, no hang, and a block round trip (if one ran) intact.
@@ -105,11 +107,11 @@ extension BootReport {
         case secure, esmResult, osTerm, esmChecks, sharedPages, isolationViolations, calls, simulatedSeconds,
             wallSeconds, requestedSecure, commandLineDiagnostics, esmFailure, stopReason, invariantFailures, kernelLog,
             console, reservedRegions, sysfsSVM, audits, kexec, bugs, guestFaults, blockDeviceCheck, diagnoses,
-            linux, linuxProfile, swiotlbPool, hang
+            linux, linuxProfile, swiotlbPool, hang, disk
     }
 
     /// Encodes every key, writing `null` for absent optionals (`esmResult`, `osTerm`,
-    /// `esmFailure`, `stopReason`, `kexec`, `blockDeviceCheck`, `swiotlbPool`, `hang`) so that
+    /// `esmFailure`, `stopReason`, `kexec`, `blockDeviceCheck`, `swiotlbPool`, `hang`, `disk`) so that
     /// scripts always find them.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -141,5 +143,6 @@ extension BootReport {
         try c.encode(linuxProfile, forKey: .linuxProfile)
         try c.encode(swiotlbPool, forKey: .swiotlbPool)
         try c.encode(hang, forKey: .hang)
+        try c.encode(disk, forKey: .disk)
     }
 }

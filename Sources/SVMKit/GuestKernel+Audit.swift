@@ -39,7 +39,7 @@ extension GuestKernel {
             ledger.audit(againstExplicitlyShared: Set(machine.memory.frames(where: \.isExplicitShare)))
                 .ignoredStatusMismatches)
         for v in machine.memory.violations {
-            let address = v.address.rawValue
+            let address = v.address
             let region = memblock?.region(containing: address)?.purpose
             let owner = region.flatMap { SharedPageOwner(memblockPurpose: $0) }
             let frame = v.address.frame
@@ -59,7 +59,7 @@ extension GuestKernel {
                     detail: v.description))
         }
         if let kill = machine.memory.kill {
-            let address = kill.address?.rawValue
+            let address = kill.address
             let region = address.flatMap { memblock?.region(containing: $0)?.purpose }
             let culprit: String
             switch kill.pageState {
@@ -95,7 +95,7 @@ extension GuestKernel {
     public static func ignoredStatusFaults(_ mismatches: [SharedPageAudit.Mismatch]) -> [GuestFault] {
         ignoredStatusRuns(mismatches).map { r in
             GuestFault(
-                kind: .ignoredStatus, address: r.first.rawValue << PageSize.shift, owner: r.mismatch.ignored.owner,
+                kind: .ignoredStatus, address: r.first.address, owner: r.mismatch.ignored.owner,
                 region: r.mismatch.ignored.owner.rawValue, culprit: r.description, detail: r.mismatch.description)
         }
     }

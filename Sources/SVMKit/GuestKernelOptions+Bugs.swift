@@ -12,7 +12,7 @@ extension GuestKernelOptions {
         options.bugs.formUnion(more)
         if more.contains(.touchImplicitPage) {
             options.touchAfterBootAddress =
-                options.touchAfterBootAddress ?? memory.frames(where: { $0 == .sharedImplicit }).first?.address?.rawValue
+                options.touchAfterBootAddress ?? memory.frames(where: { $0 == .sharedImplicit }).first?.address
         }
         return options
     }

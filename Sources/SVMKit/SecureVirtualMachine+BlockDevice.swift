@@ -6,7 +6,8 @@ extension SecureVirtualMachine {
     /// One round trip through a virtual block device: what makes the DMA bugs of
     /// `GuestBug` show (`svmkit boot --bug`). Attaches a 2 MiB device to the
     /// hypervisor at `VirtualBlockDevice.defaultUnitAddress` unless one is there, has
-    /// the running kernel probe it, writes `bytes` of a pattern from a kernel buffer to
+    /// the running kernel probe it with the configuration's driver (`BootConfiguration.disk`;
+    /// NVMe buffers start 0xa00 into their page, as direct I/O's may), writes `bytes` of a pattern from a kernel buffer to
     /// sector 0 and reads them back into another (on a secure guest both bounce
     /// through the SWIOTLB pool), and compares.
     ///
@@ -20,6 +21,10 @@ extension SecureVirtualMachine {
         return result
     }
 
+    /// Where in its page the NVMe round trip's buffers start: 0xa00, a 512-byte offset
+    /// with bit 11 set, so the bounce slot must start on an odd 2 KiB slot.
+    static let nvmeRoundTripOffset: UInt64 = 0xA00
+
     private func blockDeviceRoundTrip(bytes: Int) -> BlockDeviceCheck {
         guard let kernel, kernel.phase == .running else {
             return BlockDeviceCheck(passed: false, detail: "not run: no guest kernel is running")
@@ -30,10 +35,15 @@ extension SecureVirtualMachine {
         }
         let data = (0..<bytes).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 17) }
         let vcpu = machine.bootProcessor
+        // NVMe: direct I/O from buffers at a 512-byte (not 4 KiB) offset, so the bounce
+        // slot must keep the offset's low 12 bits (min_align_mask 0xfff).
+        let offset: UInt64 = configuration.disk == .nvme ? Self.nvmeRoundTripOffset : 0
         do {
-            let disk = try kernel.probeVirtualBlockDevice(unitAddress: unit)
-            let source = try kernel.allocateMemory(bytes: UInt64(bytes), purpose: "block round trip source")
-            let target = try kernel.allocateMemory(bytes: UInt64(bytes), purpose: "block round trip target")
+            let disk = try kernel.probeVirtualBlockDevice(unitAddress: unit, kind: configuration.disk)
+            let source = GuestPhysicalAddress(
+                try kernel.allocateMemory(bytes: UInt64(bytes) + offset, purpose: "block round trip source").rawValue + offset)
+            let target = GuestPhysicalAddress(
+                try kernel.allocateMemory(bytes: UInt64(bytes) + offset, purpose: "block round trip target").rawValue + offset)
             try vcpu.write(at: source, bytes: data, purpose: "block round trip")
             try disk.write(sector: 0, from: source, byteCount: bytes)
             // What reached the disk: on hardware a device reading an unshared bounce page
@@ -60,8 +70,13 @@ extension SecureVirtualMachine {
                     detail: "the disk received \(zip(onDisk, data).filter { $0 != $1 }.count) of \(bytes) bytes "
                         + "different from what the guest wrote (ciphertext); \(differing) differ when read back")
             }
+            let how =
+                offset == 0
+                ? ""
+                : " (nvme: buffers at page offset 0x\(String(offset, radix: 16)), min_align_mask "
+                    + "0x\(String(disk.dmaDevice.minAlignMask, radix: 16)))"
             return differing == 0
-                ? BlockDeviceCheck(passed: true, detail: "\(bytes) bytes written and read back intact")
+                ? BlockDeviceCheck(passed: true, detail: "\(bytes) bytes written and read back intact" + how)
                 : BlockDeviceCheck(
                     passed: false, corrupted: true,
                     detail: "\(bytes) bytes written, but \(differing) differ when read back")

@@ -47,7 +47,7 @@ extension SecureVirtualMachine {
         }
         return [
             Diagnosis(
-                owner: owner(of: first.address.rawValue),
+                owner: owner(of: first.address),
                 consequence:
                     "\(dma.count) virtual-disk DMA access(es) reached secure memory directly: the disk received "
                     + "ciphertext and what is read back does not match what was written",
@@ -58,10 +58,11 @@ extension SecureVirtualMachine {
 
     /// The owner of `address` in the guest: the allocator's purpose, else an image
     /// segment, else `unknown`.
-    private func owner(of address: UInt64) -> String {
+    private func owner(of address: GuestPhysicalAddress) -> String {
         kernel?.memblock?.region(containing: address)?.purpose
             ?? image.segments.first(where: { $0.address <= address && address < $0.end })?.name
-            ?? (image.fdtAddress <= address && address < image.fdtAddress + UInt64(image.deviceTree.totalSize)
+            ?? (image.fdtAddress <= address
+                && address.rawValue < image.fdtAddress.rawValue + UInt64(image.deviceTree.totalSize)
                 ? "fdt" : "unknown")
     }
 
@@ -73,7 +74,7 @@ extension SecureVirtualMachine {
         let implicit = kill.pageState == .sharedImplicit || kill.pageState == .sharedImplicitInvalid
         return [
             Diagnosis(
-                owner: implicit ? "ultravisor-implicit" : owner(of: address),
+                owner: implicit ? "ultravisor-implicit" : owner(of: GuestPhysicalAddress(address)),
                 consequence: "the Ultravisor killed the SVM (\(kill.reason))",
                 cause: implicit
                     ? "the guest touched a page the Ultravisor shared for itself (an RTAS or TPM bounce page); "
@@ -90,7 +91,7 @@ extension SecureVirtualMachine {
             Diagnosis(
                 owner: f.owner?.rawValue ?? f.region ?? "swiotlb",
                 consequence: "SWIOTLB refused the operation: \(f.detail)", cause: f.culprit,
-                address: f.address ?? 0, access: f.detail)
+                address: f.address?.rawValue ?? 0, access: f.detail)
         }
     }
 
@@ -109,7 +110,7 @@ extension SecureVirtualMachine {
             let frame = v.address.frame.rawValue
             guard seen.insert(frame).inserted else { continue }
             let address = v.address.rawValue
-            let owner = owner(of: address)
+            let owner = owner(of: v.address)
             let pagedBackIn: String?
             if let status = tampered[frame] {
                 pagedBackIn =
@@ -138,7 +139,7 @@ extension SecureVirtualMachine {
             }
             out.append(
                 Diagnosis(
-                    owner: owner, consequence: consequence, cause: Self.cause(owner: owner, culprit: culprits[address]),
+                    owner: owner, consequence: consequence, cause: Self.cause(owner: owner, culprit: culprits[v.address]),
                     address: address, access: v.purpose ?? "\(v.access.rawValue) of \(v.address)",
                     handling: v.handling.rawValue, pagedBackIn: pagedBackIn))
         }

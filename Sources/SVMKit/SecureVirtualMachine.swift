@@ -76,7 +76,7 @@ public final class SecureVirtualMachine: Sendable {
     public static let tpmAuthValue = Array("svmkit-wrapping-key".utf8)
     /// Where prom_init keeps its static data (`os_term_args`): just past the kernel image.
     var promScratch: UInt64 {
-        let kernelEnd = image.segment("kernel")?.end ?? image.kernelBase
+        let kernelEnd = (image.segment("kernel")?.end ?? image.kernelBase).rawValue
         return (kernelEnd + 0xFFF) & ~0xFFF
     }
 
@@ -132,18 +132,18 @@ public final class SecureVirtualMachine: Sendable {
     private func load() throws(BootError) {
         do {
             for s in image.segments {
-                try machine.memory.write(.hypervisor, at: GuestPhysicalAddress(s.address), bytes: s.bytes, purpose: "load \(s.name)")
+                try machine.memory.write(.hypervisor, at: s.address, bytes: s.bytes, purpose: "load \(s.name)")
             }
             try machine.memory.write(
-                .hypervisor, at: GuestPhysicalAddress(image.fdtAddress), bytes: image.deviceTree.bytes, purpose: "load fdt")
+                .hypervisor, at: image.fdtAddress, bytes: image.deviceTree.bytes, purpose: "load fdt")
         } catch {
             throw BootError(input: "boot image", "cannot load into guest memory: \(error)")
         }
         let boot = machine.bootProcessor
-        boot.update { $0.pc = image.kernelBase }
+        boot.update { $0.pc = image.kernelBase.rawValue }
         var regs = Registers()
-        regs[3] = image.fdtAddress
-        regs[4] = image.kernelBase
+        regs[3] = image.fdtAddress.rawValue
+        regs[4] = image.kernelBase.rawValue
         boot.update { $0.registers = regs }
     }
 
@@ -168,8 +168,8 @@ public final class SecureVirtualMachine: Sendable {
         let started = Date()
         var log = KernelLog()
         let outcome = PromInit.run(
-            vcpu: machine.bootProcessor, fdtAddress: GuestPhysicalAddress(image.fdtAddress),
-            kernelBase: GuestPhysicalAddress(image.kernelBase), scratch: GuestPhysicalAddress(promScratch), log: &log,
+            vcpu: machine.bootProcessor, fdtAddress: image.fdtAddress,
+            kernelBase: image.kernelBase, scratch: GuestPhysicalAddress(promScratch), log: &log,
             linux: configuration.linux)
         state.withLock {
             $0.log = log
@@ -200,7 +200,7 @@ public final class SecureVirtualMachine: Sendable {
         state.withLock { $0.kernel = kernel }
         do {
             let r = try kernel.start(
-                fdtAddress: GuestPhysicalAddress(image.fdtAddress), kernelBase: GuestPhysicalAddress(image.kernelBase))
+                fdtAddress: image.fdtAddress, kernelBase: image.kernelBase)
             // smp_startup_cpu() failing leaves a vCPU down ("Processor N is stuck."): a
             // fault of this boot, kept across a later kexec.
             let stuck = kernel.processors.filter { !$0.snapshot.isRunning }.map {
@@ -310,7 +310,7 @@ public final class SecureVirtualMachine: Sendable {
                 "buggy guest: " + bugs.map(\.rawValue).sorted().joined(separator: ", ") + " ran and nothing caught it")
         }
         let reserved = secure
-            ? (PromInit.readDeviceTree(vcpu: machine.bootProcessor, at: GuestPhysicalAddress(image.fdtAddress))?
+            ? (PromInit.readDeviceTree(vcpu: machine.bootProcessor, at: image.fdtAddress)?
                 .reserveMap.map(\.description) ?? [])
             : []
         let esm = ultravisor.esmReport(lpid: machine.lpid)
@@ -339,6 +339,7 @@ public final class SecureVirtualMachine: Sendable {
                 allocator: pool?.allocator)
         }
         report.hang = kernel?.swiotlbHang
+        report.disk = configuration.disk.rawValue
         return report
     }
 
@@ -404,9 +405,9 @@ extension SecureVirtualMachine {
     /// Guest memory as an SVG picture: page states, owners, and the image's regions.
     public func memoryMapSVG() -> String {
         var regions = image.segments.map {
-            MemoryMapPicture.Region(name: $0.name, address: $0.address, size: UInt64($0.bytes.count))
+            MemoryMapPicture.Region(name: $0.name, address: $0.address.rawValue, size: UInt64($0.bytes.count))
         }
-        regions.append(.init(name: "fdt", address: image.fdtAddress, size: UInt64(image.deviceTree.totalSize)))
+        regions.append(.init(name: "fdt", address: image.fdtAddress.rawValue, size: UInt64(image.deviceTree.totalSize)))
         let title = "Guest memory: \(image.memoryBytes >> 20) MiB, \(image.cpuCount) vCPU(s), " + (machine.bootProcessor.isSecure ? "secure" : "normal")
         return MemoryMapPicture.svg(memory: machine.memory, owners: sharedPageOwners, regions: regions, title: title)
     }

@@ -1,4 +1,5 @@
 import SecureGuest
+import SWIOTLB
 
 /// The preflight warning of `svmkit boot` and `svmkit esm verify --linux`: a secure
 /// guest's command line without `swiotlb=force` on a kernel series that then has no
@@ -19,6 +20,27 @@ public enum SwiotlbPreflight {
             + "ciphertext (affected series: " + LinuxVersion.needingSwiotlbForce.map(\.series).joined(separator: ", ")
             + "). Use this line, in the ESM blob's bootargs digest too: \"" + suggestedLine(commandLine) + "\""
     }
+
+    /// The warning for a guest of series `linux` whose virtual disk has driver `disk`,
+    /// or `nil`: when the disk's device has a `min_align_mask` and the series' slot
+    /// search is 6.1's (`SWIOTLBAllocatorKind.linux61`), a map that needs the other
+    /// slot phase spins for ever in `swiotlb_do_find_slots()` once no slot of that phase
+    /// fits in its area (`SWIOTLBScanHang`, `kernel/dma/swiotlb.c: swiotlb_do_find_slots
+    /// (6.1)`). A single boot rarely fills an area; the soak does.
+    public static func scanHangWarning(linux: LinuxVersion, disk: VirtualDiskKind) -> String? {
+        let mask = disk.dmaDevice(linux: linux).minAlignMask
+        guard mask != 0, linux.swiotlbAllocator == .linux61 else { return nil }
+        return "Linux \(linux.series)'s SWIOTLB slot search can spin for ever holding an area lock when an "
+            + "\(disk.displayName) buffer (min_align_mask 0x\(String(mask, radix: 16))) needs a slot phase that no "
+            + "longer fits in a nearly full area (\(SWIOTLBScanHang.function)(), removed by commit "
+            + "\(SWIOTLBScanHang.fix)); one boot's round trip does not fill an area, a soak with a small pool does: "
+            + "svmkit soak --linux \(linux) --disk \(disk) --cmdline \"\(Self.scanHangSoakCommandLine)\""
+    }
+
+    /// The soak command line that reaches 6.1's endless scan within seconds: a 2 MiB
+    /// pool (1024 slots; 4 areas of 256 with 4 vCPUs), so one vCPU's request of up to
+    /// 1 MiB, in chunks of 252 KiB, can nearly fill its area.
+    public static let scanHangSoakCommandLine = "svm=on swiotlb=1024,force console=hvc0"
 
     /// `commandLine` with `swiotlb=force` after its `svm=` parameter (or first) and any
     /// `swiotlb=noforce` removed.

@@ -47,6 +47,11 @@ public struct SoakConfiguration: Hashable, Sendable {
     public var linux: LinuxVersion = .newest
     /// Which DMA ops the virtual disks get (`--dma-path`).
     public var dmaPath: DMAPath = .ddwBypass
+    /// Which Linux driver the virtual disks have (`--disk`). With `VirtualDiskKind.nvme`
+    /// block transfers are direct I/O from a buffer at a random 512-byte offset in its
+    /// controller page (``directIOOffsets``), as the NVMe driver accepts them, so the
+    /// device's `min_align_mask` decides where they bounce.
+    public var disk: VirtualDiskKind = .virtio
     /// The TPM key (PEM); `nil` makes a fresh one, as `svmkit boot` does.
     public var tpmKeyPEM: String?
     /// Deliberate breakage, to show the soak catches it (tests, demonstrations).
@@ -66,6 +71,15 @@ public struct SoakConfiguration: Hashable, Sendable {
     /// Records every kernel's SWIOTLB maps and unmaps (`--swiotlb-trace FILE`), one
     /// scenario per kernel (`GuestKernelOptions.swiotlbTrace`).
     public var swiotlbTrace: SWIOTLBTraceLog?
+
+    /// The offsets in its 4 KiB controller page a block transfer's buffer may start at
+    /// with ``disk`` (one is drawn per transfer): 0 for virtio-blk (page-aligned
+    /// buffers, as before); every multiple of 512 below 4 KiB for NVMe, the buffers of
+    /// direct I/O with 512-byte logical blocks (the NVMe queue's `dma_alignment` is 3,
+    /// `drivers/nvme/host/core.c: nvme_set_queue_limits (6.1)`).
+    public var directIOOffsets: [Int] {
+        disk == .nvme ? Array(stride(from: 0, to: VirtualDiskKind.nvmeControllerPageSize, by: 512)) : [0]
+    }
 
     /// The longest time limit accepted: 30 days.
     public static let longestSoak: Double = 30 * 86400
@@ -114,6 +128,10 @@ public struct SoakConfiguration: Hashable, Sendable {
         if operationsPerCycle != defaults.operationsPerCycle { s += " --ops-per-cycle \(operationsPerCycle)" }
         if crashKexecFraction != defaults.crashKexecFraction { s += " --crash-fraction \(crashKexecFraction)" }
         if !faults.isEmpty { s += " --faults " + faults.map(\.description).joined(separator: ",") }
+        if linux != defaults.linux { s += " --linux \(linux)" }
+        if dmaPath != defaults.dmaPath { s += " --dma-path \(dmaPath)" }
+        if disk != defaults.disk { s += " --disk \(disk)" }
+        if commandLine != defaults.commandLine { s += " --cmdline \"\(commandLine)\"" }
         let done = (cycle + 1) * operationsPerCycle * cpuCount
         return s + " --operations \(operations.map { min($0, done) } ?? done)"
     }

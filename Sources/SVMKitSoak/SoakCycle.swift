@@ -13,7 +13,8 @@ struct SoakCycle: Sendable {
     let driver: VirtualBlockDriver
     /// The disk behind it (the hypervisor's side, for checking what it stored).
     let device: VirtualBlockDevice
-    /// A private buffer of ``SoakConfiguration/maximumTransferBytes`` bytes.
+    /// A private buffer of ``SoakConfiguration/maximumTransferBytes`` bytes, plus the
+    /// largest of ``SoakConfiguration/directIOOffsets``.
     let buffer: UInt64
     /// The first of ``SoakConfiguration/churnPages`` private pages.
     let churnBase: UInt64

@@ -15,6 +15,9 @@ public struct SoakFailure: Hashable, Sendable, Codable, CustomStringConvertible 
         case operation
         /// The partition stopped or the kernel did not come back after a kexec.
         case machine
+        /// The guest kernel hung: a map spun for ever in Linux 6.1's SWIOTLB slot search
+        /// (`SWIOTLBScanHang`, `kernel/dma/swiotlb.c: swiotlb_do_find_slots (6.1)`).
+        case hang
     }
 
     /// What kind of check failed.

@@ -1,3 +1,5 @@
+public import SWIOTLB
+
 /// What a soak did and found, as `svmkit soak --json` prints it. A run passes when
 /// ``failures`` is empty: no checksum mismatch, no invariant failure, no isolation
 /// violation, no failed operation.
@@ -50,6 +52,13 @@ public struct SoakReport: Hashable, Sendable, Codable {
     public var wallSeconds: Double
     /// Every failure, in the order found (at most ``SoakRunner/failureLimit``).
     public var failures: [SoakFailure]
+    /// The Linux series the guests behaved as (`--linux`), e.g. `6.1`.
+    public var linux: String
+    /// Which driver the virtual disks had (`--disk`): `virtio` or `nvme`.
+    public var disk: String
+    /// The map on which the guest hung in 6.1's `swiotlb_do_find_slots()` (the request,
+    /// the function, the fix), or `nil`.
+    public var hang: SWIOTLBScanHang?
 
     /// Whether nothing failed.
     public var passed: Bool {
@@ -57,8 +66,10 @@ public struct SoakReport: Hashable, Sendable, Codable {
             && operationErrors == 0
     }
 
-    /// The first failure, which a soak prints with its reproduction line.
-    public var firstFailure: SoakFailure? { failures.first }
+    /// The first failure, which a soak prints with its reproduction line: a hang if
+    /// there was one (the other vCPUs' failures after it are its consequences, and
+    /// another thread may record one before the hung map's own), else the first found.
+    public var firstFailure: SoakFailure? { failures.first { $0.kind == .hang } ?? failures.first }
 
     /// Operations per second of wall time.
     public var operationsPerSecond: Double { wallSeconds > 0 ? Double(totalOperations) / wallSeconds : 0 }
@@ -68,6 +79,7 @@ public struct SoakReport: Hashable, Sendable, Codable {
         func mib(_ b: UInt64) -> String { String(format: "%.1f MiB", Double(b) / 1_048_576) }
         var lines = ["== svmkit soak: " + (passed ? "PASSED" : "FAILED")]
         lines.append("  seed         \(seed) (\(cpus) vCPU(s), \(memoryBytes >> 20) MiB)")
+        lines.append("  guest        Linux \(linux), \(disk) disks")
         lines.append(
             "  operations   \(totalOperations) in \(String(format: "%.1f", wallSeconds)) s ("
                 + String(format: "%.0f", operationsPerSecond) + "/s): "
@@ -81,6 +93,7 @@ public struct SoakReport: Hashable, Sendable, Codable {
         lines.append("  linux        \(linuxFindings) finding(s) (statuses Linux ignores; not failures)")
         for sample in linuxFindingSamples.prefix(3) { lines.append("    \(sample)") }
         lines.append("  errors       \(operationErrors) failed operation(s)")
+        if let hang { lines.append("  hang         \(hang)") }
         if let first = firstFailure {
             lines.append("  first failure \(first)")
             lines.append("  reproduce    \(first.reproduce)")

@@ -149,8 +149,8 @@ extension SoakRunner {
         for f in kernel.faults {
             // A registration refused or a DMA that failed on a page whose share failed
             // while Linux went on: a finding about Linux, not a failure.
-            if let a = f.address, failedShares.contains(GuestPhysicalAddress(a).frame) {
-                tally.noteFindings([GuestPhysicalAddress(a).frame])
+            if let a = f.address, failedShares.contains(a.frame) {
+                tally.noteFindings([a.frame])
             } else {
                 problems.append(.init(.invariant, "kernel fault: \(f)"))
             }

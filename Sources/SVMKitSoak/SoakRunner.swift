@@ -62,6 +62,7 @@ public final class SoakRunner: Sendable {
         boot.commandLine = configuration.commandLine
         boot.linux = configuration.linux
         boot.dmaPath = configuration.dmaPath
+        boot.disk = configuration.disk
         boot.seed = configuration.seed
         boot.tpmKeyPEM = configuration.tpmKeyPEM
         boot.firmware = configuration.firmware.firmware
@@ -124,7 +125,11 @@ public final class SoakRunner: Sendable {
                 }
             }
             tally.update { $0.bytesBounced += kernel.dmaStatistics.bouncedBytes }
-            checkCycle(vm, kernel: kernel, workers: workers, cycle: cycle, inherited: inherited, tally: tally)
+            // A hung kernel (6.1's endless slot search) is the finding: its pool and
+            // ledger stay as the spinning CPU left them, so there is nothing more to check.
+            if kernel.swiotlbHang == nil {
+                checkCycle(vm, kernel: kernel, workers: workers, cycle: cycle, inherited: inherited, tally: tally)
+            }
             if tally.isStopped { break }
             if let limit = configuration.operations, tally.snapshot.operations.values.reduce(0, +) >= limit { break }
             if let deadline, ContinuousClock.now >= deadline { break }
@@ -158,7 +163,8 @@ public final class SoakRunner: Sendable {
             let buffer: UInt64
             let churn: UInt64
             do {
-                driver = try kernel.probeVirtualBlockDevice(unitAddress: devices[cpu].unitAddress, cpu: cpu)
+                driver = try kernel.probeVirtualBlockDevice(
+                    unitAddress: devices[cpu].unitAddress, kind: configuration.disk, cpu: cpu)
             } catch {
                 let message = "probing the virtual disk failed: \(error)"
                 if !kernel.ledger.failedShares.isEmpty {
@@ -170,16 +176,16 @@ public final class SoakRunner: Sendable {
                 tally.fail(failure(.operation, cycle: cycle, vcpu: cpu, message))
                 return nil
             }
+            let bufferBytes = UInt64(configuration.maximumTransferBytes + (configuration.directIOOffsets.max() ?? 0))
             do {
-                buffer = try kernel.allocateMemory(
-                    bytes: UInt64(configuration.maximumTransferBytes), purpose: "soak buffer (vCPU \(cpu))").rawValue
+                buffer = try kernel.allocateMemory(bytes: bufferBytes, purpose: "soak buffer (vCPU \(cpu))").rawValue
                 churn = try kernel.allocateMemory(
                     bytes: UInt64(configuration.churnPages) * PageSize.bytes, purpose: "soak churn pages (vCPU \(cpu))").rawValue
             } catch {
                 tally.fail(failure(.operation, cycle: cycle, vcpu: cpu, "allocating the soak's memory failed: \(error)"))
                 return nil
             }
-            for (base, bytes) in [(buffer, UInt64(configuration.maximumTransferBytes)), (churn, UInt64(configuration.churnPages) * PageSize.bytes)] {
+            for (base, bytes) in [(buffer, bufferBytes), (churn, UInt64(configuration.churnPages) * PageSize.bytes)] {
                 let frames = (base >> PageSize.shift)..<((base + bytes + PageSize.offsetMask) >> PageSize.shift)
                 let states = kernel.machine.memory.states(of: frames)
                 let ignored = kernel.ledger.ignoredStatuses
@@ -234,6 +240,7 @@ public final class SoakRunner: Sendable {
             linuxFindings: c.findingFrames.count + c.explainedViolations + c.consequences,
             linuxFindingSamples: c.consequenceSamples,
             operationErrors: c.operationErrors, calls: vm?.machine.trace.counts ?? [:], wallSeconds: seconds,
-            failures: c.failures)
+            failures: c.failures, linux: configuration.linux.rawValue, disk: configuration.disk.rawValue,
+            hang: vm?.kernel?.swiotlbHang)
     }
 }

@@ -95,6 +95,7 @@ final class SoakTally: Sendable {
             switch failure.kind {
             case .checksumMismatch: break  // counted by sector where found
             case .invariant, .machine: c.invariantFailures += 1
+            case .hang: break  // the report's hang
             case .operation: c.operationErrors += 1
             case .isolationViolation: break
             }

@@ -3,6 +3,7 @@ import Hypervisor
 @_spi(Firmware) import PEFMachine
 import PowerABI
 import SecureGuest
+import SWIOTLB
 
 /// Block I/O through the vCPU's virtual disk, checked by sector checksums.
 extension SoakWorker {
@@ -17,17 +18,36 @@ extension SoakWorker {
         return (Int.random(in: 0...(diskSectors - count), using: &g), count)
     }
 
+    /// Where this transfer's data starts: the private buffer plus one of
+    /// ``SoakConfiguration/directIOOffsets`` (drawn only when there is a choice, so a
+    /// virtio soak's operations are what they always were).
+    private func transferBuffer(_ cycle: SoakCycle, _ g: inout Xoshiro256StarStar) -> UInt64 {
+        let offsets = configuration.directIOOffsets
+        guard offsets.count > 1 else { return cycle.buffer + UInt64(offsets.first ?? 0) }
+        return cycle.buffer + UInt64(offsets[Int.random(in: 0..<offsets.count, using: &g)])
+    }
+
+    /// The failure of a block transfer: a hang when the driver's map spun for ever in
+    /// 6.1's slot search (the kernel is stopped), else a failed operation.
+    private func transferFailure(_ what: String, _ error: BlockIOError) -> SoakCheckFailure {
+        if case .dma(.swiotlb(.scanHung(let hang))) = error {
+            return SoakCheckFailure(.hang, "\(what) hung the guest: \(hang)")
+        }
+        return SoakCheckFailure(.operation, "\(what) failed: \(error)")
+    }
+
     /// Writes random data from the private buffer to the disk, then checks that the
     /// device stored exactly it (the `DMA_TO_DEVICE` bounce arrived intact).
     func blockWrite(_ cycle: SoakCycle, _ s: inout State, _ g: inout Xoshiro256StarStar) throws(SoakCheckFailure) {
         let (sector, count) = pickRange(&g)
         let bytes = count * SectorChecksum.sectorSize
         let data = Self.randomBytes(bytes, &g)
-        try guestWrite(vcpu(cycle), cycle.buffer, data, "soak: fill write buffer")
+        let buffer = transferBuffer(cycle, &g)
+        try guestWrite(vcpu(cycle), buffer, data, "soak: fill write buffer")
         do {
-            try cycle.driver.write(sector: UInt64(sector), from: GuestPhysicalAddress(cycle.buffer), byteCount: bytes, cpu: cpu)
+            try cycle.driver.write(sector: UInt64(sector), from: GuestPhysicalAddress(buffer), byteCount: bytes, cpu: cpu)
         } catch {
-            throw SoakCheckFailure(.operation, "block write of \(bytes) bytes at sector \(sector) failed: \(error)")
+            throw transferFailure("block write of \(bytes) bytes at sector \(sector) from \(hex(buffer))", error)
         }
         let sums = SectorChecksum.sectors(of: data)
         s.shadow.replaceSubrange(sector..<(sector + count), with: sums)
@@ -50,13 +70,14 @@ extension SoakWorker {
         let (sector, count) = pickRange(&g)
         let bytes = count * SectorChecksum.sectorSize
         let vcpu = vcpu(cycle)
-        try guestWrite(vcpu, cycle.buffer, [UInt8](repeating: 0xA5, count: bytes), "soak: poison read buffer")
+        let buffer = transferBuffer(cycle, &g)
+        try guestWrite(vcpu, buffer, [UInt8](repeating: 0xA5, count: bytes), "soak: poison read buffer")
         do {
-            try cycle.driver.read(sector: UInt64(sector), into: GuestPhysicalAddress(cycle.buffer), byteCount: bytes, cpu: cpu)
+            try cycle.driver.read(sector: UInt64(sector), into: GuestPhysicalAddress(buffer), byteCount: bytes, cpu: cpu)
         } catch {
-            throw SoakCheckFailure(.operation, "block read of \(bytes) bytes at sector \(sector) failed: \(error)")
+            throw transferFailure("block read of \(bytes) bytes at sector \(sector) into \(hex(buffer))", error)
         }
-        let got = try guestRead(vcpu, cycle.buffer, bytes, "soak: check read")
+        let got = try guestRead(vcpu, buffer, bytes, "soak: check read")
         tally.update { $0.bytesRead += UInt64(bytes) }
         try compare(
             got, from: sector, against: s.shadow, what: "the guest read",

@@ -243,13 +243,7 @@ extension SWIOTLBPool {
     ///   for a range that leaves the mapping (Linux WARNs and truncates), and the same
     ///   misuse errors as unmap.
     public func syncForDevice(_ address: UInt64, size: Int, direction: DMADirection) throws(SWIOTLBError) {
-        let (original, bounce) = try locate(address, size: size, operation: .syncForDevice)
-        guard direction.copiesToDevice, size > 0 else { return }
-        do {
-            try copy(from: original, to: bounce, count: size)
-        } catch {
-            throw .copyFailed(error, operation: .syncForDevice)
-        }
+        try sync(address, size: size, operation: .syncForDevice, copies: direction.copiesToDevice, toBounce: true)
     }
 
     /// Gives the CPU the device's data for `size` bytes at `address` (which may be
@@ -259,12 +253,22 @@ extension SWIOTLBPool {
     ///
     /// - Throws: as ``syncForDevice(_:size:direction:)``.
     public func syncForCPU(_ address: UInt64, size: Int, direction: DMADirection) throws(SWIOTLBError) {
-        let (original, bounce) = try locate(address, size: size, operation: .syncForCPU)
-        guard direction.copiesToCPU, size > 0 else { return }
+        try sync(address, size: size, operation: .syncForCPU, copies: direction.copiesToCPU, toBounce: false)
+    }
+
+    /// Both syncs (`swiotlb_sync_single_for_device()` / `_for_cpu()`): finds the mapping
+    /// `address` lies in, then, when the direction `copies`, copies `size` bytes
+    /// original → bounce (`toBounce`) or bounce → original.
+    private func sync(
+        _ address: UInt64, size: Int, operation: SWIOTLBOperation, copies: Bool, toBounce: Bool
+    ) throws(SWIOTLBError) {
+        let (original, bounce) = try locate(address, size: size, operation: operation)
+        guard copies, size > 0 else { return }
+        let (source, destination) = toBounce ? (original, bounce) : (bounce, original)
         do {
-            try copy(from: bounce, to: original, count: size)
+            try copy(from: source, to: destination, count: size)
         } catch {
-            throw .copyFailed(error, operation: .syncForCPU)
+            throw .copyFailed(error, operation: operation)
         }
     }
 

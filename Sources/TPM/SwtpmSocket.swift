@@ -131,6 +131,22 @@ struct SwtpmSocket: Sendable {
         }
     }
 
+    /// After a `send` or `recv` that moved nothing (`n` ≤ 0, `errno` `e`): `true` to try
+    /// again (interrupted, or the socket became ready for `events` in time), `false` for
+    /// an error the caller reports.
+    /// - Throws: ``SwtpmFailure/timedOut(endpoint:command:milliseconds:)`` when `deadline`
+    ///   passes first.
+    private func retries(
+        _ n: Int, errno e: Int32, events: Int16, operation: String, command: String, deadline: Deadline
+    ) throws(SwtpmFailure) -> Bool {
+        if n < 0, e == EINTR { return true }
+        guard n < 0, e == EAGAIN || e == EWOULDBLOCK else { return false }
+        guard try poll(events: events, deadline: deadline, operation: operation) else {
+            throw SwtpmFailure.timedOut(endpoint: endpoint, command: command, milliseconds: deadline.milliseconds)
+        }
+        return true
+    }
+
     /// Sends all of `bytes` before `deadline`.
     func sendAll(_ bytes: [UInt8], command: String, deadline: Deadline) throws(SwtpmFailure) {
         var sent = 0
@@ -141,11 +157,7 @@ struct SwtpmSocket: Sendable {
                 continue
             }
             let e = errno
-            if n < 0, e == EINTR { continue }
-            if n < 0, e == EAGAIN || e == EWOULDBLOCK {
-                guard try poll(events: Int16(POLLOUT), deadline: deadline, operation: "send") else {
-                    throw SwtpmFailure.timedOut(endpoint: endpoint, command: command, milliseconds: deadline.milliseconds)
-                }
+            if try retries(n, errno: e, events: Int16(POLLOUT), operation: "send", command: command, deadline: deadline) {
                 continue
             }
             if e == EPIPE || e == ECONNRESET { throw SwtpmFailure.connectionClosed(endpoint: endpoint, command: command, received: 0, expected: 0) }
@@ -167,11 +179,7 @@ struct SwtpmSocket: Sendable {
                 continue
             }
             let e = errno
-            if n < 0, e == EINTR { continue }
-            if n < 0, e == EAGAIN || e == EWOULDBLOCK {
-                guard try poll(events: Int16(POLLIN), deadline: deadline, operation: "recv") else {
-                    throw SwtpmFailure.timedOut(endpoint: endpoint, command: command, milliseconds: deadline.milliseconds)
-                }
+            if try retries(n, errno: e, events: Int16(POLLIN), operation: "recv", command: command, deadline: deadline) {
                 continue
             }
             if n == 0 || e == ECONNRESET {

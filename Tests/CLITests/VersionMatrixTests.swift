@@ -19,7 +19,11 @@ struct VersionMatrixTests {
         let readme = try Self.table("README.md")
         #expect(readme == (try Self.table("Sources/SVMKit/SVMKit.docc/HowAPOWERGuestBecomesSecure.md")))
         let rows = readme.split(separator: "\n").filter { $0.hasPrefix("| ") && !$0.hasPrefix("| Linux") }
-        #expect(rows.count == 10)
+        #expect(rows.count == 12)
+        // The NVMe rows (--disk nvme): 6.1 and 6.12 with swiotlb=force, data intact.
+        for v in ["6.1", "6.12"] {
+            #expect(rows.contains { $0.hasPrefix("| \(v) | `svm=on swiotlb=force console=hvc0` | ddw | nvme |") && $0.hasSuffix("| yes |") })
+        }
         #expect(rows.contains { $0.hasPrefix("| 6.12 | `svm=on console=hvc0` | ddw |") && $0.contains("ciphertext") })
         #expect(rows.contains { $0.hasPrefix("| 5.10 | `svm=on console=hvc0` | ddw |") && $0.hasSuffix("| yes |") })
         // The slot search and the VPA/DTL column (issue 17: 6.1's own search; no VPA/DTL difference from 6.12).

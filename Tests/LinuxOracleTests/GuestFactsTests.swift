@@ -20,11 +20,11 @@ struct GuestFactsTests {
                 continue
             }
             let (cpus, page, calls, pages, total, lastOffset) = (Int(f[0]), f[1], f[2], f[3], f[4], f[5])
-            var region = SharedLPPACARegion(base: 0, cpuCount: cpus, pageSize: page)
+            var region = SharedLPPACARegion(base: GuestPhysicalAddress(0), cpuCount: cpus, pageSize: page)
             var last: UInt64 = 0
             var overflowed = false
             for _ in 0..<cpus {
-                do { last = try region.next() } catch { overflowed = true }
+                do { last = try region.next().rawValue } catch { overflowed = true }
             }
             let ours = "\(region.totalSize) \(region.totalSize / page) \(last) \(overflowed)"
             let theirs = "\(total) \(pages) \(lastOffset) false"

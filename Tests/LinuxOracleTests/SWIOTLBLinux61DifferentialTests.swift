@@ -73,4 +73,48 @@ struct SWIOTLBLinux61DifferentialTests {
             Issue.record("linux61 pool, Linux \(try LinuxOracle.kernelVersion("6.1")): \(difference)")
         }
     }
+
+    /// What the NVMe driver of `--disk nvme` maps for a 4 KiB write from an aligned
+    /// buffer and then a 1013 KiB direct read into a buffer at page offset 0x800, on a
+    /// 1 MiB pool: `min_align_mask` 0xfff, 252 KiB segments (`max_hw_sectors` 504), a
+    /// 5 KiB tail (`NVMeDriverTests.realisticHang` runs the same through the guest).
+    static func nvmeDirectRead(pool: SWIOTLBReplayPool) -> SWIOTLBReplayScenario {
+        let segment = 252 << 10
+        let buffer: UInt64 = 0x0200_0800
+        var ops: [SWIOTLBReplayOperation] = [
+            .map(SWIOTLBReplayMap(id: 0, origAddr: 0x0100_0000, size: 4096, minAlignMask: 0xfff)), .unmap(id: 0),
+        ]
+        for k in 0..<4 {
+            ops.append(
+                .map(
+                    SWIOTLBReplayMap(
+                        id: UInt64(k + 1), origAddr: buffer + UInt64(k * segment), size: segment, minAlignMask: 0xfff)))
+        }
+        ops.append(.map(SWIOTLBReplayMap(id: 5, origAddr: buffer + UInt64(4 * segment), size: 5120, minAlignMask: 0xfff)))
+        return SWIOTLBReplayScenario(name: "nvme-direct-read", pool: pool, ops: ops)
+    }
+
+    /// The NVMe stream's last map (the read's tail, which needs three slots from an odd
+    /// slot when only single free slots are left on that phase) spins in Linux 6.1's own
+    /// `swiotlb_do_find_slots()`, as in the model and a linux61 pool; the four 252 KiB
+    /// maps before it land where Linux puts them.
+    @Test("An NVMe direct read's mappings hang Linux 6.1 on the same op as the model and a linux61 pool")
+    func nvmeDirectReadHangs() async throws {
+        let trace = SWIOTLBReplayTrace(
+            scenarios: [Self.nvmeDirectRead(pool: SWIOTLBReplayPool(start: 0x0072_0000, nslabs: 512))])
+        let model = SWIOTLBReplayer.replayLinux61(trace)
+        let pool = try SWIOTLBReplayer.replay(trace, allocator: .linux61)
+        let linux = try await OracleReplay.run(trace, version: "6.1", environment: ["SWIOTLB_REPLAY_WATCHDOG_MS": "1000"])
+        let results = try #require(model.scenarios.first).results
+        #expect(results.filter(\.hang).map(\.index) == [6])
+        let returned = results.filter { $0.isMap && !$0.hang }
+        #expect(returned.count == 5 && returned.allSatisfy { $0.ok })
+        #expect(linux.components(separatedBy: "\"hang\": true").count - 1 == 1)
+        if let difference = OracleReplay.firstDifference(model.json, linux, trace: trace) {
+            Issue.record("model, Linux \(try LinuxOracle.kernelVersion("6.1")): \(difference)")
+        }
+        if let difference = OracleReplay.firstDifference(pool.json, linux, trace: trace) {
+            Issue.record("linux61 pool, Linux \(try LinuxOracle.kernelVersion("6.1")): \(difference)")
+        }
+    }
 }

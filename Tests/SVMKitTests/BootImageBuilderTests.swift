@@ -18,24 +18,24 @@ struct BootImageBuilderTests {
     @Test("Kernel at 0x400000, initrd by QEMU's rule, RTAS and FDT below the RMO top")
     func layout() throws {
         let i = Self.image
-        #expect(i.kernelBase == 0x40_0000)
+        #expect(i.kernelBase == GuestPhysicalAddress(0x40_0000))
         let kernel = try #require(i.segment("kernel"))
         let initrd = try #require(i.segment("initrd"))
-        #expect(initrd.address == (kernel.end + 0x1_FFFF) & ~0xFFFF)
-        #expect(i.fdtAddress == (768 << 20) - (4 << 20))
+        #expect(initrd.address.rawValue == (kernel.end.rawValue + 0x1_FFFF) & ~0xFFFF)
+        #expect(i.fdtAddress == GuestPhysicalAddress((768 << 20) - (4 << 20)))
         let rtas = try #require(i.segment("rtas"))
-        #expect(rtas.address == (768 << 20) - (2 << 20))
+        #expect(rtas.address == GuestPhysicalAddress((768 << 20) - (2 << 20)))
         #expect(rtas.bytes == ESMDigests.slofRTASStub)
         let t = i.deviceTree
         #expect(try t.string("bootargs", at: "/chosen") == "svm=on swiotlb=force console=hvc0")
-        #expect(try t.u64("linux,initrd-start", at: "/chosen") == initrd.address)
-        #expect(try t.u64("linux,initrd-end", at: "/chosen") == initrd.end)
-        #expect(try t.u32("linux,rtas-base", at: "/rtas") == UInt32(rtas.address))
+        #expect(try t.u64("linux,initrd-start", at: "/chosen") == initrd.address.rawValue)
+        #expect(try t.u64("linux,initrd-end", at: "/chosen") == initrd.end.rawValue)
+        #expect(try t.u32("linux,rtas-base", at: "/rtas") == UInt32(rtas.address.rawValue))
         #expect(try t.u32("slof,rtas-size", at: "/rtas") == 20)
         let reserved = t.reserveMap
-        #expect(reserved.contains(DeviceTreeRegion(address: kernel.address, size: UInt64(kernel.bytes.count))))
-        #expect(reserved.contains(DeviceTreeRegion(address: initrd.address, size: UInt64(initrd.bytes.count))))
-        #expect(reserved.contains { $0.address == rtas.address })
+        #expect(reserved.contains(DeviceTreeRegion(address: kernel.address.rawValue, size: UInt64(kernel.bytes.count))))
+        #expect(reserved.contains(DeviceTreeRegion(address: initrd.address.rawValue, size: UInt64(initrd.bytes.count))))
+        #expect(reserved.contains { $0.address == rtas.address.rawValue })
     }
 
     @Test("The generated blob passes every check the Ultravisor makes, opened with the TPM key")
@@ -65,7 +65,7 @@ struct BootImageBuilderTests {
         let i = try BootImageBuilder.build(c)
         #expect(i.memoryBytes == 2 << 30)
         #expect(i.cpuCount == 2)
-        #expect(i.kernelBase == 0x40_0000)  // from qemu,boot-kernel
+        #expect(i.kernelBase == GuestPhysicalAddress(0x40_0000))  // from qemu,boot-kernel
         // QEMU's 128-byte kernel and 70000-byte initrd entries are gone; ours are in.
         #expect(!i.deviceTree.reserveMap.contains(DeviceTreeRegion(address: 0x40_0000, size: 0x80)))
         #expect(i.deviceTree.reserveMap.contains(DeviceTreeRegion(address: 0x40_0000, size: UInt64(DefaultGuestContent.kernelSize))))

@@ -53,7 +53,7 @@ struct FaultWalkTests {
         // table then disagrees with the guest's ledger, which nothing in Linux explains.
         let walk = FaultWalk(configuration: FaultWalkFixture.oneCPU, phases: [.io]) { phase, vm in
             guard phase == .io else { return }
-            let frame = GuestPhysicalAddress(vm.image.kernelBase).frame.rawValue
+            let frame = vm.image.kernelBase.frame.rawValue
             vm.machine.memory.editPages { $0.setState(.shared, frames: frame..<(frame + 1)) }
         }
         let baseline = try walk.baseline()

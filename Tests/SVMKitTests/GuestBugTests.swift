@@ -50,7 +50,7 @@ struct GuestBugTests {
         #expect(vm.exerciseBlockDevice().passed)
         var report = vm.report()
         #expect(report.endedAsRequested, "\(report.guestFaults) \(report.invariantFailures)")
-        _ = try? vm.machine.memory.read(.hypervisor, at: GuestPhysicalAddress(vm.image.kernelBase), count: 8)
+        _ = try? vm.machine.memory.read(.hypervisor, at: vm.image.kernelBase, count: 8)
         report = vm.report()
         #expect(report.invariantFailures.contains { $0.hasPrefix("isolation") })
     }
@@ -66,7 +66,7 @@ struct GuestBugTests {
             if let memory { memory.editPages { $0.setState(.sharedImplicit, frame: 3) } }
             let options = memory.map { GuestKernelOptions().adding(bugs: [bug], memory: $0) } ?? GuestKernelOptions()
             #expect(options.bugs == [bug], "\(bug)")
-            #expect(options.touchAfterBootAddress == (bug == .touchImplicitPage ? 3 << 16 : nil), "\(bug)")
+            #expect(options.touchAfterBootAddress == (bug == .touchImplicitPage ? GuestPhysicalAddress(3 << 16) : nil), "\(bug)")
         }
     }
 }

@@ -45,7 +45,7 @@ struct KexecHandoverTests {
         // What the loader does pass: the crashed kernel's memory to keep off (which holds
         // every page it shared), so the next kernel never hands one out as private.
         for f in frames {
-            #expect(next.memblock?.region(containing: f.rawValue << PageSize.shift)?.purpose == GuestKernel.previousKernelPurpose)
+            #expect(next.memblock?.region(containing: GuestPhysicalAddress(f.rawValue << PageSize.shift))?.purpose == GuestKernel.previousKernelPurpose)
         }
         #expect(!next.log.contains("previous kernel"), "the old guest read the page table and said so")
         // The observer's audit names them as the leaks the next kernel inherited, and

@@ -42,7 +42,7 @@ struct SecureVirtualMachineTests {
         let vm = try SecureVirtualMachine(configuration: Self.config("svm=off"))
         let boot = vm.machine.bootProcessor
         let kernel = try #require(vm.image.segment("kernel"))
-        #expect(try boot.read(at: GuestPhysicalAddress(kernel.address), count: 64) == Array(kernel.bytes.prefix(64)))
+        #expect(try boot.read(at: kernel.address, count: 64) == Array(kernel.bytes.prefix(64)))
         #expect(SecureGuestAccess.tree(vm)?.reserveMap == vm.image.deviceTree.reserveMap)
     }
 
@@ -63,6 +63,6 @@ struct SecureVirtualMachineTests {
 /// Reads the guest's device tree the way prom_init does.
 enum SecureGuestAccess {
     static func tree(_ vm: SecureVirtualMachine) -> DeviceTree? {
-        PromInit.readDeviceTree(vcpu: vm.machine.bootProcessor, at: GuestPhysicalAddress(vm.image.fdtAddress))
+        PromInit.readDeviceTree(vcpu: vm.machine.bootProcessor, at: vm.image.fdtAddress)
     }
 }

@@ -38,7 +38,7 @@ struct BuggyGuestTests {
         #expect(v.purpose == "H_REGISTER_VPA: VPA of vcpu 0")
         #expect(v.caller.kind == .hypervisor)
         let fault = try #require(kernel.diagnose().first { $0.kind == .isolationViolation })
-        #expect(fault.address == report.lppacas[0].rawValue + 4)
+        #expect(fault.address == report.lppacas[0].advanced(by: 4))
         #expect(fault.owner == .lppaca)
         #expect(fault.culprit == "alloc_shared_lppaca() did not share it")
         #expect(kernel.diagnose().contains { $0.kind == .registrationFailed && $0.owner == .lppaca })
@@ -79,7 +79,7 @@ struct BuggyGuestTests {
         #expect(v.address.rawValue == dmaAddress)
         #expect(v.purpose?.contains("virtual block device 0x71000010") == true)
         let fault = try #require(kernel.diagnose().first { $0.kind == .isolationViolation })
-        #expect(fault.address == dmaAddress)
+        #expect(fault.address == GuestPhysicalAddress(dmaAddress))
         #expect(fault.owner == .swiotlb)
         #expect(fault.culprit == "swiotlb_update_mem_attributes() did not share it")
         #expect(kernel.swiotlbPool?.statistics.usedSlots == 0, "the failed request was unmapped")
@@ -90,10 +90,10 @@ struct BuggyGuestTests {
         let t = try GuestTestMachine(cpus: 1, bootargs: "swiotlb=512,force")
         try t.makeSecure()
         let page = t.rtasBouncePages.lowerBound
-        let (kernel, _) = try t.boot(GuestKernelOptions(bugs: [.touchImplicitPage], touchAfterBootAddress: page))
+        let (kernel, _) = try t.boot(GuestKernelOptions(bugs: [.touchImplicitPage], touchAfterBootAddress: GuestPhysicalAddress(page)))
         #expect(t.machine.isStopped)
         let fault = try #require(kernel.diagnose().first { $0.kind == .svmKilled })
-        #expect(fault.address == page)
+        #expect(fault.address == GuestPhysicalAddress(page))
         #expect(fault.region == "reserve-map")
         #expect(fault.culprit == "the guest touched a page the Ultravisor shared implicitly")
         #expect(kernel.diagnose().contains(fault))
@@ -121,6 +121,6 @@ struct BuggyGuestTests {
         #expect(misuse.count == 2)
         #expect(misuse.contains { $0.culprit.contains("past the end of the mapping") && $0.owner == .swiotlb })
         #expect(misuse.contains { $0.culprit.contains("double unmap") })
-        #expect(misuse.allSatisfy { kernel.swiotlbPool?.contains($0.address ?? 0) == true })
+        #expect(misuse.allSatisfy { kernel.swiotlbPool?.contains($0.address?.rawValue ?? 0) == true })
     }
 }

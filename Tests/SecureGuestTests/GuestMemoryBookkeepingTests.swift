@@ -7,11 +7,13 @@ struct GuestMemoryBookkeepingTests {
     @Test("Bottom-up and top-down allocation skip reserved ranges and honour limits")
     func memblock() throws {
         var m = Memblock(memorySize: 1 << 30)
-        m.reserve(start: 0, size: 0x80_0000, purpose: "kernel")
-        let low = try m.allocate(size: 0x10000, limit: 0..<0x3000_0000, bottomUp: true, purpose: "lppaca")
-        #expect(low == 0x80_0000)
+        m.reserve(start: GuestPhysicalAddress(0), size: 0x80_0000, purpose: "kernel")
+        let low = try m.allocate(
+            size: 0x10000, limit: GuestPhysicalAddress(0)..<GuestPhysicalAddress(0x3000_0000), bottomUp: true,
+            purpose: "lppaca")
+        #expect(low == GuestPhysicalAddress(0x80_0000))
         let high = try m.allocate(size: 0x400_0000, purpose: "swiotlb")
-        #expect(high == (1 << 30) - 0x400_0000)
+        #expect(high == GuestPhysicalAddress((1 << 30) - 0x400_0000))
         #expect(throws: Memblock.AllocationError.self) { try m.allocate(size: 1 << 31, purpose: "huge") }
         #expect(throws: Memblock.AllocationError.self) { try m.allocate(size: 1, alignment: 3, purpose: "odd") }
         // Reservations never overlap.
@@ -21,9 +23,9 @@ struct GuestMemoryBookkeepingTests {
 
     @Test("Shared LPPACA region: exact fit at whole pages (the 2020 off-by-one)", arguments: [1, 63, 64, 65, 128, 4096])
     func lppaca(cpus: Int) throws {
-        var r = SharedLPPACARegion(base: 0x100_0000, cpuCount: cpus)
+        var r = SharedLPPACARegion(base: GuestPhysicalAddress(0x100_0000), cpuCount: cpus)
         #expect(r.totalSize == ((UInt64(cpus) * 0x400 + 0xFFFF) & ~0xFFFF))
-        for i in 0..<cpus { #expect(try r.next() == 0x100_0000 + UInt64(i) * 0x400) }
+        for i in 0..<cpus { #expect(try r.next() == GuestPhysicalAddress(0x100_0000 + UInt64(i) * 0x400)) }
         // Exactly full when cpus fill whole pages; one more always overflows.
         if cpus % 64 == 0 { #expect(r.used == r.totalSize) }
         var full = r

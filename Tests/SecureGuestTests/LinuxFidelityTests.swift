@@ -34,7 +34,7 @@ struct LinuxFidelityTests {
         let lppaca = try #require(report.sharedLPPACARegion)
         let dtl = try #require(kernel.dispatchTraceLogAddresses.first ?? nil)
         let pool = try #require(report.swiotlb)
-        #expect(shares.map(\.0) == [lppaca.base >> 16, dtl.frame.rawValue, pool.base >> 16])
+        #expect(shares.map(\.0) == [lppaca.base.frame.rawValue, dtl.frame.rawValue, pool.base.frame.rawValue])
         #expect(shares.map(\.1) == [lppaca.totalSize >> 16, 1, UInt64(pool.bytes) >> 16])
     }
 

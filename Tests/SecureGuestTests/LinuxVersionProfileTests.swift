@@ -145,14 +145,14 @@ struct LinuxVersionProfileTests {
     /// 5.4.y took the fix (`alloc_shared_lppaca (5.4.301)` tests `>`), so no series BUGs.
     @Test("LPPACA region check: the pre-2020 off-by-one BUGs when the last LPPACA fills the region; no modelled series has it")
     func lppacaOffByOne() throws {
-        var fixed = SharedLPPACARegion(base: 0x100_0000, cpuCount: 64)
-        var old = SharedLPPACARegion(base: 0x100_0000, cpuCount: 64)
+        var fixed = SharedLPPACARegion(base: GuestPhysicalAddress(0x100_0000), cpuCount: 64)
+        var old = SharedLPPACARegion(base: GuestPhysicalAddress(0x100_0000), cpuCount: 64)
         for _ in 0..<63 {
             _ = try fixed.next()
             _ = try old.next(offByOne: true)
         }
         #expect(throws: SharedLPPACARegion.OverflowError.self) { try old.next(offByOne: true) }
-        #expect(try fixed.next() == 0x100_0000 + 63 * 0x400)
+        #expect(try fixed.next() == GuestPhysicalAddress(0x100_0000 + 63 * 0x400))
         for linux in [LinuxVersion.v5_4, .v5_10] {
             #expect(try Self.bootFull(linux, nrCPUs: 64, cpus: 64) == nil, "\(linux): a full region is no BUG")
         }

@@ -89,7 +89,7 @@ struct MemoryEncryptionTests {
         let found: [UInt64] = audit.ledger.ignoredStatusMismatches.map(\.frame.rawValue)
         #expect(found == expected)
         #expect(audit.ledger.ignoredStatusMismatches.allSatisfy { $0.ledgerSaysShared && $0.ignored.status == .p2 })
-        #expect(kernel.diagnose().contains { $0.kind == .ignoredStatus && $0.address == a.rawValue + (2 << 16) && $0.owner == .other }, "the two pages left private")
+        #expect(kernel.diagnose().contains { $0.kind == .ignoredStatus && $0.address == a.advanced(by: 2 << 16) && $0.owner == .other }, "the two pages left private")
         #expect(!kernel.faults.contains { $0.kind == .ignoredStatus }, "the guest itself noticed nothing")
     }
 
@@ -107,7 +107,7 @@ struct MemoryEncryptionTests {
         try kernel.setMemoryEncrypted(a, pageCount: 2, callSite: "test_unshare")
         #expect(kernel.ledger.entries[a.frame] == nil)
         kernel.freeMemory(a, bytes: 2 << 16)
-        #expect(kernel.memblock?.region(containing: a.rawValue) == nil, "given back, as __free_pages() does")
+        #expect(kernel.memblock?.region(containing: a) == nil, "given back, as __free_pages() does")
         let audit = kernel.audit()
         #expect(audit.isClean)
         #expect(audit.ignoredStatuses == 2)
@@ -129,7 +129,7 @@ struct MemoryEncryptionTests {
         try kernel.dmaFreeCoherent(a)
         #expect(kernel.ledger.countsByOwner[.dmaCoherent] == nil)
         #expect(t.memory.state(of: a.frame) == .secure)
-        #expect(throws: DMAError.notCoherent(address: a.rawValue)) { try kernel.dmaFreeCoherent(a) }
+        #expect(throws: DMAError.notCoherent(address: a)) { try kernel.dmaFreeCoherent(a) }
         #expect(kernel.audit().isClean)
     }
 

@@ -67,7 +67,7 @@ struct NormalBootRuntimeTests {
         let (kernel, report) = try t.boot()
         let pool = try #require(report.swiotlb)
         #expect(!pool.shared)
-        #expect(pool.base + UInt64(pool.bytes) <= 1 << 32)
+        #expect(pool.base.rawValue + UInt64(pool.bytes) <= 1 << 32)
         let disk = try kernel.probeVirtualBlockDevice()
         let data = pattern(512 * 1024, seed: 3)
         let buffer = try kernel.allocateMemory(bytes: UInt64(data.count))

@@ -81,7 +81,7 @@ struct SWIOTLBDynamicGuestTests {
             #expect(t.machine.trace.count(of: "UV_UNSHARE_PAGE") == unshares + 1)
             #expect(extraFrames.allSatisfy { kernel.ledger.entries[GuestFrameNumber($0)] == nil })
             #expect(t.memory.states(of: extraFrames).allSatisfy { $0 == .secure }, "round \(round): nothing half-shared")
-            #expect(kernel.memblock?.region(containing: extra.region.base) == nil, "memory returned")
+            #expect(kernel.memblock?.region(containing: GuestPhysicalAddress(extra.region.base)) == nil, "memory returned")
             #expect(kernel.ledger.countsByOwner[.swiotlb] == defaultPages, "only the default pool stays shared")
             let audit = kernel.audit("after round \(round)")
             #expect(audit.isClean, "\(audit)")

@@ -27,10 +27,10 @@ struct SecureBootRuntimeTests {
         // worth when the machine has more. (This used to expect the running vCPU count.)
         let sized = UInt64(max(cpus, 2048))
         #expect(region.totalSize == (sized * 0x400 + pageBytes - 1) / pageBytes * pageBytes)
-        #expect(region.base % pageBytes == 0)
-        #expect(report.lppacas == (0..<cpus).map { GuestPhysicalAddress(region.base + UInt64($0) * 0x400) })
+        #expect(region.base.isPageAligned)
+        #expect(report.lppacas == (0..<cpus).map { GuestPhysicalAddress(region.base.rawValue + UInt64($0) * 0x400) })
         // Exactly one share call for the region, whatever the CPU count.
-        let regionShares = t.records("UV_SHARE_PAGE").filter { $0.arguments.first == region.base >> 16 }
+        let regionShares = t.records("UV_SHARE_PAGE").filter { $0.arguments.first == region.base.frame.rawValue }
         #expect(regionShares.count == 1)
         #expect(regionShares.first?.arguments.dropFirst().first == region.totalSize >> 16)
         #expect(report.shareCalls[.lppaca] == 1)
@@ -105,11 +105,11 @@ struct SecureBootRuntimeTests {
         var cursor: UInt64 = 0
         var largestGap: UInt64 = 0
         for r in below {
-            if r.start > cursor { largestGap = max(largestGap, r.start - cursor) }
-            cursor = max(cursor, r.end)
+            if r.start.rawValue > cursor { largestGap = max(largestGap, r.start.rawValue - cursor) }
+            cursor = max(cursor, r.end.rawValue)
         }
         #expect(largestGap < UInt64(pool.bytes), "bottom-up: the lowest range that fits")
-        #expect(pool.base < 512 << 20)
+        #expect(pool.base.rawValue < 512 << 20)
         #expect(report.shareCalls[.swiotlb] == 1)
         #expect(report.dmaForcedBounce)
         #expect(kernel.ledger.countsByOwner[.swiotlb] == 1024)
@@ -212,7 +212,7 @@ struct SecureBootRuntimeTests {
             try other.start(fdtAddress: GuestPhysicalAddress(0x300_0000), kernelBase: GuestTestMachine.kernelBase)
         } throws: { error in
             guard case .deviceTree(let address, _) = error as? GuestKernelError else { return false }
-            return address == 0x300_0000
+            return address == GuestPhysicalAddress(0x300_0000)
         }
         #expect(other.phase != .running)
     }

@@ -20,6 +20,9 @@ public struct BootConfiguration: Hashable, Sendable {
     public var linux: LinuxVersion = .newest
     /// Which DMA ops the virtual disk gets (`--dma-path`; default the DDW bypass).
     public var dmaPath: DMAPath = .ddwBypass
+    /// Which Linux driver the virtual disk has (`--disk`): virtio-blk (the default) or
+    /// NVMe, whose `min_align_mask` changes how its buffers bounce (`VirtualDiskKind`).
+    public var disk: VirtualDiskKind = .virtio
     /// A device tree to boot from (`--fdt`, e.g. a QEMU `dumpdtb` file); memory and
     /// vCPU count then come from it.
     public var deviceTree: [UInt8]?

@@ -1,4 +1,5 @@
 public import DeviceTree
+public import PowerABI
 
 /// A boot image laid out in guest memory, as QEMU and SLOF leave it just before
 /// prom_init runs: the device tree, the kernel at `kbase`, the initrd (with the ESM
@@ -10,20 +11,20 @@ public struct BootImage: Sendable {
         /// What it is (`kernel`, `initrd`, `rtas`, `esm-blob`, `fdt`).
         public let name: String
         /// Guest-physical load address.
-        public let address: UInt64
+        public let address: GuestPhysicalAddress
         /// The bytes.
         public let bytes: [UInt8]
 
         /// One past the last byte.
-        public var end: UInt64 { address + UInt64(bytes.count) }
+        public var end: GuestPhysicalAddress { GuestPhysicalAddress(address.rawValue + UInt64(bytes.count)) }
     }
 
     /// The device tree as it will be placed at ``fdtAddress``.
     public var deviceTree: DeviceTree
     /// Where the device tree goes (r5 of `UV_ESM`).
-    public let fdtAddress: UInt64
+    public let fdtAddress: GuestPhysicalAddress
     /// The kernel's base and entry point (r4 of `UV_ESM`).
-    public let kernelBase: UInt64
+    public let kernelBase: GuestPhysicalAddress
     /// Kernel, initrd, RTAS and wrapper-blob segments (the FDT is separate).
     public let segments: [Segment]
     /// The kernel command line written to `/chosen/bootargs`.

@@ -106,22 +106,22 @@ public enum BootImageBuilder {
             throw BootError(input: "--kernel/--initrd", "the images do not fit in the 64-bit address space above kbase 0x\(String(kbase, radix: 16))")
         }
         var segments = [
-            BootImage.Segment(name: "kernel", address: kbase, bytes: kernel),
-            BootImage.Segment(name: "initrd", address: initrdAddress, bytes: initrd),
+            BootImage.Segment(name: "kernel", address: GuestPhysicalAddress(kbase), bytes: kernel),
+            BootImage.Segment(name: "initrd", address: GuestPhysicalAddress(initrdAddress), bytes: initrd),
         ]
         if let blob = c.wrapperBlob {
             guard let at = alignedEnd(initrdAddress, initrd.count, plus: 0xFFFF), alignedEnd(at, blob.count, plus: 0) != nil else {
                 throw BootError(input: "--esm", "the blob does not fit in the 64-bit address space after the initrd")
             }
-            segments.append(BootImage.Segment(name: "esm-blob", address: at, bytes: blob))
+            segments.append(BootImage.Segment(name: "esm-blob", address: GuestPhysicalAddress(at), bytes: blob))
         }
-        let highest = segments.map(\.end).max() ?? 0
+        let highest = segments.map(\.end.rawValue).max() ?? 0
         guard highest <= fdtAddress else {
             throw BootError(
                 input: "--kernel/--initrd",
                 "the images end at 0x\(String(highest, radix: 16)), past the device tree at 0x\(String(fdtAddress, radix: 16)) (RMO top 0x\(String(rmoTop, radix: 16)) minus 4 MiB); give more memory or smaller images")
         }
-        segments.append(BootImage.Segment(name: "rtas", address: rtasBase, bytes: ESMDigests.slofRTASStub))
+        segments.append(BootImage.Segment(name: "rtas", address: GuestPhysicalAddress(rtasBase), bytes: ESMDigests.slofRTASStub))
 
         // Device tree.
         var tree: DeviceTree
@@ -140,15 +140,16 @@ public enum BootImageBuilder {
             let rtasSize = UInt64((try? tree.u32("rtas-size", at: "/rtas")) ?? PseriesTreeBuilder.rtasSize(cpuCount: cpus))
             try tree.addReserveEntry(DeviceTreeRegion(address: rtasBase, size: rtasSize))
             if let blob = segments.first(where: { $0.name == "esm-blob" }) {
-                try tree.setU64("linux,esm-blob-start", blob.address, at: "/chosen")
-                try tree.setU64("linux,esm-blob-end", blob.end, at: "/chosen")
+                try tree.setU64("linux,esm-blob-start", blob.address.rawValue, at: "/chosen")
+                try tree.setU64("linux,esm-blob-end", blob.end.rawValue, at: "/chosen")
             }
             try tree.pack()
         } catch {
             throw BootError(input: c.deviceTree == nil ? "generated device tree" : "--fdt", "\(error)")
         }
         return BootImage(
-            deviceTree: tree, fdtAddress: fdtAddress, kernelBase: kbase, segments: segments, commandLine: c.commandLine,
+            deviceTree: tree, fdtAddress: GuestPhysicalAddress(fdtAddress), kernelBase: GuestPhysicalAddress(kbase),
+            segments: segments, commandLine: c.commandLine,
             memoryBytes: memory, cpuCount: cpus, tpmKeyPEM: tpmKeyPEM, tpmPublicKeyPEM: tpmPublicKeyPEM,
             generatedAttachments: attachments,
             blobWasGenerated: generated)

@@ -1,3 +1,4 @@
+public import PowerABI
 public import SWIOTLB
 
 /// Why a DMA API call failed; each case names the culprit.
@@ -7,7 +8,7 @@ public enum DMAError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The SWIOTLB library refused (exhaustion, double unmap, sync past the end, …).
     case swiotlb(SWIOTLBError)
     /// The buffer lies outside guest memory.
-    case outOfRange(address: UInt64, size: Int)
+    case outOfRange(address: GuestPhysicalAddress, size: Int)
     /// A size that is zero or negative.
     case invalidSize(Int)
     /// No memory for a coherent allocation.
@@ -15,7 +16,7 @@ public enum DMAError: Error, Hashable, Sendable, CustomStringConvertible {
     /// `set_memory_decrypted()` / `set_memory_encrypted()` of a coherent buffer failed.
     case memoryEncryption(MemoryEncryptionError)
     /// `dma_free_coherent()` of an address that is not a live coherent allocation.
-    case notCoherent(address: UInt64)
+    case notCoherent(address: GuestPhysicalAddress)
     /// Bouncing is forced but there is no pool: `swiotlb_tbl_map_single()` prints the
     /// reason and returns `DMA_MAPPING_ERROR` (`kernel/dma/swiotlb.c:
     /// swiotlb_tbl_map_single (6.1)`), or on 5.x panics with it, after which the kernel
@@ -27,11 +28,11 @@ public enum DMAError: Error, Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .kernelNotRunning: "the kernel is not running"
         case .swiotlb(let e): "swiotlb: \(e)"
-        case .outOfRange(let a, let n): "\(n) bytes at 0x\(String(a, radix: 16)) are outside guest memory"
+        case .outOfRange(let a, let n): "\(n) bytes at \(a) are outside guest memory"
         case .invalidSize(let n): "invalid DMA size \(n)"
         case .allocation(let e): e.description
         case .memoryEncryption(let e): e.description
-        case .notCoherent(let a): "0x\(String(a, radix: 16)) is not a live dma-coherent allocation"
+        case .notCoherent(let a): "\(a) is not a live dma-coherent allocation"
         case .noBouncePool(let why): "no SWIOTLB pool to bounce through: \(why)"
         }
     }

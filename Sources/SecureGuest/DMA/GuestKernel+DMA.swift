@@ -37,7 +37,7 @@ extension GuestKernel {
         guard phase == .running else { throw .kernelNotRunning }
         guard size > 0 else { throw .invalidSize(size) }
         guard isInRAM(address, count: UInt64(size)) else {
-            throw .outOfRange(address: address, size: size)
+            throw .outOfRange(address: buffer, size: size)
         }
         let (pool, dynamic, force) = state.withLock { ($0.pool, $0.dynamicPool, $0.forceBounce) }
         let iommuMapped = options.dmaPath == .tce && (options.linux.secureGuestUsesIOMMUOps || !isSecureGuest)
@@ -90,6 +90,22 @@ extension GuestKernel {
             s.dma.bouncedBytes += UInt64(size)
         }
         return bounce
+    }
+
+    /// Models `dma_max_mapping_size()` for the virtual disk: through the DDW bypass,
+    /// `dma_direct_max_mapping_size()` gives SWIOTLB's limit when the pool is active and
+    /// bouncing forced, `swiotlb_max_mapping_size()`: one segment (`IO_TLB_SIZE *
+    /// IO_TLB_SEGSIZE`, 256 KiB) less `device`'s `min_align_mask` rounded up to a slot
+    /// (`kernel/dma/direct.c: dma_direct_max_mapping_size (6.1)`, `kernel/dma/swiotlb.c:
+    /// swiotlb_max_mapping_size (6.1, 6.12)`); otherwise, and on the TCE path
+    /// (`dma_iommu_ops` has no `max_mapping_size`), no limit (`nil`, `SIZE_MAX`).
+    public func dmaMaxMappingSize(device: DMADevice = DMADevice()) -> Int? {
+        let (pool, force) = state.withLock { ($0.pool, $0.forceBounce) }
+        let iommuMapped = options.dmaPath == .tce && (options.linux.secureGuestUsesIOMMUOps || !isSecureGuest)
+        guard force, !iommuMapped, pool != nil else { return nil }
+        let slot = UInt64(SWIOTLB.slotSize)
+        let minAlign = device.minAlignMask == 0 ? 0 : (device.minAlignMask + slot - 1) / slot * slot
+        return SWIOTLB.segmentSize - Int(minAlign)
     }
 
     /// Models `dma_unmap_single()`: a bounce address is released through the pool
@@ -175,7 +191,7 @@ extension GuestKernel {
     /// when the Ultravisor refused the unshare.
     public func dmaFreeCoherent(_ address: GuestPhysicalAddress, cpu: Int = 0) throws(DMAError) {
         guard let bytes = state.withLock({ $0.coherent.removeValue(forKey: address.rawValue) }) else {
-            throw .notCoherent(address: address.rawValue)
+            throw .notCoherent(address: address)
         }
         state.withLock { s in
             s.dma.coherentAllocations -= 1
@@ -207,7 +223,7 @@ extension GuestKernel {
 
     /// Gives pages back to the allocator.
     func release(_ address: UInt64, bytes: UInt64) {
-        state.withLock { $0.memblock?.free(start: address, size: bytes) }
+        state.withLock { $0.memblock?.free(start: GuestPhysicalAddress(address), size: bytes) }
     }
 
     /// Records SWIOTLB misuse as a fault naming the mapping (exhaustion is only logged
@@ -227,7 +243,7 @@ extension GuestKernel {
         }
         record(
             GuestFault(
-                kind: .swiotlbMisuse, address: address, owner: .swiotlb, region: SharedPageOwner.swiotlb.rawValue,
+                kind: .swiotlbMisuse, address: GuestPhysicalAddress(address), owner: .swiotlb, region: SharedPageOwner.swiotlb.rawValue,
                 culprit: culprit, detail: error.description))
     }
 }

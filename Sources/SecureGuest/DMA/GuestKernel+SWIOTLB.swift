@@ -69,8 +69,9 @@ extension GuestKernel {
             return
         }
         let anywhere = secure && linux.secureGuestPoolAnywhere
-        let limit: Range<UInt64>? = anywhere ? nil : 0..<min(memblock.memorySize, 1 << 32)
-        var base: UInt64?
+        let limit: Range<GuestPhysicalAddress>? =
+            anywhere ? nil : GuestPhysicalAddress(0)..<GuestPhysicalAddress(min(memblock.memorySize, 1 << 32))
+        var base: GuestPhysicalAddress?
         while base == nil {
             do {
                 base = try memblock.allocate(
@@ -97,7 +98,7 @@ extension GuestKernel {
         let pool: SWIOTLBPool
         do {
             pool = try SWIOTLBPool(
-                configuration: configuration, base: base, memory: memory, allocator: linux.swiotlbAllocator,
+                configuration: configuration, base: base.rawValue, memory: memory, allocator: linux.swiotlbAllocator,
                 pageSize: Int(PageSize.bytes),
                 warn: { [weak self] line in self?.printk(line) }, recorder: options.swiotlbTrace,
                 share: { (_: BounceRegion) throws(Never) in })

@@ -11,7 +11,7 @@ public enum BlockIOError: Error, Hashable, Sendable, CustomStringConvertible {
     /// A byte count that is not a positive multiple of 512.
     case invalidLength(Int)
     /// The buffer lies outside guest memory.
-    case outOfRange(address: UInt64, byteCount: Int)
+    case outOfRange(address: GuestPhysicalAddress, byteCount: Int)
     /// Setting up the queue with the device failed.
     case setup(unitAddress: UInt32, status: HypervisorStatus)
     /// Mapping, unmapping or allocating DMA memory failed.
@@ -29,7 +29,7 @@ public enum BlockIOError: Error, Hashable, Sendable, CustomStringConvertible {
         case .kernelNotRunning: "the kernel is not running"
         case .noDevice(let why): "no virtual block device: \(why)"
         case .invalidLength(let n): "\(n) bytes is not a positive multiple of 512"
-        case .outOfRange(let a, let n): "\(n) bytes at 0x\(String(a, radix: 16)) are outside guest memory"
+        case .outOfRange(let a, let n): "\(n) bytes at \(a) are outside guest memory"
         case .setup(let u, let s): "setting up the queue of unit 0x\(String(u, radix: 16)) failed with \(s)"
         case .dma(let e): "DMA: \(e)"
         case .kick(let u, let s): "H_VIO_SIGNAL kick of unit 0x\(String(u, radix: 16)) failed with \(s)"

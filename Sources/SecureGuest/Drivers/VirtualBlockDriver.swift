@@ -11,12 +11,24 @@ import Locking
 /// bounces through the shared SWIOTLB pool), a doorbell hcall, and unmapping after
 /// completion (which copies read data back out of the bounce buffers).
 ///
-/// Requests are split into transfers of at most 256 KiB (one SWIOTLB segment, like a
-/// device's `max_sectors_kb`) and submitted in batches of up to 64 descriptors per
-/// doorbell, fewer when the bounce pool is short. Calls are serialized.
+/// Requests are split into transfers of at most ``maximumTransfer`` bytes and
+/// submitted in batches of up to 64 descriptors per doorbell, fewer when the bounce
+/// pool is short. Calls are serialized. ``kind`` says which Linux driver this is
+/// (``VirtualDiskKind``): virtio-blk, or NVMe with its `min_align_mask`.
 public final class VirtualBlockDriver: Sendable {
     /// The kernel the driver runs in.
     public let kernel: GuestKernel
+    /// Which Linux block driver this models (`--disk`).
+    public let kind: VirtualDiskKind
+    /// The largest transfer one descriptor carries: 256 KiB (one SWIOTLB segment, the
+    /// device's limit) for virtio-blk; for NVMe `max_hw_sectors`, the smallest of
+    /// `NVME_MAX_KB_SZ << 1`, `dma_max_mapping_size() >> 9` and the controller's MDTS
+    /// (the device's 256 KiB) (`drivers/nvme/host/pci.c: nvme_reset_work (6.1)`,
+    /// `nvme_pci_alloc_dev (6.12)`, `drivers/nvme/host/core.c: nvme_init_identify (6.1)`, MDTS):
+    /// 252 KiB when bouncing is forced (``GuestKernel/dmaMaxMappingSize(device:)``).
+    public let maximumTransfer: Int
+    /// The device's DMA parameters (``VirtualDiskKind/dmaDevice(linux:)``).
+    public let dmaDevice: DMADevice
     /// The device's unit address.
     public let unitAddress: UInt32
     /// The disk size in sectors, if the device tree said.
@@ -36,8 +48,14 @@ public final class VirtualBlockDriver: Sendable {
     /// Transfers per doorbell, at most.
     public static let batchLimit = 64
 
-    init(kernel: GuestKernel, unitAddress: UInt32, sectorCount: UInt64?, queueAddress: GuestPhysicalAddress) {
+    init(
+        kernel: GuestKernel, kind: VirtualDiskKind, maximumTransfer: Int, unitAddress: UInt32, sectorCount: UInt64?,
+        queueAddress: GuestPhysicalAddress
+    ) {
         self.kernel = kernel
+        self.kind = kind
+        self.maximumTransfer = maximumTransfer
+        self.dmaDevice = kind.dmaDevice(linux: kernel.options.linux)
         self.unitAddress = unitAddress
         self.sectorCount = sectorCount
         self.queueAddress = queueAddress
@@ -76,7 +94,7 @@ public final class VirtualBlockDriver: Sendable {
         guard kernel.phase == .running else { throw .kernelNotRunning }
         guard byteCount > 0, byteCount % VirtualBlockProtocol.sectorSize == 0 else { throw .invalidLength(byteCount) }
         guard kernel.isInRAM(buffer, count: UInt64(byteCount)) else {
-            throw .outOfRange(address: buffer, byteCount: byteCount)
+            throw .outOfRange(address: GuestPhysicalAddress(buffer), byteCount: byteCount)
         }
         try queue.withLock { (state: inout QueueState) throws(BlockIOError) in
             try run(op, sector: sector, buffer: buffer, byteCount: byteCount, cpu: cpu, state: &state)
@@ -97,11 +115,16 @@ public final class VirtualBlockDriver: Sendable {
             // Map as many transfers as fit (in the batch limit and in the pool).
             var batch: [Inflight] = []
             while offset < byteCount, batch.count < Self.batchLimit {
-                let length = min(VirtualBlockProtocol.maximumTransfer, byteCount - offset)
+                let length = min(maximumTransfer, byteCount - offset)
                 let dma: UInt64
                 do {
+                    // virtio-blk: dma_map_single(); NVMe: the request's one physical
+                    // segment through dma_map_bvec()/dma_map_sgtable() (nvme_map_data,
+                    // 6.1 and 6.12), the same dma_map_page_attrs() with the device's
+                    // min_align_mask.
                     dma = try kernel.dmaMapSingle(
-                        GuestPhysicalAddress(buffer + UInt64(offset)), size: length, direction: direction, cpu: cpu)
+                        GuestPhysicalAddress(buffer + UInt64(offset)), size: length, direction: direction,
+                        device: dmaDevice, cpu: cpu)
                 } catch {
                     if case .swiotlb(.exhausted) = error, !batch.isEmpty { break }
                     unmapAll(batch, direction: direction)
@@ -159,10 +182,11 @@ public final class VirtualBlockDriver: Sendable {
                 if status != .done, failure == nil {
                     failure = .request(sector: item.sector, byteCount: item.length, dmaAddress: item.dma, status: status)
                     if status == .dmaError {
-                        let region = kernel.memblock?.region(containing: item.dma)?.purpose
+                        let address = GuestPhysicalAddress(item.dma)  // dma_addr_t, 1:1 with guest-physical
+                        let region = kernel.memblock?.region(containing: address)?.purpose
                         kernel.record(
                             GuestFault(
-                                kind: .dmaFailed, address: item.dma,
+                                kind: .dmaFailed, address: address,
                                 owner: region.flatMap { SharedPageOwner(memblockPurpose: $0) }, region: region,
                                 culprit: "the device could not reach the DMA buffer of sector \(item.sector)",
                                 detail: "unit 0x\(String(unitAddress, radix: 16)): \(status)"))
@@ -214,10 +238,12 @@ extension GuestKernel {
     /// `unitAddress` when given), allocates its queue with `dma_alloc_coherent()`
     /// (shared with the hypervisor on a secure guest, owner `dma-coherent`), writes
     /// the queue header and hands the queue to the device with `H_VIO_SIGNAL` (set
-    /// queue). If the device refuses, the queue is freed again.
-    public func probeVirtualBlockDevice(unitAddress: UInt32? = nil, cpu: Int = 0) throws(BlockIOError)
-        -> VirtualBlockDriver
-    {
+    /// queue). If the device refuses, the queue is freed again. `kind` picks the driver
+    /// (``VirtualDiskKind``); for NVMe the probe also sets the device's
+    /// `min_align_mask` and computes `max_hw_sectors`, as `nvme_reset_work()` (6.1) does.
+    public func probeVirtualBlockDevice(
+        unitAddress: UInt32? = nil, kind: VirtualDiskKind = .virtio, cpu: Int = 0
+    ) throws(BlockIOError) -> VirtualBlockDriver {
         guard phase == .running else { throw .kernelNotRunning }
         var unit = unitAddress
         var sectors: UInt64?
@@ -259,9 +285,22 @@ extension GuestKernel {
             throw .setup(unitAddress: unit, status: status)
         }
         state.withLock { $0.blockQueues[unit] = queue.rawValue }
+        var maximum = VirtualBlockProtocol.maximumTransfer
+        var limits = ""
+        if kind == .nvme {
+            let device = kind.dmaDevice(linux: options.linux)
+            maximum = min(maximum, VirtualDiskKind.nvmeDriverLimit(options.linux))
+            if let mapping = dmaMaxMappingSize(device: device) { maximum = min(maximum, mapping) }
+            maximum -= maximum % VirtualBlockProtocol.sectorSize
+            limits =
+                "; min_align_mask 0x\(String(device.minAlignMask, radix: 16)), max_hw_sectors "
+                + "\(maximum / VirtualBlockProtocol.sectorSize)"
+        }
         printk(
-            "vblk 0x\(String(unit, radix: 16)): queue at \(queue)"
-                + (sectors.map { ", \($0) sectors (\(($0 * 512) >> 20) MiB)" } ?? ""))
-        return VirtualBlockDriver(kernel: self, unitAddress: unit, sectorCount: sectors, queueAddress: queue)
+            "\(kind.logName) 0x\(String(unit, radix: 16)): queue at \(queue)"
+                + (sectors.map { ", \($0) sectors (\(($0 * 512) >> 20) MiB)" } ?? "") + limits)
+        return VirtualBlockDriver(
+            kernel: self, kind: kind, maximumTransfer: maximum, unitAddress: unit, sectorCount: sectors,
+            queueAddress: queue)
     }
 }

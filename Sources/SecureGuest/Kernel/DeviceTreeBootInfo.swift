@@ -1,5 +1,5 @@
 public import DeviceTree
-import PowerABI
+public import PowerABI
 
 /// What the kernel learns from the flattened device tree before it sets up memory.
 ///
@@ -13,7 +13,7 @@ public struct DeviceTreeBootInfo: Hashable, Sendable {
     /// The tree itself.
     public let tree: DeviceTree
     /// Where it lies in guest memory.
-    public let address: UInt64
+    public let address: GuestPhysicalAddress
     /// Its `totalsize`.
     public let totalSize: UInt64
     /// RAM described by the `/memory` nodes that start at 0 and are contiguous from 0.
@@ -45,7 +45,7 @@ public struct DeviceTreeBootInfo: Hashable, Sendable {
     public let xive: Bool
 
     /// Reads a packed tree found at `address`.
-    public init(tree: DeviceTree, address: UInt64) {
+    public init(tree: DeviceTree, address: GuestPhysicalAddress) {
         self.tree = tree
         self.address = address
         self.totalSize = UInt64(tree.totalSize)
@@ -138,7 +138,8 @@ public struct DeviceTreeBootInfo: Hashable, Sendable {
     /// Reads the tree at `address` through `read` (header first, then `totalsize`
     /// bytes, at most `maximumBytes`).
     static func read(
-        at address: UInt64, maximumBytes: Int = 16 << 20, _ read: (UInt64, Int) throws -> [UInt8]
+        at address: GuestPhysicalAddress, maximumBytes: Int = 16 << 20,
+        _ read: (GuestPhysicalAddress, Int) throws -> [UInt8]
     ) -> Result<DeviceTreeBootInfo, GuestKernelError> {
         let header: [UInt8]
         do {

@@ -44,7 +44,7 @@ public struct GuestBootReport: Hashable, Sendable, CustomStringConvertible {
         lines.append("sysfs: \(SysfsView.svmPath) = \(sysfsSVM.split(separator: "\n").first ?? "")")
         if let r = sharedLPPACARegion {
             lines.append(
-                "lppaca: shared region 0x\(String(r.base, radix: 16)) + 0x\(String(r.totalSize, radix: 16)) in \(shareCalls[.lppaca, default: 0]) share call(s)")
+                "lppaca: shared region \(r.base) + 0x\(String(r.totalSize, radix: 16)) in \(shareCalls[.lppaca, default: 0]) share call(s)")
         } else {
             lines.append("lppaca: \(lppacas.count) separate, nothing shared")
         }
@@ -61,7 +61,7 @@ public struct GuestBootReport: Hashable, Sendable, CustomStringConvertible {
 /// The default SWIOTLB pool in a report.
 public struct SWIOTLBSummary: Hashable, Sendable, CustomStringConvertible {
     /// First guest-physical address.
-    public let base: UInt64
+    public let base: GuestPhysicalAddress
     /// Bytes.
     public let bytes: Int
     /// 2 KiB slots.
@@ -73,8 +73,8 @@ public struct SWIOTLBSummary: Hashable, Sendable, CustomStringConvertible {
 
     /// e.g. `[mem 0x…-0x…] (64MB), 32768 slots, 4 areas, shared`.
     public var description: String {
-        let end = base &+ UInt64(bytes) &- 1
-        return "[mem 0x\(String(base, radix: 16))-0x\(String(end, radix: 16))] (\(bytes >> 20)MB), \(slots) slots, \(areas) area(s), "
+        let end = GuestPhysicalAddress(base.rawValue &+ UInt64(bytes) &- 1)
+        return "[mem \(base)-\(end)] (\(bytes >> 20)MB), \(slots) slots, \(areas) area(s), "
             + (shared ? "shared" : "not shared")
     }
 }

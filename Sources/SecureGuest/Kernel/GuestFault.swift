@@ -1,3 +1,5 @@
+public import PowerABI
+
 /// A mistake found in a guest's behaviour, with the culprit named: the address, the
 /// kernel object that owns it, and which function should have done what.
 ///
@@ -29,7 +31,7 @@ public struct GuestFault: Hashable, Sendable, CustomStringConvertible {
     /// The kind.
     public let kind: Kind
     /// The guest-physical address involved, if one.
-    public let address: UInt64?
+    public let address: GuestPhysicalAddress?
     /// The owner of that memory in the shared-page vocabulary, when it is one.
     public let owner: SharedPageOwner?
     /// What the kernel's allocator says the memory is (e.g. `lppaca`, `swiotlb`,
@@ -42,7 +44,7 @@ public struct GuestFault: Hashable, Sendable, CustomStringConvertible {
 
     /// Makes a fault.
     public init(
-        kind: Kind, address: UInt64?, owner: SharedPageOwner?, region: String?, culprit: String, detail: String
+        kind: Kind, address: GuestPhysicalAddress?, owner: SharedPageOwner?, region: String?, culprit: String, detail: String
     ) {
         self.kind = kind
         self.address = address
@@ -55,7 +57,7 @@ public struct GuestFault: Hashable, Sendable, CustomStringConvertible {
     /// e.g. `isolation violation at 0x800000 (lppaca): alloc_shared_lppaca() did not share it — hypervisor … read …`.
     public var description: String {
         var s = kind.rawValue
-        if let address { s += " at 0x" + String(address, radix: 16) }
+        if let address { s += " at \(address)" }
         if let owner { s += " (owner \(owner.rawValue))" } else if let region { s += " (\(region))" }
         return s + ": " + culprit + " — " + detail
     }

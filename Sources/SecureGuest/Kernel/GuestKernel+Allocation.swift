@@ -17,17 +17,18 @@ extension GuestKernel {
 
     /// Page-aligned memory from the kernel's allocator, in any phase after memory setup.
     func allocatePages(bytes: UInt64, purpose: String) -> Result<UInt64, Memblock.AllocationError> {
+        let nowhere = GuestPhysicalAddress(0)..<GuestPhysicalAddress(0)
         guard let size = PageSize.alignUp(max(bytes, 1)) else {
             // PAGE_ALIGN of a size in the last page of the address space: no memory.
-            return .failure(Memblock.AllocationError(size: bytes, alignment: PageSize.bytes, limit: 0..<0, purpose: purpose))
+            return .failure(Memblock.AllocationError(size: bytes, alignment: PageSize.bytes, limit: nowhere, purpose: purpose))
         }
         return state.withLock { s in
             guard var m = s.memblock else {
-                return .failure(Memblock.AllocationError(size: size, alignment: PageSize.bytes, limit: 0..<0, purpose: purpose))
+                return .failure(Memblock.AllocationError(size: size, alignment: PageSize.bytes, limit: nowhere, purpose: purpose))
             }
             defer { s.memblock = m }
             do throws(Memblock.AllocationError) {
-                return .success(try m.allocate(size: size, alignment: PageSize.bytes, purpose: purpose))
+                return .success(try m.allocate(size: size, alignment: PageSize.bytes, purpose: purpose).rawValue)
             } catch {
                 return .failure(error)
             }

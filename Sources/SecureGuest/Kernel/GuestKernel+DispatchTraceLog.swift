@@ -27,7 +27,8 @@ extension GuestKernel {
             if cpu % perPage == 0 {
                 do {
                     slab = try memblock.allocate(
-                        size: PageSize.bytes, alignment: PageSize.bytes, purpose: SharedPageOwner.dtl.rawValue)
+                        size: PageSize.bytes, alignment: PageSize.bytes, purpose: SharedPageOwner.dtl.rawValue
+                    ).rawValue
                 } catch {
                     printk("Failed to allocate dispatch trace log for cpu \(cpu)")
                     out += [UInt64?](repeating: nil, count: cpuCount - cpu)

@@ -33,12 +33,14 @@ extension GuestKernel {
             let base: UInt64
             do {
                 base = try memblock.allocate(
-                    size: size, alignment: PageSize.bytes, limit: 0..<memblock.memorySize, bottomUp: true,
-                    purpose: SharedPageOwner.lppaca.rawValue)
+                    size: size, alignment: PageSize.bytes,
+                    limit: GuestPhysicalAddress(0)..<GuestPhysicalAddress(memblock.memorySize), bottomUp: true,
+                    purpose: SharedPageOwner.lppaca.rawValue
+                ).rawValue
             } catch {
                 throw .allocation(error)
             }
-            var r = SharedLPPACARegion(base: base, cpuCount: regionCPUs)
+            var r = SharedLPPACARegion(base: GuestPhysicalAddress(base), cpuCount: regionCPUs)
             if options.bugs.contains(.skipLPPACAShare) {
                 printk("SVMKit bug: alloc_shared_lppaca() skips uv_share_page()")
             } else {
@@ -51,7 +53,7 @@ extension GuestKernel {
             }
             for _ in 0..<cpuCount {
                 do {
-                    addresses.append(try r.next(offByOne: options.linux.lppacaOverflowOffByOne))
+                    addresses.append(try r.next(offByOne: options.linux.lppacaOverflowOffByOne).rawValue)
                 } catch {
                     throw .lppacaOverflow(error)
                 }
@@ -63,7 +65,8 @@ extension GuestKernel {
                     addresses.append(
                         try memblock.allocate(
                             size: UInt64(LPPACALayout.allocationSize), alignment: UInt64(LPPACALayout.allocationSize),
-                            purpose: SharedPageOwner.lppaca.rawValue))
+                            purpose: SharedPageOwner.lppaca.rawValue
+                        ).rawValue)
                 } catch {
                     throw .allocation(error)
                 }
@@ -114,7 +117,7 @@ extension GuestKernel {
             printk(
                 "WARNING: VPA registration for cpu \(cpu) (hw \(cpu)) of area \(String(vpa, radix: 16)) failed with \(status.rawValue)"
             )
-            let failure = RegistrationFailure(cpu: cpu, area: .vpa, address: vpa, status: status)
+            let failure = RegistrationFailure(cpu: cpu, area: .vpa, address: GuestPhysicalAddress(vpa), status: status)
             state.withLock { $0.vpaFailures.append(failure) }
             record(registrationFault(failure, owner: .lppaca))
             return
@@ -136,13 +139,13 @@ extension GuestKernel {
         state.withLock { _ = $0.dtlEnableMask.insert(cpu) }
         guard status != .success else { return }
         printk("WARNING: DTL registration of cpu \(cpu) (hw \(cpu)) failed with \(status.rawValue)")
-        let failure = RegistrationFailure(cpu: cpu, area: .dtl, address: address, status: status)
+        let failure = RegistrationFailure(cpu: cpu, area: .dtl, address: GuestPhysicalAddress(address), status: status)
         state.withLock { $0.dtlFailures.append(failure) }
         record(registrationFault(failure, owner: .dtl))
     }
 
     private func registrationFault(_ f: RegistrationFailure, owner: SharedPageOwner) -> GuestFault {
-        let shared = state.withLock { $0.ledger.entries[GuestPhysicalAddress(f.address).frame] != nil }
+        let shared = state.withLock { $0.ledger.entries[f.address.frame] != nil }
         return GuestFault(
             kind: .registrationFailed, address: f.address, owner: owner, region: owner.rawValue,
             culprit: shared

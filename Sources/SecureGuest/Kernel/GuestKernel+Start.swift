@@ -70,20 +70,21 @@ extension GuestKernel {
         guard began else { throw .alreadyStarted }
         do throws(GuestKernelError) {
             return try bootKernel(
-                cpus: cpus, bootProcessor: boot, fdtAddress: fdtAddress?.rawValue ?? boot.registers.r3,
-                kernelBase: kernelBase?.rawValue ?? boot.registers[4])
+                cpus: cpus, bootProcessor: boot, fdtAddress: fdtAddress ?? GuestPhysicalAddress(boot.registers.r3),
+                kernelBase: kernelBase ?? GuestPhysicalAddress(boot.registers[4]))
         } catch {
             state.withLock { $0.phase = .failed(reason: error.description) }
             throw error
         }
     }
 
-    private func bootKernel(cpus: [VirtualProcessor], bootProcessor boot: VirtualProcessor, fdtAddress: UInt64, kernelBase: UInt64)
-        throws(GuestKernelError) -> GuestBootReport
-    {
+    private func bootKernel(
+        cpus: [VirtualProcessor], bootProcessor boot: VirtualProcessor, fdtAddress: GuestPhysicalAddress,
+        kernelBase: GuestPhysicalAddress
+    ) throws(GuestKernelError) -> GuestBootReport {
         // 1. early_init_devtree
         let info = try DeviceTreeBootInfo.read(at: fdtAddress) { address, count in
-            try boot.read(at: GuestPhysicalAddress(address), count: count, purpose: "early_init_devtree")
+            try boot.read(at: address, count: count, purpose: "early_init_devtree")
         }.get()
         let commandLine = KernelCommandLine(options.commandLine ?? info.bootargs)
         printk("Using pSeries machine description")
@@ -93,14 +94,16 @@ extension GuestKernel {
         guard memorySize > 0 else { throw .deviceTree(address: fdtAddress, reason: "no /memory range from address 0") }
         var memblock = Memblock(memorySize: memorySize)
         let kernelSize = info.kernel?.size ?? options.kernelSize
-        memblock.reserve(start: 0, size: kernelBase &+ kernelSize, purpose: "kernel")
+        memblock.reserve(start: GuestPhysicalAddress(0), size: kernelBase.rawValue &+ kernelSize, purpose: "kernel")
         memblock.reserve(start: fdtAddress, size: info.totalSize, purpose: "device tree")
-        for r in info.reserveMap { memblock.reserve(start: r.address, size: r.size, purpose: "reserve-map") }
+        for r in info.reserveMap {
+            memblock.reserve(start: GuestPhysicalAddress(r.address), size: r.size, purpose: "reserve-map")
+        }
         for r in options.kexecReservations {
             memblock.reserve(start: r.start, size: r.size, purpose: Self.previousKernelPurpose)
         }
-        if let r = info.initrd { memblock.reserve(start: r.address, size: r.size, purpose: "initrd") }
-        if let r = info.rtas { memblock.reserve(start: r.address, size: r.size, purpose: "rtas") }
+        if let r = info.initrd { memblock.reserve(start: GuestPhysicalAddress(r.address), size: r.size, purpose: "initrd") }
+        if let r = info.rtas { memblock.reserve(start: GuestPhysicalAddress(r.address), size: r.size, purpose: "rtas") }
         state.withLock { s in
             s.boot = info
             s.commandLine = commandLine.text
@@ -166,7 +169,7 @@ extension GuestKernel {
             printk("smp: Bringing up secondary CPUs ...")
             for cpu in 1..<cpus.count {
                 if !cpus[cpu].snapshot.isRunning {
-                    guard smpStartupCPU(cpu, entry: kernelBase, tree: info) else {
+                    guard smpStartupCPU(cpu, entry: kernelBase.rawValue, tree: info) else {
                         printk("Processor \(cpu) is stuck.")
                         continue
                     }
@@ -188,15 +191,16 @@ extension GuestKernel {
         let svm = sysfs.read(SysfsView.svmPath) ?? ""
 
         if options.bugs.contains(.touchImplicitPage), let address = options.touchAfterBootAddress {
-            printk("SVMKit bug: touching 0x\(String(address, radix: 16)) after boot")
-            _ = try? boot.read(at: GuestPhysicalAddress(address), count: 8, purpose: "buggy guest access")
+            printk("SVMKit bug: touching \(address) after boot")
+            _ = try? boot.read(at: address, count: 8, purpose: "buggy guest access")
         }
 
         let (snapshot, pool) = state.withLock { ($0, $0.pool) }
         let swiotlb = pool.map { p in
-            SWIOTLBSummary(
-                base: p.region.base, bytes: p.region.size, slots: p.slotCount, areas: p.areaCount,
-                shared: snapshot.ledger.entries[GuestPhysicalAddress(p.region.base).frame]?.owner == .swiotlb)
+            let base = GuestPhysicalAddress(p.region.base)
+            return SWIOTLBSummary(
+                base: base, bytes: p.region.size, slots: p.slotCount, areas: p.areaCount,
+                shared: snapshot.ledger.entries[base.frame]?.owner == .swiotlb)
         }
         return GuestBootReport(
             secure: secure, processors: cpus.count, commandLine: commandLine.text, memoryBytes: memorySize,

@@ -1,4 +1,5 @@
 public import PEFMachine
+public import PowerABI
 
 /// Why the guest kernel could not boot or do what it was asked; each case names the
 /// input or address that was wrong.
@@ -16,7 +17,7 @@ public enum GuestKernelError: Error, Hashable, Sendable, CustomStringConvertible
     /// every vCPU of a secure guest in secure mode, so this guest is inconsistent.
     case mixedSecurity(vcpu: Int, bootIsSecure: Bool)
     /// The flattened device tree at `address` could not be read or parsed.
-    case deviceTree(address: UInt64, reason: String)
+    case deviceTree(address: GuestPhysicalAddress, reason: String)
     /// An early allocation failed (Linux panics).
     case allocation(Memblock.AllocationError)
     /// The shared LPPACA region overflowed (`BUG_ON()` in `alloc_shared_lppaca()`).
@@ -33,7 +34,7 @@ public enum GuestKernelError: Error, Hashable, Sendable, CustomStringConvertible
         case .foreignProcessor(let i): "vCPU \(i) does not belong to this kernel's machine"
         case .mixedSecurity(let v, let boot):
             "vCPU \(v) has MSR(S)=\(boot ? 0 : 1) but the boot vCPU has MSR(S)=\(boot ? 1 : 0)"
-        case .deviceTree(let a, let why): "device tree at 0x\(String(a, radix: 16)): \(why)"
+        case .deviceTree(let a, let why): "device tree at \(a): \(why)"
         case .allocation(let e): e.description
         case .lppacaOverflow(let e): e.description
         case .memory(let e, let purpose): "\(purpose): \(e)"

@@ -1,3 +1,4 @@
+public import PowerABI
 public import SWIOTLB
 
 /// How a ``GuestKernel`` is built: the configuration choices Linux makes at compile
@@ -24,7 +25,7 @@ public struct GuestKernelOptions: Hashable, Sendable {
     /// boot. The guest cannot tell which pages the Ultravisor shared implicitly, so
     /// whoever turns the bug on supplies one (SVMKit's boot: the lowest
     /// `SHARED_IMPLICIT` page after `UV_ESM`); `nil` leaves that bug without effect.
-    public var touchAfterBootAddress: UInt64?
+    public var touchAfterBootAddress: GuestPhysicalAddress?
     /// `CONFIG_NR_CPUS` (2048 in `arch/powerpc/configs/ppc64_defconfig` (6.12)):
     /// `nr_cpu_ids` until the device tree has been read. It sizes the shared LPPACA
     /// region (allocated for the boot CPU in `early_setup()`, before
@@ -72,7 +73,7 @@ public struct GuestKernelOptions: Hashable, Sendable {
     /// the DDW DMA path.
     public init(
         commandLine: String? = nil, hypervisor: HypervisorPlatform? = nil, dispatchTraceLogs: Bool = true,
-        kernelSize: UInt64 = 16 << 20, bugs: Set<GuestBug> = [], touchAfterBootAddress: UInt64? = nil,
+        kernelSize: UInt64 = 16 << 20, bugs: Set<GuestBug> = [], touchAfterBootAddress: GuestPhysicalAddress? = nil,
         nrCPUs: Int = 2048, swiotlbDynamic: Bool = false, swiotlbTrace: SWIOTLBTraceLog? = nil
     ) {
         self.swiotlbDynamic = swiotlbDynamic

@@ -16,12 +16,12 @@ public struct RegistrationFailure: Hashable, Sendable, CustomStringConvertible {
     /// Which area.
     public let area: Area
     /// Its guest-physical address.
-    public let address: UInt64
+    public let address: GuestPhysicalAddress
     /// What the hypervisor answered.
     public let status: HypervisorStatus
 
     /// e.g. `VPA of cpu 0 at 0x800000: H_PARAMETER (-4)`.
     public var description: String {
-        "\(area.rawValue) of cpu \(cpu) at 0x\(String(address, radix: 16)): \(status)"
+        "\(area.rawValue) of cpu \(cpu) at \(address): \(status)"
     }
 }

@@ -1,3 +1,5 @@
+public import PowerABI
+
 /// The packed LPPACA region of a secure guest.
 ///
 /// Models `alloc_shared_lppaca()` in `arch/powerpc/kernel/paca.c`
@@ -11,7 +13,7 @@ public struct SharedLPPACARegion: Hashable, Sendable {
     public static let lppacaSize: UInt64 = 0x400
 
     /// Guest-physical base of the region.
-    public let base: UInt64
+    public let base: GuestPhysicalAddress
     /// PAGE_ALIGN(nr_cpu_ids × 0x400).
     public let totalSize: UInt64
     /// Bytes handed out so far.
@@ -27,7 +29,7 @@ public struct SharedLPPACARegion: Hashable, Sendable {
     }
 
     /// A region at `base` for `cpuCount` CPUs with `pageSize`-byte pages.
-    public init(base: UInt64, cpuCount: Int, pageSize: UInt64 = 0x10000) {
+    public init(base: GuestPhysicalAddress, cpuCount: Int, pageSize: UInt64 = 0x10000) {
         self.base = base
         self.totalSize = Self.totalSize(cpuCount: cpuCount, pageSize: pageSize)
     }
@@ -48,8 +50,8 @@ public struct SharedLPPACARegion: Hashable, Sendable {
     /// shared_lppaca_total_size)`, which also fires when the last LPPACA exactly fills
     /// the region (``LinuxVersion/lppacaOverflowOffByOne``); otherwise `>`
     /// (`arch/powerpc/kernel/paca.c: alloc_shared_lppaca (6.12)`).
-    public mutating func next(offByOne: Bool = false) throws(OverflowError) -> UInt64 {
-        let ptr = base + used
+    public mutating func next(offByOne: Bool = false) throws(OverflowError) -> GuestPhysicalAddress {
+        let ptr = GuestPhysicalAddress(base.rawValue + used)
         let newUsed = used + Self.lppacaSize
         guard offByOne ? newUsed < totalSize : newUsed <= totalSize else { throw OverflowError(used: newUsed, total: totalSize) }
         used = newUsed

@@ -21,7 +21,10 @@ struct BootCommand: ParsableCommand {
 
             Every boot ends with one block-device round trip (a write, a read back, a \
             comparison) through the virtual disk's DMA path (--dma-path: ddw, virtio-blk-pci \
-            behind a DDW window, the default; or tce); --no-io-check skips it. Without a \
+            behind a DDW window, the default; or tce) and driver (--disk: virtio, the default, \
+            or nvme: min_align_mask 0xfff, buffers 0xa00 into their page; on 6.1 a warning \
+            says its slot search can hang under load and names the soak that shows it); \
+            --no-io-check skips it. Without a \
             bounce pool the disk receives ciphertext, the data read back does not match, \
             and the diagnoses say why.
 
@@ -30,7 +33,7 @@ struct BootCommand: ParsableCommand {
             isolation violations, call counts, simulated and wall time. --json prints the \
             summary as one JSON object instead (keys: secure, esmResult, osTerm, esmChecks, \
             sharedPages, isolationViolations, calls, simulatedSeconds, wallSeconds, …, \
-            blockDeviceCheck, diagnoses, linux, linuxProfile, swiotlbPool, hang).
+            blockDeviceCheck, diagnoses, linux, linuxProfile, swiotlbPool, hang, disk).
 
             --dma-replay FILE maps and unmaps a recorded stream through the booted guest's \
             dma_map_single(). On --linux 6.1 a stream can reach 6.1's endless slot search \
@@ -132,6 +135,9 @@ struct BootCommand: ParsableCommand {
         try KernelProfileOptions.checkDynamic(swiotlbDynamic, series: config.linux, command: "boot")
         let replay = try dmaReplay.map(Self.readReplay)
         if let warning = SwiotlbPreflight.warning(commandLine: config.commandLine, linux: [config.linux]) {
+            CLIReporter.err("svmkit boot: warning: \(warning)\n")
+        }
+        if let warning = SwiotlbPreflight.scanHangWarning(linux: config.linux, disk: config.disk) {
             CLIReporter.err("svmkit boot: warning: \(warning)\n")
         }
         let bugs = try guestBugs()

@@ -8,7 +8,7 @@ enum BootConsole {
         if !r.console.isEmpty { out.append(contentsOf: r.console.split(separator: "\n").map { "hvc0: \($0)" }) }
         out.append("")
         out.append("== svmkit boot summary")
-        out.append("  guest        \(ByteCountText.describe(image.memoryBytes)), \(image.cpuCount) vCPU(s), kbase 0x\(String(image.kernelBase, radix: 16)), fdt 0x\(String(image.fdtAddress, radix: 16))")
+        out.append("  guest        \(ByteCountText.describe(image.memoryBytes)), \(image.cpuCount) vCPU(s), kbase \(image.kernelBase), fdt \(image.fdtAddress)")
         out.append("  secure       \(r.secure ? "yes" : "no") (asked: \(r.requestedSecure ? "svm=on" : "svm off"))  /sys/devices/system/cpu/svm = \(r.sysfsSVM)")
         out.append("  UV_ESM       \(r.esmResult.map(String.init) ?? "not called")")
         if let f = r.esmFailure { out.append("  ESM failure  \(f)") }

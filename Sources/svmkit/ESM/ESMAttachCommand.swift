@@ -21,8 +21,7 @@ struct ESMAttachCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The attachment's name and the file to read.", valueName: "NAME=PATH"))
     var attachment: ESMAttachmentArgument
 
-    @Option(help: ArgumentHelp("An authorized private key.", valueName: "PEM"))
-    var key: String
+    @OptionGroup var key: ESMAuthorizedKeyOption
 
     @Option(help: "untrusted-comment of the attachment.")
     var comment = ""
@@ -31,14 +30,14 @@ struct ESMAttachCommand: ParsableCommand {
 
     func run() throws {
         let cmd = "attach"
-        try destination.check(editing: file, command: cmd)
-        var blob = try ESMCLI.blob(file, command: cmd)
-        let master = try ESMCLI.masterKey(blob, try ESMCLI.privateKey(key, command: cmd), keyPath: key, command: cmd)
-        let data = try ESMCLI.read(attachment.path, "attachment", command: cmd)
-        try ESMCLI.run(cmd, attachment.path) { () throws(ESMError) in
-            try blob.attach(name: attachment.name, contents: data, comment: comment, masterKey: master)
+        let data = try destination.edit(file, command: cmd) { (blob: inout ESMBlob) throws(ExitCode) in
+            let master = try key.masterKey(blob, command: cmd)
+            let data = try ESMCLI.read(attachment.path, "attachment", command: cmd)
+            try ESMCLI.run(cmd, attachment.path) { () throws(ESMError) in
+                try blob.attach(name: attachment.name, contents: data, comment: comment, masterKey: master)
+            }
+            return data
         }
-        try destination.write(blob.bytes, editing: file, command: cmd)
         ESMCLI.stdout("attached \(attachment.path) as \(attachment.name) (\(data.count) bytes)\n")
     }
 }

@@ -23,8 +23,7 @@ struct ESMAuthorizeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The recipient's public key file.", valueName: "PEM"))
     var pubkey: String
 
-    @Option(help: ArgumentHelp("An authorized private key.", valueName: "PEM"))
-    var key: String
+    @OptionGroup var key: ESMAuthorizedKeyOption
 
     @Option(help: "untrusted-comment of the new lockbox.")
     var comment = ""
@@ -33,12 +32,13 @@ struct ESMAuthorizeCommand: ParsableCommand {
 
     func run() throws {
         let cmd = "authorize"
-        try destination.check(editing: file, command: cmd)
-        var blob = try ESMCLI.blob(file, command: cmd)
-        let recipient = try ESMCLI.publicKey(pubkey, command: cmd, option: "--pubkey")
-        let master = try ESMCLI.masterKey(blob, try ESMCLI.privateKey(key, command: cmd), keyPath: key, command: cmd)
-        let name = try ESMCLI.run(cmd, pubkey) { () throws(ESMError) in try blob.authorize(recipient, comment: comment, masterKey: master) }
-        try destination.write(blob.bytes, editing: file, command: cmd)
+        let name = try destination.edit(file, command: cmd) { (blob: inout ESMBlob) throws(ExitCode) in
+            let recipient = try ESMCLI.publicKey(pubkey, command: cmd, option: "--pubkey")
+            let master = try key.masterKey(blob, command: cmd)
+            return try ESMCLI.run(cmd, pubkey) { () throws(ESMError) in
+                try blob.authorize(recipient, comment: comment, masterKey: master)
+            }
+        }
         ESMCLI.stdout("authorized \(pubkey) as \(name)\n")
     }
 }

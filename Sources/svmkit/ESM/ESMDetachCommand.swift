@@ -23,10 +23,9 @@ struct ESMDetachCommand: ParsableCommand {
 
     func run() throws {
         let cmd = "detach"
-        try destination.check(editing: file, command: cmd)
-        var blob = try ESMCLI.blob(file, command: cmd)
-        try ESMCLI.run(cmd, file) { () throws(ESMError) in try blob.detach(name: name) }
-        try destination.write(blob.bytes, editing: file, command: cmd)
+        try destination.edit(file, command: cmd) { (blob: inout ESMBlob) throws(ExitCode) in
+            try ESMCLI.run(cmd, file) { () throws(ESMError) in try blob.detach(name: name) }
+        }
         ESMCLI.stdout("detached \(name)\n")
     }
 }

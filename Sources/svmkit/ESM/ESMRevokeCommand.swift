@@ -26,11 +26,10 @@ struct ESMRevokeCommand: ParsableCommand {
 
     func run() throws {
         let cmd = "revoke"
-        try destination.check(editing: file, command: cmd)
-        var blob = try ESMCLI.blob(file, command: cmd)
-        let key = try ESMCLI.publicKey(pubkey, command: cmd, option: "--pubkey")
-        let name = try ESMCLI.run(cmd, pubkey) { () throws(ESMError) in try blob.revoke(key) }
-        try destination.write(blob.bytes, editing: file, command: cmd)
+        let name = try destination.edit(file, command: cmd) { (blob: inout ESMBlob) throws(ExitCode) in
+            let key = try ESMCLI.publicKey(pubkey, command: cmd, option: "--pubkey")
+            return try ESMCLI.run(cmd, pubkey) { () throws(ESMError) in try blob.revoke(key) }
+        }
         ESMCLI.stdout("revoked \(name)\n")
     }
 }

@@ -10,8 +10,9 @@ struct SoakCommand: ParsableCommand {
         commandName: "soak",
         abstract: "Run a seeded soak on a secure guest: DMA through SWIOTLB, share/unshare churn, kexec cycles, invariants.",
         discussion: """
-            Boots a secure guest (svm=on swiotlb=force; --linux picks the kernel series, \
-            --dma-path the disks' DMA ops) with one virtual disk per vCPU, then runs kexec \
+            Boots a secure guest (svm=on swiotlb=force, or --cmdline; --linux picks the kernel \
+            series, --dma-path the disks' DMA ops, --disk their driver) with one virtual disk \
+            per vCPU, then runs kexec \
             cycles until --seconds pass or --operations are done. In each cycle one thread per \
             vCPU runs a seeded mix of operations: block writes and reads of random sizes and \
             sectors (bounced through the shared SWIOTLB pool; every sector checked against \
@@ -22,17 +23,27 @@ struct SoakCommand: ParsableCommand {
             invariants; then a kexec (normal, or about one in eight a crash kexec) and the \
             next kernel's checks.
 
+            --disk nvme drives the disks as Linux's NVMe driver does (min_align_mask 0xfff, one \
+            segment per request, max_hw_sectors 504 with a forced pool) and does direct I/O \
+            from buffers at random 512-byte offsets. On --linux 6.1 that reaches 6.1's endless \
+            SWIOTLB slot search (swiotlb_do_find_slots(), fixed in v6.3 by 7c3940bf81e5) once \
+            an area of the pool is nearly full: the guest hangs, the failure (kind hang) and \
+            --json's hang name the map and the fix. With the default 64 MiB pool the soak's \
+            load (one request in flight per vCPU) does not fill an area; a small pool does, \
+            e.g. --cmdline "svm=on swiotlb=1024,force console=hvc0" (within seconds).
+
             The same seed gives the same operations on each vCPU (threads interleave). The \
             first failure stops the run and is printed with the seed, cycle, vCPU and \
             operation number, and a command line that runs the same operations again.
 
             Exit status: 0 when nothing failed (no checksum mismatch, invariant failure, \
-            isolation violation or failed operation); 1 otherwise; 2 for bad input.
+            isolation violation, failed operation or hang); 1 otherwise; 2 for bad input.
 
             Examples:
               svmkit soak --seconds 60 --seed 7
               svmkit soak --operations 2000 --cpus 2 --memory 512M --json
               svmkit soak --seconds 600 --progress
+              svmkit soak --linux 6.1 --disk nvme --cmdline "svm=on swiotlb=1024,force"
             """)
 
     @Option(help: "Stop after this many seconds, counted once the guest is secure; at least one operation per vCPU runs (default 10 unless --operations is given).") var seconds: Double?
@@ -40,6 +51,11 @@ struct SoakCommand: ParsableCommand {
     @Option(help: "Seed of the operation sequences and of the machine.") var seed: UInt64 = 1
     @Option(help: "vCPUs, one worker thread each.") var cpus: Int = 4
     @Option(help: "Guest RAM, e.g. 512M, 1G.") var memory: String = "1G"
+    @Option(
+        help: ArgumentHelp(
+            "Kernel command line of the guest (default: svm=on swiotlb=force console=hvc0); it must ask for svm=on. E.g. \"svm=on swiotlb=1024,force console=hvc0\" for a 2 MiB bounce pool.",
+            valueName: "line"))
+    var cmdline: String?
     @Option(name: .customLong("ops-per-cycle"), help: "Operations per vCPU between two kexecs.") var opsPerCycle: Int = 64
     @Option(name: .customLong("crash-fraction"), help: "Share of kexecs that are crash kexecs (0 to 1).")
     var crashFraction: Double = 0.125
@@ -87,6 +103,16 @@ struct SoakCommand: ParsableCommand {
         try firmwareOptions.apply(to: &c.firmware, command: "soak")
         c.linux = try kernelProfile.version(command: "soak")
         c.dmaPath = try kernelProfile.path(command: "soak")
+        c.disk = try kernelProfile.diskKind(command: "soak")
+        if let cmdline {
+            let line = KernelCommandLine(cmdline)
+            guard line.text.utf8.count <= KernelCommandLine.maximumLength, SVMOption(line).enabled else {
+                throw Self.fail(
+                    "--cmdline \(cmdline): the soak runs a secure guest: the line must ask for svm=on "
+                        + "(at most \(KernelCommandLine.maximumLength) bytes)")
+            }
+            c.commandLine = cmdline
+        }
         try KernelProfileOptions.checkDynamic(swiotlbDynamic, series: c.linux, command: "soak")
         if let faults {
             do {

@@ -82,10 +82,10 @@ struct SecureBoot {
 
     var boot: VirtualProcessor { machine.bootProcessor }
     var memory: GuestMemory { machine.memory }
-    var fdtAddress: UInt64 { image.fdtAddress }
-    var kernelBase: UInt64 { image.kernelBase }
+    var fdtAddress: UInt64 { image.fdtAddress.rawValue }
+    var kernelBase: UInt64 { image.kernelBase.rawValue }
     /// What prom_init returns when `UV_ESM` took this image secure.
-    var secureOutcome: PromInit.Outcome { .secure(fdtAddress: .gpa(fdtAddress), kernelBase: .gpa(kernelBase)) }
+    var secureOutcome: PromInit.Outcome { .secure(fdtAddress: image.fdtAddress, kernelBase: image.kernelBase) }
     var report: ESMReport? { ultravisor.esmReport(lpid: machine.lpid) }
 
     /// Where prom_init keeps its `os_term_args` (free memory below the kernel).
@@ -115,10 +115,10 @@ struct SecureBoot {
         machine.attach(ultravisor: ultravisor)
         machine.attach(hypervisor: hypervisor)
         for s in image.segments {
-            try machine.memory.write(.hypervisor, at: .gpa(s.address), bytes: s.bytes, purpose: "load \(s.name)")
+            try machine.memory.write(.hypervisor, at: s.address, bytes: s.bytes, purpose: "load \(s.name)")
         }
         loadedFDT = (tree ?? image.deviceTree).bytes
-        try machine.memory.write(.hypervisor, at: .gpa(image.fdtAddress), bytes: loadedFDT, purpose: "load FDT")
+        try machine.memory.write(.hypervisor, at: image.fdtAddress, bytes: loadedFDT, purpose: "load FDT")
     }
 
     /// Runs prom_init on the boot vCPU.

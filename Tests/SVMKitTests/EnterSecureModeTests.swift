@@ -60,7 +60,7 @@ import PEFTestSupport
         // 7 implicitly shared pages and the RTAS area pseudo-shared; every other page secure.
         #expect(t.memory.pageCount(in: .sharedImplicit) == 7)
         #expect(t.memory.pageCount(in: .pseudoShared) == 1)
-        #expect(report.pseudoShared == [t.image.segment("rtas")?.address ?? 0])
+        #expect(report.pseudoShared == [t.image.segment("rtas")?.address.rawValue ?? 0])
         #expect(t.memory.pageCount(in: .secure) == t.memory.pageCount - 8)
         #expect(t.memory.violationCount == 0)
         // The TPM did the unwrap over H_TPM_COMM from the bounce page.

@@ -98,28 +98,6 @@ import PEFTestSupport
         #expect(Array(digests.prefix(4)) == [0xD0, 0x0D, 0xFE, 0xED])
     }
 
-    @Test func theWrappingKeyComesFromTheUltravisorsBootDeviceTree() throws {
-        let (_, key) = try TPMProvisioning.provision(
-            keyPEM: SecureBootAssets.tpmKeyPEM, authValue: Array("svmkit".utf8), seed: 1)
-        let configuration = UltravisorConfiguration(esmCheckPolicy: .warn, wrappingKey: key)
-        let tree = try configuration.bootDeviceTree()
-        #expect(tree.nodes(compatibleWith: "ibm,uv-tpm") == ["/ibm,ultravisor/ibm,uv-tpm"])
-        #expect(try tree.u32("wrapping-key-handle", at: "/ibm,ultravisor/ibm,uv-tpm") == 0x8180_0001)
-        let read = try UltravisorConfiguration(esmCheckPolicy: .warn, bootDeviceTree: tree)
-        #expect(read == configuration)
-        // No ibm,uv-tpm node: no wrapping key.
-        let bare = try UltravisorConfiguration(wrappingKey: nil).bootDeviceTree()
-        #expect(try UltravisorConfiguration(bootDeviceTree: bare).wrappingKey == nil)
-        #expect(UltravisorConfiguration().esmCheckPolicy == .enforce)
-        // A node without its public name is an error that names the property.
-        let broken = try tree.edited { try $0.deleteProperty("wrapping-key-publicname", at: "/ibm,ultravisor/ibm,uv-tpm") }
-        #expect {
-            try UltravisorConfiguration(bootDeviceTree: broken)
-        } throws: { error in
-            "\(error)".contains("wrapping-key-publicname") && "\(error)".hasPrefix("/ibm,ultravisor/ibm,uv-tpm")
-        }
-    }
-
     @Test func anUltravisorBuiltFromItsBootTreeOpensLockbox1() throws {
         let image = try SecureBootAssets.defaultImage.get()
         let (tpm, key) = try TPMProvisioning.provision(keyPEM: image.tpmKeyPEM, authValue: Array("pw".utf8), seed: 3)
@@ -128,9 +106,9 @@ import PEFTestSupport
         let ultravisor = Ultravisor(configuration: try UltravisorConfiguration(bootDeviceTree: tree))
         machine.attach(ultravisor: ultravisor)
         machine.attach(hypervisor: Hypervisor(configuration: HypervisorConfiguration(tpm: tpm)))
-        for s in image.segments { try machine.memory.write(.hypervisor, at: .gpa(s.address), bytes: s.bytes) }
-        try machine.memory.write(.hypervisor, at: .gpa(image.fdtAddress), bytes: image.deviceTree.bytes)
-        machine.bootProcessor.ultracall(.enterSecureMode, [image.kernelBase, image.fdtAddress])
+        for s in image.segments { try machine.memory.write(.hypervisor, at: s.address, bytes: s.bytes) }
+        try machine.memory.write(.hypervisor, at: image.fdtAddress, bytes: image.deviceTree.bytes)
+        machine.bootProcessor.ultracall(.enterSecureMode, [image.kernelBase.rawValue, image.fdtAddress.rawValue])
         #expect(machine.bootProcessor.isSecure)
         #expect(ultravisor.esmReport(lpid: 1)?.outcome == .secure)
     }
