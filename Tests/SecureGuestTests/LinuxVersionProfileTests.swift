@@ -138,6 +138,8 @@ struct LinuxVersionProfileTests {
             original, size: 100, direction: .toDevice, device: DMADevice(minAlignMask: 0xfff))
         #expect(bounce & 0x7ff == (linux.honoursMinAlignMask ? 0x234 : 0), "\(linux)")
         #expect(linux.honoursMinAlignMask == (linux != .v5_4))
+        // swiotlb_max_mapping_size: 256 KiB in 5.4.301, less the mask rounded up to a slot after.
+        #expect(kernel.dmaMaxMappingSize(device: DMADevice(minAlignMask: 0xfff)) == (linux == .v5_4 ? 256 << 10 : 252 << 10))
         try kernel.dmaUnmapSingle(bounce, size: 100, direction: .toDevice)
     }
 

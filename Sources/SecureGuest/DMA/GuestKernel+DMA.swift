@@ -104,7 +104,9 @@ extension GuestKernel {
         let iommuMapped = options.dmaPath == .tce && (options.linux.secureGuestUsesIOMMUOps || !isSecureGuest)
         guard force, !iommuMapped, pool != nil else { return nil }
         let slot = UInt64(SWIOTLB.slotSize)
-        let minAlign = device.minAlignMask == 0 ? 0 : (device.minAlignMask + slot - 1) / slot * slot
+        // 5.4 has no min_align_mask: always 256 KiB (swiotlb_max_mapping_size (5.4.301)).
+        let mask = options.linux.honoursMinAlignMask ? device.minAlignMask : 0
+        let minAlign = mask == 0 ? 0 : (mask + slot - 1) / slot * slot
         return SWIOTLB.segmentSize - Int(minAlign)
     }
 
