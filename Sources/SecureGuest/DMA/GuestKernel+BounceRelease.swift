@@ -15,7 +15,9 @@ extension GuestKernel {
     public var bounceReleaseCount: UInt64 { bounceReleases.load(ordering: .acquiring) }
 
     /// Waits until another mapping is released after `generation` (a value of
-    /// ``bounceReleaseCount``), at most `timeout` of host time; returns whether one was.
+    /// ``bounceReleaseCount``), at most `timeout` of host time; returns whether one was
+    /// (or the kernel stopped running, e.g. another CPU hung in 6.1's slot search, so
+    /// that the retry fails at once instead of waiting out the timeout).
     ///
     /// Linux reruns a queue whose request got `BLK_STS_RESOURCE` when one of its requests
     /// completes (`SCHED_RESTART`) or after `BLK_MQ_RESOURCE_DELAY` (3 ms) when nothing
@@ -28,6 +30,7 @@ extension GuestKernel {
         let deadline = ContinuousClock.now + timeout
         while bounceReleases.load(ordering: .acquiring) == generation {
             guard ContinuousClock.now < deadline else { return false }
+            guard phase == .running else { return true }
             usleep(50)
         }
         return true
