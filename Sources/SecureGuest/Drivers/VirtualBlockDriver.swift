@@ -153,7 +153,10 @@ public final class VirtualBlockDriver: Sendable {
                     // request's one physical segment through dma_map_bvec()
                     // (nvme_setup_prp_simple/nvme_setup_sgl_simple, 6.1 and 6.12), the
                     // same dma_map_page_attrs() with the device's min_align_mask. Neither
-                    // passes DMA_ATTR_NO_WARN.
+                    // passes DMA_ATTR_NO_WARN. (NVMe requests over two controller pages take
+                    // nvme_setup_sgl_simple() because the controller supports SGLs, as
+                    // QEMU's nvme advertises; without SGLs they would go through
+                    // dma_map_sgtable(DMA_ATTR_NO_WARN) and print nothing.)
                     dma = try kernel.dmaMapSingle(
                         GuestPhysicalAddress(buffer + UInt64(offset)), size: length, direction: direction,
                         device: dmaDevice, cpu: cpu)
