@@ -39,7 +39,9 @@ extension SecureVirtualMachine {
         // slot must keep the offset's low 12 bits (min_align_mask 0xfff).
         let offset: UInt64 = configuration.disk == .nvme ? Self.nvmeRoundTripOffset : 0
         do {
-            let disk = try kernel.probeVirtualBlockDevice(unitAddress: unit, kind: configuration.disk)
+            // The round trip is alone: no other CPU will release a bounce slot, so a map
+            // that finds the pool full is an I/O stall at once (BlockIOStall).
+            let disk = try kernel.probeVirtualBlockDevice(unitAddress: unit, kind: configuration.disk, requeueTimeout: .zero)
             let source = GuestPhysicalAddress(
                 try kernel.allocateMemory(bytes: UInt64(bytes) + offset, purpose: "block round trip source").rawValue + offset)
             let target = GuestPhysicalAddress(
@@ -80,6 +82,8 @@ extension SecureVirtualMachine {
                 : BlockDeviceCheck(
                     passed: false, corrupted: true,
                     detail: "\(bytes) bytes written, but \(differing) differ when read back")
+        } catch BlockIOError.stalled(let stall) {
+            return BlockDeviceCheck(passed: false, detail: "stalled: \(stall)", stall: stall)
         } catch {
             return BlockDeviceCheck(passed: false, detail: "failed: \(error)")
         }
@@ -95,12 +99,16 @@ public struct BlockDeviceCheck: Hashable, Sendable, Codable, CustomStringConvert
     public var corrupted: Bool
     /// What happened, in words (the error when it failed).
     public var detail: String
+    /// The request that could never be mapped, when the round trip stalled: Linux would
+    /// requeue it for ever (`BLK_STS_RESOURCE`) and the task would hang.
+    public var stall: BlockIOStall?
 
     /// Makes a result.
-    public init(passed: Bool, corrupted: Bool = false, detail: String) {
+    public init(passed: Bool, corrupted: Bool = false, detail: String, stall: BlockIOStall? = nil) {
         self.passed = passed
         self.corrupted = corrupted
         self.detail = detail
+        self.stall = stall
     }
 
     /// The detail.

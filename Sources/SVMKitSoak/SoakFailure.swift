@@ -18,6 +18,11 @@ public struct SoakFailure: Hashable, Sendable, Codable, CustomStringConvertible 
         /// The guest kernel hung: a map spun for ever in Linux 6.1's SWIOTLB slot search
         /// (`SWIOTLBScanHang`, `kernel/dma/swiotlb.c: swiotlb_do_find_slots (6.1)`).
         case hang
+        /// A block request (or a mapping) could never be mapped: the bounce pool was full
+        /// and nothing released a slot, or the transfer fits no pool. Linux requeues such
+        /// a request for ever and the task hangs (`BlockIOStall`); not to be confused
+        /// with ``hang``, a CPU spinning in 6.1's slot search.
+        case stall
     }
 
     /// What kind of check failed.

@@ -2,7 +2,8 @@ public import SWIOTLB
 
 /// What a soak did and found, as `svmkit soak --json` prints it. A run passes when
 /// ``failures`` is empty: no checksum mismatch, no invariant failure, no isolation
-/// violation, no failed operation.
+/// violation, no failed operation, no hang or stall. Maps requeued because the bounce
+/// pool was full (``requeues``) are not failures.
 public struct SoakReport: Hashable, Sendable, Codable {
     /// The seed of the run.
     public var seed: UInt64
@@ -46,6 +47,12 @@ public struct SoakReport: Hashable, Sendable, Codable {
     public var linuxFindingSamples: [String]
     /// Operations that failed with an error.
     public var operationErrors: Int
+    /// Maps that found the SWIOTLB pool full and were retried once another mapping was
+    /// released: block transfers, for which the driver's `queue_rq()` returned
+    /// `BLK_STS_RESOURCE` and blk-mq requeued the request (`VirtualBlockDriver`), and
+    /// bidirectional mappings, which the soak retries the same way. Not failures; a
+    /// request that could never be mapped is a failure of kind `stall`.
+    public var requeues: Int
     /// Ultracalls and hypercalls made, by name.
     public var calls: [String: Int]
     /// Wall time of the run.
@@ -93,6 +100,7 @@ public struct SoakReport: Hashable, Sendable, Codable {
         lines.append("  linux        \(linuxFindings) finding(s) (statuses Linux ignores; not failures)")
         for sample in linuxFindingSamples.prefix(3) { lines.append("    \(sample)") }
         lines.append("  errors       \(operationErrors) failed operation(s)")
+        lines.append("  requeues     \(requeues) map(s) found the bounce pool full and were retried after a release (BLK_STS_RESOURCE; not failures)")
         if let hang { lines.append("  hang         \(hang)") }
         if let first = firstFailure {
             lines.append("  first failure \(first)")

@@ -124,7 +124,11 @@ public final class SoakRunner: Sendable {
                     nextProgress = ContinuousClock.now + .milliseconds(Int64(progressInterval * 1000))
                 }
             }
-            tally.update { $0.bytesBounced += kernel.dmaStatistics.bouncedBytes }
+            let requeued = cycles.reduce(0) { $0 + $1.driver.statistics.requeues }
+            tally.update {
+                $0.bytesBounced += kernel.dmaStatistics.bouncedBytes
+                $0.requeues += requeued
+            }
             // A hung kernel (6.1's endless slot search) is the finding: its pool and
             // ledger stay as the spinning CPU left them, so there is nothing more to check.
             if kernel.swiotlbHang == nil {
@@ -239,7 +243,7 @@ public final class SoakRunner: Sendable {
             isolationViolations: max(0, (vm?.machine.memory.violationCount ?? 0) - c.explainedViolations),
             linuxFindings: c.findingFrames.count + c.explainedViolations + c.consequences,
             linuxFindingSamples: c.consequenceSamples,
-            operationErrors: c.operationErrors, calls: vm?.machine.trace.counts ?? [:], wallSeconds: seconds,
+            operationErrors: c.operationErrors, requeues: c.requeues, calls: vm?.machine.trace.counts ?? [:], wallSeconds: seconds,
             failures: c.failures, linux: configuration.linux.rawValue, disk: configuration.disk.rawValue,
             hang: vm?.kernel?.swiotlbHang)
     }

@@ -17,6 +17,9 @@ final class SoakTally: Sendable {
         var invariantChecks = 0
         var invariantFailures = 0
         var operationErrors = 0
+        /// Maps that found the bounce pool full and were retried after a release
+        /// (`BLK_STS_RESOURCE` requeues of block transfers, and bidirectional maps).
+        var requeues = 0
         var failures: [SoakFailure] = []
         /// Frames found differing from what Linux believes because it ignored a status,
         /// and the hypervisor's accesses to them (findings about Linux, not failures).
@@ -96,6 +99,7 @@ final class SoakTally: Sendable {
             case .checksumMismatch: break  // counted by sector where found
             case .invariant, .machine: c.invariantFailures += 1
             case .hang: break  // the report's hang
+            case .stall: break  // the failure says which request and why
             case .operation: c.operationErrors += 1
             case .isolationViolation: break
             }

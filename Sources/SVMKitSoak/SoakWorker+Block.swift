@@ -28,10 +28,15 @@ extension SoakWorker {
     }
 
     /// The failure of a block transfer: a hang when the driver's map spun for ever in
-    /// 6.1's slot search (the kernel is stopped), else a failed operation.
+    /// 6.1's slot search (the kernel is stopped), a stall when Linux would requeue the
+    /// request for ever (``BlockIOStall``), else a failed operation. (A map that finds the
+    /// pool full is no failure: the driver requeues it, counted in the report's `requeues`.)
     private func transferFailure(_ what: String, _ error: BlockIOError) -> SoakCheckFailure {
         if case .dma(.swiotlb(.scanHung(let hang))) = error {
             return SoakCheckFailure(.hang, "\(what) hung the guest: \(hang)")
+        }
+        if case .stalled(let stall) = error {
+            return SoakCheckFailure(.stall, "\(what) stalled: \(stall)")
         }
         return SoakCheckFailure(.operation, "\(what) failed: \(error)")
     }

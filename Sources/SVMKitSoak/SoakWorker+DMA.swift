@@ -19,12 +19,7 @@ extension SoakWorker {
         let kernel = cycle.kernel
         let d0 = Self.randomBytes(size, &g)
         try guestWrite(vcpu, original, d0, "soak: bidirectional buffer")
-        let dma: UInt64
-        do {
-            dma = try kernel.dmaMapSingle(GuestPhysicalAddress(original), size: size, direction: .bidirectional, cpu: cpu)
-        } catch {
-            throw SoakCheckFailure(.operation, "dma_map_single(\(hex(original)), \(size), DMA_BIDIRECTIONAL) failed: \(error)")
-        }
+        let dma = try mapRetrying(kernel, original, size)
         var mapped = true
         defer { if mapped { try? kernel.dmaUnmapSingle(dma, size: size, direction: .bidirectional) } }
         if kernel.isSecureGuest, kernel.swiotlbPool?.contains(dma) != true {
@@ -59,6 +54,31 @@ extension SoakWorker {
             try kernel.dmaUnmapSingle(dma, size: size, direction: .bidirectional)
         }
         try expectGuest(vcpu, original, d3, "unmap did not copy the device's data back: \(what)")
+    }
+
+    /// `dma_map_single(DMA_BIDIRECTIONAL)`. A map that finds the pool full while other
+    /// mappings are live is retried once one is released, as the block driver's requeued
+    /// request is (``SoakReport/requeues``): the DMA API reports the failure and leaves
+    /// the retry to its caller; the soak, as a driver, waits. Nothing released within
+    /// `VirtualBlockDriver.defaultRequeueTimeout` is a stall; any other error a failed
+    /// operation.
+    private func mapRetrying(_ kernel: GuestKernel, _ original: UInt64, _ size: Int) throws(SoakCheckFailure) -> UInt64 {
+        let call = "dma_map_single(\(hex(original)), \(size), DMA_BIDIRECTIONAL)"
+        while true {
+            let released = kernel.bounceReleaseCount
+            do {
+                return try kernel.dmaMapSingle(GuestPhysicalAddress(original), size: size, direction: .bidirectional, cpu: cpu)
+            } catch {
+                guard case .swiotlb(.exhausted(let full)) = error, full.usedSlots > 0 else {
+                    throw SoakCheckFailure(.operation, "\(call) failed: \(error)")
+                }
+                tally.update { $0.requeues += 1 }
+                let timeout = VirtualBlockDriver.defaultRequeueTimeout
+                guard kernel.waitForBounceRelease(since: released, timeout: timeout) else {
+                    throw SoakCheckFailure(.stall, "\(call) found the pool full and no mapping was released in \(timeout): \(error)")
+                }
+            }
+        }
     }
 
     /// One DMA API call; its error becomes an operation failure naming the call.

@@ -93,7 +93,9 @@ struct NVMeDriverTests {
                 #expect(linux == .v6_12, "6.1 must hang")
                 #expect(try t.boot.read(at: buffer, count: count) == [UInt8](repeating: 0, count: count))
                 #expect(kernel.phase == .running && kernel.swiotlbHang == nil)
+                #expect(disk.statistics.requeues == 1, "the tail's refused map was requeued (BLK_STS_RESOURCE)")
             } catch {
+                #expect(disk.statistics.requeues == 0, "a hang is not a full pool: nothing was requeued")
                 guard linux == .v6_1, case .dma(.swiotlb(.scanHung(let hang)))? = error as? BlockIOError else {
                     Issue.record("\(linux): \(error)")
                     continue

@@ -126,6 +126,7 @@ extension GuestKernel {
             noteSWIOTLBError(error, address: dmaAddress, operation: "dma_unmap_single")
             throw .swiotlb(error)
         }
+        bounceReleases.add(1, ordering: .releasing)
         releaseIdleBouncePools(after: pool)
     }
 

@@ -100,7 +100,7 @@ extension GuestKernel {
             pool = try SWIOTLBPool(
                 configuration: configuration, base: base.rawValue, memory: memory, allocator: linux.swiotlbAllocator,
                 pageSize: Int(PageSize.bytes),
-                warn: { [weak self] line in self?.printk(line) }, recorder: options.swiotlbTrace,
+                warn: { [weak self] line in self?.warnSWIOTLBFull(line) }, recorder: options.swiotlbTrace,
                 share: { (_: BounceRegion) throws(Never) in })
         } catch {
             printk("software IO TLB: \(error)")

@@ -15,6 +15,26 @@ import Locking
 /// submitted in batches of up to 64 descriptors per doorbell, fewer when the bounce
 /// pool is short. Calls are serialized. ``kind`` says which Linux driver this is
 /// (``VirtualDiskKind``): virtio-blk, or NVMe with its `min_align_mask`.
+///
+/// A map that finds the bounce pool full does not fail the request, as in Linux: a
+/// failed `dma_map_page()` makes `vring_map_one_sg()` and `virtqueue_add_sgs()` return
+/// `-ENOMEM`, which `virtblk_fail_to_queue()` turns into `BLK_STS_RESOURCE`
+/// (`drivers/virtio/virtio_ring.c: virtqueue_add_split`, `drivers/block/virtio_blk.c:
+/// virtio_queue_rq (6.1, 6.12)`); NVMe's `nvme_setup_prp_simple()`,
+/// `nvme_setup_sgl_simple()` and `nvme_map_data()` return `BLK_STS_RESOURCE` for a failed
+/// `dma_map_bvec()` or `dma_map_sgtable()` (only P2P's `-EREMOTEIO` is an error,
+/// `BLK_STS_TARGET`; `drivers/nvme/host/pci.c (6.1, 6.12)`). blk-mq then requeues the
+/// request and reruns the queue when a request completes or after
+/// `BLK_MQ_RESOURCE_DELAY` (`block/blk-mq.c: blk_mq_dispatch_rq_list (6.1, 6.12)`). So:
+/// transfers already mapped are submitted and the refused one is mapped again after
+/// they complete; a request with nothing of its own in flight waits for another CPU's
+/// unmap (``requeueTimeout``) and retries. Each refusal counts in
+/// ``BlockIOStatistics/requeues``. A request that can never be mapped (it fits in no
+/// empty pool, there is no pool, or nothing releases a slot) is Linux's endless requeue:
+/// ``BlockIOError/stalled(_:)``, never a loop. Both drivers map without
+/// `DMA_ATTR_NO_WARN`, so each refusal prints "swiotlb buffer is full", rate-limited.
+/// Other map errors (SVMKit's own argument checks, a refused copy) stay errors, and 6.1's
+/// endless slot search stays a hang (``SWIOTLBScanHang``).
 public final class VirtualBlockDriver: Sendable {
     /// The kernel the driver runs in.
     public let kernel: GuestKernel
@@ -35,6 +55,14 @@ public final class VirtualBlockDriver: Sendable {
     public let sectorCount: UInt64?
     /// The queue page (a dma-coherent allocation).
     public let queueAddress: GuestPhysicalAddress
+    /// How long (host time) a request requeued because the bounce pool is full, with
+    /// nothing of its own in flight, waits for another CPU to release a mapping before
+    /// SVMKit reports the I/O stalled (Linux waits for ever). Zero: the caller is alone,
+    /// nothing else will release, so a full pool is a stall at once (the boot's round trip).
+    public let requeueTimeout: Duration
+
+    /// The default ``requeueTimeout``: 10 s.
+    public static let defaultRequeueTimeout: Duration = .seconds(10)
 
     private struct QueueState: Sendable {
         var producer: UInt64 = 0
@@ -50,9 +78,10 @@ public final class VirtualBlockDriver: Sendable {
 
     init(
         kernel: GuestKernel, kind: VirtualDiskKind, maximumTransfer: Int, unitAddress: UInt32, sectorCount: UInt64?,
-        queueAddress: GuestPhysicalAddress
+        queueAddress: GuestPhysicalAddress, requeueTimeout: Duration = VirtualBlockDriver.defaultRequeueTimeout
     ) {
         self.kernel = kernel
+        self.requeueTimeout = max(requeueTimeout, .zero)
         self.kind = kind
         self.maximumTransfer = maximumTransfer
         self.dmaDevice = kind.dmaDevice(linux: kernel.options.linux)
@@ -111,24 +140,56 @@ public final class VirtualBlockDriver: Sendable {
         let bugs = kernel.options.bugs
         state.statistics.requests += 1
         var offset = 0
+        var requeues = 0
         while offset < byteCount {
             // Map as many transfers as fit (in the batch limit and in the pool).
             var batch: [Inflight] = []
-            while offset < byteCount, batch.count < Self.batchLimit {
+            mapping: while offset < byteCount, batch.count < Self.batchLimit {
                 let length = min(maximumTransfer, byteCount - offset)
+                let released = kernel.bounceReleaseCount
                 let dma: UInt64
                 do {
-                    // virtio-blk: dma_map_single(); NVMe: the request's one physical
-                    // segment through dma_map_bvec()/dma_map_sgtable() (nvme_map_data,
-                    // 6.1 and 6.12), the same dma_map_page_attrs() with the device's
-                    // min_align_mask.
+                    // virtio-blk: dma_map_page() from vring_map_one_sg(); NVMe: the
+                    // request's one physical segment through dma_map_bvec()
+                    // (nvme_setup_prp_simple/nvme_setup_sgl_simple, 6.1 and 6.12), the
+                    // same dma_map_page_attrs() with the device's min_align_mask. Neither
+                    // passes DMA_ATTR_NO_WARN. (NVMe requests over two controller pages take
+                    // nvme_setup_sgl_simple() because the controller supports SGLs, as
+                    // QEMU's nvme advertises; without SGLs they would go through
+                    // dma_map_sgtable(DMA_ATTR_NO_WARN) and print nothing.)
                     dma = try kernel.dmaMapSingle(
                         GuestPhysicalAddress(buffer + UInt64(offset)), size: length, direction: direction,
                         device: dmaDevice, cpu: cpu)
                 } catch {
-                    if case .swiotlb(.exhausted) = error, !batch.isEmpty { break }
-                    unmapAll(batch, direction: direction)
-                    throw .dma(error)
+                    let transferSector = sector + UInt64(offset / VirtualBlockProtocol.sectorSize)
+                    func stall(_ reason: BlockIOStall.Reason, waited: Duration = .zero) -> BlockIOError {
+                        .stalled(
+                            self.stall(
+                                reason, error: error, op: op, cpu: cpu, sector: sector, byteCount: byteCount,
+                                transferBytes: length, transferSector: transferSector, requeues: requeues, waited: waited))
+                    }
+                    switch Self.queueStatus(after: error) {
+                    case .error:
+                        unmapAll(batch, direction: direction)
+                        throw .dma(error)
+                    case .resourceForever(let reason):
+                        // BLK_STS_RESOURCE on every rerun: Linux's request never completes.
+                        requeues += 1
+                        state.statistics.requeues += 1
+                        unmapAll(batch, direction: direction)
+                        throw stall(reason)
+                    case .resource:
+                        requeues += 1
+                        state.statistics.requeues += 1
+                        // Earlier transfers are mapped: submit them; this one is rerun
+                        // when they complete (blk-mq's SCHED_RESTART).
+                        if !batch.isEmpty { break mapping }
+                        // Nothing of ours in flight: rerun when another CPU unmaps.
+                        if requeueTimeout > .zero, kernel.waitForBounceRelease(since: released, timeout: requeueTimeout) {
+                            continue mapping
+                        }
+                        throw stall(.nothingReleased, waited: requeueTimeout)
+                    }
                 }
                 let slot = state.producer + UInt64(batch.count)
                 batch.append(
@@ -210,6 +271,52 @@ public final class VirtualBlockDriver: Sendable {
         }
     }
 
+    /// What `queue_rq()` returns for a request whose data map failed with `error`.
+    private enum QueueStatus {
+        /// `BLK_STS_RESOURCE`: the pool is full now; requeue and retry.
+        case resource
+        /// `BLK_STS_RESOURCE` on every retry: the map can never succeed.
+        case resourceForever(BlockIOStall.Reason)
+        /// Not a `dma_mapping_error()` in Linux (SVMKit's argument checks, a refused
+        /// copy, 6.1's hang): reported as the error it is.
+        case error
+    }
+
+    /// Both drivers turn any `dma_mapping_error()` into `BLK_STS_RESOURCE`
+    /// (``VirtualBlockDriver``); which of SVMKit's errors are such failures, and which of
+    /// those no release can cure.
+    private static func queueStatus(after error: DMAError) -> QueueStatus {
+        switch error {
+        case .swiotlb(.exhausted(let full)): full.usedSlots == 0 ? .resourceForever(.neverFits) : .resource
+        case .swiotlb(.mappingTooLarge): .resourceForever(.neverFits)
+        case .noBouncePool: .resourceForever(.noPool)
+        default: .error
+        }
+    }
+
+    /// The stall record of a transfer whose map failed with `error`.
+    private func stall(
+        _ reason: BlockIOStall.Reason, error: DMAError, op: VirtualBlockProtocol.Operation, cpu: Int, sector: UInt64,
+        byteCount: Int, transferBytes: Int, transferSector: UInt64, requeues: Int, waited: Duration
+    ) -> BlockIOStall {
+        let pool = kernel.swiotlbPool
+        let statistics = pool?.statistics
+        var needed = SWIOTLB.slots(covering: transferBytes)
+        var used = statistics?.usedSlots ?? 0
+        var largest = statistics?.areas.map(\.largestFreeRun).max() ?? 0
+        if case .swiotlb(.exhausted(let full)) = error {
+            needed = full.slotsNeeded
+            used = full.usedSlots
+            largest = full.largestFreeRun
+        }
+        let seconds = Double(waited.components.seconds) + Double(waited.components.attoseconds) * 1e-18
+        return BlockIOStall(
+            reason: reason, disk: kind, unitAddress: unitAddress, operation: op == .write ? "write" : "read", cpu: cpu,
+            sector: sector, byteCount: byteCount, transferBytes: transferBytes, transferSector: transferSector,
+            slotsNeeded: pool == nil ? 0 : needed, poolSlots: pool?.slotCount ?? 0, usedSlots: used,
+            largestFreeRun: largest, requeues: requeues, waitedSeconds: seconds)
+    }
+
     private func unmapAll(_ batch: [Inflight], direction: DMADirection) {
         for item in batch { try? kernel.dmaUnmapSingle(item.dma, size: item.length, direction: direction) }
     }
@@ -241,8 +348,11 @@ extension GuestKernel {
     /// queue). If the device refuses, the queue is freed again. `kind` picks the driver
     /// (``VirtualDiskKind``); for NVMe the probe also sets the device's
     /// `min_align_mask` and computes `max_hw_sectors`, as `nvme_reset_work()` (6.1) does.
+    /// `requeueTimeout` is the driver's ``VirtualBlockDriver/requeueTimeout`` (zero when
+    /// the caller is the only one using the bounce pool).
     public func probeVirtualBlockDevice(
-        unitAddress: UInt32? = nil, kind: VirtualDiskKind = .virtio, cpu: Int = 0
+        unitAddress: UInt32? = nil, kind: VirtualDiskKind = .virtio, cpu: Int = 0,
+        requeueTimeout: Duration = VirtualBlockDriver.defaultRequeueTimeout
     ) throws(BlockIOError) -> VirtualBlockDriver {
         guard phase == .running else { throw .kernelNotRunning }
         var unit = unitAddress
@@ -301,6 +411,6 @@ extension GuestKernel {
                 + (sectors.map { ", \($0) sectors (\(($0 * 512) >> 20) MiB)" } ?? "") + limits)
         return VirtualBlockDriver(
             kernel: self, kind: kind, maximumTransfer: maximum, unitAddress: unit, sectorCount: sectors,
-            queueAddress: queue)
+            queueAddress: queue, requeueTimeout: requeueTimeout)
     }
 }

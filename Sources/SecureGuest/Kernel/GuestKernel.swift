@@ -2,6 +2,7 @@ public import PEFMachine
 import PowerABI
 import SWIOTLB
 import Locking
+import Synchronization
 
 /// Where a ``GuestKernel`` is in its life.
 public enum GuestKernelPhase: Hashable, Sendable, CustomStringConvertible {
@@ -59,6 +60,10 @@ public final class GuestKernel: Sendable {
     public let options: GuestKernelOptions
 
     let state: Lock<KernelState>
+
+    /// Bounce mappings released so far (each successful unmap of a bounce address): what
+    /// a block request requeued for a full pool waits on (``waitForBounceRelease(since:timeout:)``).
+    let bounceReleases = Atomic<UInt64>(0)
 
     /// An observer's probe outside the guest: given a failed `UV_SHARE_PAGE` call's
     /// frames (first, count), the ones the call left private. Only bookkeeping
@@ -222,6 +227,8 @@ struct KernelState: Sendable {
     var forceBounce = false
     /// "Memory encryption is active …" was printed.
     var bounceAnnounced = false
+    /// The rate limit of "swiotlb buffer is full" (`dev_warn_ratelimited()`'s static state).
+    var swiotlbFullRatelimit = KernelRatelimit()
     /// Live dma-coherent allocations: address → size.
     var coherent: [UInt64: Int] = [:]
     /// Block devices the kernel set up: unit address → queue page.
