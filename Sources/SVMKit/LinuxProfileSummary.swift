@@ -9,12 +9,10 @@ public struct LinuxProfileSummary: Hashable, Sendable, Codable {
     /// The release the profile was checked against, e.g. `5.4.301`
     /// (`LinuxVersion.release`).
     public var release: String
-    /// The slot search of the SWIOTLB pool (`LinuxVersion.swiotlbAllocator`).
+    /// The slot search of the SWIOTLB pool (`LinuxVersion.swiotlbAllocator`), checked
+    /// against the series' own code: 6.1 and 6.12 through the Linux oracle, 5.4 and 5.10
+    /// through its recorded 5.4.301 and 5.10.265 answers.
     public var swiotlbSearch: String
-    /// Whether that search was checked against the series' own code
-    /// (`LinuxVersion.swiotlbAllocatorVerified`; true for every series since the 5.x
-    /// searches were checked against recorded 5.4.301 and 5.10.265 answers).
-    public var swiotlbSearchVerified: Bool
     /// VPA/LPPACA and DTL: how they differ from 6.12, if at all
     /// (`LinuxVersion.vpaAndDTL`).
     public var vpaAndDTL: String
@@ -24,7 +22,6 @@ public struct LinuxProfileSummary: Hashable, Sendable, Codable {
         series = linux.series
         release = linux.release
         swiotlbSearch = linux.swiotlbAllocator.rawValue
-        swiotlbSearchVerified = linux.swiotlbAllocatorVerified
         vpaAndDTL = linux.vpaAndDTL
     }
 }

@@ -26,7 +26,7 @@ extension SecureVirtualMachine {
         let linux = kernel.options.linux
         let pool = kernel.swiotlbPool
         let bounced = kernel.dmaForcedBounce && pool != nil
-        let iommu = kernel.options.dmaPath == .tce && linux.secureGuestUsesIOMMUOps
+        let iommu = kernel.options.dmaPath == .tce
         guard !bounced || iommu else { return [] }
         let cause: String
         if iommu {

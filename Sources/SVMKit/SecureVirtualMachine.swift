@@ -169,8 +169,7 @@ public final class SecureVirtualMachine: Sendable {
         var log = KernelLog()
         let outcome = PromInit.run(
             vcpu: machine.bootProcessor, fdtAddress: image.fdtAddress,
-            kernelBase: image.kernelBase, scratch: GuestPhysicalAddress(promScratch), log: &log,
-            linux: configuration.linux)
+            kernelBase: image.kernelBase, scratch: GuestPhysicalAddress(promScratch), log: &log)
         state.withLock {
             $0.log = log
             $0.outcome = outcome

@@ -143,19 +143,15 @@ struct LinuxVersionProfileTests {
         try kernel.dmaUnmapSingle(bounce, size: 100, direction: .toDevice)
     }
 
-    /// `paca.c: alloc_shared_lppaca`: `BUG_ON(size >= total)` before the 2020 fix, `>` after;
-    /// 5.4.y took the fix (`alloc_shared_lppaca (5.4.301)` tests `>`), so no series BUGs.
-    @Test("LPPACA region check: the pre-2020 off-by-one BUGs when the last LPPACA fills the region; no modelled series has it")
+    /// `paca.c: alloc_shared_lppaca`: `BUG_ON(size > total)` in every series (5.4.y took
+    /// the 2020 fix of the `>=` off-by-one: `alloc_shared_lppaca (5.4.301)` tests `>`).
+    @Test("LPPACA region check: the last LPPACA may exactly fill the region, one more overflows; every series boots a full region")
     func lppacaOffByOne() throws {
-        var fixed = SharedLPPACARegion(base: GuestPhysicalAddress(0x100_0000), cpuCount: 64)
-        var old = SharedLPPACARegion(base: GuestPhysicalAddress(0x100_0000), cpuCount: 64)
-        for _ in 0..<63 {
-            _ = try fixed.next()
-            _ = try old.next(offByOne: true)
-        }
-        #expect(throws: SharedLPPACARegion.OverflowError.self) { try old.next(offByOne: true) }
-        #expect(try fixed.next() == GuestPhysicalAddress(0x100_0000 + 63 * 0x400))
-        for linux in [LinuxVersion.v5_4, .v5_10] {
+        var region = SharedLPPACARegion(base: GuestPhysicalAddress(0x100_0000), cpuCount: 64)
+        for _ in 0..<63 { _ = try region.next() }
+        #expect(try region.next() == GuestPhysicalAddress(0x100_0000 + 63 * 0x400))
+        #expect(throws: SharedLPPACARegion.OverflowError.self) { try region.next() }
+        for linux in LinuxVersion.allCases {
             #expect(try Self.bootFull(linux, nrCPUs: 64, cpus: 64) == nil, "\(linux): a full region is no BUG")
         }
     }

@@ -131,24 +131,22 @@ struct PromInitFidelityTests {
 /// nargs 1, nret 1 and the message.
 @Suite("prom_init os-term arguments by Linux series")
 struct PromInitOsTermProfileTests {
-    @Test("every series, 5.4 included: os_term_args carries nargs 1, nret 1 and the message")
+    @Test("os_term_args carries nargs 1, nret 1 and the message (the same code in every series, 5.4 included)")
     func osTermArguments() throws {
-        for linux in LinuxVersion.allCases {
-            let t = try PromInitFidelityTests.machine()
-            var log = KernelLog()
-            let outcome = PromInit.run(
-                vcpu: t.boot, fdtAddress: GuestTestMachine.fdtAddress, kernelBase: GuestTestMachine.kernelBase,
-                scratch: PromInitFidelityTests.scratch, log: &log, linux: linux)
-            #expect(outcome == .terminated(status: -4))
-            let block = try t.boot.read(at: PromInitFidelityTests.scratch, count: 12)
-            let nargs = UInt32(block[4]) << 24 | UInt32(block[5]) << 16 | UInt32(block[6]) << 8 | UInt32(block[7])
-            let nret = UInt32(block[8]) << 24 | UInt32(block[9]) << 16 | UInt32(block[10]) << 8 | UInt32(block[11])
-            #expect(nargs == 1 && nret == 1, "\(linux)")
-            if case .osTerm(let message)? = t.machine.stopReason {
-                #expect(message == PromInit.secureModeFailedMessage, "\(linux): \(message ?? "nil")")
-            } else {
-                Issue.record("\(linux): the partition did not stop through os-term")
-            }
+        let t = try PromInitFidelityTests.machine()
+        var log = KernelLog()
+        let outcome = PromInit.run(
+            vcpu: t.boot, fdtAddress: GuestTestMachine.fdtAddress, kernelBase: GuestTestMachine.kernelBase,
+            scratch: PromInitFidelityTests.scratch, log: &log)
+        #expect(outcome == .terminated(status: -4))
+        let block = try t.boot.read(at: PromInitFidelityTests.scratch, count: 12)
+        let nargs = UInt32(block[4]) << 24 | UInt32(block[5]) << 16 | UInt32(block[6]) << 8 | UInt32(block[7])
+        let nret = UInt32(block[8]) << 24 | UInt32(block[9]) << 16 | UInt32(block[10]) << 8 | UInt32(block[11])
+        #expect(nargs == 1 && nret == 1)
+        if case .osTerm(let message)? = t.machine.stopReason {
+            #expect(message == PromInit.secureModeFailedMessage, "\(message ?? "nil")")
+        } else {
+            Issue.record("the partition did not stop through os-term")
         }
     }
 }

@@ -15,9 +15,17 @@ public enum DMAPath: String, Hashable, Sendable, CaseIterable, Codable, CustomSt
     case ddwBypass = "ddw"
     /// A TCE-mapped device (or a VIO device): `dma_iommu_ops` maps the buffer's own page
     /// with `H_PUT_TCE` and never bounces, so on a secure guest the device reaches
-    /// secure memory whatever the pool (every modelled series: ``LinuxVersion/secureGuestUsesIOMMUOps``;
-    /// the 2019 skip of the IOMMU ops, facts §1.9, is not in 5.4.y). SVMKit models the
-    /// mapping as 1:1 and makes no `H_PUT_TCE` calls.
+    /// secure memory whatever the pool. Every modelled series gives a secure guest's PCI
+    /// devices `dma_iommu_ops`: `iommu_init_early_pSeries()` calls
+    /// `set_pci_dma_ops(&dma_iommu_ops)` with no `is_secure_guest()` test
+    /// (`arch/powerpc/platforms/pseries/iommu.c: iommu_init_early_pSeries (5.4.301,
+    /// 5.10.265, 6.12)`; the 2019 skip, edea902c1c1e, facts §1.9, is not in 5.4.y).
+    /// SVMKit models the mapping as 1:1 and makes no `H_PUT_TCE` calls; so it does not
+    /// model that 5.4.y never clears `FW_FEATURE_MULTITCE` on a secure guest and would
+    /// write TCEs with `H_PUT_TCE_INDIRECT` from a list page the hypervisor cannot read
+    /// (`arch/powerpc/platforms/pseries/firmware.c`, `iommu.c: tce_buildmulti_pSeriesLP
+    /// (5.4.301)`), where 5.10.y clears `FW_FEATURE_PUT_TCE_IND`
+    /// (`firmware.c: fw_hypertas_feature_init (5.10.265)`).
     case tce
 
     /// `ddw` or `tce`.

@@ -40,7 +40,7 @@ extension GuestKernel {
             throw .outOfRange(address: buffer, size: size)
         }
         let (pool, dynamic, force) = state.withLock { ($0.pool, $0.dynamicPool, $0.forceBounce) }
-        let iommuMapped = options.dmaPath == .tce && (options.linux.secureGuestUsesIOMMUOps || !isSecureGuest)
+        let iommuMapped = options.dmaPath == .tce
         if force, pool == nil, !iommuMapped {
             // kernel/dma/swiotlb.c: swiotlb_tbl_map_single (6.1) warns and fails; 5.x panics.
             let reason = "Can not allocate SWIOTLB buffer earlier and can't now provide you with the DMA bounce buffer"
@@ -101,7 +101,7 @@ extension GuestKernel {
     /// (`dma_iommu_ops` has no `max_mapping_size`), no limit (`nil`, `SIZE_MAX`).
     public func dmaMaxMappingSize(device: DMADevice = DMADevice()) -> Int? {
         let (pool, force) = state.withLock { ($0.pool, $0.forceBounce) }
-        let iommuMapped = options.dmaPath == .tce && (options.linux.secureGuestUsesIOMMUOps || !isSecureGuest)
+        let iommuMapped = options.dmaPath == .tce
         guard force, !iommuMapped, pool != nil else { return nil }
         let slot = UInt64(SWIOTLB.slotSize)
         // 5.4 has no min_align_mask: always 256 KiB (swiotlb_max_mapping_size (5.4.301)).

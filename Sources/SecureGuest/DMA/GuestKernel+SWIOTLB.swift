@@ -178,7 +178,7 @@ extension GuestKernel {
         let force = state.withLock { $0.forceBounce }
         printk(
             "SVMKit: DMA ops (\(options.dmaPath)): "
-                + (options.dmaPath == .tce && options.linux.secureGuestUsesIOMMUOps
+                + (options.dmaPath == .tce
                     ? "dma_iommu_ops, TCE-mapped: no bouncing"
                     : force && pool != nil
                         ? "dma-direct, every streaming mapping bounced through SWIOTLB"

@@ -53,7 +53,7 @@ extension GuestKernel {
             }
             for _ in 0..<cpuCount {
                 do {
-                    addresses.append(try r.next(offByOne: options.linux.lppacaOverflowOffByOne).rawValue)
+                    addresses.append(try r.next().rawValue)
                 } catch {
                     throw .lppacaOverflow(error)
                 }

@@ -31,12 +31,15 @@ public import SWIOTLB
 /// | slot search | 6.1's over one area | 6.1's, same endless scan | 6.1: own; 6.12: fast | ``swiotlbAllocator`` |
 /// | doorbell IPIs | no hypervisor test | by hypervisor | by hypervisor | ``doorbellsByHypervisor`` |
 ///
-/// Checked and the same in every series: the LPPACA overflow check (5.4.y has the fix,
-/// ``lppacaOverflowOffByOne``), the os-term arguments (``osTermArgumentsFilled``),
-/// `dma_iommu_ops` for secure guests' PCI devices (``secureGuestUsesIOMMUOps``), the
-/// relocation undo around `UV_ESM`, DTL and VPA sharing (``vpaAndDTL``), `svm=`
-/// parsing (`prom_strtobool()`, `early_cmdline_parse()`), and kexec's
-/// `uv_unshare_all_pages()` condition.
+/// Checked and the same in every series, so no property: the LPPACA overflow check
+/// (5.4.y took the 2020 off-by-one fix: `SharedLPPACARegion.next()`), the os-term
+/// arguments (5.4.y took 74bb84e51171: `PromInit`'s `prom_rtas_os_term()`),
+/// `dma_iommu_ops` for secure guests' PCI devices (the 2019 skip is not in 5.4.y:
+/// ``DMAPath/tce``), the relocation undo around `UV_ESM` (5.x undoes it only `if
+/// (IS_ENABLED(CONFIG_RELOCATABLE))`, 6.x always; SVMKit relocates nothing:
+/// `prom_init.c: setup_secure_guest (5.4.301, 5.10.265)`), DTL and VPA sharing
+/// (``vpaAndDTL``), `svm=` parsing (`prom_strtobool()`, `early_cmdline_parse()`), and
+/// kexec's `uv_unshare_all_pages()` condition.
 public enum LinuxVersion: String, Hashable, Sendable, CaseIterable, Codable, CustomStringConvertible {
     /// The 5.4.y series (2019 LTS), the kernel the 2019 SVM series landed in.
     case v5_4 = "5.4"
@@ -200,10 +203,6 @@ public enum LinuxVersion: String, Hashable, Sendable, CaseIterable, Codable, Cus
     /// effect on the others.
     public var hasDynamicSWIOTLB: Bool { self == .v6_12 }
 
-    /// Whether ``swiotlbAllocator`` was checked against this series' own code: 6.1 and
-    /// 6.12 through the Linux oracle, 5.4 and 5.10 through its recorded answers.
-    public var swiotlbAllocatorVerified: Bool { true }
-
     /// Whether the DMA layer has a device's `min_align_mask`
     /// (`dma_get_min_align_mask()`), which SWIOTLB keeps in the bounce address: added in
     /// v5.12 for NVMe and backported to 5.10.y (`kernel/dma/swiotlb.c:
@@ -211,15 +210,6 @@ public enum LinuxVersion: String, Hashable, Sendable, CaseIterable, Codable, Cus
     /// bounce buffer starts at its slot whatever the device asks
     /// (`kernel/dma/swiotlb.c: swiotlb_tbl_map_single (5.4.301)`).
     public var honoursMinAlignMask: Bool { self != .v5_4 }
-
-    /// Whether `alloc_shared_lppaca()` BUGs when the last LPPACA exactly fills the
-    /// region (`BUG_ON(shared_lppaca_size >= shared_lppaca_total_size)`), the
-    /// off-by-one fixed in 2020 by "powerpc/pseries/svm: Fix incorrect check for
-    /// shared_lppaca_size" (v5.8; facts §1.4). No modelled series has it: 5.4.y took the
-    /// fix, and every series tests `>` (`arch/powerpc/kernel/paca.c: alloc_shared_lppaca
-    /// (5.4.301, 5.10.265, 6.1, 6.12)`; already so in 5.4.117, the oldest 5.4.y read).
-    /// The model keeps the check for a kernel before the fix.
-    public var lppacaOverflowOffByOne: Bool { false }
 
     /// How the series allocates, sizes, registers and shares a secure guest's VPA
     /// (LPPACA) and Dispatch Trace Log buffers, in one line for the version matrix.
@@ -250,36 +240,6 @@ public enum LinuxVersion: String, Hashable, Sendable, CaseIterable, Codable, Cus
         case .v6_12: "paca.c: alloc_shared_lppaca, svm.c: dtl_cache_ctor"
         }
     }
-
-    /// Whether `prom_rtas_os_term()` fills `os_term_args` (nargs 1, nret 1, args[0] =
-    /// the message), fix 74bb84e51171 (v5.7, facts §1.1). Every modelled series does:
-    /// 5.4.y took the fix (`arch/powerpc/kernel/prom_init.c: prom_rtas_os_term
-    /// (5.4.301, 5.10.265, 6.1, 6.12)`). Before it, only the token was set and the
-    /// hypervisor read the message from guest address 0; the model keeps that path for
-    /// a kernel before the fix.
-    ///
-    /// `setup_secure_guest()` is the same in every series but for one guard: 5.x undoes
-    /// the relocation around `UV_ESM` only `if (IS_ENABLED(CONFIG_RELOCATABLE))`, 6.x
-    /// always (`prom_init.c: setup_secure_guest (5.4.301, 5.10.265)`); SVMKit loads the
-    /// kernel at `kbase` and relocates nothing, so no profile differs there.
-    public var osTermArgumentsFilled: Bool { true }
-
-    /// Whether a secure guest's PCI devices get `dma_iommu_ops` at all. Every modelled
-    /// series does: `iommu_init_early_pSeries()` calls `set_pci_dma_ops(&dma_iommu_ops)`
-    /// with no `is_secure_guest()` test (`arch/powerpc/platforms/pseries/iommu.c:
-    /// iommu_init_early_pSeries (5.4.301, 5.10.265, 6.12)`); the 2019 skip (edea902c1c1e,
-    /// facts §1.9) is not in 5.4.y. The model keeps the skip for a kernel that had it.
-    /// With the DDW window SVMKit's virtual disk sits behind, `dma_iommu_ops` bypasses to
-    /// dma-direct anyway (``DMAPath/ddwBypass``); on a TCE-mapped device
-    /// (``DMAPath/tce``) the secure page itself is mapped and nothing bounces.
-    ///
-    /// Not modelled (the TCE path makes no `H_PUT_TCE` calls here): 5.4.y never clears
-    /// `FW_FEATURE_MULTITCE` on a secure guest, so it would write TCEs with
-    /// `H_PUT_TCE_INDIRECT` from a list page the hypervisor cannot read
-    /// (`arch/powerpc/platforms/pseries/firmware.c`, `iommu.c: tce_buildmulti_pSeriesLP
-    /// (5.4.301)`); 5.10.y clears `FW_FEATURE_PUT_TCE_IND` (`firmware.c: fw_hypertas_feature_init
-    /// (5.10.265)`).
-    public var secureGuestUsesIOMMUOps: Bool { true }
 
     /// The commit line to name when a secure guest of this series has no bounce pool.
     public static let poolRegression =

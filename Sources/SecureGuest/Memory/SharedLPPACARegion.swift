@@ -45,15 +45,16 @@ public struct SharedLPPACARegion: Hashable, Sendable {
         public var description: String { "shared LPPACA region overflow: \(used) bytes needed, \(total) available" }
     }
 
-    /// Takes the next LPPACA (models the tail of `alloc_shared_lppaca()`). With
-    /// `offByOne` the check is the pre-2020 `BUG_ON(shared_lppaca_size >=
-    /// shared_lppaca_total_size)`, which also fires when the last LPPACA exactly fills
-    /// the region (``LinuxVersion/lppacaOverflowOffByOne``); otherwise `>`
-    /// (`arch/powerpc/kernel/paca.c: alloc_shared_lppaca (6.12)`).
-    public mutating func next(offByOne: Bool = false) throws(OverflowError) -> GuestPhysicalAddress {
+    /// Takes the next LPPACA (models the tail of `alloc_shared_lppaca()`):
+    /// `BUG_ON(shared_lppaca_size > shared_lppaca_total_size)`, so the last LPPACA may
+    /// exactly fill the region (`arch/powerpc/kernel/paca.c: alloc_shared_lppaca
+    /// (5.4.301, 5.10.265, 6.1, 6.12)`). The pre-2020 `>=` off-by-one ("powerpc/pseries/svm:
+    /// Fix incorrect check for shared_lppaca_size", v5.8; facts §1.4) is in no modelled
+    /// series: 5.4.y took the fix (already so in 5.4.117, the oldest 5.4.y read).
+    public mutating func next() throws(OverflowError) -> GuestPhysicalAddress {
         let ptr = GuestPhysicalAddress(base.rawValue + used)
         let newUsed = used + Self.lppacaSize
-        guard offByOne ? newUsed < totalSize : newUsed <= totalSize else { throw OverflowError(used: newUsed, total: totalSize) }
+        guard newUsed <= totalSize else { throw OverflowError(used: newUsed, total: totalSize) }
         used = newUsed
         return ptr
     }

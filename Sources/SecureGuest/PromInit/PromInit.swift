@@ -50,10 +50,12 @@ public enum PromInit {
     ///   - scratch: a guest address with 4 KiB free for prom_init's static data
     ///     (`os_term_args` and the message; in Linux they live in the kernel's BSS).
     ///   - log: the kernel log.
-    ///   - linux: the series (``LinuxVersion/osTermArgumentsFilled``).
+    ///
+    /// Both are the same in every modelled series (``LinuxVersion``'s "checked and the
+    /// same" list), so they take no series.
     public static func run(
         vcpu: VirtualProcessor, fdtAddress: GuestPhysicalAddress, kernelBase: GuestPhysicalAddress,
-        scratch: GuestPhysicalAddress, log: inout KernelLog, linux: LinuxVersion = .newest
+        scratch: GuestPhysicalAddress, log: inout KernelLog
     ) -> Outcome {
         let now = { vcpu.machine?.clock.seconds ?? 0 }
         let tree = readDeviceTree(vcpu: vcpu, at: fdtAddress)
@@ -66,17 +68,16 @@ public enum PromInit {
         }
         guard svm.enabled else { return .normal }
         return setupSecureGuest(
-            vcpu: vcpu, fdtAddress: fdtAddress, kernelBase: kernelBase, tree: tree, scratch: scratch, log: &log,
-            linux: linux)
+            vcpu: vcpu, fdtAddress: fdtAddress, kernelBase: kernelBase, tree: tree, scratch: scratch, log: &log)
     }
 
     /// Models `setup_secure_guest()` (`arch/powerpc/kernel/prom_init.c:
     /// setup_secure_guest (6.12)`): `UV_ESM(kbase, fdt)` with `sc 2`, then, only when
     /// the 32-bit `int ret` is not `U_SUCCESS`, "Returned %d from switching to secure
-    /// mode." and `prom_rtas_os_term()` (whose arguments depend on `linux`).
+    /// mode." and `prom_rtas_os_term()`.
     public static func setupSecureGuest(
         vcpu: VirtualProcessor, fdtAddress: GuestPhysicalAddress, kernelBase: GuestPhysicalAddress, tree: DeviceTree?,
-        scratch: GuestPhysicalAddress, log: inout KernelLog, linux: LinuxVersion = .newest
+        scratch: GuestPhysicalAddress, log: inout KernelLog
     ) -> Outcome {
         let now = { vcpu.machine?.clock.seconds ?? 0 }
         log.print("Switching to secure mode.", at: now())
@@ -97,8 +98,7 @@ public enum PromInit {
         let status = Int64(ret)
         log.print("Returned \(ret) from switching to secure mode.", at: now())
         switch promRTASOsTerm(
-            vcpu: vcpu, tree: tree, message: secureModeFailedMessage, scratch: scratch,
-            fillArguments: linux.osTermArgumentsFilled)
+            vcpu: vcpu, tree: tree, message: secureModeFailedMessage, scratch: scratch)
         {
         case .stopped:
             return .terminated(status: status)
@@ -125,12 +125,12 @@ public enum PromInit {
     /// prom_rtas_os_term (6.12)`): no `/rtas` node → returns silently; a missing or
     /// zero `ibm,os-term` token → `prom_panic("Could not get token for ibm,os-term")`;
     /// otherwise fills `os_term_args` (nargs 1, nret 1, args[0] = the message's
-    /// address) and calls `H_RTAS`. Without `fillArguments` (a kernel before fix
-    /// 74bb84e51171, which 5.4.y took; no modelled series) only the token is set: nargs 0, nret 0, args[0] 0, and the message
-    /// is never written, so the hypervisor reads its text from guest address 0.
+    /// address) and calls `H_RTAS`. Every modelled series fills the arguments: fix
+    /// 74bb84e51171 (v5.7; facts §1.1, before it only the token was set and the
+    /// hypervisor read the message from guest address 0) is in 5.4.y
+    /// (`prom_init.c: prom_rtas_os_term (5.4.301, 5.10.265, 6.1, 6.12)`).
     static func promRTASOsTerm(
-        vcpu: VirtualProcessor, tree: DeviceTree?, message: String, scratch: GuestPhysicalAddress,
-        fillArguments: Bool = true
+        vcpu: VirtualProcessor, tree: DeviceTree?, message: String, scratch: GuestPhysicalAddress
     ) -> OsTermResult {
         guard let tree, tree.hasNode("/rtas") else { return .returned("no /rtas node") }
         // prom_getprop() into a zeroed `val`: a missing property leaves the token 0.
@@ -140,16 +140,10 @@ public enum PromInit {
         guard let messageAddress = scratch.advanced(by: 0x80) else {
             return .returned("cannot write os_term_args: no room after \(scratch)")
         }
-        let args =
-            fillArguments
-            ? RTASArguments(
-                token: token, arguments: [UInt32(truncatingIfNeeded: messageAddress.rawValue)], returnCount: 1)
-            : RTASArguments(token: token, arguments: [], returnCount: 0)
+        let args = RTASArguments(
+            token: token, arguments: [UInt32(truncatingIfNeeded: messageAddress.rawValue)], returnCount: 1)
         do {
-            if fillArguments {
-                try vcpu.write(
-                    at: messageAddress, bytes: Array(message.utf8) + [0], purpose: "os-term message")
-            }
+            try vcpu.write(at: messageAddress, bytes: Array(message.utf8) + [0], purpose: "os-term message")
             try vcpu.write(at: scratch, bytes: args.encoded, purpose: "os_term_args")
         } catch {
             return .returned("cannot write os_term_args: \(error)")
