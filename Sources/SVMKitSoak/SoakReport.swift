@@ -64,7 +64,9 @@ public struct SoakReport: Hashable, Sendable, Codable {
     /// Which driver the virtual disks had (`--disk`): `virtio` or `nvme`.
     public var disk: String
     /// The map on which the guest hung in 6.1's `swiotlb_do_find_slots()` (the request,
-    /// the function, the fix), or `nil`.
+    /// the function, the fix), or `nil`. In `--json` the key is left out when there was
+    /// no hang (as every optional of the soak report is), where `svmkit boot --json`
+    /// writes `"hang": null`.
     public var hang: SWIOTLBScanHang?
 
     /// Whether nothing failed.
