@@ -16,6 +16,11 @@ struct GuestMemoryBookkeepingTests {
         #expect(high == GuestPhysicalAddress((1 << 30) - 0x400_0000))
         #expect(throws: Memblock.AllocationError.self) { try m.allocate(size: 1 << 31, purpose: "huge") }
         #expect(throws: Memblock.AllocationError.self) { try m.allocate(size: 1, alignment: 3, purpose: "odd") }
+        // A limit that starts above the memory is an error, not a trap (before: the
+        // error's own limit range was built upper-below-lower).
+        #expect(throws: Memblock.AllocationError.self) {
+            try m.allocate(size: 0x1000, limit: GuestPhysicalAddress(1 << 31)..<GuestPhysicalAddress(1 << 32), purpose: "above")
+        }
         // Reservations never overlap.
         let rs = m.reserved
         for (a, b) in zip(rs, rs.dropFirst()) { #expect(a.end <= b.start) }

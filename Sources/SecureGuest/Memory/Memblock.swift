@@ -88,7 +88,8 @@ public struct Memblock: Hashable, Sendable {
 
     /// Models `memblock_alloc_try_nid()`: finds `size` bytes aligned to `alignment`
     /// inside `limit`, the lowest such range when `bottomUp`, else the highest, and
-    /// reserves it.
+    /// reserves it. A `limit` that holds no memory (e.g. above the memory's end) is an
+    /// ``AllocationError``.
     public mutating func allocate(
         size: UInt64, alignment: UInt64 = PageSize.bytes, limit: Range<GuestPhysicalAddress>? = nil,
         bottomUp: Bool = false, purpose: String
@@ -96,7 +97,8 @@ public struct Memblock: Hashable, Sendable {
         let lo = limit?.lowerBound.rawValue ?? 0, hi = min(limit?.upperBound.rawValue ?? memorySize, memorySize)
         let align = max(1, alignment)
         let err = AllocationError(
-            size: size, alignment: align, limit: GuestPhysicalAddress(lo)..<GuestPhysicalAddress(hi), purpose: purpose)
+            size: size, alignment: align, limit: GuestPhysicalAddress(lo)..<GuestPhysicalAddress(max(lo, hi)),
+            purpose: purpose)
         guard size > 0, align & (align - 1) == 0, hi > lo else { throw err }
         // Free gaps inside [lo, hi).
         var gaps: [(UInt64, UInt64)] = []
