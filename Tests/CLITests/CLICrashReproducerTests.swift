@@ -40,7 +40,16 @@ struct CLICrashReproducerTests {
             status: 2, message: "k/o.der"),
         Case(script: authorizeScript("cert.pem", convert: ""), status: 2, message: "cert.pem"),
         Case(script: authorizeScript("cert.der", convert: "sed '/^-----/d' cert.pem | base64 -d > cert.der && "), status: 2, message: "cert.der"),
+        // A replay trace's power-of-two nareas times 128 overflowed (SIGILL) in replay,
+        // advise and boot --dma-replay alike (found by the fuzz2 sweep).
+        Case(script: "\(hugeAreas) \"$SVMKIT\" swiotlb replay t.json", status: 2, message: "t.json: replay trace: scenario 0: pool: nareas 4611686018427387904"),
+        Case(script: "\(hugeAreas) \"$SVMKIT\" swiotlb advise t.json", status: 2, message: "t.json: replay trace: scenario 0: pool: nareas"),
+        Case(script: "\(hugeAreas) \"$SVMKIT\" boot --dma-replay t.json", status: 2, message: "--dma-replay t.json: replay trace: scenario 0: pool: nareas"),
     ]
+
+    /// Writes t.json: a replay trace whose pool has 2^62 areas.
+    static let hugeAreas =
+        #"printf '{"pool": {"start": 0, "nslabs": 256, "nareas": 4611686018427387904}, "ops": []}' > t.json &&"#
 
     /// `esm authorize --pubkey CERTIFICATE` on a fresh blob.
     static func authorizeScript(_ file: String, convert: String) -> String {

@@ -91,6 +91,8 @@ struct ReplayTraceTests {
             #"{"start": 0, "nslabs": 100}"#, #"{"start": 4096, "nslabs": 128}"#,
             #"{"start": 0, "nslabs": 384, "nareas": 2}"#, #"{"start": 0, "nslabs": 128, "page_size": 3000}"#,
             #"{"nslabs": 128}"#,
+            // A power-of-two nareas so large that nareas * 128 overflowed (the reader trapped).
+            #"{"start": 0, "nslabs": 256, "nareas": 4611686018427387904}"#,
         ])
     func badPool(pool: String) {
         #expect {

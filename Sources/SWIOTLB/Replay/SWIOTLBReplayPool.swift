@@ -53,7 +53,11 @@ public struct SWIOTLBReplayPool: Sendable, Hashable, Decodable {
         if start > UInt64.max - UInt64(size) - UInt64(pageSize) {
             return "start \(hex(start)) + \(size) bytes wraps the address space"
         }
-        if nareas < 1 || nareas.nonzeroBitCount != 1 || nslabs % (nareas * SWIOTLB.segmentSlots) != 0 {
+        // nareas is compared with the segment count before it is multiplied: a power of
+        // two such as 2^62 times 128 overflowed and trapped.
+        if nareas < 1 || nareas.nonzeroBitCount != 1 || nareas > nslabs / SWIOTLB.segmentSlots
+            || nslabs % (nareas * SWIOTLB.segmentSlots) != 0
+        {
             return "nareas \(nareas) is not a power of two that splits \(nslabs) slots into whole 128-slot segments"
         }
         return nil
