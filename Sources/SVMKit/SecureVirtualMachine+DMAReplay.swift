@@ -75,6 +75,19 @@ public struct DMAReplayResult: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The index and map of the first op whose buffer `[orig_addr, orig_addr + size)`
+    /// is not inside the guest's `ramBytes` of RAM, or `nil`. `dma_map_single()` of such
+    /// an address would map memory the guest does not have, so the replay's "failed"
+    /// count would hide a trace recorded on a larger guest: callers refuse it first.
+    public static func opOutsideRAM(in scenario: SWIOTLBReplayScenario, ramBytes: UInt64) -> (index: Int, map: SWIOTLBReplayMap)? {
+        for (index, op) in scenario.ops.enumerated() {
+            guard case .map(let m) = op else { continue }
+            let (end, overflow) = m.origAddr.addingReportingOverflow(UInt64(max(m.size, 0)))
+            if overflow || end > ramBytes { return (index, m) }
+        }
+        return nil
+    }
+
     /// e.g. `126 mapped, 1 failed, 62 unmapped; the kernel stopped at op 188: hung: …`.
     public var description: String {
         "\(mapped) mapped, \(failed) failed, \(unmapped) unmapped"

@@ -354,8 +354,17 @@ public final class SecureVirtualMachine: Sendable {
         return checker.check(
             InvariantChecker.Subject(
                 machine: machine, ultravisor: ultravisor, hypervisor: hypervisor, kernel: s.kernel, kexec: s.kexec,
-                kexecAudit: s.kexecAudit, kernelError: s.kernelError, inheritedShares: s.inheritedShares,
+                kexecAudit: s.kexecAudit, kernelError: s.kernelError ?? Self.panicAfterBoot(s.kernel),
+                inheritedShares: s.inheritedShares,
                 ignoredStatusFrames: s.ignoredStatusFrames))
+    }
+
+    /// Why a kernel that booted stopped later (5.x's panic in `swiotlb_tbl_map_single()`
+    /// when bouncing is forced and there is no pool), or `nil`; a boot that failed is
+    /// already in `kernelError`. Before this, such a panic was only a kernel log line.
+    static func panicAfterBoot(_ kernel: GuestKernel?) -> String? {
+        guard case .failed(let reason) = kernel?.phase else { return nil }
+        return reason
     }
 
     /// Every finding about Linux now (``InvariantChecker/findings(_:)``): what the guest

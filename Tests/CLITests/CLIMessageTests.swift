@@ -35,6 +35,36 @@ struct CLIMessageTests {
         #expect(!r.stdout.contains("secure       yes"))
     }
 
+    @Test("5.x's panic in swiotlb_tbl_map_single() (no pool, bouncing forced) is named as the kernel stopping, not as an I/O stall")
+    func fiveXNoPoolPanic() async throws {
+        // A 16 GiB swiotlb= in a 1 GiB guest: 5.4's swiotlb_init() cannot allocate it
+        // and the first forced map panics. Before, the report called it a requeue stall
+        // and named no panic (exit 1 only through the failed round trip).
+        let r = try await FDTCLIRunner.run(
+            ["boot", "--linux", "5.4", "--memory", "1G", "--cpus", "1", "--cmdline", "svm=on swiotlb=8388608,force", "--json"])
+        #expect(r.status == 1, "\(r.stderr)")
+        let o = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout)) as? [String: Any])
+        let invariants = o["invariantFailures"] as? [String] ?? []
+        #expect(
+            invariants.contains { $0.contains("the guest kernel stopped: panic in swiotlb_tbl_map_single(): Can not allocate SWIOTLB buffer") },
+            "\(invariants)")
+        let check = try #require(o["blockDeviceCheck"] as? [String: Any])
+        #expect(check["passed"] as? Bool == false)
+        #expect(check["stall"] == nil || check["stall"] is NSNull, "a panicked kernel requeues nothing: \(check)")
+    }
+
+    @Test("--dma-replay of a trace whose buffers lie outside the guest's RAM is bad input (exit 2 naming file and op), not exit 0")
+    func dmaReplayOutsideRAM() async throws {
+        // Recorded on a larger guest: 0x10000a00 is past a 256 MiB guest's RAM. Before,
+        // every such map failed, "0 mapped, 1 failed" went to standard error, and the
+        // boot exited 0.
+        let r = try await CLIShell.run(
+            #"printf '{"pool": {"start": 0, "nslabs": 128}, "ops": [{"op": "map", "id": 1, "orig_addr": "0x10000a00", "size": 4096}]}' > far.json "#
+                + #"&& "$SVMKIT" boot --memory 256M --cpus 1 --dma-replay far.json"#)
+        #expect(r.status == 2, "\(r.summary): \(r.stderr)")
+        #expect(r.stderr.contains("--dma-replay far.json: op 0 maps 4096 bytes at 0x10000a00, outside the guest's 256 MiB of RAM"), "\(r.stderr)")
+    }
+
     @Test("--fdt's own bootargs are kept unless --cmdline is given")
     func treeBootargsKept() async throws {
         let r = try await CLIShell.run(

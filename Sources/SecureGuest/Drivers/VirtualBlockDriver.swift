@@ -168,7 +168,10 @@ public final class VirtualBlockDriver: Sendable {
                                 reason, error: error, op: op, cpu: cpu, sector: sector, byteCount: byteCount,
                                 transferBytes: length, transferSector: transferSector, requeues: requeues, waited: waited))
                     }
-                    switch Self.queueStatus(after: error) {
+                    // A map that stopped the kernel (5.x's panic in swiotlb_tbl_map_single()
+                    // with no pool) returns nothing to requeue: report the error itself.
+                    let status: QueueStatus = kernel.phase == .running ? Self.queueStatus(after: error) : .error
+                    switch status {
                     case .error:
                         unmapAll(batch, direction: direction)
                         throw .dma(error)

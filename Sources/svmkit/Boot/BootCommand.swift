@@ -151,6 +151,13 @@ struct BootCommand: ParsableCommand {
         } catch {
             throw BootCLI.fail("\(error)")
         }
+        if let replay, let file = dmaReplay,
+            let (op, map) = DMAReplayResult.opOutsideRAM(in: replay, ramBytes: vm.machine.memory.byteCount)
+        {
+            throw BootCLI.fail(
+                "--dma-replay \(file): op \(op) maps \(map.size) bytes at 0x\(String(map.origAddr, radix: 16)), outside the "
+                    + "guest's \(ByteCount.describe(vm.machine.memory.byteCount)) of RAM (--memory, or --fdt's /memory)")
+        }
         // A large guest takes a while to go secure: say so on a terminal.
         let showProgress = config.memoryBytes >= Self.progressMemory && config.deviceTree == nil
         if showProgress { CLIReporter.progress("svmkit boot: taking a \(ByteCount.describe(config.memoryBytes)) guest secure…", json: json) }
