@@ -104,11 +104,11 @@ static void run(const struct jval *sc, int s, bool execute)
 	uint64_t nslabs = field(pool, "nslabs", 0, true, s, -1);
 	uint64_t nareas = field(pool, "nareas", 1, false, s, -1);
 	uint64_t page = field(pool, "page_size", 65536, false, s, -1);
-	if (nslabs == 0 || nslabs % 128 || nslabs > (1u << 30)) bad(s, -1, "%s", "nslabs is not a positive multiple of 128 up to 2^30");
+	if (nslabs == 0 || nslabs % 128 || nslabs > (1u << 24)) bad(s, -1, "%s", "nslabs is not a positive multiple of 128 up to 2^24");
 	if (page < 2048 || page > (1u << 30) || (page & (page - 1))) bad(s, -1, "%s", "page_size is not a power of two in 2048...2^30");
 	if (start % page) bad(s, -1, "%s", "start is not aligned to page_size");
 	if (start > UINT64_MAX - (nslabs << 11) - page) bad(s, -1, "%s", "start + size wraps the address space");
-	if (nareas < 1 || (nareas & (nareas - 1)) || nslabs % (nareas * 128)) bad(s, -1, "%s", "nareas does not split the pool into whole segments");
+	if (nareas < 1 || (nareas & (nareas - 1)) || nareas > nslabs / 128 || nslabs % (nareas * 128)) bad(s, -1, "%s", "nareas does not split the pool into whole segments");
 	if (!ops || ops->type != J_ARR) bad(s, -1, "%s", "missing field \"ops\"");
 
 	/* Validate everything before running anything, as the Swift reader does. */

@@ -93,6 +93,8 @@ struct ReplayTraceTests {
             #"{"nslabs": 128}"#,
             // A power-of-two nareas so large that nareas * 128 overflowed (the reader trapped).
             #"{"start": 0, "nslabs": 256, "nareas": 4611686018427387904}"#,
+            // 2^25 slots: above maximumSlots (2^30 was accepted and took ~19 GiB to replay).
+            #"{"start": 0, "nslabs": 33554432}"#,
         ])
     func badPool(pool: String) {
         #expect {

@@ -6,7 +6,8 @@
 public struct SWIOTLBReplayPool: Sendable, Hashable, Decodable {
     /// `pool->start`: the physical (and, here, bus) address of slot 0.
     public var start: UInt64
-    /// `pool->nslabs`: the number of 2 KiB slots, a positive multiple of 128.
+    /// `pool->nslabs`: the number of 2 KiB slots, a positive multiple of 128 (at most
+    /// ``maximumSlots`` in a trace).
     public var nslabs: Int
     /// `pool->nareas`: a power of two that divides the pool into whole segments.
     public var nareas: Int
@@ -20,6 +21,11 @@ public struct SWIOTLBReplayPool: Sendable, Hashable, Decodable {
         self.nareas = nareas
         self.pageSize = pageSize
     }
+
+    /// The largest `nslabs` a trace may give: 2^24 slots, a 32 GiB pool. A replay builds
+    /// the pool's slot table in host memory (about 19 bytes a slot); the earlier limit,
+    /// 2^30, let a 100-byte trace take some 19 GiB and minutes.
+    public static let maximumSlots = 1 << 24
 
     /// The pool's size in bytes.
     public var size: Int { nslabs << SWIOTLB.slotShift }
@@ -43,8 +49,8 @@ public struct SWIOTLBReplayPool: Sendable, Hashable, Decodable {
     /// Swift pool on the same layout: `swiotlb_init_io_tlb_pool()` (6.12) takes any
     /// `nareas`, but SVMKit's pool keeps `nareas` a power of two that divides it evenly.
     var problem: String? {
-        if nslabs <= 0 || nslabs % SWIOTLB.segmentSlots != 0 || nslabs > 1 << 30 {
-            return "nslabs \(nslabs) is not a positive multiple of \(SWIOTLB.segmentSlots) up to 2^30"
+        if nslabs <= 0 || nslabs % SWIOTLB.segmentSlots != 0 || nslabs > Self.maximumSlots {
+            return "nslabs \(nslabs) is not a positive multiple of \(SWIOTLB.segmentSlots) up to 2^24"
         }
         if pageSize < SWIOTLB.slotSize || pageSize > 1 << 30 || pageSize.nonzeroBitCount != 1 {
             return "page_size \(pageSize) is not a power of two in 2048...2^30"
