@@ -32,7 +32,7 @@ public enum SWIOTLBPoolAdvisor {
         var slots = max(step, (demand.peak + step - 1) / step * step)
         var found: ReplayOutcome?
         while slots <= searchLimitSlots {
-            let outcome = replay(scenario, slots: slots, areas: nareas, allocator: allocator)
+            let outcome = replay(scenario, slots: slots, areas: nareas, allocator: allocator, stopAtFirstFailure: true)
             if outcome.failures == 0 {
                 found = outcome
                 break
@@ -108,10 +108,14 @@ public enum SWIOTLBPoolAdvisor {
 
     /// Replays `scenario` on an empty pool of `slots` slots at the trace's start address.
     /// With `captureAt`, stops when use first reaches that many slots and records the
-    /// longest free run then (one statistics scan, not one per new peak).
+    /// longest free run then (one statistics scan, not one per new peak). With
+    /// `stopAtFirstFailure`, stops at the first "buffer is full" (`failures` is then 1):
+    /// the search only asks whether a size works, and replaying the rest of a long
+    /// trace on a size that already failed made the search quadratic in the trace's
+    /// length several times over (a 40,000-op trace of 64 KiB-aligned maps took minutes).
     static func replay(
         _ scenario: SWIOTLBReplayScenario, slots: Int, areas: Int, allocator: SWIOTLBAllocatorKind,
-        captureAt: Int? = nil
+        captureAt: Int? = nil, stopAtFirstFailure: Bool = false
     ) -> ReplayOutcome {
         var outcome = ReplayOutcome()
         guard
@@ -129,7 +133,10 @@ public enum SWIOTLBPoolAdvisor {
                 guard let request = request(m, pageSize: scenario.pool.pageSize) else { continue }
                 guard let address = try? pool.place(request, cpu: m.cpu, copyIn: false) else {
                     // A request no pool can hold is not this size's failure.
-                    if pool.table.emptyPoolShortfall(request) == nil { outcome.failures += 1 }
+                    if pool.table.emptyPoolShortfall(request) == nil {
+                        outcome.failures += 1
+                        if stopAtFirstFailure { return outcome }
+                    }
                     continue
                 }
                 live[m.id] = (address, m.size)
