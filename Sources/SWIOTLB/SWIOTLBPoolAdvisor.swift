@@ -29,7 +29,10 @@ public enum SWIOTLBPoolAdvisor {
         }
         let demand = peakDemand(scenario)
         let step = SWIOTLB.segmentSlots * nareas
-        var slots = max(step, (demand.peak + step - 1) / step * step)
+        // Sizes below the alignment bound cannot work (``peakDemand(_:)``): start there.
+        // Only for the reference search, whose slot rules the bound is derived from.
+        let floor = allocator == .reference ? max(demand.peak, demand.alignedFloor) : demand.peak
+        var slots = max(step, (min(floor, searchLimitSlots + 1) + step - 1) / step * step)
         var found: ReplayOutcome?
         while slots <= searchLimitSlots {
             let outcome = replay(scenario, slots: slots, areas: nareas, allocator: allocator, stopAtFirstFailure: true)
@@ -61,16 +64,26 @@ public enum SWIOTLBPoolAdvisor {
             swiotlbParameter: "\(slots),\(nareas)", roundedSlots: rounded, failuresAtRoundedSize: roundedFailures)
     }
 
-    /// The live slots' peak if every request got exactly its slots, and the requests
-    /// no pool can hold.
-    static func peakDemand(_ scenario: SWIOTLBReplayScenario) -> (peak: Int, impossible: Int) {
+    /// The live slots' peak if every request got exactly its slots, the requests no pool
+    /// can hold, and a floor from alignment: runs that must start on the same residue
+    /// modulo the same period (``SlotRequest/period``, ``SlotRequest/residue``: the
+    /// slot-number bits `swiotlb_search_pool_area()` (6.12) pins) cannot overlap, so `n`
+    /// of them live at once, each at least `L` slots, span at least
+    /// `(n - 1) * roundup(L, period) + L` slots, and no smaller pool holds them. Without
+    /// the floor, a trace of many small 64 KiB-aligned maps (NVMe-like `min_align_mask`
+    /// 0xffff) was searched from its raw slot peak, one segment per area at a time, for
+    /// minutes.
+    static func peakDemand(_ scenario: SWIOTLBReplayScenario) -> (peak: Int, impossible: Int, alignedFloor: Int) {
         let probe = try? SWIOTLBPool(
             region: BounceRegion(base: scenario.pool.start, size: probeSlots << SWIOTLB.slotShift),
             memory: NoBounceMemory(), pageSize: scenario.pool.pageSize)
-        var live: [UInt64: Int] = [:]
+        var live: [UInt64: (slots: Int, phase: Phase)] = [:]
         var used = 0
         var peak = 0
         var impossible = 0
+        var livePerPhase: [Phase: Int] = [:]
+        var shortestPerPhase: [Phase: Int] = [:]
+        var floor = 0
         for op in scenario.ops {
             switch op {
             case .map(let m):
@@ -80,14 +93,40 @@ public enum SWIOTLBPoolAdvisor {
                     impossible += 1
                     continue
                 }
-                live[m.id] = request.slots
+                let phase = Phase(period: request.period, residue: request.residue % max(request.period, 1))
+                live[m.id] = (request.slots, phase)
                 used += request.slots
                 peak = max(peak, used)
+                let n = livePerPhase[phase, default: 0] + 1
+                livePerPhase[phase] = n
+                let shortest = min(shortestPerPhase[phase] ?? request.slots, request.slots)
+                shortestPerPhase[phase] = shortest
+                floor = max(floor, alignedSpan(count: n, shortest: shortest, period: request.period))
             case .unmap(let id):
-                if let n = live.removeValue(forKey: id) { used -= n }
+                if let entry = live.removeValue(forKey: id) {
+                    used -= entry.slots
+                    livePerPhase[entry.phase, default: 1] -= 1
+                }
             }
         }
-        return (peak, impossible)
+        return (peak, impossible, floor)
+    }
+
+    /// A start-slot class: runs whose first slot number is `residue` modulo `period`.
+    struct Phase: Hashable {
+        var period: UInt64
+        var residue: UInt64
+    }
+
+    /// The fewest slots that hold `count` disjoint runs of at least `shortest` slots
+    /// starting in one ``Phase`` of `period`; capped just above the search limit.
+    static func alignedSpan(count: Int, shortest: Int, period: UInt64) -> Int {
+        let cap = searchLimitSlots + 1
+        guard count > 0, shortest > 0, period > 0, period <= UInt64(cap) else { return 0 }
+        let p = Int(period)
+        let spacing = (shortest + p - 1) / p * p
+        guard count - 1 <= cap / spacing else { return cap }
+        return min(cap, (count - 1) * spacing + shortest)
     }
 
     /// The pool size that decides whether a request fits in any pool at all (its

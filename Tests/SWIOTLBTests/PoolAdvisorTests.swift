@@ -84,6 +84,26 @@ struct PoolAdvisorTests {
         #expect(advice.failuresAtRoundedSize == (try Self.failures(s, slots: rounded.slots, areas: rounded.areas, memory: memory)))
     }
 
+    @Test("many small 64 KiB-aligned maps: the search starts at the alignment floor, which no working pool is below")
+    func alignmentFloor() throws {
+        // 40 live one-slot maps whose first slot must be 1 modulo 32 (min_align_mask 0xffff,
+        // orig_addr 0x800 into a 64 KiB block): 40 slots of raw demand, but they span at
+        // least 39 * 32 + 1 slots. (The search used to climb from 128 slots one segment at
+        // a time; on a 40,000-op trace of such maps that took minutes.)
+        let ops = (0..<40).map { k in
+            SWIOTLBReplayOperation.map(
+                SWIOTLBReplayMap(id: UInt64(k), origAddr: 0x10_0000 + UInt64(k) << 16 + 0x800, size: 1, minAlignMask: 0xffff))
+        }
+        let s = SWIOTLBReplayScenario(pool: SWIOTLBReplayPool(start: 0, nslabs: 128), ops: ops)
+        let demand = SWIOTLBPoolAdvisor.peakDemand(s)
+        #expect(demand.peak == 40 && demand.alignedFloor == 39 * 32 + 1)
+        let memory = try HostBounceMemory(size: 8 << 20)
+        let smallest = try #require(
+            try stride(from: 128, through: 4096, by: 128).first { try Self.failures(s, slots: $0, areas: 1, memory: memory) == 0 })
+        #expect(smallest >= demand.alignedFloor, "the floor is a lower bound")
+        #expect(try SWIOTLBPoolAdvisor.advise(s).minimumSlots == smallest)
+    }
+
     @Test("a stream with a map no pool can hold: counted apart, the rest still advised")
     func impossibleMaps() throws {
         let s = SWIOTLBReplayScenario(
