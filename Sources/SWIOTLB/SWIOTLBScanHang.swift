@@ -56,11 +56,21 @@ public struct SWIOTLBScanHang: Sendable, Hashable, Codable, CustomStringConverti
         self.usedSlots = usedSlots
     }
 
+    /// The same hang, in another series whose scan spins the same way: e.g. 5.10.y's
+    /// `find_slots()` (`kernel/dma/swiotlb.c: find_slots (5.10.265)`, the same unbounded
+    /// `do { … } while (index != wrap)`; the fix was not backported there).
+    public func named(series: String, function: String) -> SWIOTLBScanHang {
+        var hang = self
+        hang.series = series
+        hang.function = function
+        return hang
+    }
+
     private static func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
 
     /// The request, where Linux hangs, and the fix.
     public var description: String {
-        "Linux \(Self.series) hangs in \(Self.function)(): map of \(size) bytes from \(Self.hex(original)) "
+        "Linux \(series) hangs in \(function)(): map of \(size) bytes from \(Self.hex(original)) "
             + "(alloc_align_mask \(Self.hex(allocAlignMask)), min_align_mask \(Self.hex(minAlignMask)), "
             + "stride \(stride) slots) in area \(area) with \(usedSlots) slots used: no slot of the required phase "
             + "fits, the scan steps over its starting index and spins for ever holding the area lock; "

@@ -112,6 +112,21 @@ struct BootLinuxCommandTests {
         #expect(twelve["hang"] is NSNull)
     }
 
+    @Test("5.10 hangs on the same stream in its own find_slots(): the report names 5.10 and find_slots, not 6.1")
+    func fiveTenHang() async throws {
+        // 5.10.265's find_slots() has 6.1's unbounded scan (the recorded 5.10 answers hang);
+        // the report used to say "Linux 6.1 hangs in swiotlb_do_find_slots()" for a 5.10 guest.
+        let (dir, file) = try Self.scratchFile("hang.json")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Data(Self.hangTrace.utf8).write(to: file)
+        let r = try await FDTCLIRunner.run(
+            ["boot", "--linux", "5.10", "--cmdline", "svm=on swiotlb=128,force console=hvc0", "--dma-replay", file.path] + Self.small)
+        #expect(r.status == 1, "\(r.stderr)")
+        let hang = try #require(try Self.json(r)["hang"] as? [String: Any])
+        #expect(hang["series"] as? String == "5.10" && hang["function"] as? String == "find_slots", "\(hang)")
+        #expect(r.stderr.contains("hung: CPU 0 spins in find_slots()"), "\(r.stderr)")
+    }
+
     @Test("--dma-replay refuses an op dma_map_single() cannot express, naming the file and op (exit 2)")
     func dmaReplayBadInput() async throws {
         let (dir, file) = try Self.scratchFile("aligned.json")

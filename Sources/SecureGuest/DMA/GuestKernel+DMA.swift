@@ -79,7 +79,8 @@ extension GuestKernel {
                     cpu: cpu)
             }
         } catch {
-            if case .scanHung(let hang) = error { hangInSWIOTLB(hang, cpu: cpu) }
+            var error = error
+            if case .scanHung(let hang) = error { error = .scanHung(hangInSWIOTLB(hang, cpu: cpu)) }
             noteSWIOTLBError(error, address: address, operation: "dma_map_single")
             throw .swiotlb(error)
         }
@@ -216,12 +217,16 @@ extension GuestKernel {
     /// (6.1)`), so the
     /// kernel stops here (``GuestKernelPhase/hung(reason:)``). Linux prints nothing at
     /// that moment; SVMKit's line says where it hangs and why.
-    func hangInSWIOTLB(_ hang: SWIOTLBScanHang, cpu: Int) {
+    func hangInSWIOTLB(_ found: SWIOTLBScanHang, cpu: Int) -> SWIOTLBScanHang {
+        // The pool reports 6.1's swiotlb_do_find_slots(); a 5.10 guest spins in
+        // find_slots() (LinuxVersion.swiotlbAllocator), and its report says so.
+        let hang = options.linux == .v5_10 ? found.named(series: "5.10", function: "find_slots") : found
         printk("SVMKit: CPU \(cpu): \(hang)")
         state.withLock { s in
             s.swiotlbHang = hang
-            s.phase = .hung(reason: "CPU \(cpu) spins in \(SWIOTLBScanHang.function)() holding SWIOTLB area \(hang.area)'s lock")
+            s.phase = .hung(reason: "CPU \(cpu) spins in \(hang.function)() holding SWIOTLB area \(hang.area)'s lock")
         }
+        return hang
     }
 
     /// Gives pages back to the allocator.
