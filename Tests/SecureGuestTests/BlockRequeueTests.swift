@@ -160,6 +160,25 @@ struct BlockRequeueTests {
         #expect(s.kernel.swiotlbPool?.statistics.usedSlots == 0)
     }
 
+    /// 6.1's search fails a map of more than a segment as exhausted, not as too large;
+    /// before, with other mappings live, the driver took it for a full pool and waited for
+    /// releases that could never make room (here, with no wait, a `nothingReleased` stall).
+    @Test("6.1: a transfer over one segment never fits, even while other mappings are live")
+    func neverFitsOn61() throws {
+        let s = try Setup(linux: .v6_1)
+        let probed = try s.kernel.probeVirtualBlockDevice()
+        let disk = VirtualBlockDriver(
+            kernel: s.kernel, kind: .virtio, maximumTransfer: 512 << 10, unitAddress: probed.unitAddress,
+            sectorCount: probed.sectorCount, queueAddress: probed.queueAddress, requeueTimeout: .zero)
+        #expect {
+            try disk.write(sector: 0, from: s.buffer, byteCount: 512 << 10)
+        } throws: { error in
+            guard case .stalled(let stall) = error as? BlockIOError else { return false }
+            return stall.reason == .neverFits && stall.usedSlots == 448 && stall.slotsNeeded == 256
+        }
+        #expect(s.kernel.log.contains("swiotlb buffer is full (sz: 524288 bytes), total 512 (slots), used 448 (slots)"))
+    }
+
     @Test("dev_warn_ratelimited: ten lines per five seconds, then the count of those suppressed")
     func ratelimit() {
         var r = KernelRatelimit()

@@ -287,7 +287,10 @@ public final class VirtualBlockDriver: Sendable {
     /// those no release can cure.
     private static func queueStatus(after error: DMAError) -> QueueStatus {
         switch error {
-        case .swiotlb(.exhausted(let full)): full.usedSlots == 0 ? .resourceForever(.neverFits) : .resource
+        // More than a segment never fits (6.1's and 5.x's search fails such a map as
+        // exhausted: swiotlb_do_find_slots (6.1)); nor does anything an empty pool refused.
+        case .swiotlb(.exhausted(let full)):
+            full.usedSlots == 0 || full.slotsNeeded > SWIOTLB.segmentSlots ? .resourceForever(.neverFits) : .resource
         case .swiotlb(.mappingTooLarge): .resourceForever(.neverFits)
         case .noBouncePool: .resourceForever(.noPool)
         default: .error
