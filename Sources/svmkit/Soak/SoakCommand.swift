@@ -32,14 +32,21 @@ struct SoakCommand: ParsableCommand {
             load (one request in flight per vCPU) does not fill an area; a small pool does, \
             e.g. --cmdline "svm=on swiotlb=1024,force console=hvc0" (within seconds).
 
-            A map that finds the bounce pool full is not a failure: as in Linux, the disk             driver returns BLK_STS_RESOURCE and the request is requeued, then mapped again             once other mappings are released (the summary's and --json's requeues count             them; the soak's bidirectional mappings are retried the same way). A request             that can never be mapped (it fits no pool, or nothing releases a slot for 10 s)             is a failure of kind stall: Linux would requeue it for ever and the task would             hang; the message names the request, the pool and a bigger swiotlb=.
+            A map that finds the bounce pool full is not a failure: as in Linux, the disk \
+            driver returns BLK_STS_RESOURCE and the request is requeued, then mapped again \
+            once other mappings are released (the summary's and --json's requeues count \
+            them; the soak's bidirectional mappings are retried the same way). A request \
+            that can never be mapped (it fits no pool, or nothing releases a slot for 10 s) \
+            is a failure of kind stall: Linux would requeue it for ever and the task would \
+            hang; the message names the request, the pool and a bigger swiotlb=.
 
             The same seed gives the same operations on each vCPU (threads interleave). The \
             first failure stops the run and is printed with the seed, cycle, vCPU and \
             operation number, and a command line that runs the same operations again.
 
             Exit status: 0 when nothing failed (no checksum mismatch, invariant failure, \
-            isolation violation, failed operation, hang or stall; requeues are not             failures); 1 otherwise; 2 for bad input.
+            isolation violation, failed operation, hang or stall; requeues are not \
+            failures); 1 otherwise; 2 for bad input.
 
             Examples:
               svmkit soak --seconds 60 --seed 7
