@@ -18,9 +18,10 @@ public enum DMAError: Error, Hashable, Sendable, CustomStringConvertible {
     /// `dma_free_coherent()` of an address that is not a live coherent allocation.
     case notCoherent(address: GuestPhysicalAddress)
     /// Bouncing is forced but there is no pool: `swiotlb_tbl_map_single()` prints the
-    /// reason and returns `DMA_MAPPING_ERROR` (`kernel/dma/swiotlb.c:
-    /// swiotlb_tbl_map_single (6.1)`), or on 5.x panics with it, after which the kernel
-    /// is stopped (``LinuxVersion/swiotlbMapPanicsWithoutPool``).
+    /// reason (rate-limited) and returns `DMA_MAPPING_ERROR` (`kernel/dma/swiotlb.c:
+    /// swiotlb_tbl_map_single (6.1, 6.12)`), or on 5.x panics with it, after which the
+    /// kernel is stopped (``LinuxVersion/swiotlbMapPanicsWithoutPool``). 6.1 forces
+    /// bouncing only with a pool (``LinuxVersion/forceBounceWithoutPool``).
     case noBouncePool(reason: String)
 
     /// A sentence naming the culprit.

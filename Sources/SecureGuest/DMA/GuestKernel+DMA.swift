@@ -47,6 +47,8 @@ extension GuestKernel {
             if options.linux.swiotlbMapPanicsWithoutPool {
                 printk("Kernel panic - not syncing: \(reason)")
                 state.withLock { $0.phase = .failed(reason: "panic in swiotlb_tbl_map_single(): \(reason)") }
+            } else {
+                warnSWIOTLBNoPool(reason)
             }
             throw .noBouncePool(reason: reason)
         }

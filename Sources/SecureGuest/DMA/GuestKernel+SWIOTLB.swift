@@ -59,6 +59,9 @@ extension GuestKernel {
             }
             return
         }
+        // 6.12 latches force_bounce before allocating, 5.x parsed it into swiotlb_force:
+        // forced even if no pool comes of it (``LinuxVersion/forceBounceWithoutPool``).
+        if cmdlineForce && linux.forceBounceWithoutPool { state.withLock { $0.forceBounce = true } }
         var configuration: SWIOTLBConfiguration
         do {
             configuration = try SWIOTLBConfiguration(
