@@ -85,10 +85,15 @@ extension GuestKernel {
                     printk("SVM: Cannot allocate SWIOTLB buffer")
                     throw .allocation(error)
                 }
-                guard linux.swiotlbInitRetriesSmaller, let smaller = configuration.halved() else {
+                guard linux.swiotlbInitRetriesSmaller else {
                     printk("software IO TLB: Cannot allocate buffer")
                     return
                 }
+                // 6.x: each failed try warns (kernel/dma/swiotlb.c: swiotlb_memblock_alloc
+                // (6.1, 6.12)); after the 1 MiB one swiotlb_init_remap() returns silently.
+                printk(
+                    "software IO TLB: swiotlb_memblock_alloc: Failed to allocate \(configuration.size) bytes tlb structure")
+                guard let smaller = configuration.halved() else { return }
                 configuration = smaller
             }
         }

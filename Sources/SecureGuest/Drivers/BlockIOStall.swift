@@ -39,7 +39,7 @@ public struct BlockIOStall: Hashable, Sendable, Codable, CustomStringConvertible
     public let operation: String
     /// The Linux CPU that submitted the request.
     public let cpu: Int
-    /// The request: its first sector and its size in bytes.
+    /// The request's first sector.
     public let sector: UInt64
     /// The request's size in bytes.
     public let byteCount: Int
