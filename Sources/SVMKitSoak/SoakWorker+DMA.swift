@@ -69,7 +69,7 @@ extension SoakWorker {
             do {
                 return try kernel.dmaMapSingle(GuestPhysicalAddress(original), size: size, direction: .bidirectional, cpu: cpu)
             } catch {
-                guard case .swiotlb(.exhausted(let full)) = error, full.usedSlots > 0 else {
+                guard Self.retriesMap(after: error) else {
                     throw SoakCheckFailure(.operation, "\(call) failed: \(error)")
                 }
                 tally.update { $0.requeues += 1 }
@@ -79,6 +79,15 @@ extension SoakWorker {
                 }
             }
         }
+    }
+
+    /// Whether ``mapRetrying(_:_:_:)`` waits for a release after `error`: a full pool that
+    /// a release can cure (no more slots than a segment). Not "nothing in use": the pool
+    /// counts after its failed search, and the other vCPUs may have released everything
+    /// in between (their release then wakes the retry at once).
+    static func retriesMap(after error: DMAError) -> Bool {
+        guard case .swiotlb(.exhausted(let full)) = error else { return false }
+        return full.slotsNeeded <= SWIOTLB.segmentSlots
     }
 
     /// One DMA API call; its error becomes an operation failure naming the call.

@@ -3,7 +3,7 @@ import Hypervisor
 @_spi(Firmware) import PEFMachine
 import PowerABI
 import SVMKit
-import SWIOTLB
+@testable import SWIOTLB
 import Synchronization
 import Testing
 
@@ -181,6 +181,29 @@ struct BlockRequeueTests {
             return stall.reason == .neverFits && stall.usedSlots == 448 && stall.slotsNeeded == 256
         }
         #expect(s.kernel.log.contains("swiotlb buffer is full (sz: 524288 bytes), total 512 (slots), used 448 (slots)"))
+    }
+
+    /// A full pool as the pool reports it: `used` slots counted after the failed search.
+    static func full(used: Int, needed: Int) -> DMAError {
+        .swiotlb(
+            .exhausted(
+                SWIOTLBExhaustion(
+                    poolSize: 1 << 20, totalSlots: 512, requestSize: needed * SWIOTLB.slotSize,
+                    allocationSize: needed * SWIOTLB.slotSize, slotsNeeded: needed, allocAlignMask: 0, minAlignMask: 0,
+                    effectiveAlignment: SWIOTLB.slotSize, usedSlots: used, highWaterSlots: 512, largestFreeRun: 0,
+                    largestFreeRunArea: 0, startArea: 0, areaCount: 1, linux61: false)))
+    }
+
+    /// Before: a full pool whose count read 0 used slots was a never-fits stall even with
+    /// other CPUs mapping, who may have released everything between the failed search and
+    /// the count (a soak failure depending on thread interleaving).
+    @Test("Only a driver that is alone takes an empty count for never-fits; more than a segment never fits")
+    func classification() {
+        typealias D = VirtualBlockDriver
+        #expect(D.queueStatus(after: Self.full(used: 0, needed: 126), alone: false) == .resource)
+        #expect(D.queueStatus(after: Self.full(used: 0, needed: 126), alone: true) == .resourceForever(.neverFits))
+        #expect(D.queueStatus(after: Self.full(used: 300, needed: 126), alone: true) == .resource)
+        #expect(D.queueStatus(after: Self.full(used: 300, needed: 256), alone: false) == .resourceForever(.neverFits))
     }
 
     @Test("dev_warn_ratelimited: ten lines per five seconds, then the count of those suppressed")

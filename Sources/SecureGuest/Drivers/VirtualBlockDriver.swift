@@ -168,7 +168,7 @@ public final class VirtualBlockDriver: Sendable {
                                 reason, error: error, op: op, cpu: cpu, sector: sector, byteCount: byteCount,
                                 transferBytes: length, transferSector: transferSector, requeues: requeues, waited: waited))
                     }
-                    switch Self.queueStatus(after: error) {
+                    switch Self.queueStatus(after: error, alone: requeueTimeout == .zero) {
                     case .error:
                         unmapAll(batch, direction: direction)
                         throw .dma(error)
@@ -272,7 +272,7 @@ public final class VirtualBlockDriver: Sendable {
     }
 
     /// What `queue_rq()` returns for a request whose data map failed with `error`.
-    private enum QueueStatus {
+    enum QueueStatus: Equatable {
         /// `BLK_STS_RESOURCE`: the pool is full now; requeue and retry.
         case resource
         /// `BLK_STS_RESOURCE` on every retry: the map can never succeed.
@@ -284,13 +284,18 @@ public final class VirtualBlockDriver: Sendable {
 
     /// Both drivers turn any `dma_mapping_error()` into `BLK_STS_RESOURCE`
     /// (``VirtualBlockDriver``); which of SVMKit's errors are such failures, and which of
-    /// those no release can cure.
-    private static func queueStatus(after error: DMAError) -> QueueStatus {
+    /// those no release can cure. `alone`: no other CPU maps through the pool (the
+    /// driver's ``requeueTimeout`` is zero).
+    static func queueStatus(after error: DMAError, alone: Bool) -> QueueStatus {
         switch error {
         // More than a segment never fits (6.1's and 5.x's search fails such a map as
-        // exhausted: swiotlb_do_find_slots (6.1)); nor does anything an empty pool refused.
+        // exhausted: swiotlb_do_find_slots (6.1)); nor does what an empty pool refused. The
+        // pool counts its used slots after the failed search, so only a caller that is
+        // alone knows the pool was empty: with other CPUs mapping, they may have released
+        // everything in between, and their release wakes the requeued request.
         case .swiotlb(.exhausted(let full)):
-            full.usedSlots == 0 || full.slotsNeeded > SWIOTLB.segmentSlots ? .resourceForever(.neverFits) : .resource
+            full.slotsNeeded > SWIOTLB.segmentSlots || (alone && full.usedSlots == 0)
+                ? .resourceForever(.neverFits) : .resource
         case .swiotlb(.mappingTooLarge): .resourceForever(.neverFits)
         case .noBouncePool: .resourceForever(.noPool)
         default: .error
