@@ -30,7 +30,9 @@ extension GuestKernel {
     /// default; one area before 6.0); if memory is short 6.x halves the size down to
     /// 1 MiB, and 5.x tries once (``LinuxVersion/swiotlbInitRetriesSmaller``): 5.10's
     /// `svm_swiotlb_init()` then panics, which is thrown as
-    /// ``GuestKernelError/allocation(_:)``. Nothing is printed about the pool here: pseries passes no
+    /// ``GuestKernelError/allocation(_:)``. With `swiotlb=force`, 6.12 and 5.x force
+    /// bouncing even when no pool comes of it (``LinuxVersion/forceBounceWithoutPool``).
+    /// Nothing is printed about the pool here: pseries passes no
     /// `SWIOTLB_VERBOSE`, and ``checkSwiotlbEnabled(secure:)`` prints it later.
     func setUpSWIOTLB(
         commandLine: KernelCommandLine, possibleCPUs: Int, secure: Bool, memblock: inout Memblock
