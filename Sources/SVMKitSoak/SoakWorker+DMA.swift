@@ -56,8 +56,8 @@ extension SoakWorker {
         try expectGuest(vcpu, original, d3, "unmap did not copy the device's data back: \(what)")
     }
 
-    /// `dma_map_single(DMA_BIDIRECTIONAL)`. A map that finds the pool full while other
-    /// mappings are live is retried once one is released, as the block driver's requeued
+    /// `dma_map_single(DMA_BIDIRECTIONAL)`. A map that finds the pool full
+    /// (`DMAError.releaseMayCure`) is retried once another mapping is released, as the block driver's requeued
     /// request is (``SoakReport/requeues``): the DMA API reports the failure and leaves
     /// the retry to its caller; the soak, as a driver, waits. Nothing released within
     /// `VirtualBlockDriver.defaultRequeueTimeout` is a stall; any other error a failed
@@ -69,7 +69,7 @@ extension SoakWorker {
             do {
                 return try kernel.dmaMapSingle(GuestPhysicalAddress(original), size: size, direction: .bidirectional, cpu: cpu)
             } catch {
-                guard Self.retriesMap(after: error) else {
+                guard error.releaseMayCure else {
                     throw SoakCheckFailure(.operation, "\(call) failed: \(error)")
                 }
                 tally.update { $0.requeues += 1 }
@@ -79,15 +79,6 @@ extension SoakWorker {
                 }
             }
         }
-    }
-
-    /// Whether ``mapRetrying(_:_:_:)`` waits for a release after `error`: a full pool that
-    /// a release can cure (no more slots than a segment). Not "nothing in use": the pool
-    /// counts after its failed search, and the other vCPUs may have released everything
-    /// in between (their release then wakes the retry at once).
-    static func retriesMap(after error: DMAError) -> Bool {
-        guard case .swiotlb(.exhausted(let full)) = error else { return false }
-        return full.slotsNeeded <= SWIOTLB.segmentSlots
     }
 
     /// One DMA API call; its error becomes an operation failure naming the call.

@@ -206,6 +206,16 @@ struct BlockRequeueTests {
         #expect(D.queueStatus(after: Self.full(used: 300, needed: 256), alone: false) == .resourceForever(.neverFits))
     }
 
+    /// The soak's bidirectional map retries on this too; before, it failed the operation
+    /// when the count read 0 used slots (a soak failure depending on thread interleaving).
+    @Test("releaseMayCure: a full pool whatever its used count, not more than a segment, not another error")
+    func releaseMayCure() {
+        #expect(Self.full(used: 0, needed: 33).releaseMayCure)
+        #expect(Self.full(used: 400, needed: 128).releaseMayCure)
+        #expect(!Self.full(used: 400, needed: 129).releaseMayCure)
+        #expect(!DMAError.invalidSize(0).releaseMayCure && !DMAError.swiotlb(.invalidSize(0, operation: .map)).releaseMayCure)
+    }
+
     @Test("dev_warn_ratelimited: ten lines per five seconds, then the count of those suppressed")
     func ratelimit() {
         var r = KernelRatelimit()

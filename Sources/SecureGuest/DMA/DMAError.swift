@@ -37,4 +37,14 @@ public enum DMAError: Error, Hashable, Sendable, CustomStringConvertible {
         case .noBouncePool(let why): "no SWIOTLB pool to bounce through: \(why)"
         }
     }
+
+    /// Whether a release of other mappings may let the map succeed: the pool was full
+    /// (``SWIOTLBError/exhausted(_:)``) for a request of no more slots than a segment
+    /// holds. What a requeued block request (``VirtualBlockDriver``) or a retrying caller
+    /// waits on. The pool's used count is taken after its failed search, so "nothing in
+    /// use" does not rule it out while other CPUs map: they may have released in between.
+    public var releaseMayCure: Bool {
+        guard case .swiotlb(.exhausted(let full)) = self else { return false }
+        return full.slotsNeeded <= SWIOTLB.segmentSlots
+    }
 }

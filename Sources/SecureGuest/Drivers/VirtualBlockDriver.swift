@@ -294,8 +294,7 @@ public final class VirtualBlockDriver: Sendable {
         // alone knows the pool was empty: with other CPUs mapping, they may have released
         // everything in between, and their release wakes the requeued request.
         case .swiotlb(.exhausted(let full)):
-            full.slotsNeeded > SWIOTLB.segmentSlots || (alone && full.usedSlots == 0)
-                ? .resourceForever(.neverFits) : .resource
+            !error.releaseMayCure || (alone && full.usedSlots == 0) ? .resourceForever(.neverFits) : .resource
         case .swiotlb(.mappingTooLarge): .resourceForever(.neverFits)
         case .noBouncePool: .resourceForever(.noPool)
         default: .error
