@@ -21,13 +21,36 @@
  * can skip), with the area lock held. A map that can take a +1 step (orig_addr != 0
  * and min_align_mask has bits above alloc_align_mask | 0x7ff; without them every
  * step is +stride from a stride-aligned start, which always comes back) is first run
- * in a forked child; if the child has not reported within watchdog_ms it is killed
- * with SIGKILL and the map is reported as a hang ("hang": true, and "hung at op N" on
- * stderr) and not run in this process, whose state stays as it was. Otherwise the
- * map is run here (the same code on the same state gives the same answer).
+ * in a forked child; if the child has not reported by the time it has spun for
+ * watchdog_ms of CPU time it is killed with SIGKILL and the map is reported as a hang
+ * ("hang": true, and "hung at op N" on stderr) and not run in this process, whose
+ * state stays as it was. Otherwise the map is run here (the same code on the same
+ * state gives the same answer). CPU time, not wall time: a map that returns needs
+ * microseconds of CPU, however long a loaded host keeps the child waiting for one
+ * (/proc/<pid>/stat; where that cannot be read, wall time). Whatever the CPU time, the
+ * wait ends after 60 times watchdog_ms of wall time.
  * (A SIGALRM + siglongjmp watchdog did not bring the spinning code back reliably.)
  */
 static int watchdog_ms = 2000; /* SWIOTLB_REPLAY_WATCHDOG_MS overrides */
+
+/* The CPU time (user + system) process pid has used, in ms; -1 if /proc cannot say. */
+static long cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f) return -1;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+	unsigned long utime, stime;
+	/* after the name: state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime */
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
+		return -1;
+	long hz = sysconf(_SC_CLK_TCK);
+	return (long)((utime + stime) * 1000 / (unsigned long)(hz > 0 ? hz : 100));
+}
 
 /* 1: the map returns (its address in *addr); 0: it hung and the child was killed. */
 static int map_returns(uint64_t orig, uint64_t size, unsigned int align, int cpu, uint64_t *addr)
@@ -46,7 +69,14 @@ static int map_returns(uint64_t orig, uint64_t size, unsigned int align, int cpu
 	close(fd[1]);
 	struct pollfd p = { fd[0], POLLIN, 0 };
 	int r;
-	do r = poll(&p, 1, watchdog_ms); while (r < 0 && errno == EINTR);
+	long waited = 0;
+	for (;;) {
+		do r = poll(&p, 1, 50); while (r < 0 && errno == EINTR);
+		if (r != 0) break;
+		waited += 50;
+		long spun = cpu_ms(pid);
+		if (spun >= 0 ? spun >= watchdog_ms || waited >= 60L * watchdog_ms : waited >= watchdog_ms) break;
+	}
 	ssize_t got = 0;
 	if (r > 0) got = read(fd[0], addr, sizeof(*addr));
 	close(fd[0]);
@@ -179,7 +209,7 @@ static void run(const struct jval *sc, int s, bool execute)
 				hang = true;
 				addr = OSWL_MAPPING_ERROR;
 				fprintf(stderr, "swiotlb-replay: scenario %d: hung at op %zu (map of %llu bytes, "
-					"min_align_mask 0x%x, alloc_align_mask 0x%x): killed after %d ms\n",
+					"min_align_mask 0x%x, alloc_align_mask 0x%x): killed after %d ms of CPU\n",
 					s, i, (unsigned long long)size, min_align, align, watchdog_ms);
 			} else {
 				addr = oswl_map(orig, size, align, 1, cpu);

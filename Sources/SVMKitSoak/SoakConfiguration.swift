@@ -118,8 +118,15 @@ public struct SoakConfiguration: Hashable, Sendable {
         }
     }
 
+    /// `text` as one POSIX shell word: in single quotes, each `'` written `'\''` (a
+    /// kernel command line may hold quotes and spaces, e.g. `foo="a b"`).
+    static func shellQuoted(_ text: String) -> String {
+        "'" + text.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
+    }
+
     /// The `svmkit soak` command line that runs the same operations up to the end of
-    /// `cycle` (count-limited, so it stops in the same place).
+    /// `cycle` (count-limited, so it stops in the same place): every option that changes
+    /// what the guest does, with the command line quoted for a POSIX shell.
     public func reproduction(throughCycle cycle: Int) -> String {
         // Exact: a size that is not a whole number of MiB is given in bytes.
         let memory = memoryBytes % (1 << 20) == 0 ? "\(memoryBytes >> 20)M" : "\(memoryBytes)"
@@ -131,7 +138,13 @@ public struct SoakConfiguration: Hashable, Sendable {
         if linux != defaults.linux { s += " --linux \(linux)" }
         if dmaPath != defaults.dmaPath { s += " --dma-path \(dmaPath)" }
         if disk != defaults.disk { s += " --disk \(disk)" }
-        if commandLine != defaults.commandLine { s += " --cmdline \"\(commandLine)\"" }
+        if swiotlbDynamic { s += " --swiotlb-dynamic" }
+        if firmware.firmware != defaults.firmware.firmware { s += " --firmware \(firmware.firmware.rawValue)" }
+        if firmware.hypervisorTouch != defaults.firmware.hypervisorTouch {
+            s += " --hv-touch \(firmware.hypervisorTouch.rawValue)"
+        }
+        if let policy = firmware.esmCheckPolicy { s += " --esm-check \(policy.rawValue)" }
+        if commandLine != defaults.commandLine { s += " --cmdline " + Self.shellQuoted(commandLine) }
         let done = (cycle + 1) * operationsPerCycle * cpuCount
         return s + " --operations \(operations.map { min($0, done) } ?? done)"
     }

@@ -56,8 +56,8 @@ extension SoakWorker {
         try expectGuest(vcpu, original, d3, "unmap did not copy the device's data back: \(what)")
     }
 
-    /// `dma_map_single(DMA_BIDIRECTIONAL)`. A map that finds the pool full while other
-    /// mappings are live is retried once one is released, as the block driver's requeued
+    /// `dma_map_single(DMA_BIDIRECTIONAL)`. A map that finds the pool full
+    /// (`DMAError.releaseMayCure`) is retried once another mapping is released, as the block driver's requeued
     /// request is (``SoakReport/requeues``): the DMA API reports the failure and leaves
     /// the retry to its caller; the soak, as a driver, waits. Nothing released within
     /// `VirtualBlockDriver.defaultRequeueTimeout` is a stall; any other error a failed
@@ -69,7 +69,7 @@ extension SoakWorker {
             do {
                 return try kernel.dmaMapSingle(GuestPhysicalAddress(original), size: size, direction: .bidirectional, cpu: cpu)
             } catch {
-                guard case .swiotlb(.exhausted(let full)) = error, full.usedSlots > 0 else {
+                guard error.releaseMayCure else {
                     throw SoakCheckFailure(.operation, "\(call) failed: \(error)")
                 }
                 tally.update { $0.requeues += 1 }

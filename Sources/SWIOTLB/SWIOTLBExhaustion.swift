@@ -47,7 +47,15 @@ public struct SWIOTLBExhaustion: Sendable, Hashable, CustomStringConvertible {
     /// (`kernel/dma/swiotlb.c: swiotlb_tbl_map_single (6.12)`); on 6.1 `alloc_size`, the
     /// mapping size.
     public var kernelMessage: String {
-        "swiotlb buffer is full (sz: \(printedSize) bytes), total \(totalSlots) (slots), used \(usedSlots) (slots)"
+        Self.kernelMessage(size: printedSize, totalSlots: totalSlots, usedSlots: usedSlots)
+    }
+
+    /// `swiotlb_tbl_map_single()`'s "swiotlb buffer is full (sz: %zd bytes), total %lu
+    /// (slots), used %lu (slots)" with these numbers (`kernel/dma/swiotlb.c:
+    /// swiotlb_tbl_map_single (6.1, 6.12)`), for a caller that has no exhaustion report,
+    /// e.g. a guest printing it for a ``SWIOTLBError/mappingTooLarge(size:allocationSize:maximum:)``.
+    public static func kernelMessage(size: Int, totalSlots: Int, usedSlots: Int) -> String {
+        "swiotlb buffer is full (sz: \(size) bytes), total \(totalSlots) (slots), used \(usedSlots) (slots)"
     }
 
     /// The explanation: sizes, alignment, usage, high-water, largest free run and areas.

@@ -66,7 +66,9 @@ public final class SWIOTLBPool: Sendable {
     ///     ``SWIOTLBAllocatorKind/reference``.
     ///   - pageSize: the kernel page size (64 KiB on pseries).
     ///   - warn: receives "swiotlb buffer is full …" lines (unless a map passes
-    ///     ``DMAAttributes/noWarn``), as the kernel log would.
+    ///     ``DMAAttributes/noWarn``), as the kernel log would; none for
+    ///     ``SWIOTLBError/mappingTooLarge(size:allocationSize:maximum:)``, which the
+    ///     caller may log with ``SWIOTLBExhaustion/kernelMessage(size:totalSlots:usedSlots:)``.
     ///   - recorder: receives every map and unmap, for `--swiotlb-trace` and replay.
     ///   - share: called once, before the pool exists, with the page-aligned region to
     ///     make visible to the hypervisor (the guest passes its `set_memory_decrypted()`,

@@ -64,7 +64,7 @@ struct DiskCommandTests {
         #expect(first["operation"] as? Int == 301)
         #expect(r.stderr.contains("FAILED: hang:"), "\(r.stderr)")
         #expect(r.stderr.contains("7c3940bf81e5"), "\(r.stderr)")
-        #expect(r.stderr.contains("--linux 6.1 --disk nvme --cmdline \"svm=on swiotlb=512,force console=hvc0\""), "reproduction line: \(r.stderr)")
+        #expect(r.stderr.contains("--linux 6.1 --disk nvme --cmdline 'svm=on swiotlb=512,force console=hvc0'"), "reproduction line: \(r.stderr)")
     }
 
     @Test("The same soak on 6.12 passes: exit 0, disk nvme, no hang")

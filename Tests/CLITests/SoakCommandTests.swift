@@ -67,6 +67,20 @@ struct SoakCommandTests {
         #expect(r.text.contains("requeues     "), "the summary counts full-pool requeues")
     }
 
+    /// Before: two paragraphs of the discussion had lost their line continuations, so the
+    /// help joined their lines with runs of 13 spaces ("the disk             driver").
+    @Test("--help: the discussion's sentences have no runs of spaces inside them")
+    func helpProse() async throws {
+        let r = try await FDTCLIRunner.run(["soak", "--help"])
+        #expect(r.status == 0)
+        let discussion = r.text.split(separator: "\n").prefix { !$0.hasPrefix("OPTIONS:") }
+        #expect(discussion.contains { $0.contains("BLK_STS_RESOURCE") })
+        for line in discussion {
+            let text = line.drop { $0 == " " }
+            #expect(!text.contains("   "), "\(line)")
+        }
+    }
+
     @Test("Bad input exits 2 naming the option", arguments: [
         (["soak", "--cpus", "0"], "--cpus"),
         (["soak", "--memory", "3X"], "--memory"),

@@ -60,7 +60,8 @@ struct SWIOTLBLinux61DifferentialTests {
             ] + seeded.scenarios)
         let model = SWIOTLBReplayer.replayLinux61(trace)
         let pool = try SWIOTLBReplayer.replay(trace, allocator: .linux61)
-        // A map returns in microseconds; 1 s is the watchdog's margin on a loaded machine.
+        // The watchdog counts the child's CPU time: a map that returns uses microseconds of
+        // it however loaded the machine is; a hang costs 1 s of CPU each.
         let linux = try await OracleReplay.run(trace, version: "6.1", environment: ["SWIOTLB_REPLAY_WATCHDOG_MS": "1000"])
         let hangs = model.scenarios.flatMap { s in s.results.filter(\.hang).map { "\(s.name) op \($0.index)" } }
         #expect(hangs.count >= 2, "the hanging streams hang: \(hangs)")

@@ -192,4 +192,21 @@ struct SoakRunnerTests {
         c.operations = 500
         #expect(c.reproduction(throughCycle: 2).hasSuffix("--operations 500"))
     }
+
+    /// Before: the line left out `--swiotlb-dynamic` and the firmware options (so it ran
+    /// other operations), and wrapped `--cmdline` in double quotes that a command line
+    /// holding quotes broke.
+    @Test("The reproduction line keeps --swiotlb-dynamic and the firmware options and quotes --cmdline for the shell")
+    func reproductionOptions() {
+        var c = SoakConfiguration()
+        c.swiotlbDynamic = true
+        c.firmware.firmware = .openPower
+        c.firmware.hypervisorTouch = .stop
+        c.firmware.esmCheckPolicy = .warn
+        c.commandLine = #"svm=on swiotlb=force foo="a b" it's"#
+        let line = c.reproduction(throughCycle: 0)
+        #expect(line.contains(" --swiotlb-dynamic"), "\(line)")
+        #expect(line.contains(" --firmware open-power --hv-touch stop --esm-check warn"), "\(line)")
+        #expect(line.contains(#" --cmdline 'svm=on swiotlb=force foo="a b" it'\''s' "#), "\(line)")
+    }
 }

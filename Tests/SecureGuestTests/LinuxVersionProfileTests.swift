@@ -218,6 +218,49 @@ struct LinuxVersionProfileTests {
         }
     }
 
+    /// `swiotlb=force` on a guest whose memory below 4 GiB is all reserved: no pool.
+    /// 6.12 latched `force_bounce` before allocating (`swiotlb_init_remap (6.12)`) and
+    /// 5.x parsed `swiotlb_force` (`setup_io_tlb_npages (5.4.301, 5.10.265)`), so a map
+    /// fails (6.12: the rate-limited warning, `DMA_MAPPING_ERROR`; 5.x: the panic); 6.1
+    /// sets `force_bounce` only with a pool (`swiotlb_init_io_tlb_mem (6.1)`), so the map
+    /// goes to the buffer. Before, every series mapped directly.
+    @Test("swiotlb=force with no pool: 6.12 fails the map with its warning, 5.x panics, 6.1 maps directly", arguments: LinuxVersion.allCases)
+    func forcedWithoutPool(linux: LinuxVersion) throws {
+        let t = try GuestTestMachine(memory: (4 << 30) + (512 << 20), cpus: 1, bootargs: "swiotlb=force console=hvc0")
+        var options = GuestKernelOptions()
+        options.linux = linux
+        options.kexecReservations = [Memblock.Region(start: GuestPhysicalAddress(0), size: 4 << 30, purpose: "test")]
+        let (kernel, report) = try t.boot(options)
+        #expect(report.swiotlb == nil && kernel.swiotlbPool == nil)
+        // 6.x: swiotlb_memblock_alloc() warns at each try, 64 MiB down to 1 MiB (7 lines);
+        // 5.x's swiotlb_init() tries once and says "Cannot allocate buffer".
+        let tries = kernel.log.lines.filter { $0.message.hasPrefix("software IO TLB: swiotlb_memblock_alloc: Failed to allocate ") }
+        if linux.swiotlbAreas {
+            #expect(tries.map(\.message).first?.hasSuffix(" 67108864 bytes tlb structure") == true)
+            #expect(tries.map(\.message).last?.hasSuffix(" 1048576 bytes tlb structure") == true)
+            #expect(tries.count == 7 && !kernel.log.contains("Cannot allocate buffer"))
+        } else {
+            #expect(tries.isEmpty && kernel.log.contains("software IO TLB: Cannot allocate buffer"))
+        }
+        let buffer = try kernel.allocateMemory(bytes: 4096, purpose: "forced map without a pool")
+        let warning = "Can not allocate SWIOTLB buffer earlier and can't now provide you with the DMA bounce buffer"
+        switch linux {
+        case .v6_1:
+            #expect(try kernel.dmaMapSingle(buffer, size: 4096, direction: .toDevice) == buffer.rawValue)
+            #expect(!kernel.log.contains(warning))
+        case .v6_12:
+            #expect(throws: DMAError.noBouncePool(reason: warning)) {
+                try kernel.dmaMapSingle(buffer, size: 4096, direction: .toDevice)
+            }
+            #expect(kernel.log.lines.contains { $0.message == warning })
+            #expect(kernel.phase == .running)
+        case .v5_4, .v5_10:
+            #expect(throws: DMAError.self) { try kernel.dmaMapSingle(buffer, size: 4096, direction: .toDevice) }
+            #expect(kernel.log.contains("Kernel panic - not syncing: \(warning)"))
+            #expect(kernel.phase != .running)
+        }
+    }
+
     /// 5.x: `swiotlb=noforce` only sets `io_tlb_nslabs = 1`; the secure guest's pool is
     /// still made (5.10 `svm_swiotlb_init()` aligns it to 128 slots) and `init_svm()`
     /// forces bouncing over the `SWIOTLB_NO_FORCE` (`svm.c: init_svm (5.10.265)`).

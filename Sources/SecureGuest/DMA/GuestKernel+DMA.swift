@@ -47,6 +47,8 @@ extension GuestKernel {
             if options.linux.swiotlbMapPanicsWithoutPool {
                 printk("Kernel panic - not syncing: \(reason)")
                 state.withLock { $0.phase = .failed(reason: "panic in swiotlb_tbl_map_single(): \(reason)") }
+            } else {
+                warnSWIOTLBNoPool(reason)
             }
             throw .noBouncePool(reason: reason)
         }
@@ -81,6 +83,9 @@ extension GuestKernel {
         } catch {
             var error = error
             if case .scanHung(let hang) = error { error = .scanHung(hangInSWIOTLB(hang, cpu: cpu)) }
+            if case .mappingTooLarge = error, !attributes.contains(.noWarn) {
+                warnSWIOTLBFull(Self.oversizeMapLine(address, size: size, device: device, pool: pool))
+            }
             noteSWIOTLBError(error, address: address, operation: "dma_map_single")
             throw .swiotlb(error)
         }
@@ -91,6 +96,24 @@ extension GuestKernel {
             s.dma.bouncedBytes += UInt64(size)
         }
         return bounce
+    }
+
+    /// The "swiotlb buffer is full" line Linux prints for a map that SVMKit's pool refuses
+    /// as ``SWIOTLBError/mappingTooLarge(size:allocationSize:maximum:)`` (6.12's
+    /// allocator; 6.1's and 5.x's searches fail such maps as Linux's do, as
+    /// ``SWIOTLBError/exhausted(_:)``, whose line the pool prints itself). 6.12's
+    /// `swiotlb_find_slots()` returns -1 at once for an allocation over one segment
+    /// (`alloc_size > IO_TLB_SEGSIZE * IO_TLB_SIZE`), and its search finds no room for one
+    /// whose alignment fits no segment; either way `swiotlb_tbl_map_single()` warns with
+    /// its `size`, `ALIGN(mapping_size + offset, alloc_align_mask + 1)`, where
+    /// `swiotlb_map()` passes `alloc_align_mask` 0 and `offset` is the buffer's
+    /// `min_align_mask` bits below a slot (`kernel/dma/swiotlb.c: swiotlb_find_slots,
+    /// swiotlb_tbl_map_single, swiotlb_align_offset, swiotlb_map (6.12)`). The totals are
+    /// the default pool's, as in the pool's own line.
+    static func oversizeMapLine(_ address: UInt64, size: Int, device: DMADevice, pool: SWIOTLBPool) -> String {
+        let offset = pool.allocator == .linux61 ? 0 : Int(address & device.minAlignMask & UInt64(SWIOTLB.slotSize - 1))
+        return SWIOTLBExhaustion.kernelMessage(
+            size: size + offset, totalSlots: pool.slotCount, usedSlots: pool.statistics.usedSlots)
     }
 
     /// Models `dma_max_mapping_size()` for the virtual disk: through the DDW bypass,

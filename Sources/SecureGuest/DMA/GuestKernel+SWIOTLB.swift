@@ -30,7 +30,9 @@ extension GuestKernel {
     /// default; one area before 6.0); if memory is short 6.x halves the size down to
     /// 1 MiB, and 5.x tries once (``LinuxVersion/swiotlbInitRetriesSmaller``): 5.10's
     /// `svm_swiotlb_init()` then panics, which is thrown as
-    /// ``GuestKernelError/allocation(_:)``. Nothing is printed about the pool here: pseries passes no
+    /// ``GuestKernelError/allocation(_:)``. With `swiotlb=force`, 6.12 and 5.x force
+    /// bouncing even when no pool comes of it (``LinuxVersion/forceBounceWithoutPool``).
+    /// Nothing is printed about the pool here: pseries passes no
     /// `SWIOTLB_VERBOSE`, and ``checkSwiotlbEnabled(secure:)`` prints it later.
     func setUpSWIOTLB(
         commandLine: KernelCommandLine, possibleCPUs: Int, secure: Bool, memblock: inout Memblock
@@ -59,6 +61,9 @@ extension GuestKernel {
             }
             return
         }
+        // 6.12 latches force_bounce before allocating, 5.x parsed it into swiotlb_force:
+        // forced even if no pool comes of it (``LinuxVersion/forceBounceWithoutPool``).
+        if cmdlineForce && linux.forceBounceWithoutPool { state.withLock { $0.forceBounce = true } }
         var configuration: SWIOTLBConfiguration
         do {
             configuration = try SWIOTLBConfiguration(
@@ -82,10 +87,15 @@ extension GuestKernel {
                     printk("SVM: Cannot allocate SWIOTLB buffer")
                     throw .allocation(error)
                 }
-                guard linux.swiotlbInitRetriesSmaller, let smaller = configuration.halved() else {
+                guard linux.swiotlbInitRetriesSmaller else {
                     printk("software IO TLB: Cannot allocate buffer")
                     return
                 }
+                // 6.x: each failed try warns (kernel/dma/swiotlb.c: swiotlb_memblock_alloc
+                // (6.1, 6.12)); after the 1 MiB one swiotlb_init_remap() returns silently.
+                printk(
+                    "software IO TLB: swiotlb_memblock_alloc: Failed to allocate \(configuration.size) bytes tlb structure")
+                guard let smaller = configuration.halved() else { return }
                 configuration = smaller
             }
         }

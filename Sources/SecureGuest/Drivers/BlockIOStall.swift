@@ -16,7 +16,9 @@ public struct BlockIOStall: Hashable, Sendable, Codable, CustomStringConvertible
         /// The transfer does not fit in any run of free slots even of an empty pool (it
         /// exceeds one 256 KiB segment after its `min_align_mask` offset, or its alignment
         /// leaves it no room): Linux's search fails with "swiotlb buffer is full"
-        /// whatever is released. SVMKit's pool calls this `mappingTooLarge`.
+        /// whatever is released. SVMKit's 6.12 pool calls this `mappingTooLarge`; 6.1's and
+        /// 5.x's fail it as Linux's do, as exhausted with more slots needed than a
+        /// segment holds, or with nothing in use.
         case neverFits = "never-fits"
         /// Bouncing is forced but there is no pool: `swiotlb_tbl_map_single()` returns
         /// `DMA_MAPPING_ERROR` on every try (`kernel/dma/swiotlb.c (6.1, 6.12)`).
@@ -37,7 +39,7 @@ public struct BlockIOStall: Hashable, Sendable, Codable, CustomStringConvertible
     public let operation: String
     /// The Linux CPU that submitted the request.
     public let cpu: Int
-    /// The request: its first sector and its size in bytes.
+    /// The request's first sector.
     public let sector: UInt64
     /// The request's size in bytes.
     public let byteCount: Int

@@ -170,7 +170,8 @@ public final class VirtualBlockDriver: Sendable {
                     }
                     // A map that stopped the kernel (5.x's panic in swiotlb_tbl_map_single()
                     // with no pool) returns nothing to requeue: report the error itself.
-                    let status: QueueStatus = kernel.phase == .running ? Self.queueStatus(after: error) : .error
+                    let status: QueueStatus =
+                        kernel.phase == .running ? Self.queueStatus(after: error, alone: requeueTimeout == .zero) : .error
                     switch status {
                     case .error:
                         unmapAll(batch, direction: direction)
@@ -275,7 +276,7 @@ public final class VirtualBlockDriver: Sendable {
     }
 
     /// What `queue_rq()` returns for a request whose data map failed with `error`.
-    private enum QueueStatus {
+    enum QueueStatus: Equatable {
         /// `BLK_STS_RESOURCE`: the pool is full now; requeue and retry.
         case resource
         /// `BLK_STS_RESOURCE` on every retry: the map can never succeed.
@@ -287,10 +288,17 @@ public final class VirtualBlockDriver: Sendable {
 
     /// Both drivers turn any `dma_mapping_error()` into `BLK_STS_RESOURCE`
     /// (``VirtualBlockDriver``); which of SVMKit's errors are such failures, and which of
-    /// those no release can cure.
-    private static func queueStatus(after error: DMAError) -> QueueStatus {
+    /// those no release can cure. `alone`: no other CPU maps through the pool (the
+    /// driver's ``requeueTimeout`` is zero).
+    static func queueStatus(after error: DMAError, alone: Bool) -> QueueStatus {
         switch error {
-        case .swiotlb(.exhausted(let full)): full.usedSlots == 0 ? .resourceForever(.neverFits) : .resource
+        // More than a segment never fits (6.1's and 5.x's search fails such a map as
+        // exhausted: swiotlb_do_find_slots (6.1)); nor does what an empty pool refused. The
+        // pool counts its used slots after the failed search, so only a caller that is
+        // alone knows the pool was empty: with other CPUs mapping, they may have released
+        // everything in between, and their release wakes the requeued request.
+        case .swiotlb(.exhausted(let full)):
+            !error.releaseMayCure || (alone && full.usedSlots == 0) ? .resourceForever(.neverFits) : .resource
         case .swiotlb(.mappingTooLarge): .resourceForever(.neverFits)
         case .noBouncePool: .resourceForever(.noPool)
         default: .error

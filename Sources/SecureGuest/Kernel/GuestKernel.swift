@@ -229,6 +229,8 @@ struct KernelState: Sendable {
     var bounceAnnounced = false
     /// The rate limit of "swiotlb buffer is full" (`dev_warn_ratelimited()`'s static state).
     var swiotlbFullRatelimit = KernelRatelimit()
+    /// The rate limit of "Can not allocate SWIOTLB buffer earlier …" (its own call site).
+    var swiotlbNoPoolRatelimit = KernelRatelimit()
     /// Live dma-coherent allocations: address → size.
     var coherent: [UInt64: Int] = [:]
     /// Block devices the kernel set up: unit address → queue page.

@@ -38,21 +38,3 @@ struct KernelRatelimit: Hashable, Sendable {
         return (true, suppressed)
     }
 }
-
-extension GuestKernel {
-    /// `dev_warn_ratelimited()` of SWIOTLB's "swiotlb buffer is full" line
-    /// (`kernel/dma/swiotlb.c: swiotlb_tbl_map_single (6.1, 6.12)`), through the kernel's
-    /// one rate-limit state for that call site (``KernelRatelimit``): a block request
-    /// requeued for a full pool retries its map, and Linux's log shows ten lines per five
-    /// seconds, then "swiotlb_tbl_map_single: N callbacks suppressed". (Linux prefixes
-    /// the device's driver and name, e.g. `virtio-pci 0000:00:05.0: `; SVMKit's devices
-    /// have no PCI names, so the line starts at the message.)
-    func warnSWIOTLBFull(_ message: String) {
-        let now = machine.clock.seconds
-        state.withLock { s in
-            let (print, suppressed) = s.swiotlbFullRatelimit.allow(at: now)
-            if suppressed > 0 { s.log.print("swiotlb_tbl_map_single: \(suppressed) callbacks suppressed", at: now) }
-            if print { s.log.print(message, at: now) }
-        }
-    }
-}

@@ -26,6 +26,7 @@ public import SWIOTLB
 /// | pool placement | below 4 GiB | anywhere | below 4 GiB | ``secureGuestPoolAnywhere`` |
 /// | pool does not fit | warn, no pool | panic | halve to 1 MiB | ``swiotlbInitRetriesSmaller`` |
 /// | forced map, no pool | panic | panic | warn, fail | ``swiotlbMapPanicsWithoutPool`` |
+/// | `swiotlb=force`, pool failed | forced | forced | 6.1: not forced; 6.12: forced | ``forceBounceWithoutPool`` |
 /// | `swiotlb=` | `<slabs>[,force\|noforce]`, last wins | same | areas, sticky flags | ``swiotlbAreas`` |
 /// | `min_align_mask` | none | yes (backport) | yes | ``honoursMinAlignMask`` |
 /// | slot search | 6.1's over one area | 6.1's, same endless scan | 6.1: own; 6.12: fast | ``swiotlbAllocator`` |
@@ -116,6 +117,20 @@ public enum LinuxVersion: String, Hashable, Sendable, CaseIterable, Codable, Cus
     ///   `swiotlb_init_io_tlb_mem`). Only `swiotlb=force` forces bouncing. The latch came
     ///   with v5.15's commit 903cd0f315fe (facts §1.3).
     public var initSVMForcesBounce: Bool { secureGuestPoolWithoutForce }
+
+    /// Whether `swiotlb=force` forces bouncing even when no pool could be allocated, so
+    /// that every streaming map fails (6.12: "Can not allocate SWIOTLB buffer earlier …"
+    /// and `DMA_MAPPING_ERROR`; 5.x: that panic, ``swiotlbMapPanicsWithoutPool``) rather
+    /// than going to the buffer directly.
+    ///
+    /// - 5.4, 5.10: `setup_io_tlb_npages()` sets the global `swiotlb_force` while it parses
+    ///   the command line (`kernel/dma/swiotlb.c: setup_io_tlb_npages (5.4.301, 5.10.265)`).
+    /// - 6.12: `swiotlb_init_remap()` sets `io_tlb_default_mem.force_bounce` before it
+    ///   tries to allocate (`kernel/dma/swiotlb.c: swiotlb_init_remap (6.12)`).
+    /// - 6.1: only `swiotlb_init_io_tlb_mem()`, for a pool that was allocated, sets
+    ///   `mem->force_bounce` (`kernel/dma/swiotlb.c: swiotlb_init_remap,
+    ///   swiotlb_init_io_tlb_mem (6.1)`): with no pool nothing is forced.
+    public var forceBounceWithoutPool: Bool { self != .v6_1 }
 
     /// Whether the pool of a secure guest may sit anywhere in memory, or only below
     /// 4 GiB (`memblock_alloc_low()`, `ARCH_LOW_ADDRESS_LIMIT`).
