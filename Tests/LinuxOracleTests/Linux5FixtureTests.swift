@@ -49,17 +49,7 @@ struct Linux5FixtureTests {
     /// `min_align_mask` (``LinuxVersion/honoursMinAlignMask``).
     static func guestTrace(_ linux: LinuxVersion) -> SWIOTLBReplayTrace {
         let t = trace()
-        guard !linux.honoursMinAlignMask else { return t }
-        return SWIOTLBReplayTrace(
-            scenarios: t.scenarios.map { s in
-                SWIOTLBReplayScenario(
-                    name: s.name, pool: s.pool,
-                    ops: s.ops.map { op in
-                        guard case .map(var m) = op else { return op }
-                        m.minAlignMask = 0
-                        return .map(m)
-                    })
-            })
+        return linux.honoursMinAlignMask ? t : t.withoutMinAlignMask()
     }
 
     /// The recorded answers and the release they came from.

@@ -12,17 +12,7 @@ struct SWIOTLBLinux61DifferentialTests {
     /// The seeded streams of the 6.12 test without `min_align_mask` (with one, 6.1's scan
     /// can spin for ever: `hangsAgree` runs those).
     static func trace(seed: UInt64, opsPerPool: Int) -> SWIOTLBReplayTrace {
-        let base = SWIOTLBDifferentialTests.trace(seed: seed, opsPerPool: opsPerPool)
-        return SWIOTLBReplayTrace(
-            scenarios: base.scenarios.map { s in
-                SWIOTLBReplayScenario(
-                    name: s.name, pool: s.pool,
-                    ops: s.ops.map { op in
-                        guard case .map(var m) = op else { return op }
-                        m.minAlignMask = 0
-                        return .map(m)
-                    })
-            })
+        SWIOTLBDifferentialTests.trace(seed: seed, opsPerPool: opsPerPool).withoutMinAlignMask()
     }
 
     @Test("17,500 seeded requests over seven pools (no min_align_mask): every address, failure and used count as Linux 6.1")
